@@ -1,0 +1,46 @@
+//! Checks that every design.md §8 name is exported and labels start at zero.
+
+use super::*;
+
+#[test]
+fn exposes_the_design_names() {
+    let metrics = Metrics::new();
+    metrics.received(Transport::Udp).inc_by(3);
+    metrics.dropped(DropReason::NotAllowed).inc();
+    metrics.sink("sink-1").messages.inc_by(2);
+    metrics.relay_queue_depth("relay").set(4);
+    let text = metrics.encode();
+    for name in [
+        "sinkd_messages_received_total{transport=\"udp\"} 3",
+        "sinkd_messages_received_total{transport=\"tcp\"} 0",
+        "sinkd_messages_dropped_total{reason=\"not_allowed\"} 1",
+        "sinkd_messages_dropped_total{reason=\"queue_full\"} 0",
+        "sinkd_messages_unparsed_total 0",
+        "sinkd_sink_messages_total{sink=\"sink-1\"} 2",
+        "sinkd_relay_queue_depth{sink=\"relay\"} 4",
+        "sinkd_udp_kernel_drops_total 0",
+        "sinkd_tcp_connections{transport=\"tls\"} 0",
+        "sinkd_devices 0",
+        "sinkd_receive_to_write_seconds_count 0",
+    ] {
+        assert!(text.contains(name), "missing {name:?} in\n{text}");
+    }
+}
+
+#[test]
+fn mirror_adds_only_growth() {
+    let metrics = Metrics::new();
+    let mirror = CounterMirror::default();
+    mirror.sync(&metrics.store_lines_written, 10);
+    mirror.sync(&metrics.store_lines_written, 25);
+    mirror.sync(&metrics.store_lines_written, 25);
+    assert_eq!(metrics.store_lines_written.get(), 25);
+}
+
+#[test]
+fn scrape_hooks_run_before_encoding() {
+    let metrics = Metrics::new();
+    let hooked = Arc::clone(&metrics);
+    metrics.add_scrape_hook(move || hooked.devices.set(7));
+    assert!(metrics.encode().contains("sinkd_devices 7"));
+}
