@@ -1,4 +1,25 @@
-//! RFC 5424 STRUCTURED-DATA. Being written.
+//! RFC 5424 STRUCTURED-DATA: validation once, then zero-copy iteration.
+//!
+//! The RFC 5424 parser in [`crate::rfc5424`] hands the bytes after MSGID to
+//! [`parse`], which checks the SD-ELEMENT grammar (§6.3), validates the
+//! parameter values as UTF-8 and reports how many bytes the elements took.
+//! What comes back is a [`StructuredData`]: the elements exactly as sent,
+//! escapes included, as one `&str`. Nothing is split or copied up front,
+//! because most messages are stored or relayed without anyone looking
+//! inside; code that does look (templates, `sinkd parse`) walks the text
+//! with [`StructuredData::iter`] and [`SdElement::params`], and only
+//! [`SdParam::value`] allocates, and only when a value carries an escape.
+//!
+//! Lenient mode (what the collector uses) accepts three things real senders
+//! do that the RFC forbids but whose meaning is plain: SD-NAMEs longer than
+//! 32 characters, an unescaped `]` inside a quoted value, and extra spaces
+//! between parameters or before the closing `]`. The iterators understand
+//! all three, so a [`StructuredData`] from either mode reads the same way.
+
+use std::borrow::Cow;
+
+/// Longest SD-NAME (SD-ID or PARAM-NAME) RFC 5424 allows.
+pub(crate) const SD_NAME_MAX: usize = 32;
 
 /// Validated STRUCTURED-DATA text (one or more SD-ELEMENTs), kept as sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -7,13 +28,411 @@ pub struct StructuredData<'a> {
 }
 
 impl<'a> StructuredData<'a> {
+    /// Checks that `text` is exactly one or more SD-ELEMENTs under the strict
+    /// RFC 5424 rules (as a formatter or test would build them) and wraps it.
+    pub fn parse(text: &'a str) -> Option<StructuredData<'a>> {
+        match parse(text.as_bytes(), true) {
+            Ok((sd, consumed)) if consumed == text.len() => Some(sd),
+            _ => None,
+        }
+    }
+
     /// The SD-ELEMENTs exactly as sent, escapes included.
     pub fn as_str(&self) -> &'a str {
         self.raw
     }
+
+    /// The SD-ELEMENTs in order.
+    ///
+    /// ```
+    /// use sinkd_proto::StructuredData;
+    /// let sd = StructuredData::parse(r#"[origin ip="192.0.2.1"][note text="a \"quote\""]"#).unwrap();
+    /// let ids: Vec<&str> = sd.iter().map(|element| element.id).collect();
+    /// assert_eq!(ids, ["origin", "note"]);
+    /// let note = sd.element("note").and_then(|element| element.param("text")).unwrap();
+    /// assert_eq!(note.raw_value, r#"a \"quote\""#);
+    /// assert_eq!(note.value(), r#"a "quote""#);
+    /// ```
+    pub fn iter(&self) -> SdElements<'a> {
+        SdElements { rest: self.raw }
+    }
+
+    /// The first element with this SD-ID (RFC 5424 allows each SD-ID once).
+    pub fn element(&self, id: &str) -> Option<SdElement<'a>> {
+        self.iter().find(|element| element.id == id)
+    }
 }
 
-pub struct SdElement;
-pub struct SdParam;
-pub struct SdParams;
-pub struct SdElements;
+impl<'a> IntoIterator for StructuredData<'a> {
+    type Item = SdElement<'a>;
+    type IntoIter = SdElements<'a>;
+
+    fn into_iter(self) -> SdElements<'a> {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for &StructuredData<'a> {
+    type Item = SdElement<'a>;
+    type IntoIter = SdElements<'a>;
+
+    fn into_iter(self) -> SdElements<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over the SD-ELEMENTs of a [`StructuredData`].
+#[derive(Clone, Debug)]
+pub struct SdElements<'a> {
+    /// The text not yet walked; starts at a `[` or is empty.
+    rest: &'a str,
+}
+
+impl<'a> Iterator for SdElements<'a> {
+    type Item = SdElement<'a>;
+
+    fn next(&mut self) -> Option<SdElement<'a>> {
+        let bytes = self.rest.as_bytes();
+        if bytes.first() != Some(&b'[') {
+            return None;
+        }
+        let id_end = 1 + name_len(&bytes[1..]);
+        let Some(close) = element_close(bytes, id_end) else {
+            // Validated text always closes its elements; stop rather than guess.
+            self.rest = "";
+            return None;
+        };
+        let element = SdElement {
+            id: self.rest.get(1..id_end)?,
+            params_text: self.rest.get(id_end..close)?,
+        };
+        self.rest = self.rest.get(close + 1..).unwrap_or("");
+        Some(element)
+    }
+}
+
+impl std::iter::FusedIterator for SdElements<'_> {}
+
+/// One SD-ELEMENT: its SD-ID and its parameters, still escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SdElement<'a> {
+    /// The SD-ID, such as `timeQuality` or `exampleSDID@32473`.
+    pub id: &'a str,
+    /// Everything between the SD-ID and the closing `]`: the SD-PARAMs,
+    /// each preceded by a space.
+    params_text: &'a str,
+}
+
+impl<'a> SdElement<'a> {
+    /// The parameters in the order sent.
+    pub fn params(&self) -> SdParams<'a> {
+        SdParams {
+            rest: self.params_text,
+        }
+    }
+
+    /// The first parameter with this PARAM-NAME.
+    pub fn param(&self, name: &str) -> Option<SdParam<'a>> {
+        self.params().find(|param| param.name == name)
+    }
+}
+
+/// Iterator over the SD-PARAMs of an [`SdElement`].
+#[derive(Clone, Debug)]
+pub struct SdParams<'a> {
+    /// Remaining parameter text: ` name="value"` repeated.
+    rest: &'a str,
+}
+
+impl<'a> Iterator for SdParams<'a> {
+    type Item = SdParam<'a>;
+
+    fn next(&mut self) -> Option<SdParam<'a>> {
+        let bytes = self.rest.as_bytes();
+        let name_start = bytes.iter().position(|&b| b != b' ')?;
+        let name_end = name_start + name_len(&bytes[name_start..]);
+        // Validated text has `="` right after the name.
+        let parsed = match (bytes.get(name_end), bytes.get(name_end + 1)) {
+            (Some(b'='), Some(b'"')) => value_end(bytes, name_end + 2).and_then(|value_end| {
+                let param = SdParam {
+                    name: self.rest.get(name_start..name_end)?,
+                    raw_value: self.rest.get(name_end + 2..value_end)?,
+                };
+                Some((param, value_end + 1))
+            }),
+            _ => None,
+        };
+        match parsed {
+            Some((param, next)) => {
+                self.rest = self.rest.get(next..).unwrap_or("");
+                Some(param)
+            }
+            None => {
+                self.rest = "";
+                None
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for SdParams<'_> {}
+
+/// One SD-PARAM. `raw_value` is the text between the quotes as sent, with
+/// its `\"`, `\\` and `\]` escapes; [`SdParam::value`] removes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SdParam<'a> {
+    pub name: &'a str,
+    pub raw_value: &'a str,
+}
+
+impl<'a> SdParam<'a> {
+    /// The value with escapes removed. Borrowed unless the value holds a
+    /// backslash. A backslash before anything other than `"`, `\` or `]` is
+    /// kept with the character after it, as RFC 5424 §6.3.3 requires.
+    pub fn value(&self) -> Cow<'a, str> {
+        unescape(self.raw_value)
+    }
+}
+
+/// Removes the three PARAM-VALUE escapes.
+pub(crate) fn unescape(raw_value: &str) -> Cow<'_, str> {
+    let bytes = raw_value.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| b == b'\\') else {
+        return Cow::Borrowed(raw_value);
+    };
+    let mut out = String::with_capacity(raw_value.len());
+    // `copied` is the index up to which `raw_value` has been written out;
+    // every index used to slice below sits next to an ASCII byte, so it is
+    // a character boundary.
+    let mut copied = 0;
+    let mut idx = first;
+    while idx < bytes.len() {
+        if bytes[idx] == b'\\' {
+            if let Some(b'"' | b'\\' | b']') = bytes.get(idx + 1) {
+                out.push_str(&raw_value[copied..idx]);
+                copied = idx + 1;
+                idx += 2;
+                continue;
+            }
+        }
+        idx += 1;
+    }
+    out.push_str(&raw_value[copied..]);
+    Cow::Owned(out)
+}
+
+/// Length of the SD-NAME at the start of `bytes`: the run of PRINTUSASCII
+/// bytes other than `=`, `]` and `"` (SP is already outside 33..=126).
+fn name_len(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|&&b| is_name_byte(b)).count()
+}
+
+#[inline]
+fn is_name_byte(byte: u8) -> bool {
+    (33..=126).contains(&byte) && !matches!(byte, b'=' | b']' | b'"')
+}
+
+/// Index of the closing `"` of a PARAM-VALUE starting at `start`, honouring
+/// backslash escapes.
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut idx = start;
+    while idx < bytes.len() {
+        match bytes[idx] {
+            b'"' => return Some(idx),
+            // Skipping the byte after a backslash is right for the escapes and
+            // harmless for a stray backslash: that byte is neither `"` nor `\`.
+            b'\\' => idx += 2,
+            _ => idx += 1,
+        }
+    }
+    None
+}
+
+/// Index of the `]` closing the element whose SD-ID ends at `after_id`,
+/// skipping over quoted values (which may hold `]`).
+fn element_close(bytes: &[u8], after_id: usize) -> Option<usize> {
+    let mut idx = after_id;
+    while idx < bytes.len() {
+        match bytes[idx] {
+            b']' => return Some(idx),
+            b'"' => idx = value_end(bytes, idx + 1)? + 1,
+            _ => idx += 1,
+        }
+    }
+    None
+}
+
+/// Why STRUCTURED-DATA is malformed: a byte offset into the input handed to
+/// [`parse`] and what was expected there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SdError {
+    pub(crate) offset: usize,
+    pub(crate) reason: &'static str,
+}
+
+impl SdError {
+    fn at(offset: usize, reason: &'static str) -> SdError {
+        SdError { offset, reason }
+    }
+}
+
+/// Reads one or more SD-ELEMENTs from the start of `input` (which must
+/// begin with `[`) and returns them with the number of bytes they took.
+/// Parsing stops at the first byte after a `]` that is not `[`; the caller
+/// decides what may follow. `strict` applies every RFC 5424 rule; otherwise
+/// the tolerances in the module docs apply.
+pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, usize), SdError> {
+    let mut idx = 0;
+    let mut saw_non_ascii = false;
+    let mut n_elements = 0usize;
+    while input.get(idx) == Some(&b'[') {
+        let id_start = idx + 1;
+        idx = scan_name(input, id_start, strict, "expected SD-ID")?;
+        loop {
+            match input.get(idx) {
+                Some(b']') => {
+                    idx += 1;
+                    break;
+                }
+                Some(b' ') => {
+                    idx += 1;
+                    if !strict {
+                        while input.get(idx) == Some(&b' ') {
+                            idx += 1;
+                        }
+                        if input.get(idx) == Some(&b']') {
+                            continue;
+                        }
+                    }
+                    idx = scan_param(input, idx, strict, &mut saw_non_ascii)?;
+                }
+                Some(_) => {
+                    return Err(SdError::at(
+                        idx,
+                        "expected SP or ']' after SD-ID or SD-PARAM",
+                    ))
+                }
+                None => return Err(SdError::at(idx, "SD-ELEMENT is not closed with ']'")),
+            }
+        }
+        n_elements += 1;
+    }
+    if n_elements == 0 {
+        return Err(SdError::at(idx, "expected '[' or '-'"));
+    }
+    let text = &input[..idx];
+    let raw = if saw_non_ascii {
+        std::str::from_utf8(text)
+            .map_err(|error| SdError::at(error.valid_up_to(), "PARAM-VALUE is not valid UTF-8"))?
+    } else {
+        // All bytes were checked to be ASCII above, so this cannot fail; the
+        // error arm only keeps the code free of unchecked conversions.
+        std::str::from_utf8(text).map_err(|_| SdError::at(0, "not ASCII"))?
+    };
+    let sd = StructuredData { raw };
+    if strict {
+        if let Some(offset) = find_duplicate_id(&sd) {
+            return Err(SdError::at(offset, "SD-ID appears more than once"));
+        }
+    }
+    Ok((sd, idx))
+}
+
+/// Scans an SD-NAME starting at `start`; returns the index just past it.
+fn scan_name(
+    input: &[u8],
+    start: usize,
+    strict: bool,
+    missing: &'static str,
+) -> Result<usize, SdError> {
+    let len = name_len(&input[start.min(input.len())..]);
+    if len == 0 {
+        return Err(SdError::at(start, missing));
+    }
+    if strict && len > SD_NAME_MAX {
+        return Err(SdError::at(
+            start + SD_NAME_MAX,
+            "SD-NAME is longer than 32 characters",
+        ));
+    }
+    Ok(start + len)
+}
+
+/// Scans `PARAM-NAME="PARAM-VALUE"` starting at `start`; returns the index
+/// just past the closing quote.
+fn scan_param(
+    input: &[u8],
+    start: usize,
+    strict: bool,
+    saw_non_ascii: &mut bool,
+) -> Result<usize, SdError> {
+    let mut idx = scan_name(input, start, strict, "expected PARAM-NAME")?;
+    if input.get(idx) != Some(&b'=') {
+        return Err(SdError::at(idx, "expected '=' after PARAM-NAME"));
+    }
+    idx += 1;
+    if input.get(idx) != Some(&b'"') {
+        return Err(SdError::at(idx, "expected '\"' to open PARAM-VALUE"));
+    }
+    idx += 1;
+    while let Some(&byte) = input.get(idx) {
+        match byte {
+            b'"' => return Ok(idx + 1),
+            b'\\' => {
+                // An escape pair, or a stray backslash kept as it is; either
+                // way the next byte cannot end the value.
+                match input.get(idx + 1) {
+                    Some(&next) => {
+                        *saw_non_ascii |= next >= 0x80;
+                        idx += 2;
+                    }
+                    None => idx += 1,
+                }
+            }
+            b']' if strict => {
+                return Err(SdError::at(
+                    idx,
+                    "']' in PARAM-VALUE must be escaped as '\\]'",
+                ))
+            }
+            _ => {
+                *saw_non_ascii |= byte >= 0x80;
+                idx += 1;
+            }
+        }
+    }
+    Err(SdError::at(idx, "PARAM-VALUE is not closed with '\"'"))
+}
+
+/// Strict mode: RFC 5424 §6.3.2 allows each SD-ID once per message.
+/// Returns the offset of the first SD-ID that repeats an earlier one. The
+/// usual one or two elements are compared in a small array on the stack;
+/// only a message with more than [`INLINE_IDS`] elements pays for a sorted
+/// list, so the check stays O(n log n) whatever the input.
+fn find_duplicate_id(sd: &StructuredData<'_>) -> Option<usize> {
+    let base = sd.raw.as_ptr() as usize;
+    let offset_of = |id: &str| id.as_ptr() as usize - base;
+    let mut inline = [""; INLINE_IDS];
+    for (n_seen, element) in sd.iter().enumerate() {
+        if n_seen == INLINE_IDS {
+            let mut ids: Vec<(&str, usize)> = sd.iter().map(|e| (e.id, offset_of(e.id))).collect();
+            ids.sort_unstable();
+            return ids
+                .windows(2)
+                .filter(|pair| pair[0].0 == pair[1].0)
+                .map(|pair| pair[1].1)
+                .min();
+        }
+        if inline[..n_seen].contains(&element.id) {
+            return Some(offset_of(element.id));
+        }
+        inline[n_seen] = element.id;
+    }
+    None
+}
+
+/// How many SD-IDs [`find_duplicate_id`] compares without allocating.
+const INLINE_IDS: usize = 16;
+
+#[cfg(test)]
+mod tests;
