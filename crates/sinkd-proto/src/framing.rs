@@ -328,6 +328,10 @@ impl Deframer {
                     }
                 }
             }
+            // A caller that swapped or drained the buffer gets a rescan.
+            if self.lf_scanned > buf.len() {
+                self.lf_scanned = 0;
+            }
             let Some(lf_idx) = find_lf(buf, self.lf_scanned) else {
                 // A line may still end with CR LF, so one byte beyond
                 // max_frame is allowed while waiting for the LF.

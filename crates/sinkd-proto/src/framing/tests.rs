@@ -453,3 +453,15 @@ fn huge_max_frame_does_not_overflow() {
     let mut buf = BytesMut::from(&b"3 abc"[..]);
     assert_eq!(deframer.decode(&mut buf).unwrap().unwrap(), &b"abc"[..]);
 }
+
+#[test]
+fn lf_scan_position_survives_a_new_buffer() {
+    let mut deframer = Deframer::new(MAX_64K);
+    let mut first = BytesMut::from(&b"<13>a long partial line"[..]);
+    assert_eq!(deframer.decode(&mut first), Ok(None));
+    let mut second = BytesMut::from(&b"<13>b\n"[..]);
+    assert_eq!(
+        deframer.decode(&mut second).unwrap().unwrap(),
+        &b"<13>b"[..]
+    );
+}
