@@ -1,9 +1,69 @@
-//! RFC 3164 / vendor / bare-form parser. Being written.
+//! RFC 3164 ("BSD syslog"), the vendor dialects around it, and the bare
+//! `<PRI>message` form.
+//!
+//! [`crate::parse`] reads the PRI, tries RFC 5424 in [`crate::rfc5424`], and
+//! hands everything else to [`parse`] here. This parser never fails: what it
+//! cannot take apart stays in `msg`, so a message is never lost. It returns
+//! [`Format::Rfc3164`] when it found a timestamp in the header and
+//! [`Format::Bsd`] for the bare form (where a vendor payload may still yield
+//! a timestamp, as Fortinet's `date=`/`time=` pairs do).
+//!
+//! RFC 3164 describes what senders did rather than prescribing it, and
+//! senders kept going their own ways, so the parser reads the header as a
+//! sequence of optional parts, each recognised by its shape:
+//!
+//! ```text
+//! <PRI> [SEQ: [HOST:]] [*|.]TIMESTAMP [ZONE] [YEAR] [:] [HOSTNAME [:]] [SEQ: [TIMESTAMP:]] [TAG[PID][:]] MSG
+//! ```
+//!
+//! * Timestamps: `Mmm dd hh:mm:ss` (day space- or zero-padded, month in any
+//!   case), with a year before the time (`Mmm dd yyyy hh:mm:ss`, Cisco ASA)
+//!   or before the month (`yyyy Mmm dd ...`, NX-OS and IOS-XR), fractional
+//!   seconds, a zone (`UTC`, `CET`, `+0100`, ...) and a trailing `:`; and
+//!   RFC 3339 (`2026-03-08T09:15:32.123+01:00`, rsyslog's and syslog-ng's
+//!   "ISO" forms). A leading `*` or `.` is Cisco's "not synchronised" mark.
+//!   A missing year or zone comes from the [`ReceiveTime`]. An impossible
+//!   date (`Feb 30`) is not a timestamp at all.
+//! * HOSTNAME: the word after a classic timestamp, if it looks like a host
+//!   name or address (letters, digits, `.-_:`), does not end in `:` and is
+//!   not the end of the message. So `sshd[12]: ...` and `su: ...` are tags
+//!   of a message without a hostname, and `host sshd[12]: ...` has both.
+//!   A timestamp that ends in `:` is Cisco's, which never has a hostname
+//!   after it.
+//! * TAG: `app[pid]:`, `app:` and, as the device manual's own RFC 3164
+//!   output writes it, `app[pid]` followed by a space. A word without `:`
+//!   or `[pid]` is not a tag, otherwise `Use the BFG!` (RFC 3164 §5.4)
+//!   would have the tag `Use`.
+//! * MSGID: Cisco's `%FAC-[SUB-]SEV-MNEMONIC` (kept in `msg` too), the
+//!   `UPPER_CASE:` event names Juniper writes after the tag, Clavister's
+//!   8-digit `id=` and Fortinet's `logid=`.
+//!
+//! Everything is a byte loop over the input with bounded look-ahead; all
+//! fields borrow from it and nothing allocates.
 
 use crate::message::{Format, Message};
 use crate::pri::Pri;
-use crate::time::ReceiveTime;
+use crate::time::{ReceiveTime, Timestamp};
 
+#[cfg(test)]
+mod tests;
+
+/// Longest TAG (APP-NAME) accepted; RFC 3164 says 32, Windows agents write
+/// event source names up to about 40.
+const MAX_TAG_LEN: usize = 48;
+/// Longest HOSTNAME accepted (a DNS name's limit).
+const MAX_HOSTNAME_LEN: usize = 255;
+/// Longest PID between the tag's brackets.
+const MAX_PROCID_LEN: usize = 128;
+/// Longest MSGID taken from a vendor mnemonic or event name.
+const MAX_MSGID_LEN: usize = 64;
+/// How far into MSG a Clavister `id=` is looked for.
+const CLAVISTER_ID_WINDOW: usize = 256;
+/// Longest Cisco session-id block (`[syslog@9 s_id="sw1:666"]:`).
+const MAX_SESSION_ID_LEN: usize = 256;
+
+/// Parses a message that is not RFC 5424. `trimmed` is `raw` without its
+/// trailer and starts with a valid PRI of `pri_len` bytes.
 pub(crate) fn parse<'a>(
     raw: &'a [u8],
     trimmed: &'a [u8],
@@ -11,9 +71,916 @@ pub(crate) fn parse<'a>(
     pri_len: usize,
     received: &ReceiveTime,
 ) -> Message<'a> {
-    let _ = received;
+    let text = trimmed.get(pri_len..).unwrap_or_default();
+    let fields = parse_fortinet(text, received)
+        .or_else(|| parse_clavister(text, received))
+        .or_else(|| parse_cisco_prefixed(text, received))
+        .or_else(|| parse_header(text, received))
+        .unwrap_or_else(|| parse_bare(text));
     Message {
-        msg: &trimmed[pri_len..],
-        ..Message::empty(Format::Bsd, pri, raw)
+        timestamp: fields.timestamp,
+        hostname: fields.hostname,
+        app_name: fields.app_name,
+        procid: fields.procid,
+        msgid: fields.msgid,
+        msg: strip_bom(fields.msg),
+        ..Message::empty(fields.format, pri, raw)
     }
+}
+
+/// What one of the dialect readers found.
+struct Fields<'a> {
+    format: Format,
+    timestamp: Option<Timestamp>,
+    hostname: Option<&'a str>,
+    app_name: Option<&'a str>,
+    procid: Option<&'a str>,
+    msgid: Option<&'a str>,
+    msg: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn bare(msg: &'a [u8]) -> Fields<'a> {
+        Fields {
+            format: Format::Bsd,
+            timestamp: None,
+            hostname: None,
+            app_name: None,
+            procid: None,
+            msgid: None,
+            msg,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dialects, tried in order by `parse`.
+// ---------------------------------------------------------------------------
+
+/// The classic header: `[*]TIMESTAMP [HOSTNAME] [TAG:] MSG`, possibly after
+/// leading spaces (Dell PowerConnect writes `<130> JAN 01 ...`).
+fn parse_header<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>> {
+    let start = skip_spaces(text, 0);
+    let reading = read_timestamp(text, start, received)?;
+    let mut pos = skip_spaces(text, reading.end);
+    let mut hostname = None;
+    if !reading.cisco_colon {
+        pos = skip_cisco_prelude(text, pos, received);
+        if let Some((host, next)) = read_hostname(text, pos) {
+            hostname = Some(host);
+            pos = skip_cisco_prelude(text, next, received);
+        }
+    }
+    Some(tag_and_msg(text, pos, Some(reading.timestamp), hostname))
+}
+
+/// Cisco IOS, IOS-XR and NX-OS with sequence numbers: `123: ` (or NX-OS's
+/// empty `: `), an optional session-id block, an optional origin
+/// (`router1: ` or IOS-XR's `router1 RP/0/RSP0/CPU0:`), then a timestamp,
+/// an uptime or nothing before `%FAC-SEV-MNEMONIC`. Without a timestamp the
+/// mnemonic must be there to confirm the reading, so that `<13>42: answer`
+/// keeps its text.
+fn parse_cisco_prefixed<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>> {
+    let mut pos = read_seq(text, 0, 0)?;
+    pos = skip_session_id(text, pos);
+    let mut hostname = None;
+    let mut reading = read_timestamp(text, pos, received);
+    if reading.is_none() {
+        if let Some(next) = read_uptime(text, pos) {
+            pos = next;
+        } else if let Some((host, next)) = read_cisco_origin(text, pos) {
+            hostname = Some(host);
+            pos = next;
+            reading = read_timestamp(text, pos, received);
+            if reading.is_none() {
+                pos = read_uptime(text, pos).unwrap_or(pos);
+            }
+        }
+    }
+    match reading {
+        Some(reading) => {
+            let pos = skip_spaces(text, reading.end);
+            Some(tag_and_msg(text, pos, Some(reading.timestamp), hostname))
+        }
+        None => {
+            let msg = text.get(pos..)?;
+            let msgid = cisco_mnemonic(msg)?;
+            Some(Fields {
+                hostname,
+                msgid: Some(msgid),
+                ..Fields::bare(msg)
+            })
+        }
+    }
+}
+
+/// The bare form, `<PRI>message`. Spaces after the PRI separate, they are
+/// not content (the device manual writes `<PRI> message`). A leading
+/// `app[pid]:` (or `app[pid] `) is read as a tag, as legacy senders put one
+/// there; `app:` alone is not, because too many plain messages start with
+/// `Word:`.
+fn parse_bare(text: &[u8]) -> Fields<'_> {
+    let text = text.get(skip_spaces(text, 0)..).unwrap_or_default();
+    if let Some(tag) = read_tag(text, 0) {
+        if tag.procid.is_some() {
+            let msg = text.get(tag.next..).unwrap_or_default();
+            return Fields {
+                app_name: Some(tag.app_name),
+                procid: tag.procid,
+                msgid: cisco_mnemonic(msg).or_else(|| event_name(msg)),
+                ..Fields::bare(msg)
+            };
+        }
+    }
+    Fields {
+        msgid: cisco_mnemonic(text),
+        ..Fields::bare(text)
+    }
+}
+
+/// Fortinet FortiGate's key=value lines:
+/// `date=2019-05-13 time=11:20:54 devname="FGT60E" ... logid="0000000013" ... tz="+0200"`.
+/// The whole line stays in `msg`; `devname` becomes the hostname, `logid`
+/// the MSGID and `date`/`time`/`tz` the timestamp. The format stays
+/// [`Format::Bsd`]: there is no syslog header, only a payload we understand.
+fn parse_fortinet<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>> {
+    const FIRST_KEYS: [&[u8]; 3] = [b"date=", b"logver=", b"devname="];
+    if !FIRST_KEYS.iter().any(|key| text.starts_with(key)) {
+        return None;
+    }
+    let mut date = None;
+    let mut time = None;
+    let mut zone = None;
+    let mut hostname = None;
+    let mut msgid = None;
+    let mut pairs = KeyValues { text, pos: 0 };
+    while let Some((key, value)) = pairs.next_pair() {
+        match key {
+            b"date" if date.is_none() => date = Some(value),
+            b"time" if time.is_none() => time = Some(value),
+            b"tz" if zone.is_none() => zone = Some(value),
+            b"devname" if hostname.is_none() => hostname = host_str(value),
+            b"logid" if msgid.is_none() => msgid = ascii_word(value, MAX_MSGID_LEN),
+            _ => {}
+        }
+    }
+    let timestamp = date
+        .zip(time)
+        .and_then(|(date, time)| fortinet_timestamp(date, time, zone, received));
+    if timestamp.is_none() && hostname.is_none() {
+        return None;
+    }
+    Some(Fields {
+        timestamp,
+        hostname,
+        msgid,
+        ..Fields::bare(text)
+    })
+}
+
+/// Clavister cOS Core: `[2019-05-13 11:20:54] EFW: ALG: prio=1 id=00200001 rev=1 event=...`.
+/// The MSGID is the 8-digit log message ID.
+fn parse_clavister<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>> {
+    if text.first() != Some(&b'[') {
+        return None;
+    }
+    let (year, month, day) = read_date(text, 1, b'-')?;
+    if text.get(11) != Some(&b' ') {
+        return None;
+    }
+    let clock = read_clock(text, 12)?;
+    if text.get(clock.end) != Some(&b']') {
+        return None;
+    }
+    let timestamp = complete(Some(year), month, day, &clock, None, received)?;
+    let pos = skip_spaces(text, clock.end + 1);
+    let mut fields = tag_and_msg(text, pos, Some(timestamp), None);
+    fields.msgid = clavister_id(fields.msg).or(fields.msgid);
+    Some(fields)
+}
+
+// ---------------------------------------------------------------------------
+// Header parts.
+// ---------------------------------------------------------------------------
+
+/// Reads TAG and MSG from `pos` and finds a vendor MSGID in MSG.
+fn tag_and_msg<'a>(
+    text: &'a [u8],
+    pos: usize,
+    timestamp: Option<Timestamp>,
+    hostname: Option<&'a str>,
+) -> Fields<'a> {
+    let (app_name, procid, pos) = match read_tag(text, pos) {
+        Some(tag) => (Some(tag.app_name), tag.procid, tag.next),
+        None => (None, None, pos),
+    };
+    let msg = text.get(pos..).unwrap_or_default();
+    let mut msgid = cisco_mnemonic(msg);
+    if msgid.is_none() && app_name.is_some() {
+        msgid = event_name(msg);
+    }
+    Fields {
+        format: if timestamp.is_some() {
+            Format::Rfc3164
+        } else {
+            Format::Bsd
+        },
+        timestamp,
+        hostname,
+        app_name,
+        procid,
+        msgid,
+        msg,
+    }
+}
+
+/// A HOSTNAME after a classic timestamp: host bytes up to a space, not
+/// ending in `:` (that is a tag) and not the last word (that is the
+/// message). Cisco ASA's `logging device-id` writes `host : `; the lone
+/// colon is skipped. Returns the name and where the next part starts.
+fn read_hostname(text: &[u8], pos: usize) -> Option<(&str, usize)> {
+    let end = scan(text, pos, is_host_byte);
+    let word = text.get(pos..end)?;
+    if word.is_empty() || word.len() > MAX_HOSTNAME_LEN || word.last() == Some(&b':') {
+        return None;
+    }
+    if text.get(end) != Some(&b' ') {
+        return None;
+    }
+    let mut next = skip_spaces(text, end);
+    if next >= text.len() {
+        return None;
+    }
+    if text.get(next) == Some(&b':') && matches!(text.get(next + 1), None | Some(b' ')) {
+        next = skip_spaces(text, next + 1);
+    }
+    Some((std::str::from_utf8(word).ok()?, next))
+}
+
+/// A tag: `app[pid]:`, `app[pid] `, `app:` (followed by a space or the end).
+struct Tag<'a> {
+    app_name: &'a str,
+    procid: Option<&'a str>,
+    /// Where MSG starts: after the tag and one space.
+    next: usize,
+}
+
+fn read_tag(text: &[u8], pos: usize) -> Option<Tag<'_>> {
+    let end = scan(text, pos, is_tag_byte);
+    let word = text.get(pos..end)?;
+    // A number is a Cisco sequence number or text, never a program name.
+    if word.is_empty() || word.len() > MAX_TAG_LEN || word.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let app_name = std::str::from_utf8(word).ok()?;
+    match text.get(end) {
+        Some(b'[') => {
+            let pid_start = end + 1;
+            let pid_end = scan(text, pid_start, |b| b != b']' && b > b' ' && b != 0x7f);
+            if text.get(pid_end) != Some(&b']') || pid_end - pid_start > MAX_PROCID_LEN {
+                return None;
+            }
+            let pid = std::str::from_utf8(text.get(pid_start..pid_end)?).ok()?;
+            let after = pid_end + 1;
+            let next = match text.get(after) {
+                Some(b':') => after + 1 + usize::from(text.get(after + 1) == Some(&b' ')),
+                Some(b' ') => after + 1,
+                None => after,
+                Some(_) => return None,
+            };
+            Some(Tag {
+                app_name,
+                procid: (!pid.is_empty()).then_some(pid),
+                next,
+            })
+        }
+        Some(b':') => {
+            let next = match text.get(end + 1) {
+                Some(b' ') => end + 2,
+                None => end + 1,
+                Some(_) => return None,
+            };
+            Some(Tag {
+                app_name,
+                procid: None,
+                next,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A Cisco sequence number `123: ` at `pos`, with at least `min_digits`
+/// digits (NX-OS sends an empty one, `: `). Returns the position after it.
+fn read_seq(text: &[u8], pos: usize, min_digits: usize) -> Option<usize> {
+    let end = scan(text, pos, |b| b.is_ascii_digit());
+    if end - pos < min_digits || end - pos > 10 {
+        return None;
+    }
+    if text.get(end) != Some(&b':') || text.get(end + 1) != Some(&b' ') {
+        return None;
+    }
+    Some(skip_spaces(text, end + 1))
+}
+
+/// Skips IOS's session-id block `[syslog@9 s_id="sw1:666"]: ` if present.
+fn skip_session_id(text: &[u8], pos: usize) -> usize {
+    if text.get(pos) != Some(&b'[') {
+        return pos;
+    }
+    let window_end = text.len().min(pos + MAX_SESSION_ID_LEN);
+    let Some(close) = text
+        .get(pos..window_end)
+        .and_then(|window| window.iter().position(|&b| b == b']'))
+    else {
+        return pos;
+    };
+    let after = pos + close + 1;
+    if text.get(after) == Some(&b':') && text.get(after + 1) == Some(&b' ') {
+        skip_spaces(text, after + 1)
+    } else {
+        pos
+    }
+}
+
+/// The origin a Cisco device may put after its sequence number: IOS's
+/// `router1: ` or IOS-XR's `router1 RP/0/RSP0/CPU0:` (the node name runs
+/// straight into the timestamp).
+fn read_cisco_origin(text: &[u8], pos: usize) -> Option<(&str, usize)> {
+    let end = scan(text, pos, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
+    });
+    if end == pos || end - pos > MAX_HOSTNAME_LEN {
+        return None;
+    }
+    let host = std::str::from_utf8(text.get(pos..end)?).ok()?;
+    match text.get(end) {
+        Some(b':') if text.get(end + 1) == Some(&b' ') => Some((host, skip_spaces(text, end + 1))),
+        Some(b' ') => {
+            let node_start = end + 1;
+            let node_end = scan(text, node_start, |b| b > b' ' && b != b':');
+            let node = text.get(node_start..node_end)?;
+            let is_node = !node.is_empty() && node.len() <= 64 && node.contains(&b'/');
+            let runs_on = text.get(node_end) == Some(&b':')
+                && text.get(node_end + 1).is_some_and(|&b| b != b' ');
+            (is_node && runs_on).then_some((host, node_end + 1))
+        }
+        _ => None,
+    }
+}
+
+/// After a classic header, a relayed Cisco line may still carry the
+/// device's own `123: ` and `*Mar  1 18:46:11.123: ` or an uptime. They are
+/// skipped only when a `%FAC-SEV-MNEMONIC` follows; otherwise `pos` is
+/// returned unchanged and the text stays in MSG.
+fn skip_cisco_prelude(text: &[u8], pos: usize, received: &ReceiveTime) -> usize {
+    let mut next = read_seq(text, pos, 1).unwrap_or(pos);
+    match read_timestamp(text, next, received) {
+        Some(reading) if reading.cisco_colon => next = skip_spaces(text, reading.end),
+        _ => next = read_uptime(text, next).unwrap_or(next),
+    }
+    let confirmed = next != pos && text.get(next..).and_then(cisco_mnemonic).is_some();
+    if confirmed {
+        next
+    } else {
+        pos
+    }
+}
+
+/// A Cisco uptime stamp (`00:01:23: `, `1w2d: `, `2d03h: `), written by
+/// `service timestamps log uptime`. Returns the position after it.
+fn read_uptime(text: &[u8], pos: usize) -> Option<usize> {
+    let end = scan(text, pos, |b| {
+        b.is_ascii_digit() || matches!(b, b':' | b'.' | b'w' | b'd' | b'h' | b'm' | b'y')
+    });
+    let word = text.get(pos..end)?;
+    let has_digit = word.first().is_some_and(u8::is_ascii_digit);
+    if !has_digit || word.len() < 2 || word.last() != Some(&b':') || text.get(end) != Some(&b' ') {
+        return None;
+    }
+    Some(skip_spaces(text, end))
+}
+
+// ---------------------------------------------------------------------------
+// MSGIDs found in MSG.
+// ---------------------------------------------------------------------------
+
+/// Cisco's `%FAC-SEV-MNEMONIC:` (also `%FAC-SUB-SEV-MNEMONIC:`, ASA's
+/// `%ASA-4-106023:` and IOS-XR's `%FAC-SEV-MNEMONIC :`), without the `%`.
+/// SEV, the second part from the end, is a single digit 0-7.
+fn cisco_mnemonic(msg: &[u8]) -> Option<&str> {
+    if msg.first() != Some(&b'%') {
+        return None;
+    }
+    let end = scan(msg, 1, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')
+    });
+    let body = msg.get(1..end)?;
+    if body.is_empty() || body.len() > MAX_MSGID_LEN {
+        return None;
+    }
+    let terminated = match msg.get(end) {
+        None | Some(b':') => true,
+        Some(b' ') => matches!(msg.get(end + 1), Some(b':')),
+        Some(_) => false,
+    };
+    if !terminated {
+        return None;
+    }
+    let mut n_parts = 0;
+    let mut severity_ok = false;
+    for part in body.rsplit(|&b| b == b'-') {
+        if part.is_empty() {
+            return None;
+        }
+        n_parts += 1;
+        if n_parts == 2 {
+            severity_ok = matches!(part, [b'0'..=b'7']);
+        }
+    }
+    if n_parts < 3 || !severity_ok {
+        return None;
+    }
+    std::str::from_utf8(body).ok()
+}
+
+/// An event name such as Juniper's `UI_COMMIT:` at the start of MSG:
+/// upper-case letters, digits and at least one `_`, then `: ` or the end.
+fn event_name(msg: &[u8]) -> Option<&str> {
+    if !msg.first().is_some_and(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let end = scan(msg, 0, |b| {
+        b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'
+    });
+    let word = msg.get(..end)?;
+    if word.len() < 3 || word.len() > MAX_MSGID_LEN || !word.contains(&b'_') {
+        return None;
+    }
+    if msg.get(end) != Some(&b':') || !matches!(msg.get(end + 1), None | Some(b' ')) {
+        return None;
+    }
+    std::str::from_utf8(word).ok()
+}
+
+/// Clavister's `id=00200001` near the start of MSG: eight digits at the
+/// start of a word.
+fn clavister_id(msg: &[u8]) -> Option<&str> {
+    let window = &msg[..msg.len().min(CLAVISTER_ID_WINDOW)];
+    let mut pos = 0;
+    while pos + 3 <= window.len() {
+        let at_word_start = pos == 0 || window[pos - 1] == b' ';
+        if at_word_start && window[pos..].starts_with(b"id=") {
+            let start = pos + 3;
+            let end = scan(msg, start, |b| b.is_ascii_digit());
+            let boundary = matches!(msg.get(end), None | Some(b' '));
+            if end - start == 8 && boundary {
+                return std::str::from_utf8(&msg[start..end]).ok();
+            }
+        }
+        pos += 1;
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// Timestamps.
+// ---------------------------------------------------------------------------
+
+/// A timestamp recognised in the header.
+struct Reading {
+    timestamp: Timestamp,
+    /// Where the timestamp (with its zone, year and colon) ends.
+    end: usize,
+    /// It ended in `:`, as Cisco writes it; no HOSTNAME follows then.
+    cisco_colon: bool,
+}
+
+/// `hh:mm:ss[.fraction]`.
+struct Clock {
+    hour: u8,
+    minute: u8,
+    second: u8,
+    micros: u32,
+    frac_digits: u8,
+    end: usize,
+}
+
+/// Reads any of the timestamp forms listed in the module docs at `pos`,
+/// with an optional leading `*` or `.`. The result is complete (year and
+/// offset filled in) and a valid date, or `None`.
+fn read_timestamp(text: &[u8], pos: usize, received: &ReceiveTime) -> Option<Reading> {
+    let mut pos = pos;
+    if matches!(text.get(pos), Some(b'*' | b'.')) {
+        pos += 1;
+    }
+    if text.get(pos)?.is_ascii_digit() {
+        let year = read_digits(text, pos, 4)?;
+        match text.get(pos + 4) {
+            Some(b'-') => read_iso(text, pos, received),
+            Some(b' ') => read_classic(text, pos + 5, Some(year as u16), received),
+            _ => None,
+        }
+    } else {
+        read_classic(text, pos, None, received)
+    }
+}
+
+/// RFC 3339 as rsyslog and syslog-ng write it in RFC 3164 headers:
+/// `2026-03-08T09:15:32[.123456][Z|+01:00|+0100]`, zone optional.
+fn read_iso(text: &[u8], pos: usize, received: &ReceiveTime) -> Option<Reading> {
+    let (year, month, day) = read_date(text, pos, b'-')?;
+    if !matches!(text.get(pos + 10), Some(b'T' | b't')) {
+        return None;
+    }
+    let clock = read_clock(text, pos + 11)?;
+    let mut end = clock.end;
+    let mut offset = None;
+    match text.get(end) {
+        Some(b'Z' | b'z') => {
+            offset = Some(0);
+            end += 1;
+        }
+        Some(b'+' | b'-') => {
+            let (minutes, next) = read_numeric_offset(text, end)?;
+            offset = Some(minutes);
+            end = next;
+        }
+        _ => {}
+    }
+    let timestamp = complete(Some(year), month, day, &clock, offset, received)?;
+    finish_reading(text, timestamp, end)
+}
+
+/// `Mmm dd [yyyy] hh:mm:ss[.f] [ZONE] [yyyy][:]`, or the same after a
+/// `yyyy ` prefix (`year` is then already known).
+fn read_classic(
+    text: &[u8],
+    pos: usize,
+    year: Option<u16>,
+    received: &ReceiveTime,
+) -> Option<Reading> {
+    let month = read_month(text, pos)?;
+    let mut pos = pos + 3;
+    let spaces = skip_spaces(text, pos) - pos;
+    if spaces == 0 || spaces > 2 {
+        return None;
+    }
+    pos += spaces;
+    let day_end = scan(text, pos, |b| b.is_ascii_digit());
+    if day_end == pos || day_end - pos > 2 || text.get(day_end) != Some(&b' ') {
+        return None;
+    }
+    let day = read_digits(text, pos, day_end - pos)? as u8;
+    pos = day_end + 1;
+    let mut year = year;
+    if year.is_none() && text.get(pos + 4) == Some(&b' ') {
+        if let Some(value) = read_digits(text, pos, 4) {
+            year = Some(value as u16);
+            pos += 5;
+        }
+    }
+    let clock = read_clock(text, pos)?;
+    // A zone and a year may follow the time; if what follows does not end
+    // the timestamp (`09:15:32 2001:db8::1 ...` is a time and an IPv6
+    // hostname), the time alone is the timestamp.
+    let mut end = clock.end;
+    let mut offset = None;
+    let mut full_year = year;
+    if text.get(end) == Some(&b' ') {
+        if let Some((zone_offset, next)) = read_zone(text, end + 1) {
+            offset = zone_offset;
+            end = next;
+        }
+    }
+    if full_year.is_none() && text.get(end) == Some(&b' ') {
+        if let Some(value) = read_digits(text, end + 1, 4).filter(|y| (1970..=2099).contains(y)) {
+            full_year = Some(value as u16);
+            end += 5;
+        }
+    }
+    if end != clock.end {
+        let with_suffix = complete(full_year, month, day, &clock, offset, received)
+            .and_then(|timestamp| finish_reading(text, timestamp, end));
+        if with_suffix.is_some() {
+            return with_suffix;
+        }
+    }
+    let timestamp = complete(year, month, day, &clock, None, received)?;
+    finish_reading(text, timestamp, clock.end)
+}
+
+/// Takes an optional trailing `:` and checks that the timestamp ends at a
+/// space or the end of the text.
+fn finish_reading(text: &[u8], timestamp: Timestamp, end: usize) -> Option<Reading> {
+    let cisco_colon = text.get(end) == Some(&b':');
+    let end = end + usize::from(cisco_colon);
+    if !matches!(text.get(end), None | Some(b' ')) {
+        return None;
+    }
+    Some(Reading {
+        timestamp,
+        end,
+        cisco_colon,
+    })
+}
+
+/// Fills in what the header left out and checks the date.
+fn complete(
+    year: Option<u16>,
+    month: u8,
+    day: u8,
+    clock: &Clock,
+    offset: Option<i16>,
+    received: &ReceiveTime,
+) -> Option<Timestamp> {
+    let timestamp = Timestamp {
+        year: year.unwrap_or_else(|| received.year_for(month)),
+        month,
+        day,
+        hour: clock.hour,
+        minute: clock.minute,
+        second: clock.second,
+        micros: clock.micros,
+        frac_digits: clock.frac_digits,
+        offset_minutes: offset.unwrap_or_else(|| received.offset_minutes()),
+    };
+    timestamp.is_valid().then_some(timestamp)
+}
+
+/// `yyyy-mm-dd` (or with another separator) at `pos`.
+fn read_date(text: &[u8], pos: usize, separator: u8) -> Option<(u16, u8, u8)> {
+    let year = read_digits(text, pos, 4)? as u16;
+    if text.get(pos + 4) != Some(&separator) || text.get(pos + 7) != Some(&separator) {
+        return None;
+    }
+    let month = read_digits(text, pos + 5, 2)? as u8;
+    let day = read_digits(text, pos + 8, 2)? as u8;
+    Some((year, month, day))
+}
+
+/// `hh:mm:ss[.fraction]`; more than six fractional digits are read and
+/// truncated to microseconds.
+fn read_clock(text: &[u8], pos: usize) -> Option<Clock> {
+    let hour = read_digits(text, pos, 2)? as u8;
+    let minute = read_digits(text, pos + 3, 2)? as u8;
+    let second = read_digits(text, pos + 6, 2)? as u8;
+    if text.get(pos + 2) != Some(&b':') || text.get(pos + 5) != Some(&b':') {
+        return None;
+    }
+    let mut end = pos + 8;
+    let mut micros = 0;
+    let mut frac_digits = 0;
+    if text.get(end) == Some(&b'.') && text.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        let frac_start = end + 1;
+        let frac_end = scan(text, frac_start, |b| b.is_ascii_digit());
+        let n_digits = (frac_end - frac_start).min(6);
+        micros = read_digits(text, frac_start, n_digits)? * 10u32.pow(6 - n_digits as u32);
+        frac_digits = n_digits as u8;
+        end = frac_end;
+    }
+    Some(Clock {
+        hour,
+        minute,
+        second,
+        micros,
+        frac_digits,
+        end,
+    })
+}
+
+/// A zone after a classic time, at `pos` (after the space): a numeric
+/// offset (`+0100`, `-07:00`), `TZ-6` (RFC 3164 §5.4), a known
+/// abbreviation, or (Cisco `show-timezone`, always followed by `:`) any
+/// short upper-case name. Returns the offset, `None` for a name whose
+/// offset is unknown, and where the zone ends.
+fn read_zone(text: &[u8], pos: usize) -> Option<(Option<i16>, usize)> {
+    if matches!(text.get(pos), Some(b'+' | b'-')) {
+        let (minutes, end) = read_numeric_offset(text, pos)?;
+        return matches!(text.get(end), None | Some(b' ' | b':')).then_some((Some(minutes), end));
+    }
+    let end = scan(text, pos, |b| b > b' ' && b != b':');
+    let word = text.get(pos..end)?;
+    let followed_by_colon = text.get(end) == Some(&b':');
+    let at_boundary = followed_by_colon || matches!(text.get(end), None | Some(b' '));
+    if !at_boundary || word.is_empty() {
+        return None;
+    }
+    if word.len() >= 4 && word.starts_with(b"TZ") && matches!(word[2], b'+' | b'-') {
+        let hours = read_digits(word, 3, word.len() - 3).filter(|h| *h < 24)? as i16;
+        let sign = if word[2] == b'-' { -1 } else { 1 };
+        return Some((Some(sign * hours * 60), end));
+    }
+    if !word.iter().all(u8::is_ascii_uppercase) {
+        return None;
+    }
+    match zone_offset(word) {
+        Some(minutes) => Some((Some(minutes), end)),
+        None if followed_by_colon && (2..=6).contains(&word.len()) => Some((None, end)),
+        None => None,
+    }
+}
+
+/// `+hh:mm`, `+hhmm` (or `-`) at `pos`. Returns minutes east and the end.
+fn read_numeric_offset(text: &[u8], pos: usize) -> Option<(i16, usize)> {
+    let sign: i16 = match text.get(pos)? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let hours = read_digits(text, pos + 1, 2)? as i16;
+    let (minutes_at, end) = if text.get(pos + 3) == Some(&b':') {
+        (pos + 4, pos + 6)
+    } else {
+        (pos + 3, pos + 5)
+    };
+    let minutes = read_digits(text, minutes_at, 2)? as i16;
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    Some((sign * (hours * 60 + minutes), end))
+}
+
+/// Offsets of the zone abbreviations network devices commonly print.
+/// Ambiguous ones (IST) are left out; `CST` is read as US Central, as in
+/// RFC 3164's own example.
+fn zone_offset(name: &[u8]) -> Option<i16> {
+    let minutes = match name {
+        b"UTC" | b"UT" | b"GMT" | b"WET" => 0,
+        b"WEST" | b"BST" | b"CET" | b"MET" => 60,
+        b"CEST" | b"MEST" | b"EET" => 120,
+        b"EEST" | b"MSK" => 180,
+        b"EST" => -300,
+        b"EDT" => -240,
+        b"CST" => -360,
+        b"CDT" => -300,
+        b"MST" => -420,
+        b"MDT" => -360,
+        b"PST" => -480,
+        b"PDT" => -420,
+        b"AKST" => -540,
+        b"AKDT" => -480,
+        b"HST" => -600,
+        b"SGT" | b"HKT" | b"AWST" => 480,
+        b"JST" | b"KST" => 540,
+        b"ACST" => 570,
+        b"AEST" => 600,
+        b"ACDT" => 630,
+        b"AEDT" => 660,
+        b"NZST" => 720,
+        b"NZDT" => 780,
+        _ => return None,
+    };
+    Some(minutes)
+}
+
+/// A month abbreviation in any letter case (`Mar`, `MAR`), 1-based.
+fn read_month(text: &[u8], pos: usize) -> Option<u8> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+        b"dec",
+    ];
+    let word = text.get(pos..pos + 3)?;
+    if !word.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let lower = [word[0] | 0x20, word[1] | 0x20, word[2] | 0x20];
+    MONTHS
+        .iter()
+        .position(|month| **month == lower)
+        .map(|index| index as u8 + 1)
+}
+
+/// Fortinet's `date=yyyy-mm-dd time=hh:mm:ss [tz=+hhmm]`.
+fn fortinet_timestamp(
+    date: &[u8],
+    time: &[u8],
+    zone: Option<&[u8]>,
+    received: &ReceiveTime,
+) -> Option<Timestamp> {
+    let separator = *date.get(4)?;
+    if date.len() != 10 || !matches!(separator, b'-' | b'/') {
+        return None;
+    }
+    let (year, month, day) = read_date(date, 0, separator)?;
+    let clock = read_clock(time, 0)?;
+    if clock.end != time.len() {
+        return None;
+    }
+    let offset = match zone {
+        Some(zone) => match read_numeric_offset(zone, 0) {
+            Some((minutes, end)) if end == zone.len() => Some(minutes),
+            _ => zone_offset(zone),
+        },
+        None => None,
+    };
+    complete(Some(year), month, day, &clock, offset, received)
+}
+
+// ---------------------------------------------------------------------------
+// Byte helpers.
+// ---------------------------------------------------------------------------
+
+/// Walks `key=value` pairs separated by spaces; values may be quoted with
+/// `"` (backslash escapes inside are skipped over, not decoded).
+struct KeyValues<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> KeyValues<'a> {
+    fn next_pair(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let text = self.text;
+        loop {
+            self.pos = skip_spaces(text, self.pos);
+            if self.pos >= text.len() {
+                return None;
+            }
+            let key_start = self.pos;
+            let key_end = scan(text, key_start, |b| b > b' ' && b != b'=');
+            if text.get(key_end) != Some(&b'=') {
+                // Not a pair: skip the word.
+                self.pos = key_end.max(key_start + 1);
+                continue;
+            }
+            let key = &text[key_start..key_end];
+            let value_start = key_end + 1;
+            if text.get(value_start) == Some(&b'"') {
+                let inner = value_start + 1;
+                let mut end = inner;
+                while end < text.len() && text[end] != b'"' {
+                    end += if text[end] == b'\\' { 2 } else { 1 };
+                }
+                let end = end.min(text.len());
+                self.pos = end + 1;
+                return Some((key, &text[inner..end]));
+            }
+            let value_end = scan(text, value_start, |b| b != b' ');
+            self.pos = value_end;
+            return Some((key, &text[value_start..value_end]));
+        }
+    }
+}
+
+/// The end of the run of bytes from `pos` that satisfy `accept`.
+fn scan(text: &[u8], pos: usize, accept: impl Fn(u8) -> bool) -> usize {
+    let mut end = pos;
+    while end < text.len() && accept(text[end]) {
+        end += 1;
+    }
+    end
+}
+
+fn skip_spaces(text: &[u8], pos: usize) -> usize {
+    scan(text, pos, |b| b == b' ')
+}
+
+/// Exactly `n` ASCII digits at `pos` (at most 9, so the value fits).
+fn read_digits(text: &[u8], pos: usize, n: usize) -> Option<u32> {
+    if n == 0 || n > 9 {
+        return None;
+    }
+    let digits = text.get(pos..pos.checked_add(n)?)?;
+    let mut value = 0u32;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(byte - b'0');
+    }
+    Some(value)
+}
+
+/// Letters, digits and `.-_:` (the colon for IPv6 addresses).
+fn is_host_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_' | b':')
+}
+
+/// RFC 3164's alphanumerics plus what real process names contain
+/// (`systemd-logind`, `postfix/smtpd`, Juniper's `/kernel`,
+/// `sshd(pam_unix)`).
+fn is_tag_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'/' | b'(' | b')')
+}
+
+/// A header-safe host name: host bytes only, as `&str`.
+fn host_str(value: &[u8]) -> Option<&str> {
+    if value.is_empty() || value.len() > MAX_HOSTNAME_LEN || !value.iter().all(|&b| is_host_byte(b))
+    {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
+}
+
+/// A short printable ASCII word, as `&str`.
+fn ascii_word(value: &[u8], max_len: usize) -> Option<&str> {
+    if value.is_empty() || value.len() > max_len || !value.iter().all(u8::is_ascii_graphic) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
+}
+
+/// MSG without a leading UTF-8 byte-order mark.
+fn strip_bom(msg: &[u8]) -> &[u8] {
+    msg.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(msg)
 }

@@ -1,1 +1,2 @@
 //! Integration tests for sinkd-proto.
+mod corpus;
