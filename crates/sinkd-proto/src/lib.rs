@@ -3,7 +3,7 @@
 //! This crate does no I/O. It reads raw frames ([`framing`], RFC 6587),
 //! recognises one of three wire grammars per message ([`parse`]: RFC 5424,
 //! RFC 3164 with its vendor variants, and the bare `<PRI>message` form) and
-//! writes messages in the device's three output formats ([`format`]). Every
+//! writes messages in the device's three output formats ([`format`](mod@format)). Every
 //! message field borrows from the input, so parsing allocates nothing.
 //!
 //! A message that fits no grammar is data, not an error: [`parse`] keeps it

@@ -12,7 +12,9 @@ use crate::time::Timestamp;
 /// Which grammar recognised a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// The bare legacy `<PRI>message` form: a valid PRI but no timestamp.
+    /// The bare legacy `<PRI>message` form: a valid PRI but no syslog header
+    /// timestamp (a vendor payload, such as Fortinet's `date=`/`time=`, may
+    /// still supply one).
     Bsd,
     /// RFC 3164 and its vendor variants: `<PRI>TIMESTAMP [HOSTNAME] [TAG:] MSG`.
     Rfc3164,
