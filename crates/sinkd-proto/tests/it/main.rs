@@ -1,2 +1,3 @@
 //! Integration tests for sinkd-proto.
 mod corpus;
+mod roundtrip;
