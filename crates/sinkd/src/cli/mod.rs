@@ -1,0 +1,5 @@
+//! One module per `sinkd` subcommand. Each exposes a clap `*Args` struct and
+//! a `run` function returning the process exit code.
+
+pub(crate) mod parse;
+pub(crate) mod priority;
