@@ -1,0 +1,71 @@
+//! The configuration exactly as written: serde structs mirroring the TOML
+//! keys, with spans kept on every value that is checked after parsing.
+//!
+//! `deny_unknown_fields` everywhere makes a misspelled key an error with its
+//! line. Values whose syntax serde can check (sizes, durations, numbers) are
+//! checked here; values that need context (priority expressions need the
+//! templates, targets need their transport) stay strings with spans and are
+//! checked in `lib.rs`.
+
+use crate::units::{ByteSize, HumanDuration};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub(crate) data_dir: Option<Spanned<String>>,
+    pub(crate) metrics: Option<Spanned<String>>,
+    pub(crate) workers: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub(crate) listen: Vec<Spanned<RawListen>>,
+    #[serde(default)]
+    pub(crate) templates: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub(crate) sink: Vec<Spanned<RawSink>>,
+    #[serde(default)]
+    pub(crate) storage: RawStorage,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawListen {
+    pub(crate) transport: Spanned<String>,
+    pub(crate) address: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) allow: Vec<Spanned<String>>,
+    pub(crate) recv_buffer: Option<ByteSize>,
+    pub(crate) batch_size: Option<Spanned<usize>>,
+    pub(crate) threads: Option<Spanned<usize>>,
+    pub(crate) framing: Option<Spanned<String>>,
+    pub(crate) max_frame: Option<Spanned<ByteSize>>,
+    pub(crate) idle_timeout: Option<HumanDuration>,
+    pub(crate) max_connections: Option<Spanned<usize>>,
+    pub(crate) cert: Option<Spanned<String>>,
+    pub(crate) key: Option<Spanned<String>>,
+    pub(crate) client_ca: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSink {
+    pub(crate) name: Option<Spanned<String>>,
+    pub(crate) target: Spanned<String>,
+    pub(crate) priority: Option<Spanned<String>>,
+    pub(crate) format: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStorage {
+    pub(crate) rotate_size: Option<ByteSize>,
+    pub(crate) rotate_count: Option<usize>,
+    pub(crate) rotate_age: Option<HumanDuration>,
+    pub(crate) fsync: Option<Spanned<String>>,
+    pub(crate) flush_interval: Option<HumanDuration>,
+    pub(crate) max_open_files: Option<Spanned<usize>>,
+    pub(crate) max_buffered: Option<ByteSize>,
+    pub(crate) compression_level: Option<Spanned<i32>>,
+    pub(crate) writer_threads: Option<Spanned<usize>>,
+}

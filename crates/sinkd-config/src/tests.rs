@@ -1,0 +1,209 @@
+//! Configuration checks: the design's example, defaults, and one test per
+//! kind of mistake, each asserting the line number in the message.
+
+use super::*;
+
+fn error_of(source: &str) -> String {
+    match Config::from_toml(source) {
+        Ok(_) => panic!("expected an error for:\n{source}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn embedded_default_is_valid() {
+    let config = Config::default_config();
+    assert_eq!(config.listeners.len(), 2);
+    assert_eq!(config.listeners[0].transport, ListenTransport::Udp);
+    assert_eq!(config.listeners[0].address, "0.0.0.0:514".parse().unwrap());
+    assert_eq!(config.listeners[1].transport, ListenTransport::Tcp);
+    assert_eq!(config.data_dir, PathBuf::from("./sinkd-data"));
+    assert_eq!(config.metrics, Some("127.0.0.1:9514".parse().unwrap()));
+    assert_eq!(config.sinks.len(), 1);
+    assert!(matches!(config.sinks[0].target, Target::File(_)));
+}
+
+#[test]
+fn design_example_is_valid() {
+    let source = r#"
+data_dir = "/var/lib/sinkd"
+metrics = "127.0.0.1:9514"
+
+[[listen]]
+transport = "udp"
+address = "0.0.0.0:514"
+allow = ["10.0.0.0/8", "192.0.2.7"]
+
+[[listen]]
+transport = "tls"
+address = "0.0.0.0:6514"
+cert = "/etc/sinkd/server.pem"
+key = "/etc/sinkd/server.key"
+client_ca = "/etc/sinkd/ca.pem"
+
+[templates]
+security = "auth.*;authpriv.*;security.*"
+
+[[sink]]
+target = "file {device}/messages"
+priority = "*.notice"
+format = "rfc3164"
+
+[[sink]]
+target = "udp address 10.0.0.9"
+priority = "template security"
+format = "rfc5424"
+"#;
+    let config = Config::from_toml(source).unwrap();
+    assert_eq!(config.listeners[0].allow.len(), 2);
+    assert_eq!(config.sinks[0].name, "sink-1");
+    assert_eq!(config.sinks[1].name, "sink-2");
+    match &config.sinks[1].target {
+        Target::Relay(relay) => {
+            assert_eq!(relay.host, "10.0.0.9");
+            assert_eq!(relay.port, 514);
+            assert_eq!(relay.transport, ListenTransport::Udp);
+        }
+        other => panic!("unexpected target {other:?}"),
+    }
+    let table = config.sinks[1].table;
+    assert!(table.matches(
+        sinkd_proto::Facility::Authpriv,
+        sinkd_proto::Severity::Debug
+    ));
+    assert!(!table.matches(sinkd_proto::Facility::User, sinkd_proto::Severity::Emerg));
+    assert_eq!(
+        config.listeners[1].tls.as_ref().unwrap().client_ca,
+        Some(PathBuf::from("/etc/sinkd/ca.pem"))
+    );
+}
+
+#[test]
+fn unknown_key_names_its_line() {
+    let message =
+        error_of("data_dir = \"x\"\n\n[[sink]]\ntarget = \"file a\"\nprioritty = \"*.*\"\n");
+    assert!(message.contains("line 5"), "{message}");
+    assert!(message.contains("prioritty"), "{message}");
+}
+
+#[test]
+fn bad_priority_names_line_and_expression() {
+    let message = error_of("[[sink]]\ntarget = \"file a\"\npriority = \"auth.*;kern.bogus\"\n");
+    assert!(message.starts_with("line 3:"), "{message}");
+    assert!(message.contains("kern.bogus"), "{message}");
+}
+
+#[test]
+fn bad_values_name_their_lines() {
+    for (source, line, fragment) in [
+        ("[[listen]]\ntransport = \"sctp\"\n", 2, "sctp"),
+        (
+            "[[listen]]\ntransport = \"udp\"\naddress = \"nowhere\"\n",
+            3,
+            "nowhere",
+        ),
+        (
+            "[[listen]]\ntransport = \"udp\"\nallow = [\"10.0.0.0/33\"]\n",
+            3,
+            "10.0.0.0/33",
+        ),
+        (
+            "[[listen]]\ntransport = \"tcp\"\nmax_frame = \"10X\"\n",
+            3,
+            "10X",
+        ),
+        (
+            "[[listen]]\ntransport = \"tcp\"\nidle_timeout = \"5 fortnights\"\n",
+            3,
+            "fortnights",
+        ),
+        ("[[sink]]\ntarget = \"ftp address x\"\n", 2, "ftp address x"),
+        ("[[sink]]\ntarget = \"file ../etc\"\n", 2, "../etc"),
+        (
+            "[[sink]]\ntarget = \"file a\"\nformat = \"json\"\n",
+            3,
+            "json",
+        ),
+        ("[storage]\nfsync = \"sometimes\"\n", 2, "sometimes"),
+        ("metrics = \"here\"\n", 1, "here"),
+    ] {
+        let message = error_of(source);
+        assert!(
+            message.contains(&format!("line {line}")),
+            "{source:?} -> {message}"
+        );
+        assert!(message.contains(fragment), "{source:?} -> {message}");
+    }
+}
+
+#[test]
+fn transport_specific_keys_are_checked() {
+    assert!(
+        error_of("[[listen]]\ntransport = \"udp\"\nframing = \"lf\"\n").contains("tcp and tls")
+    );
+    assert!(
+        error_of("[[listen]]\ntransport = \"tcp\"\ncert = \"a\"\n").contains("tls listeners only")
+    );
+    assert!(error_of("[[listen]]\ntransport = \"tls\"\n").contains("needs cert and key"));
+    assert!(
+        error_of("[[listen]]\ntransport = \"tcp\"\nbatch_size = 3\n")
+            .contains("udp listeners only")
+    );
+}
+
+#[test]
+fn duplicate_targets_and_listeners_are_refused() {
+    let message = error_of("[[sink]]\ntarget = \"file a\"\n[[sink]]\ntarget = \"file  a\"\n");
+    assert!(
+        message.contains("line 3") && message.contains("already used"),
+        "{message}"
+    );
+    let message = error_of("[[listen]]\ntransport = \"tcp\"\n[[listen]]\ntransport = \"tls\"\naddress = \"514\"\ncert = \"c\"\nkey = \"k\"\n");
+    assert!(message.contains("clashes"), "{message}");
+}
+
+#[test]
+fn target_syntax() {
+    let relay = |text: &str| match parse_target(text).unwrap() {
+        Target::Relay(relay) => (relay.transport, relay.host, relay.port),
+        Target::File(_) => panic!("file target"),
+    };
+    assert_eq!(
+        relay("tcp address logs.example.com"),
+        (ListenTransport::Tcp, "logs.example.com".into(), 514)
+    );
+    assert_eq!(
+        relay("tls address logs.example.com"),
+        (ListenTransport::Tls, "logs.example.com".into(), 6514)
+    );
+    assert_eq!(
+        relay("udp address 10.0.0.9:5514"),
+        (ListenTransport::Udp, "10.0.0.9".into(), 5514)
+    );
+    assert_eq!(
+        relay("udp address [2001:db8::1]:5514"),
+        (ListenTransport::Udp, "2001:db8::1".into(), 5514)
+    );
+    assert_eq!(
+        relay("udp address 2001:db8::1"),
+        (ListenTransport::Udp, "2001:db8::1".into(), 514)
+    );
+    assert!(parse_target("udp dhcp").unwrap_err().contains("DHCP"));
+    assert!(parse_target("file usb my.log")
+        .unwrap_err()
+        .contains("media"));
+}
+
+#[test]
+fn units() {
+    assert_eq!(units::parse_size("10M"), Ok(10 << 20));
+    assert_eq!(units::parse_size("64k"), Ok(64 << 10));
+    assert_eq!(units::parse_size("512"), Ok(512));
+    assert!(units::parse_size("-1").is_err());
+    assert_eq!(
+        units::parse_duration("250ms"),
+        Ok(Duration::from_millis(250))
+    );
+    assert_eq!(units::parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+    assert_eq!(units::parse_duration("30"), Ok(Duration::from_secs(30)));
+}
