@@ -1,0 +1,197 @@
+//! Listener settings as plain data: [`UdpConfig`], [`StreamConfig`] and
+//! [`TlsConfig`].
+//!
+//! `sinkd-config` maps each `[[listen]]` table of the TOML file onto one of
+//! these structs; the `new(address)` constructors hold the defaults, so a
+//! table only needs the keys it changes. The values are checked once when a
+//! listener starts (or is updated), with errors that name the setting; after
+//! that the listeners trust them.
+
+use crate::allow::AllowList;
+use crate::error::ListenError;
+use sinkd_proto::framing::Framing;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default SO_RCVBUF of a UDP socket: 8 MiB absorbs a burst of about 16,000
+/// typical messages while the workers catch up.
+pub const DEFAULT_UDP_RECV_BUFFER: usize = 8 * 1024 * 1024;
+/// Default number of datagrams one `recvmmsg` call may return.
+pub const DEFAULT_UDP_BATCH_SIZE: usize = 64;
+/// Default largest frame: 64 KiB, which holds any UDP datagram.
+pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
+/// Largest UDP `max_frame`: no datagram is longer than 64 KiB.
+pub const UDP_MAX_FRAME_LIMIT: usize = 64 * 1024;
+/// Largest `recvmmsg` batch (the kernel's UIO_MAXIOV).
+pub const UDP_BATCH_SIZE_LIMIT: usize = 1024;
+/// Largest stream `max_frame`: 16 MiB.
+pub const STREAM_MAX_FRAME_LIMIT: usize = 16 * 1024 * 1024;
+/// Default idle timeout of a stream connection.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Default time a TLS client gets to complete its handshake.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on open connections per stream listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// A UDP listener (RFC 5426).
+#[derive(Clone, Debug)]
+pub struct UdpConfig {
+    /// Where to listen, such as `0.0.0.0:514`.
+    pub address: SocketAddr,
+    /// Sources allowed to send; datagrams from others are dropped and
+    /// counted as `not_allowed`. Empty allows all.
+    pub allow: AllowList,
+    /// Requested SO_RCVBUF of each socket, in bytes. The kernel caps it at
+    /// `net.core.rmem_max` unless sinkd runs as root (then SO_RCVBUFFORCE is
+    /// used); a shortfall is logged at start.
+    pub recv_buffer: usize,
+    /// Datagrams read per `recvmmsg` call (1 to 1024).
+    pub batch_size: usize,
+    /// Largest datagram kept whole (1 to 65536 bytes). A longer datagram is
+    /// kept *truncated* to this size, as RFC 5424 §6.1 recommends (a log line
+    /// cut short is worth more than none); with the default of 64 KiB no
+    /// datagram is ever cut.
+    pub max_frame: usize,
+    /// Receive threads, each with its own SO_REUSEPORT socket on `address`;
+    /// the kernel spreads senders across them by address hash.
+    pub threads: usize,
+}
+
+impl UdpConfig {
+    /// The defaults: allow all, 8 MiB buffer, batches of 64, 64 KiB frames,
+    /// one thread per available CPU.
+    pub fn new(address: SocketAddr) -> UdpConfig {
+        UdpConfig {
+            address,
+            allow: AllowList::default(),
+            recv_buffer: DEFAULT_UDP_RECV_BUFFER,
+            batch_size: DEFAULT_UDP_BATCH_SIZE,
+            max_frame: DEFAULT_MAX_FRAME,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ListenError> {
+        let error = |setting, reason| ListenError::Config {
+            transport: "udp",
+            setting,
+            reason,
+        };
+        if !(1..=UDP_BATCH_SIZE_LIMIT).contains(&self.batch_size) {
+            return Err(error("batch_size", "must be between 1 and 1024"));
+        }
+        if !(1..=UDP_MAX_FRAME_LIMIT).contains(&self.max_frame) {
+            return Err(error("max_frame", "must be between 1 and 65536 bytes"));
+        }
+        if !(1..=1024).contains(&self.threads) {
+            return Err(error("threads", "must be between 1 and 1024"));
+        }
+        Ok(())
+    }
+}
+
+/// Certificates of a TLS listener (RFC 5425), as PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The server's certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CA certificates that client certificates must chain to. When set,
+    /// every client must present a valid certificate.
+    pub client_ca: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// Server authentication only; no client certificates asked for.
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> TlsConfig {
+        TlsConfig {
+            cert: cert.into(),
+            key: key.into(),
+            client_ca: None,
+        }
+    }
+}
+
+/// A TCP (RFC 6587) or, with `tls` set, TLS (RFC 5425) listener.
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    /// Where to listen, such as `0.0.0.0:514`.
+    pub address: SocketAddr,
+    /// Sources allowed to connect; others are disconnected at once and
+    /// counted. Empty allows all.
+    pub allow: AllowList,
+    /// How messages are delimited; `None` detects it per connection from
+    /// the first byte (a digit means octet counting).
+    pub framing: Option<Framing>,
+    /// Largest message (1 byte to 16 MiB). Longer LF-framed lines are dropped
+    /// and counted as `frame_too_large`, and the connection goes on; an
+    /// octet-counted frame claiming more closes the connection, as the stream
+    /// can no longer be trusted.
+    pub max_frame: usize,
+    /// A connection that sends nothing for this long is closed. The default
+    /// of one hour is long on purpose: a sender often learns of a close only
+    /// by losing the next message it writes, and TCP keepalive already
+    /// clears away peers that vanished. `Duration::ZERO` disables it.
+    pub idle_timeout: Duration,
+    /// Time a TLS client gets to finish its handshake.
+    pub handshake_timeout: Duration,
+    /// Most connections open at once; more are accepted and closed at once
+    /// (counted as `limit_reached`).
+    pub max_connections: usize,
+    /// Serve TLS with these certificates instead of plain TCP.
+    pub tls: Option<TlsConfig>,
+}
+
+impl StreamConfig {
+    /// A plain TCP listener with the defaults: allow all, detect framing,
+    /// 64 KiB frames, one hour idle timeout, 4096 connections.
+    pub fn new(address: SocketAddr) -> StreamConfig {
+        StreamConfig {
+            address,
+            allow: AllowList::default(),
+            framing: None,
+            max_frame: DEFAULT_MAX_FRAME,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            tls: None,
+        }
+    }
+
+    /// A TLS listener with the same defaults.
+    pub fn new_tls(address: SocketAddr, tls: TlsConfig) -> StreamConfig {
+        StreamConfig {
+            tls: Some(tls),
+            ..StreamConfig::new(address)
+        }
+    }
+
+    /// `tcp` or `tls`.
+    pub(crate) fn transport_name(&self) -> &'static str {
+        if self.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ListenError> {
+        let error = |setting, reason| ListenError::Config {
+            transport: self.transport_name(),
+            setting,
+            reason,
+        };
+        if !(1..=STREAM_MAX_FRAME_LIMIT).contains(&self.max_frame) {
+            return Err(error("max_frame", "must be between 1 byte and 16 MiB"));
+        }
+        if self.max_connections == 0 {
+            return Err(error("max_connections", "must be at least 1"));
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err(error("handshake_timeout", "must be longer than zero"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,335 @@
+//! One TCP or TLS connection: handshake, read loop, deframing, and handing
+//! batches to a worker queue.
+//!
+//! [`serve`] is the body of every connection task spawned by the accept loop
+//! in `stream.rs`. For TLS it first runs the rustls handshake under a
+//! timeout. Then it repeats one cycle: read what the socket has into a
+//! `BytesMut` (never more than `max_frame` + 64 KiB buffered), let
+//! `sinkd_proto`'s RFC 6587 [`Deframer`] cut complete frames off the front,
+//! copy them into a fresh [`RawBatch`], and `send().await` that batch to the
+//! connection's worker queue before reading again. Sending after every read
+//! keeps latency low (nothing waits for a fuller batch), and awaiting the
+//! send is the backpressure: while the queue is full the socket is not read,
+//! the kernel's receive window fills, and the sender's writes block.
+//!
+//! How a connection ends is counted once in
+//! `sinkd_connections_closed_total` (see [`ConnectionEvent`]); messages lost
+//! along the way are counted in `sinkd_messages_dropped_total`, and every
+//! message read, kept or not, in `sinkd_messages_received_total`. Frames
+//! that were decoded are always handed over, even when the connection ends
+//! because of a framing error or shutdown.
+
+use crate::batch::{now_unix_micros, BatchSender, RawBatch};
+use crate::stream::{wait_for_signal, Settings};
+use bytes::{BufMut, BytesMut};
+use sinkd_metrics::{ConnectionEvent, DropReason, Metrics, Transport};
+use sinkd_proto::framing::{Deframer, FrameError};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+#[cfg(test)]
+mod tests;
+
+/// Buffered bytes allowed beyond `max_frame`: room for the next read while a
+/// maximal frame is still incomplete.
+pub(crate) const READ_HEADROOM: usize = 64 * 1024;
+/// First read size; doubled (up to `READ_HEADROOM`) while reads fill it, so
+/// an idle connection holds a small buffer and a busy one reads in big bites.
+const INITIAL_READ: usize = 8 * 1024;
+
+/// A connection's slot in the listener's connection count. Taking one
+/// raises the count and the `sinkd_tcp_connections` gauge; dropping it, when
+/// the task ends, lowers both. It also holds the task's clone of the
+/// listener's "connections done" sender (see `StreamListener::join`).
+pub(crate) struct ConnectionGuard {
+    open_connections: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
+    transport: Transport,
+    _done: mpsc::Sender<()>,
+}
+
+impl ConnectionGuard {
+    /// Takes a slot if fewer than `max_connections` are taken.
+    pub(crate) fn reserve(
+        open_connections: Arc<AtomicUsize>,
+        max_connections: usize,
+        metrics: Arc<Metrics>,
+        transport: Transport,
+        done: mpsc::Sender<()>,
+    ) -> Option<ConnectionGuard> {
+        open_connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n_open| {
+                (n_open < max_connections).then_some(n_open + 1)
+            })
+            .ok()?;
+        metrics.connections(transport).inc();
+        Some(ConnectionGuard {
+            open_connections,
+            metrics,
+            transport,
+            _done: done,
+        })
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.open_connections.fetch_sub(1, Ordering::AcqRel);
+        self.metrics.connections(self.transport).dec();
+    }
+}
+
+/// An admitted connection and everything its task needs.
+pub(crate) struct Connection {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) transport: Transport,
+    pub(crate) queue: BatchSender,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) guard: ConnectionGuard,
+}
+
+/// Runs a connection to its end and counts how it ended.
+pub(crate) async fn serve(connection: Connection) {
+    let Connection {
+        stream,
+        peer,
+        settings,
+        transport,
+        queue,
+        metrics,
+        mut shutdown,
+        guard,
+    } = connection;
+    let mut reader = FrameReader {
+        peer,
+        transport,
+        queue,
+        metrics: Arc::clone(&metrics),
+        deframer: match settings.framing {
+            Some(framing) => Deframer::with_framing(framing, settings.max_frame),
+            None => Deframer::new(settings.max_frame),
+        },
+        idle_timeout: settings.idle_timeout,
+    };
+    let event = match &settings.tls {
+        None => {
+            let mut stream = stream;
+            reader.run(&mut stream, &mut shutdown).await
+        }
+        Some(tls) => {
+            let handshake =
+                tokio::time::timeout(settings.handshake_timeout, tls.acceptor.accept(stream));
+            let handshaken = tokio::select! {
+                biased;
+                () = wait_for_signal(&mut shutdown) => Err(ConnectionEvent::Shutdown),
+                result = handshake => match result {
+                    Ok(Ok(tls_stream)) => Ok(tls_stream),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                        Err(ConnectionEvent::TlsHandshake)
+                    }
+                    Err(_elapsed) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        Err(ConnectionEvent::TlsHandshake)
+                    }
+                },
+            };
+            match handshaken {
+                Ok(mut tls_stream) => reader.run(&mut tls_stream, &mut shutdown).await,
+                Err(event) => event,
+            }
+        }
+    };
+    metrics.connection_closed(event).inc();
+    tracing::debug!(%peer, reason = event.label(), "connection closed");
+    drop(guard);
+}
+
+/// The read–deframe–send cycle of one connection.
+struct FrameReader {
+    peer: SocketAddr,
+    transport: Transport,
+    queue: BatchSender,
+    metrics: Arc<Metrics>,
+    deframer: Deframer,
+    idle_timeout: Duration,
+}
+
+/// What one pass of the deframer over the buffer produced.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    /// Frames copied into the batch.
+    pub(crate) n_frames: u64,
+    /// LF lines dropped for exceeding `max_frame`.
+    pub(crate) n_too_large: u64,
+    /// The error that ended the stream, if any.
+    pub(crate) fatal: Option<FrameError>,
+}
+
+impl FrameReader {
+    async fn run<S: AsyncRead + Unpin>(
+        &mut self,
+        stream: &mut S,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> ConnectionEvent {
+        let buffer_limit = self.deframer.max_frame().saturating_add(READ_HEADROOM);
+        let mut buf = BytesMut::with_capacity(INITIAL_READ.min(buffer_limit));
+        let mut read_size = INITIAL_READ;
+        loop {
+            // `decode` leaves at most `max_buffered()` bytes, below the
+            // limit, so there is always room to read.
+            let room = buffer_limit.saturating_sub(buf.len());
+            let want = read_size.min(room);
+            buf.reserve(want);
+            let outcome = {
+                let mut limited = (&mut buf).limit(want);
+                let read = read_idle(self.idle_timeout, stream.read_buf(&mut limited));
+                tokio::select! {
+                    biased;
+                    () = wait_for_signal(shutdown) => return ConnectionEvent::Shutdown,
+                    outcome = read => outcome,
+                }
+            };
+            let at_eof = match outcome {
+                None => return ConnectionEvent::IdleTimeout,
+                Some(Ok(0)) => true,
+                Some(Ok(n_read)) => {
+                    if n_read == want {
+                        read_size = read_size.saturating_mul(2).min(READ_HEADROOM);
+                    }
+                    false
+                }
+                // A TLS peer that closes without close_notify.
+                Some(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => true,
+                Some(Err(error)) => {
+                    tracing::debug!(peer = %self.peer, %error, "connection read failed");
+                    return ConnectionEvent::IoError;
+                }
+            };
+            let mut batch = None;
+            let decoded = decode_into(
+                &mut self.deframer,
+                &mut buf,
+                at_eof,
+                &mut batch,
+                self.transport,
+                self.peer,
+            );
+            if let Some(event) = self.deliver(batch, &decoded).await {
+                return event;
+            }
+            if let Some(error) = decoded.fatal {
+                if at_eof {
+                    tracing::debug!(peer = %self.peer, %error, "stream ended inside a frame");
+                    return ConnectionEvent::PeerClosed;
+                }
+                tracing::warn!(peer = %self.peer, %error, "closing connection on a framing error");
+                return ConnectionEvent::FrameError;
+            }
+            if at_eof {
+                return ConnectionEvent::PeerClosed;
+            }
+        }
+    }
+
+    /// Counts what one read produced and sends its batch, waiting for room
+    /// in the queue. Returns the closing event if the queue is gone.
+    async fn deliver(&self, batch: Option<RawBatch>, decoded: &Decoded) -> Option<ConnectionEvent> {
+        let n_invalid = u64::from(decoded.fatal.is_some());
+        let n_read = decoded.n_frames + decoded.n_too_large + n_invalid;
+        if n_read == 0 {
+            return None;
+        }
+        let metrics = &self.metrics;
+        metrics.received(self.transport).inc_by(n_read);
+        if decoded.n_too_large > 0 {
+            metrics
+                .dropped(DropReason::FrameTooLarge)
+                .inc_by(decoded.n_too_large);
+            tracing::debug!(
+                peer = %self.peer,
+                dropped = decoded.n_too_large,
+                max_frame = self.deframer.max_frame(),
+                "dropped lines longer than max_frame"
+            );
+        }
+        if n_invalid > 0 {
+            metrics.dropped(DropReason::FrameInvalid).inc_by(n_invalid);
+        }
+        let batch = batch?;
+        match self.queue.send(batch).await {
+            Ok(()) => None,
+            Err(mpsc::error::SendError(batch)) => {
+                // The workers are gone, so the server is stopping.
+                metrics
+                    .dropped(DropReason::QueueFull)
+                    .inc_by(batch.len() as u64);
+                Some(ConnectionEvent::Shutdown)
+            }
+        }
+    }
+}
+
+/// Awaits `read`, giving up after `idle_timeout` (never, if zero); `None`
+/// means the time ran out.
+async fn read_idle<F>(idle_timeout: Duration, read: F) -> Option<io::Result<usize>>
+where
+    F: Future<Output = io::Result<usize>>,
+{
+    if idle_timeout.is_zero() {
+        Some(read.await)
+    } else {
+        tokio::time::timeout(idle_timeout, read).await.ok()
+    }
+}
+
+/// Cuts every complete frame off `buf` into `batch` (created on the first
+/// frame, stamped with the current time). At EOF a final unterminated LF
+/// line is a frame too. Oversized LF lines are skipped and counted; a fatal
+/// error stops decoding and is returned.
+pub(crate) fn decode_into(
+    deframer: &mut Deframer,
+    buf: &mut BytesMut,
+    at_eof: bool,
+    batch: &mut Option<RawBatch>,
+    transport: Transport,
+    peer: SocketAddr,
+) -> Decoded {
+    let mut decoded = Decoded::default();
+    // Frames of this pass cannot hold more bytes than the buffer does now.
+    let data_capacity = buf.len();
+    loop {
+        let next = if at_eof {
+            deframer.decode_eof(buf)
+        } else {
+            deframer.decode(buf)
+        };
+        match next {
+            Ok(Some(frame)) => {
+                let batch = batch.get_or_insert_with(|| {
+                    RawBatch::with_capacity(transport, now_unix_micros(), data_capacity, 16)
+                });
+                // The buffer is bounded by max_frame (at most 16 MiB) plus
+                // 64 KiB, so the batch stays far below 4 GiB.
+                batch.push(&frame, peer);
+                decoded.n_frames += 1;
+            }
+            Ok(None) => return decoded,
+            Err(error) if !error.is_fatal() => decoded.n_too_large += 1,
+            Err(error) => {
+                decoded.fatal = Some(error);
+                return decoded;
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Unit tests of one deframing pass into a batch.
+
+use super::*;
+use sinkd_proto::framing::Framing;
+
+fn peer() -> SocketAddr {
+    SocketAddr::from(([198, 51, 100, 4], 40000))
+}
+
+fn frames(batch: &Option<RawBatch>) -> Vec<Vec<u8>> {
+    batch
+        .iter()
+        .flat_map(|batch| batch.iter().map(|(frame, _)| frame.to_vec()))
+        .collect()
+}
+
+#[test]
+fn complete_lines_become_frames_and_the_rest_waits() {
+    let mut deframer = Deframer::new(64);
+    let mut buf = BytesMut::from(&b"<13>a\r\n<14>b\n<15>c"[..]);
+    let mut batch = None;
+    let decoded = decode_into(
+        &mut deframer,
+        &mut buf,
+        false,
+        &mut batch,
+        Transport::Tcp,
+        peer(),
+    );
+    assert_eq!(
+        decoded,
+        Decoded {
+            n_frames: 2,
+            n_too_large: 0,
+            fatal: None
+        }
+    );
+    assert_eq!(frames(&batch), vec![b"<13>a".to_vec(), b"<14>b".to_vec()]);
+    assert_eq!(&buf[..], b"<15>c");
+    let batch = batch.expect("a batch");
+    assert_eq!(batch.transport, Transport::Tcp);
+    assert_eq!(batch.frames[1].peer, peer());
+    assert!(batch.received_unix_micros > 0);
+}
+
+#[test]
+fn nothing_complete_creates_no_batch() {
+    let mut deframer = Deframer::new(64);
+    let mut buf = BytesMut::from(&b"<13>partial"[..]);
+    let mut batch = None;
+    let decoded = decode_into(
+        &mut deframer,
+        &mut buf,
+        false,
+        &mut batch,
+        Transport::Tcp,
+        peer(),
+    );
+    assert_eq!(decoded, Decoded::default());
+    assert!(batch.is_none());
+}
+
+#[test]
+fn eof_flushes_the_unterminated_line() {
+    let mut deframer = Deframer::new(64);
+    let mut buf = BytesMut::from(&b"<13>a\n<14>last"[..]);
+    let mut batch = None;
+    let decoded = decode_into(
+        &mut deframer,
+        &mut buf,
+        true,
+        &mut batch,
+        Transport::Tls,
+        peer(),
+    );
+    assert_eq!(decoded.n_frames, 2);
+    assert_eq!(
+        frames(&batch),
+        vec![b"<13>a".to_vec(), b"<14>last".to_vec()]
+    );
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn oversized_lines_are_counted_and_skipped() {
+    let mut deframer = Deframer::new(8);
+    let mut buf = BytesMut::from(&b"<13>ok\n<13>far too long\n<14>ok2\n"[..]);
+    let mut batch = None;
+    let decoded = decode_into(
+        &mut deframer,
+        &mut buf,
+        false,
+        &mut batch,
+        Transport::Tcp,
+        peer(),
+    );
+    assert_eq!(
+        decoded,
+        Decoded {
+            n_frames: 2,
+            n_too_large: 1,
+            fatal: None
+        }
+    );
+    assert_eq!(
+        frames(&batch),
+        vec![b"<13>ok".to_vec(), b"<14>ok2".to_vec()]
+    );
+}
+
+#[test]
+fn a_bogus_length_is_fatal_after_the_good_frames() {
+    let mut deframer = Deframer::new(1024);
+    let mut buf = BytesMut::from(&b"5 <13>a2000000000 <13>b"[..]);
+    let mut batch = None;
+    let decoded = decode_into(
+        &mut deframer,
+        &mut buf,
+        false,
+        &mut batch,
+        Transport::Tcp,
+        peer(),
+    );
+    assert_eq!(decoded.n_frames, 1);
+    assert!(matches!(
+        decoded.fatal,
+        Some(FrameError::LengthTooLarge { .. })
+    ));
+    assert_eq!(frames(&batch), vec![b"<13>a".to_vec()]);
+}
+
+#[test]
+fn a_truncated_counted_frame_at_eof_is_reported() {
+    let mut deframer = Deframer::with_framing(Framing::OctetCounting, 1024);
+    let mut buf = BytesMut::from(&b"5 <13>a10 <13>"[..]);
+    let mut batch = None;
+    let decoded = decode_into(
+        &mut deframer,
+        &mut buf,
+        true,
+        &mut batch,
+        Transport::Tcp,
+        peer(),
+    );
+    assert_eq!(decoded.n_frames, 1);
+    assert!(matches!(decoded.fatal, Some(FrameError::Truncated { .. })));
+}
+
+#[test]
+fn guards_respect_the_limit_and_release_their_slot() {
+    let metrics = Metrics::new();
+    let open = Arc::new(AtomicUsize::new(0));
+    let (done_tx, _done_rx) = mpsc::channel(1);
+    let reserve = || {
+        ConnectionGuard::reserve(
+            Arc::clone(&open),
+            2,
+            Arc::clone(&metrics),
+            Transport::Tcp,
+            done_tx.clone(),
+        )
+    };
+    let first = reserve().expect("first slot");
+    let second = reserve().expect("second slot");
+    assert!(reserve().is_none());
+    assert_eq!(metrics.connections(Transport::Tcp).get(), 2);
+    drop(first);
+    assert_eq!(open.load(Ordering::Relaxed), 1);
+    assert_eq!(metrics.connections(Transport::Tcp).get(), 1);
+    let third = reserve().expect("a slot was freed");
+    drop((second, third));
+    assert_eq!(open.load(Ordering::Relaxed), 0);
+    assert_eq!(metrics.connections(Transport::Tcp).get(), 0);
+}

@@ -1,0 +1,52 @@
+//! sinkd's network listeners: where syslog messages enter the collector.
+//!
+//! Three transports feed one worker pool:
+//!
+//! - **UDP** (RFC 5426), [`start_udp`]: `threads` SO_REUSEPORT sockets on one
+//!   address, each read by its own OS thread with `recvmmsg`, so a burst of
+//!   datagrams costs one system call per batch. UDP cannot push back on a
+//!   sender, so every loss is counted instead, the kernel's included
+//!   (SO_RXQ_OVFL).
+//! - **TCP** (RFC 6587) and **TLS** (RFC 5425, rustls with the `ring`
+//!   provider, optional client certificates), [`start_stream`]: a tokio
+//!   accept loop and one task per connection, framing detected per
+//!   connection (octet counting or LF) by `sinkd_proto`'s sans-IO
+//!   `Deframer`. A full worker queue stops the connection from reading, so
+//!   the sender feels the backpressure and nothing is dropped.
+//!
+//! Both hand the workers [`RawBatch`]es: the frames of one read, copied
+//! back to back into one arena with each frame's peer address and the
+//! receive time, over the bounded channels of [`WorkerQueues`]. Parsing,
+//! routing and storage happen in the workers; a listener only delimits
+//! messages, checks the allow list and counts (`sinkd-metrics`).
+//!
+//! Invariants: **no message is dropped without incrementing a drop
+//! counter**; **no read buffers more than `max_frame` + 64 KiB per
+//! connection**; **a connection's messages reach one worker queue, in
+//! order**.
+//!
+//! Layout: `config.rs` (the settings `sinkd-config` fills in), `allow.rs`
+//! (source allow lists), `batch.rs` (the batch and queue types), `udp.rs`,
+//! `stream.rs` (TCP/TLS listener and accept loop), `connection.rs` (one
+//! connection's read loop), `tls.rs` (certificates to rustls), `error.rs`.
+
+mod allow;
+mod batch;
+mod config;
+mod connection;
+mod error;
+mod stream;
+mod tls;
+mod udp;
+
+pub use allow::{parse_entry as parse_allow_entry, AllowList, AllowListError};
+pub use batch::{BatchSender, RawBatch, RawFrame, WorkerQueues};
+pub use config::{
+    StreamConfig, TlsConfig, UdpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_UDP_BATCH_SIZE, DEFAULT_UDP_RECV_BUFFER,
+    STREAM_MAX_FRAME_LIMIT, UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT,
+};
+pub use error::ListenError;
+pub use sinkd_proto::framing::Framing;
+pub use stream::{start_stream, StreamListener};
+pub use udp::{start_udp, UdpListener};

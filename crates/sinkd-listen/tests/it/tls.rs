@@ -1,0 +1,232 @@
+//! The TLS listener: client certificates, plaintext on the TLS port, and
+//! certificate reloads, with certificates made by rcgen and a tokio-rustls
+//! client.
+
+use crate::support::{any_port, eventually, StreamHarness};
+use rcgen::{
+    BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use sinkd_listen::{ListenError, StreamConfig, TlsConfig};
+use sinkd_metrics::{ConnectionEvent, Transport};
+use std::fs;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+/// A certificate authority that signs server and client certificates.
+struct Ca {
+    cert: Certificate,
+    key: KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Ca { cert, key }
+    }
+
+    /// A leaf certificate for `localhost` and 127.0.0.1, with its key.
+    fn issue(&self, purpose: ExtendedKeyUsagePurpose) -> (Certificate, KeyPair) {
+        let key = KeyPair::generate().expect("leaf key");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        params.extended_key_usages = vec![purpose];
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .expect("leaf certificate");
+        (cert, key)
+    }
+
+    fn roots(&self) -> RootCertStore {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.cert.der().clone()).expect("CA root");
+        roots
+    }
+}
+
+/// Server certificate files in a temporary directory.
+struct ServerFiles {
+    _dir: TempDir,
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: PathBuf,
+}
+
+impl ServerFiles {
+    fn new(server_ca: &Ca, client_ca: &Ca) -> ServerFiles {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let files = ServerFiles {
+            cert: dir.path().join("server.pem"),
+            key: dir.path().join("server.key"),
+            client_ca: dir.path().join("client-ca.pem"),
+            _dir: dir,
+        };
+        files.write_server(server_ca);
+        fs::write(&files.client_ca, client_ca.cert.pem()).expect("write");
+        files
+    }
+
+    fn write_server(&self, ca: &Ca) {
+        let (cert, key) = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
+        write_atomically(&self.cert, &cert.pem());
+        write_atomically(&self.key, &key.serialize_pem());
+    }
+
+    fn config(&self, require_client_cert: bool) -> StreamConfig {
+        let mut tls = TlsConfig::new(&self.cert, &self.key);
+        if require_client_cert {
+            tls.client_ca = Some(self.client_ca.clone());
+        }
+        StreamConfig::new_tls(any_port(), tls)
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) {
+    let temporary = path.with_extension("tmp");
+    fs::write(&temporary, text).expect("write");
+    fs::rename(&temporary, path).expect("rename");
+}
+
+fn client(server_ca: &Ca, client_cert: Option<(&Certificate, &KeyPair)>) -> TlsConnector {
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(server_ca.roots());
+    let config = match client_cert {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .expect("client certificate"),
+    };
+    TlsConnector::from(Arc::new(config))
+}
+
+/// Connects, handshakes and sends `payload`; errors are ignored, since a
+/// rejected client may only find out after its handshake "succeeded".
+async fn send(connector: &TlsConnector, addr: SocketAddr, payload: &[u8]) {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("server name");
+    if let Ok(mut stream) = connector.connect(name, tcp).await {
+        if stream.write_all(payload).await.is_ok() {
+            let _ = stream.shutdown().await;
+        }
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest).await;
+    }
+}
+
+fn handshake_failures(harness: &StreamHarness) -> u64 {
+    harness
+        .metrics
+        .connection_closed(ConnectionEvent::TlsHandshake)
+        .get()
+}
+
+#[tokio::test]
+async fn client_certificates_are_required_when_a_client_ca_is_set() {
+    let server_ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let files = ServerFiles::new(&server_ca, &client_ca);
+    let harness = StreamHarness::start(files.config(true)).await;
+    assert_eq!(harness.listener.transport(), Transport::Tls);
+
+    let (cert, key) = client_ca.issue(ExtendedKeyUsagePurpose::ClientAuth);
+    let good = client(&server_ca, Some((&cert, &key)));
+    send(&good, harness.addr(), b"<13>over tls\n<14>second").await;
+    assert_eq!(
+        harness.collected.wait_for(2).await,
+        vec![b"<13>over tls".to_vec(), b"<14>second".to_vec()]
+    );
+    assert_eq!(harness.metrics.received(Transport::Tls).get(), 2);
+
+    let anonymous = client(&server_ca, None);
+    send(&anonymous, harness.addr(), b"<13>anonymous\n").await;
+    eventually("the missing certificate is counted", || {
+        handshake_failures(&harness) == 1
+    })
+    .await;
+
+    let stranger_ca = Ca::new("someone else's CA");
+    let (cert, key) = stranger_ca.issue(ExtendedKeyUsagePurpose::ClientAuth);
+    let stranger = client(&server_ca, Some((&cert, &key)));
+    send(&stranger, harness.addr(), b"<13>stranger\n").await;
+    eventually("the untrusted certificate is counted", || {
+        handshake_failures(&harness) == 2
+    })
+    .await;
+    assert_eq!(harness.collected.len(), 2);
+    eventually("every connection closed", || {
+        harness.metrics.connections(Transport::Tls).get() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn plaintext_on_the_tls_port_is_a_handshake_failure() {
+    let ca = Ca::new("CA");
+    let files = ServerFiles::new(&ca, &ca);
+    let harness = StreamHarness::start(files.config(false)).await;
+    let mut plain = TcpStream::connect(harness.addr()).await.expect("connect");
+    plain
+        .write_all(b"<13>Jan  1 00:00:00 host app: plaintext\n")
+        .await
+        .expect("write");
+    eventually("the plaintext client is counted", || {
+        handshake_failures(&harness) == 1
+    })
+    .await;
+    assert_eq!(harness.collected.len(), 0);
+    assert_eq!(harness.metrics.received(Transport::Tls).get(), 0);
+}
+
+#[tokio::test]
+async fn certificates_reload_for_new_connections() {
+    let old_ca = Ca::new("old CA");
+    let new_ca = Ca::new("new CA");
+    let files = ServerFiles::new(&old_ca, &old_ca);
+    let harness = StreamHarness::start(files.config(false)).await;
+    let trusts_new = client(&new_ca, None);
+    send(&trusts_new, harness.addr(), b"<13>too early\n").await;
+    eventually("the client's rejection is counted", || {
+        handshake_failures(&harness) == 1
+    })
+    .await;
+
+    files.write_server(&new_ca);
+    harness.listener.reload_tls().expect("reload");
+    send(&trusts_new, harness.addr(), b"<13>after reload\n").await;
+    assert_eq!(
+        harness.collected.wait_for(1).await,
+        vec![b"<13>after reload".to_vec()]
+    );
+
+    // A broken file is reported by name and the working certificates stay.
+    fs::write(&files.key, "not a key").expect("write");
+    let error = harness.listener.reload_tls().expect_err("broken key");
+    assert!(matches!(error, ListenError::TlsFile { .. }), "{error:?}");
+    assert!(error.to_string().contains("server.key"), "{error}");
+    send(&trusts_new, harness.addr(), b"<13>old certs kept\n").await;
+    assert_eq!(
+        harness.collected.wait_for(2).await[1],
+        b"<13>old certs kept".to_vec()
+    );
+    // `update` re-reads the files too, and fails the same way.
+    assert!(harness.listener.update(&files.config(false)).is_err());
+}

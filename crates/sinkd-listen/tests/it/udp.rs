@@ -1,0 +1,146 @@
+//! The UDP listener: batches, allow lists, full queues, configuration
+//! errors.
+
+use crate::support::{any_port, eventually, spawn_worker, Seen};
+use sinkd_listen::{start_udp, AllowList, ListenError, UdpConfig, WorkerQueues};
+use sinkd_metrics::{DropReason, Metrics, Transport};
+use std::net::UdpSocket;
+use std::sync::Arc;
+
+fn config() -> UdpConfig {
+    let mut config = UdpConfig::new(any_port());
+    config.threads = 2;
+    config.recv_buffer = 1024 * 1024;
+    config
+}
+
+#[tokio::test]
+async fn several_datagrams_arrive_as_frames_with_their_peer() {
+    let (queues, mut receivers) = WorkerQueues::bounded(2, 16);
+    let metrics = Metrics::new();
+    let listener = start_udp(&config(), &queues, Arc::clone(&metrics)).expect("listener starts");
+    let collected: Vec<_> = receivers.drain(..).map(spawn_worker).collect();
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    let peer = sender.local_addr().expect("address");
+    let messages: [&[u8]; 4] = [
+        b"<13>Jan  1 00:00:00 host app: one",
+        b"<14>1 2024-01-01T00:00:00Z host app - - - two\n",
+        b"<15>three\r\n",
+        b"<12>four\0",
+    ];
+    for msg in messages {
+        sender.send_to(msg, listener.local_addr()).expect("send");
+    }
+    let total = || collected.iter().map(|c| c.len()).sum::<usize>();
+    eventually("four frames", || total() == 4).await;
+    // One sender hashes to one socket, so one queue holds all, in order.
+    let frames: Vec<Seen> = collected.iter().flat_map(|c| c.frames()).collect();
+    let expected: Vec<Seen> = [
+        &b"<13>Jan  1 00:00:00 host app: one"[..],
+        b"<14>1 2024-01-01T00:00:00Z host app - - - two",
+        b"<15>three",
+        b"<12>four",
+    ]
+    .iter()
+    .map(|bytes| Seen {
+        bytes: bytes.to_vec(),
+        peer,
+    })
+    .collect();
+    assert_eq!(frames, expected);
+    assert_eq!(metrics.received(Transport::Udp).get(), 4);
+    for reason in DropReason::ALL {
+        assert_eq!(metrics.dropped(reason).get(), 0, "{reason:?}");
+    }
+    listener.shutdown();
+}
+
+#[tokio::test]
+async fn sources_outside_the_allow_list_are_dropped_and_counted() {
+    let (queues, mut receivers) = WorkerQueues::bounded(1, 16);
+    let metrics = Metrics::new();
+    let mut config = config();
+    config.allow = "127.0.0.2".parse::<AllowList>().expect("allow list");
+    let listener = start_udp(&config, &queues, Arc::clone(&metrics)).expect("listener starts");
+    let collected = spawn_worker(receivers.remove(0));
+    let stranger = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    let friend = UdpSocket::bind("127.0.0.2:0").expect("sender on 127.0.0.2");
+    for _ in 0..3 {
+        stranger
+            .send_to(b"<13>stranger", listener.local_addr())
+            .expect("send");
+    }
+    friend
+        .send_to(b"<13>friend", listener.local_addr())
+        .expect("send");
+    let frames = collected.wait_for(1).await;
+    eventually("three not_allowed drops", || {
+        metrics.dropped(DropReason::NotAllowed).get() == 3
+    })
+    .await;
+    assert_eq!(frames, vec![b"<13>friend".to_vec()]);
+    assert_eq!(metrics.received(Transport::Udp).get(), 4);
+    listener.shutdown();
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_and_counts_instead_of_waiting() {
+    // One queue of one batch that nobody drains.
+    let (queues, _receivers) = WorkerQueues::bounded(1, 1);
+    let metrics = Metrics::new();
+    let mut config = config();
+    config.threads = 1;
+    let listener = start_udp(&config, &queues, Arc::clone(&metrics)).expect("listener starts");
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    for n_sent in 1..=3u64 {
+        sender
+            .send_to(b"<13>burst", listener.local_addr())
+            .expect("send");
+        eventually("the datagram is read", || {
+            metrics.received(Transport::Udp).get() == n_sent
+        })
+        .await;
+    }
+    // The first batch sits in the queue; the other two met it full.
+    assert_eq!(metrics.dropped(DropReason::QueueFull).get(), 2);
+    // The thread kept reading: shutdown is prompt.
+    listener.shutdown();
+}
+
+#[tokio::test]
+async fn empty_datagrams_are_counted_as_invalid() {
+    let (queues, mut receivers) = WorkerQueues::bounded(1, 16);
+    let metrics = Metrics::new();
+    let listener = start_udp(&config(), &queues, Arc::clone(&metrics)).expect("listener starts");
+    let collected = spawn_worker(receivers.remove(0));
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    sender.send_to(b"", listener.local_addr()).expect("send");
+    sender.send_to(b"\n", listener.local_addr()).expect("send");
+    sender
+        .send_to(b"<13>real", listener.local_addr())
+        .expect("send");
+    assert_eq!(collected.wait_for(1).await, vec![b"<13>real".to_vec()]);
+    eventually("two invalid frames", || {
+        metrics.dropped(DropReason::FrameInvalid).get() == 2
+    })
+    .await;
+    listener.shutdown();
+}
+
+#[test]
+fn settings_out_of_range_are_refused_with_their_name() {
+    let (queues, _receivers) = WorkerQueues::bounded(1, 1);
+    let mut config = config();
+    config.batch_size = 0;
+    let error = start_udp(&config, &queues, Metrics::new()).expect_err("invalid");
+    assert!(error.to_string().contains("batch_size"), "{error}");
+    let mut config = self::config();
+    config.max_frame = 1 << 20;
+    let error = start_udp(&config, &queues, Metrics::new()).expect_err("invalid");
+    assert!(error.to_string().contains("max_frame"), "{error}");
+    let empty = WorkerQueues::new(Vec::new());
+    assert!(matches!(
+        start_udp(&self::config(), &empty, Metrics::new()),
+        Err(ListenError::NoWorkerQueues)
+    ));
+}
