@@ -159,8 +159,19 @@ pub fn write_escaped_line(
     fallback_time: &Timestamp,
     out: &mut Vec<u8>,
 ) {
-    write(message, format, fallback_time, true, out);
+    write_escaped(message, format, fallback_time, out);
     out.push(b'\n');
+}
+
+/// Like [`write_escaped_line`] without the final LF: what the segment store
+/// takes as one line.
+pub fn write_escaped(
+    message: &Message<'_>,
+    format: OutputFormat,
+    fallback_time: &Timestamp,
+    out: &mut Vec<u8>,
+) {
+    write(message, format, fallback_time, true, out);
 }
 
 /// Appends `bytes` with every control character (below 0x20, and 0x7F)

@@ -21,6 +21,11 @@ impl Clock {
         }
     }
 
+    /// The local zone.
+    pub(crate) fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
     /// The receive context for the instant `unix_secs`.`micros`.
     pub(crate) fn at(&self, unix_secs: i64, micros: u32) -> ReceiveTime {
         let offset_minutes = jiff::Timestamp::from_second(unix_secs)
@@ -39,18 +44,14 @@ impl Clock {
 /// Reads an RFC 3339 instant (`2026-01-01T00:00:05+01:00`) into a receive
 /// context that keeps the given offset.
 pub(crate) fn parse_receive_time(text: &str) -> anyhow::Result<ReceiveTime> {
-    let zoned: jiff::Zoned = text
+    let instant = text
         .parse::<jiff::Timestamp>()
-        .map_err(|error| anyhow::anyhow!("invalid --received {text:?}: {error}"))
-        .and_then(|instant| {
-            let offset = parse_offset_suffix(text);
-            Ok(instant.to_zoned(TimeZone::fixed(offset)))
-        })?;
-    let instant = zoned.timestamp();
+        .map_err(|error| anyhow::anyhow!("invalid --received {text:?}: {error}"))?;
+    let offset = parse_offset_suffix(text);
     Ok(ReceiveTime::new(
         instant.as_second(),
         instant.subsec_microsecond().unsigned_abs(),
-        (zoned.offset().seconds() / 60) as i16,
+        (offset.seconds() / 60) as i16,
     ))
 }
 

@@ -1,20 +1,32 @@
 //! The `sinkd` binary: command-line entry point and wiring only.
 //!
-//! Each subcommand lives in its own module under `cli/`; the real work is in
-//! the library crates (`sinkd-proto` parses and formats, `sinkd-route`
-//! compiles priority expressions). Errors are reported through `anyhow` here
-//! and nowhere else; a usage error exits with status 2, like clap's own.
+//! Without a subcommand, `sinkd` runs the collector (`server/`) on the
+//! configuration given with `--config`, or on the embedded default. The
+//! subcommands in `cli/` expose the library crates directly: `parse` and
+//! `priority` (the protocol core and priority compiler), `check-config`.
+//! Errors are reported through `anyhow` here and nowhere else; a usage or
+//! validation error exits with status 2, like clap's own.
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod cli;
 mod clock;
+mod server;
 
 /// Central syslog collector and relay.
+///
+/// Without a subcommand, runs the collector: on the configuration given
+/// with --config, or on the embedded default (514/udp and 514/tcp, every
+/// message stored per device under ./sinkd-data, metrics on
+/// 127.0.0.1:9514).
 #[derive(Parser, Debug)]
-#[command(name = "sinkd", version, about, long_about = None)]
+#[command(name = "sinkd", version, about, long_about)]
 struct Args {
+    /// Configuration file (TOML); see docs/config.md.
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -25,6 +37,17 @@ enum Command {
     Parse(cli::parse::ParseArgs),
     /// Compile a priority expression and print its facility/severity table as JSON.
     Priority(cli::priority::PriorityArgs),
+    /// Validate a configuration file and show its sinks, without starting.
+    CheckConfig(cli::check_config::CheckConfigArgs),
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SINKD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -32,10 +55,14 @@ fn main() -> ExitCode {
     let result = match args.command {
         Some(Command::Parse(parse_args)) => cli::parse::run(&parse_args),
         Some(Command::Priority(priority_args)) => cli::priority::run(&priority_args),
+        Some(Command::CheckConfig(check_args)) => cli::check_config::run(&check_args),
         None => {
-            use clap::CommandFactory;
-            let _ = Args::command().print_help();
-            Ok(ExitCode::from(2))
+            init_tracing();
+            let source = match args.config {
+                Some(path) => server::ConfigSource::File(path),
+                None => server::ConfigSource::Embedded,
+            };
+            server::run(source)
         }
     };
     match result {

@@ -1,5 +1,6 @@
 //! One module per `sinkd` subcommand. Each exposes a clap `*Args` struct and
 //! a `run` function returning the process exit code.
 
+pub(crate) mod check_config;
 pub(crate) mod parse;
 pub(crate) mod priority;

@@ -1,0 +1,219 @@
+//! [`Worker`]: one thread's loop from `RawBatch` to `AppendBatch`.
+//!
+//! Per frame: parse (zero-copy), pick the device key, offer the message to
+//! every sink in order, and for each sink whose table matches, expand the
+//! sink's path template and format the message straight into the store
+//! batch. Per batch: one `ArcSwap` load, one store submission, one update of
+//! each counter. Nothing here allocates per message once buffers have
+//! grown, except the first time a worker meets a device.
+
+use crate::devices::{DeviceSet, LocalDevices};
+use crate::routes::{Output, Routes};
+use arc_swap::ArcSwap;
+use jiff::tz::TimeZone;
+use sinkd_listen::RawBatch;
+use sinkd_metrics::{DropReason, Metrics};
+use sinkd_proto::format::write_escaped;
+use sinkd_proto::{parse, Format, Message, ReceiveTime};
+use sinkd_store::{StoreWriter, TemplateFields};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The routes every worker reads, swapped whole on reload.
+pub type SharedRoutes = Arc<ArcSwap<Routes>>;
+
+/// The local zone's UTC offset, cached for the quarter hour (zone changes
+/// happen on quarter-hour boundaries).
+struct ZoneCache {
+    zone: TimeZone,
+    window_start: i64,
+    offset_minutes: i16,
+}
+
+const ZONE_WINDOW_SECS: i64 = 900;
+
+impl ZoneCache {
+    fn new(zone: TimeZone) -> ZoneCache {
+        ZoneCache {
+            zone,
+            window_start: i64::MIN,
+            offset_minutes: 0,
+        }
+    }
+
+    fn offset_at(&mut self, unix_secs: i64) -> i16 {
+        let window_start = unix_secs - unix_secs.rem_euclid(ZONE_WINDOW_SECS);
+        if window_start != self.window_start {
+            self.window_start = window_start;
+            self.offset_minutes = jiff::Timestamp::from_second(unix_secs)
+                .map(|instant| (self.zone.to_offset(instant).seconds() / 60) as i16)
+                .unwrap_or(0);
+        }
+        self.offset_minutes
+    }
+}
+
+/// Per-sink tallies of one batch.
+#[derive(Clone, Copy, Default)]
+struct SinkTally {
+    messages: u64,
+    bytes: u64,
+}
+
+/// One worker thread's state.
+pub struct Worker {
+    routes: SharedRoutes,
+    store: StoreWriter,
+    metrics: Arc<Metrics>,
+    devices: LocalDevices,
+    zone: ZoneCache,
+    stream_path: String,
+    tallies: Vec<SinkTally>,
+}
+
+impl Worker {
+    pub fn new(
+        routes: SharedRoutes,
+        store: StoreWriter,
+        metrics: Arc<Metrics>,
+        devices: Arc<DeviceSet>,
+        zone: TimeZone,
+    ) -> Worker {
+        Worker {
+            routes,
+            store,
+            metrics,
+            devices: LocalDevices::new(devices),
+            zone: ZoneCache::new(zone),
+            stream_path: String::with_capacity(256),
+            tallies: Vec::new(),
+        }
+    }
+
+    /// Processes batches until every sender of `queue` is gone.
+    pub fn run(mut self, mut queue: mpsc::Receiver<RawBatch>) {
+        while let Some(batch) = queue.blocking_recv() {
+            self.process(&batch);
+        }
+    }
+
+    /// Parses, filters and stores one batch. Blocks while the store is
+    /// behind.
+    pub fn process(&mut self, raw: &RawBatch) {
+        let routes = self.routes.load();
+        let received_secs = raw.received_unix_micros.div_euclid(1_000_000);
+        let received = ReceiveTime::new(
+            received_secs,
+            raw.received_unix_micros.rem_euclid(1_000_000) as u32,
+            self.zone.offset_at(received_secs),
+        );
+        self.tallies.clear();
+        self.tallies
+            .resize(routes.sinks.len(), SinkTally::default());
+        let mut out = self.store.batch();
+        let mut n_unparsed = 0u64;
+        let mut n_unrouted = 0u64;
+        for (frame, peer) in raw.iter() {
+            let mut peer_text = [0u8; 64];
+            let message = parse(frame, &received);
+            if message.format == Format::Unparsed {
+                n_unparsed += 1;
+            }
+            let device = match message.hostname {
+                Some(hostname) if !hostname.is_empty() => hostname,
+                _ => peer_key(peer, &mut peer_text),
+            };
+            let message = Message {
+                hostname: Some(device),
+                ..message
+            };
+            self.devices.observe(device);
+            let fields = TemplateFields {
+                device,
+                facility: message.facility.keyword(),
+                severity: message.severity.keyword(),
+                app_name: message.app_name.unwrap_or(""),
+            };
+            let mut routed = false;
+            for (sink, tally) in routes.sinks.iter().zip(self.tallies.iter_mut()) {
+                if !sink.table.matches(message.facility, message.severity) {
+                    continue;
+                }
+                routed = true;
+                match &sink.output {
+                    Output::File(template) => {
+                        self.stream_path.clear();
+                        template.expand_into(&fields, &mut self.stream_path);
+                        let mut line_len = 0;
+                        out.push_with(&self.stream_path, raw.received_unix_micros, |buf| {
+                            let start = buf.len();
+                            write_escaped(&message, sink.format, &received.local, buf);
+                            line_len = buf.len() - start;
+                        });
+                        tally.messages += 1;
+                        tally.bytes += line_len as u64 + 1;
+                    }
+                }
+            }
+            if !routed {
+                n_unrouted += 1;
+            }
+        }
+        self.metrics
+            .received(raw.transport)
+            .inc_by(raw.frames.len() as u64);
+        if n_unparsed > 0 {
+            self.metrics.unparsed.inc_by(n_unparsed);
+        }
+        if n_unrouted > 0 {
+            self.metrics.unrouted.inc_by(n_unrouted);
+        }
+        if out.is_empty() {
+            return;
+        }
+        match self.store.submit(out) {
+            Ok(()) => {
+                for (sink, tally) in routes.sinks.iter().zip(&self.tallies) {
+                    if tally.messages > 0 {
+                        sink.counters.messages.inc_by(tally.messages);
+                        sink.counters.bytes.inc_by(tally.bytes);
+                    }
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or(raw.received_unix_micros);
+                let latency = (now - raw.received_unix_micros).max(0) as f64 / 1e6;
+                self.metrics.receive_to_write_seconds.observe(latency);
+            }
+            Err(refused) => {
+                // Only after the store was shut down, which the binary does
+                // after every worker has finished; counted all the same.
+                let n_lost = refused.0.len() as u64;
+                self.metrics.dropped(DropReason::WriteError).inc_by(n_lost);
+                tracing::error!(
+                    lines = n_lost,
+                    "store closed before the workers; lines dropped"
+                );
+            }
+        }
+    }
+}
+
+/// Writes the source IP (IPv4-mapped addresses as plain IPv4) into `buf`
+/// and returns it as the device key.
+fn peer_key(peer: SocketAddr, buf: &mut [u8; 64]) -> &str {
+    let ip = peer.ip().to_canonical();
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // An IP address is at most 45 characters; the buffer holds 64.
+    let written = match write!(cursor, "{ip}") {
+        Ok(()) => cursor.position() as usize,
+        Err(_) => 0,
+    };
+    std::str::from_utf8(&buf[..written]).unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+//! Worker tests on real stores in temporary directories: routing by
+//! priority, device keys, and the counters.
+
+use super::*;
+use sinkd_config::Config;
+use sinkd_listen::RawBatch;
+use sinkd_metrics::Transport;
+use sinkd_store::{Store, StoreConfig};
+
+fn setup(config_text: &str) -> (tempfile::TempDir, Store, Worker, Arc<Metrics>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml(config_text).unwrap();
+    let metrics = Metrics::new();
+    let routes = Arc::new(ArcSwap::from_pointee(
+        Routes::build(&config, &metrics).unwrap(),
+    ));
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let devices = DeviceSet::new(Arc::clone(&metrics));
+    let worker = Worker::new(
+        routes,
+        store.writer(),
+        Arc::clone(&metrics),
+        devices,
+        TimeZone::UTC,
+    );
+    (dir, store, worker, metrics)
+}
+
+fn batch(frames: &[&[u8]]) -> RawBatch {
+    let mut batch = RawBatch::with_capacity(Transport::Udp, 1_772_960_000_000_000, 4096, 16);
+    for frame in frames {
+        assert!(batch.push(frame, "192.0.2.7:40000".parse().unwrap()));
+    }
+    batch
+}
+
+fn read_stream(dir: &std::path::Path, stream: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut reader = sinkd_store::StreamReader::open(dir, stream).unwrap();
+    while let Some((_seq, line)) = reader.next_line().unwrap() {
+        lines.push(String::from_utf8_lossy(line).into_owned());
+    }
+    lines
+}
+
+#[test]
+fn routes_by_priority_and_device() {
+    let (dir, store, mut worker, metrics) = setup(
+        r#"
+[[sink]]
+name = "all"
+target = "file {device}/messages"
+format = "rfc3164"
+[[sink]]
+name = "auth"
+target = "file {device}/auth.log"
+priority = "auth.*"
+format = "rfc5424"
+"#,
+    );
+    worker.process(&batch(&[
+        b"<38>Mar  8 09:15:32 sw1 sshd[12]: Accepted password for admin",
+        b"<13>no header at all",
+        b"garbage",
+    ]));
+    store.shutdown().unwrap();
+    let messages = read_stream(dir.path(), "sw1/messages");
+    assert_eq!(
+        messages,
+        vec!["<38>Mar  8 09:15:32 sw1 sshd[12] Accepted password for admin"]
+    );
+    let auth = read_stream(dir.path(), "sw1/auth.log");
+    assert_eq!(auth.len(), 1);
+    assert!(
+        auth[0].starts_with("<38>1 2026-03-08T09:15:32.000000Z sw1 sshd 12 - -"),
+        "{}",
+        auth[0]
+    );
+    // No hostname: the source address is the device.
+    assert_eq!(read_stream(dir.path(), "192.0.2.7/messages").len(), 2);
+    assert_eq!(metrics.received(Transport::Udp).get(), 3);
+    assert_eq!(metrics.unparsed.get(), 1);
+    assert_eq!(metrics.devices.get(), 2);
+    assert_eq!(metrics.sink("all").messages.get(), 3);
+    assert_eq!(metrics.sink("auth").messages.get(), 1);
+}
+
+#[test]
+fn filtered_messages_are_counted_not_stored() {
+    let (dir, store, mut worker, metrics) =
+        setup("[[sink]]\ntarget = \"file {device}/messages\"\npriority = \"*.notice;kern.!*\"\n");
+    worker.process(&batch(&[
+        b"<7>Mar  8 09:15:32 sw1 kernel: debug line",
+        b"<14>Mar  8 09:15:32 sw1 app: info line",
+        b"<13>Mar  8 09:15:32 sw1 app: notice line",
+    ]));
+    store.shutdown().unwrap();
+    let lines = read_stream(dir.path(), "sw1/messages");
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].ends_with("notice line"));
+    assert_eq!(metrics.unrouted.get(), 2);
+}
+
+#[test]
+fn hostile_hostnames_stay_inside_data_dir() {
+    let (dir, store, mut worker, _metrics) =
+        setup("[[sink]]\ntarget = \"file {device}/messages\"\n");
+    worker.process(&batch(&[
+        b"<13>Mar  8 09:15:32 ../../etc/passwd app: x",
+        b"<13>1 2026-03-08T09:15:32Z .. app - - - y",
+    ]));
+    store.shutdown().unwrap();
+    let streams = sinkd_store::list_streams(dir.path()).unwrap();
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    for stream in streams {
+        assert!(
+            stream
+                .path
+                .split('/')
+                .all(|component| component != ".." && component != "."),
+            "{stream:?}"
+        );
+    }
+}
+
+#[test]
+fn control_characters_are_escaped_in_lines() {
+    let (dir, store, mut worker, _metrics) =
+        setup("[[sink]]\ntarget = \"file {device}/messages\"\nformat = \"bsd\"\n");
+    worker.process(&batch(&[b"<13>1 - sw1 app - - - one\ttwo\rthree"]));
+    store.shutdown().unwrap();
+    assert_eq!(
+        read_stream(dir.path(), "sw1/messages"),
+        vec!["<13>app: one#011two#015three"]
+    );
+}

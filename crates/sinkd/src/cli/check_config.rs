@@ -1,0 +1,57 @@
+//! `sinkd check-config FILE`: validates a configuration without starting,
+//! and on success shows the listeners and the sinks the way the device's
+//! `show sink` does (index, target, priority, format).
+
+use sinkd_config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct CheckConfigArgs {
+    /// The configuration file to check.
+    file: PathBuf,
+}
+
+pub(crate) fn run(args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
+    let config = match Config::from_file(&args.file) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{}: {error}", args.file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    println!("{}: OK", args.file.display());
+    println!("data_dir: {}", config.data_dir.display());
+    match config.metrics {
+        Some(address) => println!("metrics:  http://{address}/metrics"),
+        None => println!("metrics:  off"),
+    }
+    for listener in &config.listeners {
+        let allow = if listener.allow.is_empty() {
+            String::from("any source")
+        } else {
+            listener
+                .allow
+                .iter()
+                .map(|net| net.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!(
+            "listen:   {}/{} ({allow})",
+            listener.address,
+            listener.transport.name()
+        );
+    }
+    println!("{:<5}{:<32}{:<35}FORMAT", "IDX", "TARGET", "PRIORITY");
+    for (index, sink) in config.sinks.iter().enumerate() {
+        println!(
+            "{:<5}{:<32}{:<35}{}",
+            index + 1,
+            sink.target_text,
+            sink.priority_text,
+            sink.format.name()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

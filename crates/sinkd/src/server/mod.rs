@@ -1,0 +1,240 @@
+//! `sinkd` without a subcommand: the running collector.
+//!
+//! This module only wires the crates together (design.md §2): it loads the
+//! configuration, opens the store, starts the worker threads and the
+//! listeners, serves metrics, and handles signals. SIGHUP reloads the
+//! configuration in place (`reload.rs`); SIGTERM and SIGINT run the drain
+//! sequence in `shutdown` below, in the order that guarantees nothing
+//! accepted is lost: listeners stop and hand over what they decoded → the
+//! worker queues close → workers finish every queued batch → the store
+//! flushes and fsyncs every file.
+
+mod listeners;
+mod reload;
+
+use crate::clock::Clock;
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use listeners::Listeners;
+use sinkd_config::{Config, FsyncSetting};
+use sinkd_listen::WorkerQueues;
+use sinkd_metrics::{CounterMirror, DropReason, Metrics};
+use sinkd_store::{FsyncPolicy, Store, StoreConfig};
+use sinkd_worker::{DeviceSet, Routes, Worker};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+/// Batches that may wait in each worker's queue before listeners feel
+/// backpressure (TCP) or count drops (UDP).
+const WORKER_QUEUE_BATCHES: usize = 32;
+
+/// Where the configuration came from, so SIGHUP can read it again.
+#[derive(Clone, Debug)]
+pub(crate) enum ConfigSource {
+    Embedded,
+    File(PathBuf),
+}
+
+impl ConfigSource {
+    pub(crate) fn load(&self) -> anyhow::Result<Config> {
+        match self {
+            ConfigSource::Embedded => Ok(Config::default_config()),
+            ConfigSource::File(path) => {
+                Config::from_file(path).with_context(|| format!("configuration {}", path.display()))
+            }
+        }
+    }
+}
+
+fn store_config(config: &Config, n_workers: usize) -> StoreConfig {
+    let storage = &config.storage;
+    let mut store = StoreConfig::new(&config.data_dir);
+    store.segment_max_bytes = storage.rotate_size;
+    store.segment_max_count = storage.rotate_count;
+    store.segment_max_age = storage.rotate_age;
+    store.fsync = match storage.fsync {
+        FsyncSetting::Batch => FsyncPolicy::EveryBatch,
+        FsyncSetting::Interval(interval) => FsyncPolicy::Interval(interval),
+        FsyncSetting::Never => FsyncPolicy::Never,
+    };
+    store.flush_interval = storage.flush_interval;
+    store.max_open_files = storage.max_open_files;
+    store.max_buffered_bytes = storage.max_buffered as usize;
+    store.compression_level = storage.compression_level;
+    store.writer_threads = if storage.writer_threads == 0 {
+        n_workers.div_ceil(2).max(1)
+    } else {
+        storage.writer_threads
+    };
+    store
+}
+
+/// Copies the store's statistics into the metrics at every scrape.
+fn mirror_store_stats(metrics: &Arc<Metrics>, store: &Store) {
+    let stats = store.stats();
+    let target = Arc::clone(metrics);
+    let mirrors: [CounterMirror; 7] = Default::default();
+    metrics.add_scrape_hook(move || {
+        let snapshot = stats.snapshot();
+        mirrors[0].sync(&target.store_lines_written, snapshot.lines_written);
+        mirrors[1].sync(&target.store_bytes_written, snapshot.bytes_written);
+        mirrors[2].sync(&target.store_segments_rotated, snapshot.segments_rotated);
+        mirrors[3].sync(
+            &target.store_segments_compressed,
+            snapshot.segments_compressed,
+        );
+        mirrors[4].sync(&target.store_write_errors, snapshot.write_errors);
+        mirrors[5].sync(&target.store_fsyncs, snapshot.fsyncs);
+        mirrors[6].sync(
+            target.dropped(DropReason::WriteError),
+            snapshot.lines_dropped,
+        );
+        target.store_open_streams.set(snapshot.open_streams as i64);
+    });
+}
+
+/// Lets sinkd hold as many files open as the hard limit allows: the store
+/// caches segment files and every TCP connection is a descriptor.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// Runs the collector until SIGTERM or SIGINT.
+pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
+    let config = source.load()?;
+    raise_open_file_limit();
+    let n_workers = if config.workers == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        config.workers
+    };
+    let metrics = Metrics::new();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    let store = Store::open(store_config(&config, n_workers))
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    mirror_store_stats(&metrics, &store);
+    let routes = Arc::new(ArcSwap::from_pointee(Routes::build(&config, &metrics)?));
+    let devices = DeviceSet::new(Arc::clone(&metrics));
+    let (queues, receivers) = WorkerQueues::bounded(n_workers, WORKER_QUEUE_BATCHES);
+    let zone = Clock::system().zone().clone();
+    let mut worker_threads = Vec::with_capacity(n_workers);
+    for (index, receiver) in receivers.into_iter().enumerate() {
+        let worker = Worker::new(
+            Arc::clone(&routes),
+            store.writer(),
+            Arc::clone(&metrics),
+            Arc::clone(&devices),
+            zone.clone(),
+        );
+        let thread = std::thread::Builder::new()
+            .name(format!("sinkd-worker-{index}"))
+            .spawn(move || worker.run(receiver))
+            .context("cannot start a worker thread")?;
+        worker_threads.push(thread);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n_workers)
+        .thread_name("sinkd-io")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(serve(source, config, queues, Arc::clone(&metrics), routes));
+    // Every sender of the worker queues is gone once `serve` returns: the
+    // workers drain what is queued and stop.
+    for thread in worker_threads {
+        if thread.join().is_err() {
+            tracing::error!("a worker thread panicked");
+        }
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    store.shutdown().context("store shutdown")?;
+    let received: u64 = sinkd_metrics::Transport::ALL
+        .iter()
+        .map(|t| metrics.received(*t).get())
+        .sum();
+    tracing::info!(
+        received,
+        devices = devices.len(),
+        unparsed = metrics.unparsed.get(),
+        "sinkd stopped; every accepted message was handed to the store"
+    );
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+/// The async part: listeners, metrics endpoint, signals.
+async fn serve(
+    source: ConfigSource,
+    config: Config,
+    queues: WorkerQueues,
+    metrics: Arc<Metrics>,
+    routes: Arc<ArcSwap<Routes>>,
+) -> anyhow::Result<()> {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut listeners = Listeners::new(queues, Arc::clone(&metrics), shutdown_rx.clone());
+    let started = listeners.apply(&config.listeners).await;
+    if let Err(error) = started {
+        listeners.shutdown().await;
+        return Err(error);
+    }
+    let metrics_task = match config.metrics {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot serve metrics on {address}"))?;
+            tracing::info!(%address, "metrics on /metrics and /healthz");
+            Some(tokio::spawn(sinkd_metrics::serve(
+                listener,
+                Arc::clone(&metrics),
+                shutdown_rx.clone(),
+            )))
+        }
+        None => None,
+    };
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        sinks = config.sinks.len(),
+        "sinkd ready"
+    );
+    let mut current = config;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                reload::reload(&source, &mut current, &mut listeners, &routes, &metrics).await;
+            }
+            _ = terminate.recv() => {
+                tracing::info!("SIGTERM: draining");
+                break;
+            }
+            _ = interrupt.recv() => {
+                tracing::info!("SIGINT: draining");
+                break;
+            }
+        }
+    }
+    let _ = shutdown_tx.send(true);
+    listeners.shutdown().await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    Ok(())
+}
