@@ -1,0 +1,199 @@
+//! [`AppendBatch`]: many lines for many streams in two allocations.
+//!
+//! A collector worker fills one batch per read (a `recvmmsg` burst, a TCP
+//! buffer) and hands it to [`crate::StoreWriter::submit`]. Stream paths and
+//! lines are copied into one byte arena, and each entry records ranges into
+//! it, so pushing a line allocates nothing once the batch has grown to its
+//! working size; [`AppendBatch::push_with`] even lets the caller format the
+//! line straight into the arena. The store sends whole batches to its
+//! writer threads and hands them back for reuse through
+//! [`crate::StoreWriter::batch`].
+
+use std::ops::Range;
+
+#[cfg(test)]
+mod tests;
+
+/// One line of a batch: where its stream path and text lie in the arena.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    stream: Range<usize>,
+    line: Range<usize>,
+    pub(crate) timestamp_micros: i64,
+    /// FNV-1a of the stream path; picks the writer thread.
+    pub(crate) stream_hash: u64,
+}
+
+/// A batch of lines to append, each to its stream.
+///
+/// A line is one message already formatted and escaped by the caller. It
+/// must not contain `\n`; any LF left in it is replaced by a space, so one
+/// entry is always exactly one line on disk and sequence numbers stay true.
+#[derive(Clone, Debug, Default)]
+pub struct AppendBatch {
+    arena: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+impl AppendBatch {
+    /// An empty batch.
+    pub fn new() -> AppendBatch {
+        AppendBatch::default()
+    }
+
+    /// An empty batch with room for `entries` lines and `bytes` bytes of
+    /// paths and text.
+    pub fn with_capacity(entries: usize, bytes: usize) -> AppendBatch {
+        AppendBatch {
+            arena: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Appends `line` to the stream `stream` (a relative path, as produced
+    /// by [`crate::PathTemplate::expand_into`]).
+    ///
+    /// `timestamp_micros` is the message time in microseconds since the Unix
+    /// epoch; it feeds the time index.
+    pub fn push(&mut self, stream: &str, timestamp_micros: i64, line: &[u8]) {
+        self.push_with(stream, timestamp_micros, |arena| {
+            arena.extend_from_slice(line)
+        });
+    }
+
+    /// Appends a line that `write_line` writes straight into the arena.
+    ///
+    /// `write_line` must only append to the vector it is given (as the
+    /// formatters of `sinkd-proto` do). Should it shrink the vector instead,
+    /// the entries whose bytes it removed are discarded rather than
+    /// corrupted.
+    pub fn push_with<F>(&mut self, stream: &str, timestamp_micros: i64, write_line: F)
+    where
+        F: FnOnce(&mut Vec<u8>),
+    {
+        let stream_range = self.stream_range(stream);
+        let line_start = self.arena.len();
+        write_line(&mut self.arena);
+        if self.arena.len() < line_start {
+            self.discard_beyond_arena();
+            return;
+        }
+        let line_end = self.arena.len();
+        for byte in &mut self.arena[line_start..line_end] {
+            if *byte == b'\n' {
+                *byte = b' ';
+            }
+        }
+        self.entries.push(Entry {
+            stream: stream_range,
+            line: line_start..line_end,
+            timestamp_micros,
+            stream_hash: stream_hash(stream.as_bytes()),
+        });
+    }
+
+    /// Lines in the batch.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the batch holds no line.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes of paths and lines held.
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// Empties the batch, keeping its allocations for reuse.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.entries.clear();
+    }
+
+    /// The entries, each with its stream path and line, in push order.
+    /// Entries whose ranges do not fit the arena (impossible unless a
+    /// `push_with` closure misbehaved in a way not caught) are skipped.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], i64, &[u8])> + '_ {
+        self.entries.iter().filter_map(|entry| {
+            let (stream, line) = self.resolve(entry)?;
+            Some((stream, entry.timestamp_micros, line))
+        })
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The stream path and line bytes of `entry`.
+    pub(crate) fn resolve(&self, entry: &Entry) -> Option<(&[u8], &[u8])> {
+        Some((
+            self.arena.get(entry.stream.clone())?,
+            self.arena.get(entry.line.clone())?,
+        ))
+    }
+
+    /// Copies `entry` of `other` into this batch (used to split a batch
+    /// between writer threads).
+    pub(crate) fn push_entry_from(&mut self, other: &AppendBatch, entry: &Entry) {
+        let Some((stream, line)) = other.resolve(entry) else {
+            return;
+        };
+        let stream_range = self.stream_range_bytes(stream);
+        let line_start = self.arena.len();
+        self.arena.extend_from_slice(line);
+        self.entries.push(Entry {
+            stream: stream_range,
+            line: line_start..self.arena.len(),
+            timestamp_micros: entry.timestamp_micros,
+            stream_hash: entry.stream_hash,
+        });
+    }
+
+    /// Releases memory beyond `max_bytes` of arena, so a batch that once
+    /// held a huge burst does not pin that memory while pooled.
+    pub(crate) fn trim_capacity(&mut self, max_bytes: usize, max_entries: usize) {
+        if self.arena.capacity() > max_bytes {
+            self.arena = Vec::new();
+        }
+        if self.entries.capacity() > max_entries {
+            self.entries = Vec::new();
+        }
+    }
+
+    /// Reuses the previous entry's stream bytes when the stream repeats
+    /// (the common case: a batch from one device), else copies the path.
+    fn stream_range(&mut self, stream: &str) -> Range<usize> {
+        self.stream_range_bytes(stream.as_bytes())
+    }
+
+    fn stream_range_bytes(&mut self, stream: &[u8]) -> Range<usize> {
+        if let Some(previous) = self.entries.last() {
+            if self.arena.get(previous.stream.clone()) == Some(stream) {
+                return previous.stream.clone();
+            }
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(stream);
+        start..self.arena.len()
+    }
+
+    fn discard_beyond_arena(&mut self) {
+        let arena_len = self.arena.len();
+        self.entries
+            .retain(|entry| entry.stream.end <= arena_len && entry.line.end <= arena_len);
+    }
+}
+
+/// FNV-1a, 64 bits: stable for the life of the process, cheap on short
+/// paths, and only used to spread streams over writer threads.
+pub(crate) fn stream_hash(stream: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in stream {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}

@@ -1,0 +1,240 @@
+//! The compressor thread: zstd for closed segments, deletion of segments
+//! beyond `segment_max_count`, and clean-up after a crash.
+//!
+//! Writer threads never compress or delete: they send a [`CompressJob`]
+//! here and go on writing. Because this one thread does every compression,
+//! deletion and temp-file removal, those operations never race with each
+//! other. A compression writes `.N.log.zst.tmp`, fsyncs it, renames it to
+//! `N.log.zst`, fsyncs the directory and only then removes `N.log`; a crash
+//! at any point leaves either a complete `.log` or a complete `.log.zst`
+//! (or both, which the next run resolves by keeping the `.log.zst`).
+//!
+//! At start it walks `data_dir` once: it removes leftover temp files and
+//! (re)compresses closed segments still in `.log` form, so a device that
+//! never speaks again still has its old segments compressed.
+
+use crate::layout::{self, FileKind};
+use crate::recover::remove_if_exists;
+use crate::segment;
+use crate::stats::{self, StoreStats};
+use crate::sys;
+use crossbeam_channel::{Receiver, Sender};
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Deepest directory nesting the start-up walk descends into.
+const MAX_WALK_DEPTH: usize = 32;
+
+/// Work for the compressor thread.
+pub(crate) enum CompressJob {
+    /// Compress the closed segment `first_seq` of `dir` (or, if its
+    /// `.log.zst` is already complete, just remove its `.log`).
+    Compress { dir: PathBuf, first_seq: u64 },
+    /// Delete every file of segment `first_seq` of `dir`.
+    Delete { dir: PathBuf, first_seq: u64 },
+    /// Answer once every job queued before this one is done.
+    Barrier(Sender<()>),
+    /// Finish the queued deletions, skip queued compressions (the next
+    /// start-up walk does them) and exit.
+    Shutdown,
+}
+
+/// The compressor thread's state.
+pub(crate) struct Compressor {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) level: i32,
+    pub(crate) jobs: Receiver<CompressJob>,
+    pub(crate) stats: Arc<StoreStats>,
+    last_warning: Option<Instant>,
+}
+
+impl Compressor {
+    pub(crate) fn new(
+        data_dir: PathBuf,
+        level: i32,
+        jobs: Receiver<CompressJob>,
+        stats: Arc<StoreStats>,
+    ) -> Compressor {
+        Compressor {
+            data_dir,
+            level,
+            jobs,
+            stats,
+            last_warning: None,
+        }
+    }
+
+    /// The thread body.
+    pub(crate) fn run(mut self) {
+        let data_dir = self.data_dir.clone();
+        self.walk(&data_dir, 0);
+        let mut shutting_down = false;
+        loop {
+            let job = if shutting_down {
+                match self.jobs.try_recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                }
+            } else {
+                match self.jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                }
+            };
+            match job {
+                CompressJob::Compress { dir, first_seq } => {
+                    if !shutting_down {
+                        self.compress(&dir, first_seq);
+                    }
+                }
+                CompressJob::Delete { dir, first_seq } => self.delete(&dir, first_seq),
+                CompressJob::Barrier(done) => {
+                    let _ = done.send(());
+                }
+                CompressJob::Shutdown => shutting_down = true,
+            }
+        }
+    }
+
+    /// The start-up walk: every directory below `dir` that holds segments.
+    fn walk(&mut self, dir: &Path, depth: usize) {
+        if depth > MAX_WALK_DEPTH {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut subdirs = Vec::new();
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                subdirs.push(entry.path());
+            }
+        }
+        if depth > 0 {
+            self.tidy_stream_dir(dir);
+        }
+        for subdir in subdirs {
+            self.walk(&subdir, depth + 1);
+        }
+    }
+
+    /// Removes compression temp files and compresses closed `.log`s of one
+    /// stream directory.
+    fn tidy_stream_dir(&mut self, dir: &Path) {
+        let Ok(segments) = segment::scan_dir(dir) else {
+            return;
+        };
+        let newest = segments.keys().next_back().copied();
+        for (&first_seq, files) in &segments {
+            if files.compress_temp {
+                let path = layout::file_path(dir, first_seq, FileKind::CompressTemp);
+                if let Err(error) = remove_if_exists(&path) {
+                    self.warn("remove", &path, &error);
+                }
+            }
+            if files.log && Some(first_seq) != newest {
+                self.compress(dir, first_seq);
+            }
+        }
+    }
+
+    fn compress(&mut self, dir: &Path, first_seq: u64) {
+        match compress_segment(dir, first_seq, self.level) {
+            Ok(true) => stats::add(&self.stats.segments_compressed, 1),
+            Ok(false) => {}
+            Err((path, error)) => {
+                stats::add(&self.stats.write_errors, 1);
+                let temp = layout::file_path(dir, first_seq, FileKind::CompressTemp);
+                let _ = remove_if_exists(&temp);
+                self.warn("compress", &path, &error);
+            }
+        }
+    }
+
+    fn delete(&mut self, dir: &Path, first_seq: u64) {
+        let mut removed = false;
+        for kind in [
+            FileKind::Log,
+            FileKind::Zst,
+            FileKind::CompressTemp,
+            FileKind::Index,
+        ] {
+            let path = layout::file_path(dir, first_seq, kind);
+            match fs::remove_file(&path) {
+                Ok(()) => removed = true,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    stats::add(&self.stats.write_errors, 1);
+                    self.warn("remove", &path, &error);
+                }
+            }
+        }
+        if removed {
+            stats::add(&self.stats.segments_deleted, 1);
+        }
+    }
+
+    /// At most one warning per ten seconds: a broken disk must not flood
+    /// the log.
+    fn warn(&mut self, op: &'static str, path: &Path, error: &io::Error) {
+        let now = Instant::now();
+        if self
+            .last_warning
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
+        {
+            return;
+        }
+        self.last_warning = Some(now);
+        tracing::warn!(op, path = %path.display(), %error, "segment maintenance failed");
+    }
+}
+
+/// Compresses segment `first_seq` of `dir`. `Ok(true)` when a `.log.zst`
+/// was written, `Ok(false)` when there was nothing to do. On error, the path
+/// concerned and the error.
+fn compress_segment(dir: &Path, first_seq: u64, level: i32) -> Result<bool, (PathBuf, io::Error)> {
+    let log_path = layout::file_path(dir, first_seq, FileKind::Log);
+    let zst_path = layout::file_path(dir, first_seq, FileKind::Zst);
+    let temp_path = layout::file_path(dir, first_seq, FileKind::CompressTemp);
+    if zst_path.exists() {
+        // A previous run renamed the compressed file but died before
+        // removing the plain one; the rename happened after an fsync, so
+        // the .log.zst is complete.
+        remove_if_exists(&log_path).map_err(|error| (log_path.clone(), error))?;
+        return Ok(false);
+    }
+    let source = match File::open(&log_path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => return Err((log_path, error)),
+    };
+    let len = source
+        .metadata()
+        .map_err(|error| (log_path.clone(), error))?
+        .len();
+    let temp_error = |error| (temp_path.clone(), error);
+    let output = File::create(&temp_path).map_err(temp_error)?;
+    let mut encoder =
+        zstd::stream::write::Encoder::new(BufWriter::with_capacity(256 * 1024, output), level)
+            .map_err(temp_error)?;
+    encoder.include_checksum(true).map_err(temp_error)?;
+    encoder
+        .set_pledged_src_size(Some(len))
+        .map_err(temp_error)?;
+    let mut input = BufReader::with_capacity(256 * 1024, source).take(len);
+    io::copy(&mut input, &mut encoder).map_err(temp_error)?;
+    let mut buffered = encoder.finish().map_err(temp_error)?;
+    buffered.flush().map_err(temp_error)?;
+    let output = buffered
+        .into_inner()
+        .map_err(|error| (temp_path.clone(), error.into_error()))?;
+    output.sync_all().map_err(temp_error)?;
+    drop(output);
+    fs::rename(&temp_path, &zst_path).map_err(temp_error)?;
+    sys::sync_dir(dir).map_err(|error| (dir.to_path_buf(), error))?;
+    remove_if_exists(&log_path).map_err(|error| (log_path.clone(), error))?;
+    Ok(true)
+}

@@ -1,0 +1,94 @@
+//! The store's configuration: where segments live, when they rotate, how
+//! often data reaches the disk, and how much memory and how many file
+//! descriptors the writer threads may use.
+//!
+//! [`StoreConfig`] is a plain struct with a [`Default`] that matches the
+//! device's `external-logging 10M 10`; `sinkd-config` fills it from the TOML
+//! file and [`crate::Store::open`] validates it once.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// When written data is forced to stable storage with `fsync`.
+///
+/// Whatever the policy, [`crate::Store::shutdown`] and [`crate::Store::sync`]
+/// flush and fsync everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every submitted batch has been written. Safest and slowest:
+    /// each batch costs at least one fsync.
+    EveryBatch,
+    /// At most once per interval, for the files written since the last sync.
+    Interval(Duration),
+    /// Never while running (the kernel writes back on its own schedule);
+    /// only at shutdown.
+    Never,
+}
+
+/// Configuration of a [`crate::Store`].
+///
+/// The default keeps 10 segments of 10 MiB per stream (the device's
+/// `external-logging 10M 10`), fsyncs once a second and flushes every 100 ms.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Root of all streams. Every file the store creates lies below it.
+    pub data_dir: PathBuf,
+    /// A segment is closed when the next line would take it past this size
+    /// (uncompressed bytes). A single longer line gets a segment of its own.
+    pub segment_max_bytes: u64,
+    /// Segments kept per stream, the active one included; the oldest are
+    /// deleted beyond it. 0 keeps everything.
+    pub segment_max_count: usize,
+    /// A non-empty segment older than this (wall clock since it was created)
+    /// is closed, even when the stream is idle, so old data gets compressed.
+    pub segment_max_age: Option<Duration>,
+    /// When written data is fsynced.
+    pub fsync: FsyncPolicy,
+    /// Writer threads; each stream belongs to exactly one of them, so lines
+    /// of one stream stay in order.
+    pub writer_threads: usize,
+    /// Longest time a line waits in a writer's memory before it is written.
+    pub flush_interval: Duration,
+    /// Memory budget for lines waiting to be written, across all streams and
+    /// writer threads; beyond it the largest buffers are written first.
+    pub max_buffered_bytes: usize,
+    /// File descriptors the writers keep open (shared out between writer
+    /// threads); other streams reopen their file when they next write.
+    pub max_open_files: usize,
+    /// zstd level for closed segments.
+    pub compression_level: i32,
+    /// Batches that may wait in each writer thread's queue before
+    /// [`crate::StoreWriter::submit`] blocks (and `try_submit` refuses).
+    pub queue_batches: usize,
+    /// Uncompressed bytes between two records of the sparse time index.
+    pub index_interval_bytes: u64,
+}
+
+impl StoreConfig {
+    /// The defaults, with `data_dir` set.
+    pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            ..StoreConfig::default()
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            data_dir: PathBuf::from("sinkd-data"),
+            segment_max_bytes: 10 * 1024 * 1024,
+            segment_max_count: 10,
+            segment_max_age: None,
+            fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
+            writer_threads: 2,
+            flush_interval: Duration::from_millis(100),
+            max_buffered_bytes: 16 * 1024 * 1024,
+            max_open_files: 1024,
+            compression_level: 3,
+            queue_batches: 64,
+            index_interval_bytes: 64 * 1024,
+        }
+    }
+}

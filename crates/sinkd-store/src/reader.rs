@@ -1,0 +1,621 @@
+//! Reading streams back: [`list_streams`] for `sinkd dir`, and
+//! [`StreamReader`] for `sinkd show`, `sinkd follow`, the relay's spill and
+//! the tests.
+//!
+//! A reader walks a stream's segments oldest first. A closed segment is read
+//! through a zstd streaming decoder; a segment still in `.log` form (the
+//! active one, or a closed one not yet compressed) is memory-mapped and read
+//! only up to its last `\n`, so a line the writer is halfway through is
+//! never returned. The reader holds each segment open while reading it, so
+//! the compressor renaming or the writer deleting it underneath does no
+//! harm; when a `.log` has vanished by the time the reader reaches it, the
+//! `.log.zst` is opened instead, and a segment deleted by count rotation is
+//! skipped (the sequence numbers then jump, which the caller can see).
+//!
+//! Seeking uses the sparse index: by sequence number (exact), or by time
+//! (starts at a line no later than the first line with a timestamp at or
+//! after the one asked for; see `docs/adr/0001-segment-layout.md` for the
+//! guarantee), skipping whole segments whose index proves them older.
+
+use crate::error::StoreError;
+use crate::layout::{self, FileKind, IndexRecord};
+use crate::path::validate_stream_path;
+use crate::segment::{self, SegmentText};
+use memmap2::Mmap;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Longest line a reader accepts from a compressed segment.
+const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Deepest directory nesting [`list_streams`] descends into.
+const MAX_LIST_DEPTH: usize = 32;
+
+/// One stream found under `data_dir`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Path relative to `data_dir`, `/`-separated (e.g. `router1/messages`).
+    pub path: String,
+    /// Segments on disk.
+    pub segments: usize,
+    /// Bytes on disk: segments (compressed or not) and indexes.
+    pub total_bytes: u64,
+    /// Sequence number of the oldest line still on disk.
+    pub first_seq: u64,
+    /// Sequence number of the newest complete line; `None` when empty.
+    pub last_seq: Option<u64>,
+    /// Newest modification time among the stream's files.
+    pub last_modified: Option<SystemTime>,
+}
+
+/// Lists every stream under `data_dir` (every directory that holds at least
+/// one segment), sorted by path.
+pub fn list_streams(data_dir: &Path) -> Result<Vec<StreamInfo>, StoreError> {
+    let mut streams = Vec::new();
+    let mut relative = String::new();
+    walk(data_dir, &mut relative, 0, &mut streams)?;
+    streams.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(streams)
+}
+
+fn walk(
+    dir: &Path,
+    relative: &mut String,
+    depth: usize,
+    out: &mut Vec<StreamInfo>,
+) -> Result<(), StoreError> {
+    if depth > MAX_LIST_DEPTH {
+        return Ok(());
+    }
+    let entries =
+        fs::read_dir(dir).map_err(|error| StoreError::io("read directory", dir, error))?;
+    let mut subdirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| StoreError::io("read directory", dir, error))?;
+        let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
+            subdirs.push(name.to_owned());
+        }
+    }
+    if depth > 0 {
+        if let Some(info) = stream_info(dir, relative)? {
+            out.push(info);
+        }
+    }
+    for name in subdirs {
+        let saved = relative.len();
+        if !relative.is_empty() {
+            relative.push('/');
+        }
+        relative.push_str(&name);
+        walk(&dir.join(&name), relative, depth + 1, out)?;
+        relative.truncate(saved);
+    }
+    Ok(())
+}
+
+fn stream_info(dir: &Path, relative: &str) -> Result<Option<StreamInfo>, StoreError> {
+    let scanned =
+        segment::scan_dir(dir).map_err(|error| StoreError::io("read directory", dir, error))?;
+    let with_data: Vec<u64> = scanned
+        .iter()
+        .filter(|(_, files)| files.has_data())
+        .map(|(&seq, _)| seq)
+        .collect();
+    let (Some(&first_seq), Some(&newest)) = (with_data.first(), with_data.last()) else {
+        return Ok(None);
+    };
+    let mut total_bytes = 0;
+    let mut last_modified: Option<SystemTime> = None;
+    for &seq in &with_data {
+        for kind in [FileKind::Log, FileKind::Zst, FileKind::Index] {
+            let Ok(metadata) = fs::metadata(layout::file_path(dir, seq, kind)) else {
+                continue;
+            };
+            total_bytes += metadata.len();
+            if let Ok(modified) = metadata.modified() {
+                last_modified =
+                    Some(last_modified.map_or(modified, |previous| previous.max(modified)));
+            }
+        }
+    }
+    let next_seq = segment::segment_next_seq(dir, newest)
+        .map_err(|error| {
+            StoreError::io(
+                "read segment",
+                layout::file_path(dir, newest, FileKind::Log),
+                error,
+            )
+        })?
+        .unwrap_or(newest);
+    Ok(Some(StreamInfo {
+        path: relative.to_owned(),
+        segments: with_data.len(),
+        total_bytes,
+        first_seq,
+        last_seq: (next_seq > first_seq).then(|| next_seq - 1),
+        last_modified,
+    }))
+}
+
+/// Where to start inside one segment.
+#[derive(Clone, Copy, Debug)]
+struct Start {
+    segment: u64,
+    offset: u64,
+    seq: u64,
+}
+
+/// A memory-mapped `.log` segment.
+struct Mapped {
+    file: File,
+    map: Option<Mmap>,
+    pos: usize,
+}
+
+impl Mapped {
+    fn open(file: File) -> io::Result<Mapped> {
+        let mut mapped = Mapped {
+            file,
+            map: None,
+            pos: 0,
+        };
+        mapped.remap_if_grown()?;
+        Ok(mapped)
+    }
+
+    fn mapped_len(&self) -> usize {
+        self.map.as_ref().map_or(0, |map| map.len())
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// Maps the file again if it grew; `true` when it did.
+    fn remap_if_grown(&mut self) -> io::Result<bool> {
+        let len = self.file.metadata()?.len();
+        if len <= self.mapped_len() as u64 {
+            return Ok(false);
+        }
+        // SAFETY: segment files are append-only while the store runs. The
+        // one exception is recovery at the next start cutting a torn last
+        // line (bytes after the final `\n`); a reader only ever touches
+        // those bytes while looking for a `\n` past the last complete line,
+        // which the recovering process has by then removed only if this
+        // reader was racing a restart of the store.
+        self.map = Some(unsafe { Mmap::map(&self.file)? });
+        Ok(true)
+    }
+
+    fn next_range(&mut self) -> Option<(usize, usize)> {
+        let bytes = self.bytes();
+        let rest = bytes.get(self.pos..)?;
+        let at = rest.iter().position(|&byte| byte == b'\n')?;
+        let range = (self.pos, self.pos + at);
+        self.pos += at + 1;
+        Some(range)
+    }
+}
+
+/// A segment read as a stream (zstd-compressed).
+struct Streamed {
+    text: SegmentText,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl Streamed {
+    fn new(text: SegmentText) -> Streamed {
+        Streamed {
+            text,
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    /// Skips `count` bytes; `false` when the text ends first.
+    fn skip(&mut self, count: u64) -> io::Result<bool> {
+        let skipped = io::copy(&mut (&mut self.text).take(count), &mut io::sink())?;
+        Ok(skipped == count)
+    }
+
+    fn next_range(&mut self) -> io::Result<Option<(usize, usize)>> {
+        loop {
+            if let Some(at) = self.buf[self.start..self.end]
+                .iter()
+                .position(|&byte| byte == b'\n')
+            {
+                let range = (self.start, self.start + at);
+                self.start += at + 1;
+                return Ok(Some(range));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
+            if self.end == self.buf.len() {
+                if self.buf.len() >= MAX_LINE_BYTES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "line longer than 64 MiB",
+                    ));
+                }
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            match self.text.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+enum Cursor {
+    Closed,
+    Mapped(Mapped),
+    Streamed(Streamed),
+}
+
+/// Reads the lines of one stream, with their sequence numbers.
+///
+/// ```no_run
+/// # fn main() -> Result<(), sinkd_store::StoreError> {
+/// use sinkd_store::StreamReader;
+/// let mut reader = StreamReader::open("/var/lib/sinkd".as_ref(), "router1/messages")?;
+/// reader.seek_seq(1000)?;
+/// while let Some((seq, line)) = reader.next_line()? {
+///     println!("{seq} {}", String::from_utf8_lossy(line));
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// `next_line` returning `None` means "nothing more for now": call it again
+/// later to follow the stream as it grows.
+pub struct StreamReader {
+    dir: PathBuf,
+    segments: Vec<u64>,
+    /// First seq of the segment the cursor reads (or last read).
+    current: Option<u64>,
+    cursor: Cursor,
+    /// Where the next segment to open should be entered.
+    start: Option<Start>,
+    next_seq: u64,
+    /// Lines before this sequence number are skipped (seek by seq).
+    min_seq: u64,
+}
+
+impl StreamReader {
+    /// A reader for the stream `stream` (a relative path) under `data_dir`,
+    /// positioned at its oldest line.
+    pub fn open(data_dir: &Path, stream: &str) -> Result<StreamReader, StoreError> {
+        validate_stream_path(stream)?;
+        StreamReader::open_dir(data_dir.join(stream))
+    }
+
+    /// A reader for the stream directory `dir`, positioned at its oldest
+    /// line.
+    pub fn open_dir(dir: impl Into<PathBuf>) -> Result<StreamReader, StoreError> {
+        let dir = dir.into();
+        let mut reader = StreamReader {
+            dir,
+            segments: Vec::new(),
+            current: None,
+            cursor: Cursor::Closed,
+            start: None,
+            next_seq: 1,
+            min_seq: 0,
+        };
+        reader.refresh_segments()?;
+        if let Some(&first) = reader.segments.first() {
+            reader.next_seq = first;
+        }
+        Ok(reader)
+    }
+
+    /// First seqs of the segments known to the reader, oldest first.
+    pub fn segments(&self) -> &[u64] {
+        &self.segments
+    }
+
+    /// Sequence number the next line will have (if no segment was deleted
+    /// in between).
+    pub fn position(&self) -> u64 {
+        self.next_seq.max(self.min_seq)
+    }
+
+    /// Positions the reader at line `seq` (or the oldest line still on disk,
+    /// if `seq` is older), using the index to skip to it.
+    pub fn seek_seq(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.refresh_segments()?;
+        self.cursor = Cursor::Closed;
+        self.current = None;
+        self.min_seq = seq;
+        self.next_seq = seq;
+        let Some(&segment) = self
+            .segments
+            .iter()
+            .rev()
+            .find(|&&first| first <= seq)
+            .or(self.segments.first())
+        else {
+            self.start = None;
+            return Ok(());
+        };
+        let records = self.index_records(segment)?;
+        let end = records.partition_point(|record| record.seq <= seq);
+        let start = match end.checked_sub(1).and_then(|at| records.get(at)) {
+            Some(record) => Start {
+                segment,
+                offset: record.offset,
+                seq: record.seq,
+            },
+            None => Start {
+                segment,
+                offset: 0,
+                seq: segment,
+            },
+        };
+        self.start = Some(start);
+        Ok(())
+    }
+
+    /// Positions the reader for lines with a timestamp at or after
+    /// `timestamp_micros`: whole segments that the index proves older are
+    /// skipped, and inside the first other segment the reader starts at the
+    /// last index record that is still older. Lines before the first match
+    /// may therefore be returned (at most one index interval of them, when
+    /// timestamps are in order); none at or after it is skipped.
+    pub fn seek_time(&mut self, timestamp_micros: i64) -> Result<(), StoreError> {
+        self.refresh_segments()?;
+        self.cursor = Cursor::Closed;
+        self.current = None;
+        self.min_seq = 0;
+        self.start = None;
+        let segments = self.segments.clone();
+        for (position, &segment) in segments.iter().enumerate() {
+            let records = self.index_records(segment)?;
+            let next_segment = segments.get(position + 1).copied();
+            if let (Some(last), Some(next)) = (records.last(), next_segment) {
+                if last.seq == next && last.max_timestamp_micros < timestamp_micros {
+                    continue;
+                }
+            }
+            let older =
+                records.partition_point(|record| record.max_timestamp_micros < timestamp_micros);
+            let start = match older.checked_sub(1).and_then(|at| records.get(at)) {
+                Some(record) => Start {
+                    segment,
+                    offset: record.offset,
+                    seq: record.seq,
+                },
+                None => Start {
+                    segment,
+                    offset: 0,
+                    seq: segment,
+                },
+            };
+            self.next_seq = start.seq;
+            self.start = Some(start);
+            return Ok(());
+        }
+        // No segment at all: the reader starts with the first one to appear.
+        Ok(())
+    }
+
+    /// The next complete line and its sequence number; `None` when there is
+    /// nothing more now.
+    pub fn next_line(&mut self) -> Result<Option<(u64, &[u8])>, StoreError> {
+        let (seq, range) = loop {
+            let found = match &mut self.cursor {
+                Cursor::Closed => {
+                    if !self.open_next()? {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                Cursor::Mapped(mapped) => mapped.next_range(),
+                Cursor::Streamed(streamed) => streamed
+                    .next_range()
+                    .map_err(|error| StoreError::io("read", self.current_path(), error))?,
+            };
+            match found {
+                Some(range) => {
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    if seq >= self.min_seq {
+                        break (seq, range);
+                    }
+                }
+                None => {
+                    if !self.segment_exhausted()? {
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        let bytes = match &self.cursor {
+            Cursor::Mapped(mapped) => mapped.bytes(),
+            Cursor::Streamed(streamed) => &streamed.buf[..],
+            Cursor::Closed => &[],
+        };
+        Ok(bytes.get(range.0..range.1).map(|line| (seq, line)))
+    }
+
+    /// The current segment has no complete line left. `true`: try again
+    /// (it grew, or the reader moved to the next segment); `false`: nothing
+    /// more for now.
+    fn segment_exhausted(&mut self) -> Result<bool, StoreError> {
+        let path = self.current_path();
+        if let Cursor::Mapped(mapped) = &mut self.cursor {
+            if mapped
+                .remap_if_grown()
+                .map_err(|error| StoreError::io("map", &path, error))?
+            {
+                return Ok(true);
+            }
+            // The writer finishes a segment before creating the next one,
+            // so once a newer segment exists, this one can only have grown
+            // before that moment: look once more, then move on.
+            self.refresh_segments()?;
+            let current = self.current.unwrap_or(0);
+            if !self.segments.iter().any(|&first| first > current) {
+                return Ok(false);
+            }
+            if let Cursor::Mapped(mapped) = &mut self.cursor {
+                if mapped
+                    .remap_if_grown()
+                    .map_err(|error| StoreError::io("map", &path, error))?
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        self.cursor = Cursor::Closed;
+        Ok(true)
+    }
+
+    /// Opens the segment to read next; `false` when there is none yet.
+    fn open_next(&mut self) -> Result<bool, StoreError> {
+        for attempt in 0..2 {
+            if attempt == 1 {
+                self.refresh_segments()?;
+            }
+            loop {
+                let candidate = match (self.start, self.current) {
+                    (Some(start), _) => self
+                        .segments
+                        .iter()
+                        .copied()
+                        .find(|&first| first >= start.segment),
+                    (None, Some(current)) => {
+                        self.segments.iter().copied().find(|&first| first > current)
+                    }
+                    (None, None) => self.segments.first().copied(),
+                };
+                let Some(segment) = candidate else {
+                    break;
+                };
+                let start = self.start.take().filter(|start| start.segment == segment);
+                self.current = Some(segment);
+                if self.open_segment(segment, start)? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Opens `segment`, `.log` first, `.log.zst` if the plain one is gone.
+    /// `false` when neither exists any more.
+    fn open_segment(&mut self, segment: u64, start: Option<Start>) -> Result<bool, StoreError> {
+        let log_path = layout::file_path(&self.dir, segment, FileKind::Log);
+        match File::open(&log_path) {
+            Ok(file) => {
+                let mut mapped =
+                    Mapped::open(file).map_err(|error| StoreError::io("map", &log_path, error))?;
+                self.next_seq = segment;
+                if let Some(start) = start {
+                    let offset = usize::try_from(start.offset).unwrap_or(usize::MAX);
+                    let bytes = mapped.bytes();
+                    let at_line_start =
+                        offset == 0 || bytes.get(offset.wrapping_sub(1)) == Some(&b'\n');
+                    if offset <= bytes.len() && at_line_start {
+                        mapped.pos = offset;
+                        self.next_seq = start.seq;
+                    }
+                }
+                self.cursor = Cursor::Mapped(mapped);
+                return Ok(true);
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(StoreError::io("open", log_path, error)),
+        }
+        let zst_path = layout::file_path(&self.dir, segment, FileKind::Zst);
+        let open = |path: &Path| -> Result<Option<Streamed>, StoreError> {
+            match File::open(path) {
+                Ok(file) => {
+                    let decoder = zstd::stream::read::Decoder::new(file)
+                        .map_err(|error| StoreError::io("decompress", path, error))?;
+                    Ok(Some(Streamed::new(SegmentText::Compressed(decoder))))
+                }
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(StoreError::io("open", path, error)),
+            }
+        };
+        let Some(mut streamed) = open(&zst_path)? else {
+            return Ok(false);
+        };
+        self.next_seq = segment;
+        if let Some(start) = start {
+            if streamed
+                .skip(start.offset)
+                .map_err(|error| StoreError::io("decompress", &zst_path, error))?
+            {
+                self.next_seq = start.seq;
+            } else {
+                // The index pointed past the data: read from the start.
+                match open(&zst_path)? {
+                    Some(fresh) => streamed = fresh,
+                    None => return Ok(false),
+                }
+            }
+        }
+        self.cursor = Cursor::Streamed(streamed);
+        Ok(true)
+    }
+
+    fn refresh_segments(&mut self) -> Result<(), StoreError> {
+        let scanned = segment::scan_dir(&self.dir)
+            .map_err(|error| StoreError::io("read directory", &self.dir, error))?;
+        self.segments.clear();
+        self.segments.extend(
+            scanned
+                .iter()
+                .filter(|(_, files)| files.has_data())
+                .map(|(&seq, _)| seq),
+        );
+        Ok(())
+    }
+
+    fn index_records(&self, segment: u64) -> Result<Vec<IndexRecord>, StoreError> {
+        let index = segment::read_index(&self.dir, segment).map_err(|error| {
+            StoreError::io(
+                "read",
+                layout::file_path(&self.dir, segment, FileKind::Index),
+                error,
+            )
+        })?;
+        Ok(index.map(|(_, records)| records).unwrap_or_default())
+    }
+
+    fn current_path(&self) -> PathBuf {
+        match self.current {
+            Some(segment) => layout::file_path(&self.dir, segment, FileKind::Log),
+            None => self.dir.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamReader")
+            .field("dir", &self.dir)
+            .field("current", &self.current)
+            .field("next_seq", &self.next_seq)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,409 @@
+//! [`Store`] and [`StoreWriter`]: starting the threads, routing batches to
+//! them, and stopping them without losing a line.
+//!
+//! `Store::open` validates the configuration, locks `data_dir` against a
+//! second sinkd, and starts `writer_threads` writer threads (see
+//! [`crate::writer`]) plus one compressor thread. Every queue is a bounded
+//! crossbeam channel: `submit` blocks when a writer's queue is full (TCP
+//! backpressure reaches the sender), `try_submit` hands the unqueued lines
+//! back (the UDP path counts them as dropped).
+//!
+//! Routing: each entry carries the hash of its stream path; stream → writer
+//! is `hash % writer_threads`, so one stream is always served by one thread
+//! and its lines stay in order. A batch whose entries all go to one writer
+//! (the usual case: one read from one device) is sent as it is; otherwise
+//! `submit` splits it, copying each entry into a per-writer batch taken from
+//! the recycling pool.
+
+use crate::batch::AppendBatch;
+use crate::compress::{CompressJob, Compressor};
+use crate::config::StoreConfig;
+use crate::error::{StoreError, SubmitError, TrySubmitError};
+use crate::stats::StoreStats;
+use crate::sys;
+use crate::writer::{Writer, WriterMsg, WriterShared};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use std::fs::{self, File, OpenOptions};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+/// Name of the lock file in `data_dir`.
+const LOCK_FILE: &str = ".sinkd-store.lock";
+
+/// Jobs that may wait for the compressor before writers keep them locally.
+const COMPRESS_QUEUE: usize = 1024;
+
+/// Recycled batches keep at most this much arena capacity.
+const RECYCLE_MAX_ARENA: usize = 4 * 1024 * 1024;
+
+struct Shared {
+    senders: Vec<Sender<WriterMsg>>,
+    recycle_rx: Receiver<AppendBatch>,
+    recycle_tx: Sender<AppendBatch>,
+}
+
+/// A running segment store.
+///
+/// Dropping it shuts it down as [`Store::shutdown`] does, but without
+/// reporting errors.
+pub struct Store {
+    config: StoreConfig,
+    stats: Arc<StoreStats>,
+    shared: Arc<Shared>,
+    writers: Vec<JoinHandle<()>>,
+    compressor: Option<JoinHandle<()>>,
+    compress_tx: Sender<CompressJob>,
+    _lock: File,
+    running: bool,
+}
+
+/// A cheap, cloneable handle for submitting batches from any thread.
+#[derive(Clone)]
+pub struct StoreWriter {
+    shared: Arc<Shared>,
+}
+
+impl Store {
+    /// Checks `config`, creates and locks `data_dir`, and starts the writer
+    /// and compressor threads.
+    pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        validate(&config)?;
+        fs::create_dir_all(&config.data_dir)
+            .map_err(|error| StoreError::io("create directory", &config.data_dir, error))?;
+        let lock_path = config.data_dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|error| StoreError::io("open", &lock_path, error))?;
+        match sys::try_lock_exclusive(&lock) {
+            Ok(true) => {}
+            Ok(false) => return Err(StoreError::Locked { path: lock_path }),
+            Err(error) => return Err(StoreError::io("lock", &lock_path, error)),
+        }
+
+        let stats = Arc::new(StoreStats::default());
+        let (compress_tx, compress_rx) = bounded(COMPRESS_QUEUE);
+        let (recycle_tx, recycle_rx) = bounded(config.writer_threads * config.queue_batches + 16);
+        let compressor = Compressor::new(
+            config.data_dir.clone(),
+            config.compression_level,
+            compress_rx,
+            Arc::clone(&stats),
+        );
+        let compressor = thread::Builder::new()
+            .name("sinkd-store-zstd".into())
+            .spawn(move || compressor.run())
+            .map_err(|error| StoreError::io("spawn thread", &config.data_dir, error))?;
+
+        let mut senders = Vec::with_capacity(config.writer_threads);
+        let mut writers = Vec::with_capacity(config.writer_threads);
+        let buffer_budget = (config.max_buffered_bytes / config.writer_threads).max(64 * 1024);
+        let open_files = (config.max_open_files / config.writer_threads).max(1);
+        let mut spawn_error = None;
+        for index in 0..config.writer_threads {
+            let (tx, rx) = bounded(config.queue_batches);
+            let writer = Writer::new(
+                WriterShared {
+                    config: config.clone(),
+                    stats: Arc::clone(&stats),
+                    compress_tx: compress_tx.clone(),
+                    recycle_tx: recycle_tx.clone(),
+                    buffer_budget,
+                    open_files,
+                },
+                rx,
+            );
+            match thread::Builder::new()
+                .name(format!("sinkd-store-w{index}"))
+                .spawn(move || writer.run())
+            {
+                Ok(handle) => {
+                    senders.push(tx);
+                    writers.push(handle);
+                }
+                Err(error) => {
+                    spawn_error = Some(StoreError::io("spawn thread", &config.data_dir, error));
+                    break;
+                }
+            }
+        }
+        let store = Store {
+            config,
+            stats,
+            shared: Arc::new(Shared {
+                senders,
+                recycle_rx,
+                recycle_tx,
+            }),
+            writers,
+            compressor: Some(compressor),
+            compress_tx,
+            _lock: lock,
+            running: true,
+        };
+        match spawn_error {
+            Some(error) => {
+                drop(store);
+                Err(error)
+            }
+            None => Ok(store),
+        }
+    }
+
+    /// A handle for submitting batches.
+    pub fn writer(&self) -> StoreWriter {
+        StoreWriter {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The store's counters.
+    pub fn stats(&self) -> Arc<StoreStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The configuration the store runs with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Writes and fsyncs every line submitted before this call, then waits
+    /// until the compressor has done every job queued so far (closed
+    /// segments compressed, old ones deleted). For tests, tools, and
+    /// whoever needs a durability point; never needed for correctness.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        for sender in &self.shared.senders {
+            let (reply_tx, reply_rx) = bounded(1);
+            sender
+                .send(WriterMsg::Sync(reply_tx))
+                .map_err(|_| StoreError::Closed)?;
+            reply_rx.recv().map_err(|_| StoreError::ThreadPanicked)??;
+        }
+        let (done_tx, done_rx) = bounded(1);
+        self.compress_tx
+            .send(CompressJob::Barrier(done_tx))
+            .map_err(|_| StoreError::Closed)?;
+        done_rx.recv().map_err(|_| StoreError::ThreadPanicked)
+    }
+
+    /// Stops the store: every queued batch is written, every stream's index
+    /// gets an end record, everything is fsynced, and the threads exit.
+    /// Queued compressions are left for the next start (the compressor's
+    /// start-up walk finds them); queued deletions are done.
+    ///
+    /// Handles still held by producers fail with [`SubmitError`] afterwards.
+    pub fn shutdown(mut self) -> Result<(), StoreError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), StoreError> {
+        if !self.running {
+            return Ok(());
+        }
+        self.running = false;
+        let mut result = Ok(());
+        for sender in &self.shared.senders {
+            // A writer that is gone already has nothing left to drain.
+            let _ = sender.send(WriterMsg::Shutdown);
+        }
+        for handle in self.writers.drain(..) {
+            if handle.join().is_err() {
+                result = Err(StoreError::ThreadPanicked);
+            }
+        }
+        let _ = self.compress_tx.send(CompressJob::Shutdown);
+        if let Some(handle) = self.compressor.take() {
+            if handle.join().is_err() {
+                result = Err(StoreError::ThreadPanicked);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("data_dir", &self.config.data_dir)
+            .field("writer_threads", &self.writers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for StoreWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreWriter")
+            .field("writer_threads", &self.shared.senders.len())
+            .finish()
+    }
+}
+
+fn validate(config: &StoreConfig) -> Result<(), StoreError> {
+    let checks: [(bool, &'static str); 6] = [
+        (
+            config.writer_threads == 0,
+            "writer_threads must be at least 1",
+        ),
+        (
+            config.writer_threads > 256,
+            "writer_threads must be at most 256",
+        ),
+        (
+            config.segment_max_bytes == 0,
+            "segment_max_bytes must be at least 1",
+        ),
+        (
+            config.queue_batches == 0,
+            "queue_batches must be at least 1",
+        ),
+        (
+            config.max_open_files == 0,
+            "max_open_files must be at least 1",
+        ),
+        (
+            !(zstd::compression_level_range().contains(&config.compression_level)),
+            "compression_level is outside zstd's range",
+        ),
+    ];
+    for (failed, reason) in checks {
+        if failed {
+            return Err(StoreError::InvalidConfig(reason));
+        }
+    }
+    if config.index_interval_bytes == 0 {
+        return Err(StoreError::InvalidConfig(
+            "index_interval_bytes must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// How a send failed.
+enum Refused {
+    Full,
+    Closed,
+}
+
+impl StoreWriter {
+    /// An empty batch, reused from the pool when one is available.
+    pub fn batch(&self) -> AppendBatch {
+        self.shared.recycle_rx.try_recv().unwrap_or_default()
+    }
+
+    /// Queues `batch`, blocking while a writer's queue is full.
+    ///
+    /// This is the backpressure path: a TCP reader that calls it stops
+    /// reading while the disk is behind. Fails only when the store is shut
+    /// down, handing back the lines not queued.
+    pub fn submit(&self, batch: AppendBatch) -> Result<(), SubmitError> {
+        self.dispatch(batch, true)
+            .map_err(|(batch, _)| SubmitError(batch))
+    }
+
+    /// Queues `batch` without blocking. Lines whose writer queue is full
+    /// come back in [`TrySubmitError::Full`]; the others are queued.
+    pub fn try_submit(&self, batch: AppendBatch) -> Result<(), TrySubmitError> {
+        self.dispatch(batch, false)
+            .map_err(|(batch, refused)| match refused {
+                Refused::Full => TrySubmitError::Full(batch),
+                Refused::Closed => TrySubmitError::Closed(batch),
+            })
+    }
+
+    fn dispatch(&self, batch: AppendBatch, blocking: bool) -> Result<(), (AppendBatch, Refused)> {
+        let writers = self.shared.senders.len();
+        if writers == 0 {
+            return Err((batch, Refused::Closed));
+        }
+        let Some(first) = batch.entries().first() else {
+            self.recycle(batch);
+            return Ok(());
+        };
+        let first_writer = writer_for(first.stream_hash, writers);
+        if batch
+            .entries()
+            .iter()
+            .all(|entry| writer_for(entry.stream_hash, writers) == first_writer)
+        {
+            return self.send(first_writer, batch, blocking);
+        }
+        let mut parts: Vec<Option<AppendBatch>> = (0..writers).map(|_| None).collect();
+        for entry in batch.entries() {
+            let part =
+                parts[writer_for(entry.stream_hash, writers)].get_or_insert_with(|| self.batch());
+            part.push_entry_from(&batch, entry);
+        }
+        self.recycle(batch);
+        let mut rejected: Option<(AppendBatch, Refused)> = None;
+        for (index, part) in parts.into_iter().enumerate() {
+            let Some(part) = part else {
+                continue;
+            };
+            if let Err((part, refused)) = self.send(index, part, blocking) {
+                rejected = Some(match rejected {
+                    None => (part, refused),
+                    Some((mut all, previous)) => {
+                        for entry in part.entries() {
+                            all.push_entry_from(&part, entry);
+                        }
+                        let refused = match (previous, refused) {
+                            (Refused::Closed, _) | (_, Refused::Closed) => Refused::Closed,
+                            _ => Refused::Full,
+                        };
+                        (all, refused)
+                    }
+                });
+            }
+        }
+        match rejected {
+            Some(rejected) => Err(rejected),
+            None => Ok(()),
+        }
+    }
+
+    fn send(
+        &self,
+        index: usize,
+        batch: AppendBatch,
+        blocking: bool,
+    ) -> Result<(), (AppendBatch, Refused)> {
+        let sender = &self.shared.senders[index];
+        let unwrap = |message: WriterMsg| match message {
+            WriterMsg::Batch(batch) => batch,
+            // Only batches are sent here.
+            WriterMsg::Sync(_) | WriterMsg::Shutdown => AppendBatch::new(),
+        };
+        if blocking {
+            sender
+                .send(WriterMsg::Batch(batch))
+                .map_err(|error| (unwrap(error.0), Refused::Closed))
+        } else {
+            sender
+                .try_send(WriterMsg::Batch(batch))
+                .map_err(|error| match error {
+                    TrySendError::Full(message) => (unwrap(message), Refused::Full),
+                    TrySendError::Disconnected(message) => (unwrap(message), Refused::Closed),
+                })
+        }
+    }
+
+    fn recycle(&self, mut batch: AppendBatch) {
+        batch.clear();
+        batch.trim_capacity(RECYCLE_MAX_ARENA, 64 * 1024);
+        let _ = self.shared.recycle_tx.try_send(batch);
+    }
+}
+
+/// The writer thread serving a stream hash.
+fn writer_for(hash: u64, writers: usize) -> usize {
+    ((hash ^ (hash >> 32)) % writers as u64) as usize
+}

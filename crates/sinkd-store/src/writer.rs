@@ -1,0 +1,931 @@
+//! The writer threads: where lines become bytes in segment files.
+//!
+//! [`crate::Store`] starts `writer_threads` of these. Each owns a disjoint
+//! set of streams (chosen by hash of the stream path in
+//! [`crate::StoreWriter::submit`]), so it needs no lock: per stream it keeps
+//! the next sequence number, the active segment's size and index state, and
+//! an in-memory buffer of lines not yet written.
+//!
+//! A stream's buffer is written with one `write_all` when it passes
+//! [`STREAM_FLUSH_BYTES`], when the flush interval ticks, when the thread's
+//! share of `max_buffered_bytes` is exceeded (largest buffers first), before
+//! a rotation, and at shutdown. Open segment files live in a
+//! [`FileCache`] bounded by the thread's share of `max_open_files`; the
+//! sparse index is appended to by open-write-close, which happens about once
+//! per 64 KiB and so costs nothing worth caching a descriptor for.
+//!
+//! Rotation hands the closed segment to the compressor thread and never
+//! compresses here. A failed write never panics and never stops the thread:
+//! the stream's buffered lines are counted as dropped, the error is counted
+//! and logged at a limited rate, and the stream is recovered from disk (its
+//! sequence continuing from what really reached the file) on its next line
+//! after a short pause.
+
+use crate::batch::AppendBatch;
+use crate::compress::CompressJob;
+use crate::config::{FsyncPolicy, StoreConfig};
+use crate::error::StoreError;
+use crate::fdcache::FileCache;
+use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
+use crate::path::validate_stream_path;
+use crate::recover::{self, ActiveSegment};
+use crate::stats::{self, StoreStats};
+use crate::sys;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A stream's buffer is written once it holds this many bytes.
+pub(crate) const STREAM_FLUSH_BYTES: usize = 64 * 1024;
+
+/// A buffer written by the timer (a slow stream) and larger than this is
+/// released instead of kept, so 10,000 quiet devices do not pin 10,000
+/// large buffers.
+const SHRINK_ABOVE_BYTES: usize = 16 * 1024;
+
+/// How long a stream whose write failed refuses lines before trying again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How often idle streams are checked for rotation by age.
+const AGE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Up to this many unsynced streams are fsynced one by one; beyond it one
+/// `syncfs` is cheaper.
+const SYNCFS_ABOVE: usize = 8;
+
+/// A message to a writer thread.
+pub(crate) enum WriterMsg {
+    /// Lines to append.
+    Batch(AppendBatch),
+    /// Write and fsync everything, hand queued jobs to the compressor, then
+    /// answer.
+    Sync(Sender<Result<(), StoreError>>),
+    /// Drain the queue, write and fsync everything, exit.
+    Shutdown,
+}
+
+/// What a writer thread shares with the rest of the store.
+pub(crate) struct WriterShared {
+    pub(crate) config: StoreConfig,
+    pub(crate) stats: Arc<StoreStats>,
+    pub(crate) compress_tx: Sender<CompressJob>,
+    pub(crate) recycle_tx: Sender<AppendBatch>,
+    /// This thread's share of `max_buffered_bytes`.
+    pub(crate) buffer_budget: usize,
+    /// This thread's share of `max_open_files`.
+    pub(crate) open_files: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not yet recovered from disk.
+    Unopened,
+    Ready,
+    /// A write failed; lines are dropped until `retry_at`, then the stream
+    /// is recovered again.
+    Failed {
+        retry_at: Instant,
+    },
+    /// The path failed validation; every line is dropped.
+    Invalid,
+}
+
+/// The active segment as the writer tracks it.
+struct Active {
+    first_seq: u64,
+    /// Bytes of the segment, buffered ones included.
+    size: u64,
+    created_micros: i64,
+    running_max: i64,
+    next_index_at: u64,
+    /// Offset of the newest index record (written or pending).
+    last_index_offset: Option<u64>,
+}
+
+struct Stream {
+    dir: PathBuf,
+    phase: Phase,
+    next_seq: u64,
+    active: Option<Active>,
+    /// First seqs of every segment on disk, oldest first, active included.
+    segments: VecDeque<u64>,
+    buf: Vec<u8>,
+    buf_lines: u64,
+    pending_index: Vec<IndexRecord>,
+    slot: Option<u32>,
+    in_dirty: bool,
+    in_unsynced: bool,
+    index_unsynced: bool,
+    dir_unsynced: bool,
+}
+
+/// Counts gathered locally and published once per batch or tick.
+#[derive(Default)]
+struct LocalStats {
+    lines_written: u64,
+    bytes_written: u64,
+    segments_rotated: u64,
+    write_errors: u64,
+    lines_dropped: u64,
+    torn_bytes_cut: u64,
+    fsyncs: u64,
+}
+
+pub(crate) struct Writer {
+    shared: WriterShared,
+    rx: Receiver<WriterMsg>,
+    ids: HashMap<Box<[u8]>, u32>,
+    streams: Vec<Stream>,
+    files: FileCache<File>,
+    /// Streams whose buffer may be non-empty.
+    dirty: Vec<u32>,
+    /// Streams written since the last fsync.
+    unsynced: Vec<u32>,
+    buffered: usize,
+    local: LocalStats,
+    /// Jobs the compressor queue had no room for.
+    backlog: VecDeque<CompressJob>,
+    /// `data_dir` held open for `syncfs`.
+    data_dir_file: Option<File>,
+    index_bytes: Vec<u8>,
+    flush_order: Vec<(usize, u32)>,
+    last_sync: Instant,
+    last_age_check: Instant,
+    last_warning: Option<Instant>,
+    suppressed_warnings: u64,
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
+}
+
+impl Writer {
+    pub(crate) fn new(shared: WriterShared, rx: Receiver<WriterMsg>) -> Writer {
+        let data_dir_file = File::open(&shared.config.data_dir).ok();
+        let open_files = shared.open_files;
+        let now = Instant::now();
+        Writer {
+            shared,
+            rx,
+            ids: HashMap::new(),
+            streams: Vec::new(),
+            files: FileCache::new(open_files),
+            dirty: Vec::new(),
+            unsynced: Vec::new(),
+            buffered: 0,
+            local: LocalStats::default(),
+            backlog: VecDeque::new(),
+            data_dir_file,
+            index_bytes: Vec::new(),
+            flush_order: Vec::new(),
+            last_sync: now,
+            last_age_check: now,
+            last_warning: None,
+            suppressed_warnings: 0,
+        }
+    }
+
+    /// The thread body.
+    pub(crate) fn run(mut self) {
+        let tick = self
+            .shared
+            .config
+            .flush_interval
+            .max(Duration::from_millis(1));
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(timeout) {
+                Ok(WriterMsg::Batch(batch)) => self.handle_batch(batch),
+                Ok(WriterMsg::Sync(reply)) => {
+                    let result = self.sync_everything();
+                    let _ = reply.send(result);
+                }
+                Ok(WriterMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.tick(now);
+                next_tick = now + tick;
+            }
+        }
+        // Drain whatever producers queued before the shutdown.
+        while let Ok(message) = self.rx.try_recv() {
+            match message {
+                WriterMsg::Batch(batch) => self.handle_batch(batch),
+                WriterMsg::Sync(reply) => {
+                    let result = self.sync_everything();
+                    let _ = reply.send(result);
+                }
+                WriterMsg::Shutdown => {}
+            }
+        }
+        self.finish();
+    }
+
+    fn handle_batch(&mut self, mut batch: AppendBatch) {
+        let now = Instant::now();
+        let wall = now_micros();
+        let mut previous: Option<(&[u8], u32)> = None;
+        for entry in batch.entries() {
+            let Some((stream, line)) = batch.resolve(entry) else {
+                continue;
+            };
+            let id = match previous {
+                Some((previous_stream, id)) if previous_stream == stream => id,
+                _ => {
+                    let id = self.stream_id(stream);
+                    previous = Some((stream, id));
+                    id
+                }
+            };
+            self.append(id, entry.timestamp_micros, line, now, wall);
+        }
+        if self.buffered > self.shared.buffer_budget {
+            self.flush_largest();
+        }
+        if self.shared.config.fsync == FsyncPolicy::EveryBatch {
+            self.flush_dirty(false);
+            self.sync_unsynced();
+        }
+        self.publish();
+        batch.clear();
+        batch.trim_capacity(4 * 1024 * 1024, 64 * 1024);
+        let _ = self.shared.recycle_tx.try_send(batch);
+    }
+
+    /// The id of `stream`, creating its (unopened) state on first sight.
+    fn stream_id(&mut self, stream: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(stream) {
+            return id;
+        }
+        let id = self.streams.len() as u32;
+        let (dir, phase) = match std::str::from_utf8(stream)
+            .map_err(|_| ())
+            .and_then(|path| validate_stream_path(path).map(|()| path).map_err(|_| ()))
+        {
+            Ok(path) => (self.shared.config.data_dir.join(path), Phase::Unopened),
+            Err(()) => {
+                self.warn(
+                    "validate",
+                    Path::new(&*String::from_utf8_lossy(stream)),
+                    "invalid stream path",
+                );
+                (PathBuf::new(), Phase::Invalid)
+            }
+        };
+        self.streams.push(Stream {
+            dir,
+            phase,
+            next_seq: 1,
+            active: None,
+            segments: VecDeque::new(),
+            buf: Vec::new(),
+            buf_lines: 0,
+            pending_index: Vec::new(),
+            slot: None,
+            in_dirty: false,
+            in_unsynced: false,
+            index_unsynced: false,
+            dir_unsynced: false,
+        });
+        self.ids.insert(stream.into(), id);
+        stats::add(&self.shared.stats.open_streams, 1);
+        id
+    }
+
+    fn append(&mut self, id: u32, timestamp_micros: i64, line: &[u8], now: Instant, wall: i64) {
+        if !self.ensure_ready(id, now, wall) {
+            self.local.lines_dropped += 1;
+            return;
+        }
+        let max_bytes = self.shared.config.segment_max_bytes;
+        let max_age = self.shared.config.segment_max_age;
+        let line_bytes = line.len() as u64 + 1;
+        if let Some(active) = &self.streams[id as usize].active {
+            let too_big = active.size > 0 && active.size + line_bytes > max_bytes;
+            let too_old = active.size > 0
+                && max_age.is_some_and(|age| age_exceeded(active.created_micros, wall, age));
+            if too_big || too_old {
+                self.rotate(id);
+            }
+        }
+        if self.streams[id as usize].active.is_none() && !self.start_segment(id, wall) {
+            self.local.lines_dropped += 1;
+            return;
+        }
+        let interval = self.shared.config.index_interval_bytes.max(1);
+        let stream = &mut self.streams[id as usize];
+        let Some(active) = stream.active.as_mut() else {
+            self.local.lines_dropped += 1;
+            return;
+        };
+        active.running_max = active.running_max.max(timestamp_micros);
+        if active.size >= active.next_index_at {
+            stream.pending_index.push(IndexRecord {
+                max_timestamp_micros: active.running_max,
+                seq: stream.next_seq,
+                offset: active.size,
+            });
+            active.next_index_at = active.size + interval;
+            active.last_index_offset = Some(active.size);
+        }
+        stream.buf.extend_from_slice(line);
+        stream.buf.push(b'\n');
+        active.size += line_bytes;
+        stream.next_seq += 1;
+        stream.buf_lines += 1;
+        self.buffered += line.len() + 1;
+        if !stream.in_dirty {
+            stream.in_dirty = true;
+            self.dirty.push(id);
+        }
+        if stream.buf.len() >= STREAM_FLUSH_BYTES {
+            self.flush_stream(id, false);
+        }
+    }
+
+    /// Recovers the stream if needed; `false` when it cannot take lines now.
+    fn ensure_ready(&mut self, id: u32, now: Instant, wall: i64) -> bool {
+        match self.streams[id as usize].phase {
+            Phase::Ready => true,
+            Phase::Invalid => false,
+            Phase::Failed { retry_at } if now < retry_at => false,
+            Phase::Failed { .. } | Phase::Unopened => self.open_stream(id, now, wall),
+        }
+    }
+
+    fn open_stream(&mut self, id: u32, now: Instant, wall: i64) -> bool {
+        let dir = self.streams[id as usize].dir.clone();
+        if let Err(error) = fs::create_dir_all(&dir) {
+            self.fail_stream(id, now, "create directory", &dir, &error.to_string());
+            return false;
+        }
+        let recovered = match recover::recover_stream(
+            &dir,
+            self.shared.config.index_interval_bytes.max(1),
+            wall,
+        ) {
+            Ok(recovered) => recovered,
+            Err(error) => {
+                self.fail_stream(id, now, "recover", &dir, &error.to_string());
+                return false;
+            }
+        };
+        self.local.torn_bytes_cut += recovered.torn_bytes;
+        for first_seq in recovered.closed_logs {
+            self.send_job(CompressJob::Compress {
+                dir: dir.clone(),
+                first_seq,
+            });
+        }
+        let stream = &mut self.streams[id as usize];
+        stream.phase = Phase::Ready;
+        stream.next_seq = recovered.next_seq;
+        stream.segments = recovered.segments;
+        stream.active = recovered.active.map(|active: ActiveSegment| Active {
+            first_seq: active.first_seq,
+            size: active.size,
+            created_micros: active.created_micros,
+            running_max: active.running_max,
+            next_index_at: active.next_index_at,
+            last_index_offset: active.last_index_offset,
+        });
+        self.enforce_count(id);
+        true
+    }
+
+    /// Creates the segment starting at the stream's next seq.
+    fn start_segment(&mut self, id: u32, wall: i64) -> bool {
+        let stream = &self.streams[id as usize];
+        let first_seq = stream.next_seq;
+        let log_path = layout::file_path(&stream.dir, first_seq, FileKind::Log);
+        let index_path = layout::file_path(&stream.dir, first_seq, FileKind::Index);
+        let log = match OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&log_path)
+        {
+            Ok(file) => file,
+            Err(error) => {
+                self.fail_stream(id, Instant::now(), "create", &log_path, &error.to_string());
+                return false;
+            }
+        };
+        let header = IndexHeader {
+            first_seq,
+            created_micros: wall,
+        };
+        if let Err(error) = fs::write(&index_path, header.encode()) {
+            self.fail_stream(
+                id,
+                Instant::now(),
+                "create",
+                &index_path,
+                &error.to_string(),
+            );
+            return false;
+        }
+        let sync_now = self.shared.config.fsync == FsyncPolicy::EveryBatch;
+        let stream = &mut self.streams[id as usize];
+        stream.segments.push_back(first_seq);
+        stream.active = Some(Active {
+            first_seq,
+            size: 0,
+            created_micros: wall,
+            running_max: i64::MIN,
+            next_index_at: 0,
+            last_index_offset: None,
+        });
+        stream.dir_unsynced = true;
+        stream.index_unsynced = true;
+        self.install_file(id, log);
+        self.mark_unsynced(id);
+        if sync_now {
+            let dir = self.streams[id as usize].dir.clone();
+            if let Err(error) = sys::sync_dir(&dir) {
+                self.local.write_errors += 1;
+                self.warn("fsync", &dir, &error.to_string());
+            } else {
+                self.local.fsyncs += 1;
+                self.streams[id as usize].dir_unsynced = false;
+            }
+        }
+        self.enforce_count(id);
+        true
+    }
+
+    /// Closes the active segment: writes it out, records its end in the
+    /// index, and hands it to the compressor. The next line starts a new
+    /// segment.
+    fn rotate(&mut self, id: u32) {
+        self.push_end_record(id);
+        if !self.flush_stream(id, false) {
+            return;
+        }
+        let policy = self.shared.config.fsync;
+        let stream = &mut self.streams[id as usize];
+        let Some(active) = stream.active.take() else {
+            return;
+        };
+        let dir = stream.dir.clone();
+        if let Some(slot) = stream.slot.take() {
+            if let Some(file) = self.files.remove(slot) {
+                if policy != FsyncPolicy::Never {
+                    self.local.fsyncs += 1;
+                    if let Err(error) = file.sync_data() {
+                        self.local.write_errors += 1;
+                        self.warn("fsync", &dir, &error.to_string());
+                    }
+                }
+                stats::sub(&self.shared.stats.open_files, 1);
+            }
+        }
+        self.local.segments_rotated += 1;
+        self.send_job(CompressJob::Compress {
+            dir,
+            first_seq: active.first_seq,
+        });
+    }
+
+    /// Queues the record that marks the end of the active segment (or of
+    /// what has been written so far), unless the newest record already
+    /// does.
+    fn push_end_record(&mut self, id: u32) {
+        let stream = &mut self.streams[id as usize];
+        let Some(active) = stream.active.as_mut() else {
+            return;
+        };
+        if active.size == 0 || active.last_index_offset == Some(active.size) {
+            return;
+        }
+        stream.pending_index.push(IndexRecord {
+            max_timestamp_micros: active.running_max,
+            seq: stream.next_seq,
+            offset: active.size,
+        });
+        active.last_index_offset = Some(active.size);
+    }
+
+    /// Deletes the oldest segments beyond `segment_max_count`.
+    fn enforce_count(&mut self, id: u32) {
+        let max_count = self.shared.config.segment_max_count;
+        if max_count == 0 {
+            return;
+        }
+        let stream = &mut self.streams[id as usize];
+        let mut doomed = Vec::new();
+        while stream.segments.len() > max_count {
+            match stream.segments.pop_front() {
+                Some(first_seq)
+                    if stream
+                        .active
+                        .as_ref()
+                        .is_some_and(|active| active.first_seq == first_seq) =>
+                {
+                    stream.segments.push_front(first_seq);
+                    break;
+                }
+                Some(first_seq) => doomed.push(first_seq),
+                None => break,
+            }
+        }
+        let dir = stream.dir.clone();
+        for first_seq in doomed {
+            self.send_job(CompressJob::Delete {
+                dir: dir.clone(),
+                first_seq,
+            });
+        }
+    }
+
+    /// Writes the stream's buffer and pending index records. `timer`: a
+    /// flush by the interval, after which a large buffer is released.
+    /// `false` when the write failed (the stream is then in `Failed`).
+    fn flush_stream(&mut self, id: u32, timer: bool) -> bool {
+        let stream = &self.streams[id as usize];
+        if stream.buf.is_empty() && stream.pending_index.is_empty() {
+            return true;
+        }
+        if !stream.buf.is_empty() {
+            let slot = match self.open_slot(id) {
+                Ok(slot) => slot,
+                Err((path, error)) => {
+                    self.fail_stream(id, Instant::now(), "open", &path, &error.to_string());
+                    return false;
+                }
+            };
+            let stream = &mut self.streams[id as usize];
+            let result = match self.files.get(slot) {
+                Some(file) => file.write_all(&stream.buf),
+                None => Err(io::Error::other("segment file slot vanished")),
+            };
+            if let Err(error) = result {
+                let path = stream.active.as_ref().map_or_else(PathBuf::new, |active| {
+                    layout::file_path(&stream.dir, active.first_seq, FileKind::Log)
+                });
+                self.fail_stream(id, Instant::now(), "write", &path, &error.to_string());
+                return false;
+            }
+            self.local.lines_written += stream.buf_lines;
+            self.local.bytes_written += stream.buf.len() as u64;
+            self.buffered -= stream.buf.len();
+            stream.buf.clear();
+            stream.buf_lines = 0;
+            if timer && stream.buf.capacity() > SHRINK_ABOVE_BYTES {
+                stream.buf = Vec::new();
+            }
+            self.mark_unsynced(id);
+        }
+        if !self.streams[id as usize].pending_index.is_empty() {
+            if let Err((path, error)) = self.write_pending_index(id) {
+                self.fail_stream(id, Instant::now(), "write", &path, &error.to_string());
+                return false;
+            }
+        }
+        true
+    }
+
+    fn write_pending_index(&mut self, id: u32) -> Result<(), (PathBuf, io::Error)> {
+        let stream = &mut self.streams[id as usize];
+        let Some(active) = stream.active.as_ref() else {
+            stream.pending_index.clear();
+            return Ok(());
+        };
+        let path = layout::file_path(&stream.dir, active.first_seq, FileKind::Index);
+        self.index_bytes.clear();
+        for record in &stream.pending_index {
+            self.index_bytes.extend_from_slice(&record.encode());
+        }
+        let result = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(&self.index_bytes));
+        if let Err(error) = result {
+            return Err((path, error));
+        }
+        stream.pending_index.clear();
+        stream.index_unsynced = true;
+        self.mark_unsynced(id);
+        Ok(())
+    }
+
+    /// The cache slot of the stream's active segment file, opening it if
+    /// needed.
+    fn open_slot(&mut self, id: u32) -> Result<u32, (PathBuf, io::Error)> {
+        let stream = &self.streams[id as usize];
+        if let Some(slot) = stream.slot {
+            return Ok(slot);
+        }
+        let Some(active) = stream.active.as_ref() else {
+            return Err((stream.dir.clone(), io::Error::other("no active segment")));
+        };
+        let path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
+        match OpenOptions::new().append(true).open(&path) {
+            Ok(file) => Ok(self.install_file(id, file)),
+            Err(error) => Err((path, error)),
+        }
+    }
+
+    fn install_file(&mut self, id: u32, file: File) -> u32 {
+        if let Some(old) = self.streams[id as usize].slot.take() {
+            if self.files.remove(old).is_some() {
+                stats::sub(&self.shared.stats.open_files, 1);
+            }
+        }
+        let (slot, evicted) = self.files.insert(id, file);
+        match evicted {
+            Some((owner, _closed)) => {
+                if let Some(owner_stream) = self.streams.get_mut(owner as usize) {
+                    owner_stream.slot = None;
+                }
+            }
+            None => stats::add(&self.shared.stats.open_files, 1),
+        }
+        self.streams[id as usize].slot = Some(slot);
+        slot
+    }
+
+    fn mark_unsynced(&mut self, id: u32) {
+        let stream = &mut self.streams[id as usize];
+        if !stream.in_unsynced {
+            stream.in_unsynced = true;
+            self.unsynced.push(id);
+        }
+    }
+
+    /// Counts the stream's buffered lines as dropped, closes its file and
+    /// refuses its lines until a retry recovers it from disk.
+    fn fail_stream(&mut self, id: u32, now: Instant, op: &'static str, path: &Path, error: &str) {
+        let stream = &mut self.streams[id as usize];
+        self.local.write_errors += 1;
+        self.local.lines_dropped += stream.buf_lines;
+        self.buffered -= stream.buf.len();
+        stream.buf = Vec::new();
+        stream.buf_lines = 0;
+        stream.pending_index.clear();
+        stream.active = None;
+        stream.phase = Phase::Failed {
+            retry_at: now + RETRY_AFTER,
+        };
+        if let Some(slot) = stream.slot.take() {
+            if self.files.remove(slot).is_some() {
+                stats::sub(&self.shared.stats.open_files, 1);
+            }
+        }
+        self.warn(op, path, error);
+    }
+
+    /// Logs at most one warning per ten seconds per thread, with the count
+    /// of those suppressed in between.
+    fn warn(&mut self, op: &'static str, path: &Path, error: &str) {
+        let now = Instant::now();
+        if self
+            .last_warning
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
+        {
+            self.suppressed_warnings += 1;
+            return;
+        }
+        self.last_warning = Some(now);
+        let suppressed = std::mem::take(&mut self.suppressed_warnings);
+        tracing::warn!(op, path = %path.display(), error, suppressed, "segment write failed; lines dropped");
+    }
+
+    /// Writes every non-empty buffer.
+    fn flush_dirty(&mut self, timer: bool) {
+        let dirty = std::mem::take(&mut self.dirty);
+        for &id in &dirty {
+            self.streams[id as usize].in_dirty = false;
+            self.flush_stream(id, timer);
+        }
+        let mut dirty = dirty;
+        dirty.clear();
+        // Keep the allocation; flushing never marks a stream dirty.
+        if self.dirty.is_empty() {
+            self.dirty = dirty;
+        }
+    }
+
+    /// Writes the largest buffers until the thread is back under half its
+    /// budget.
+    fn flush_largest(&mut self) {
+        let mut order = std::mem::take(&mut self.flush_order);
+        order.clear();
+        for &id in &self.dirty {
+            let len = self.streams[id as usize].buf.len();
+            if len > 0 {
+                order.push((len, id));
+            }
+        }
+        order.sort_unstable_by_key(|&(len, _)| std::cmp::Reverse(len));
+        let target = self.shared.buffer_budget / 2;
+        for &(_, id) in &order {
+            if self.buffered <= target {
+                break;
+            }
+            self.flush_stream(id, false);
+        }
+        self.flush_order = order;
+    }
+
+    /// Fsyncs what was written since the last sync: file by file when few
+    /// streams are concerned, one `syncfs` otherwise.
+    fn sync_unsynced(&mut self) {
+        if self.unsynced.is_empty() {
+            return;
+        }
+        let unsynced = std::mem::take(&mut self.unsynced);
+        let mut done = false;
+        if sys::HAS_SYNCFS && unsynced.len() > SYNCFS_ABOVE {
+            if let Some(dir) = &self.data_dir_file {
+                self.local.fsyncs += 1;
+                match sys::syncfs(dir) {
+                    Ok(()) => done = true,
+                    Err(error) => {
+                        self.local.write_errors += 1;
+                        let data_dir = self.shared.config.data_dir.clone();
+                        self.warn("syncfs", &data_dir, &error.to_string());
+                    }
+                }
+            }
+        }
+        for &id in &unsynced {
+            if !done {
+                self.sync_stream(id);
+            }
+            let stream = &mut self.streams[id as usize];
+            stream.in_unsynced = false;
+            stream.index_unsynced = false;
+            stream.dir_unsynced = false;
+        }
+        let mut unsynced = unsynced;
+        unsynced.clear();
+        if self.unsynced.is_empty() {
+            self.unsynced = unsynced;
+        }
+        self.last_sync = Instant::now();
+    }
+
+    /// Fsyncs one stream's active segment, and its index and directory if
+    /// they changed.
+    fn sync_stream(&mut self, id: u32) {
+        let stream = &self.streams[id as usize];
+        let Some(active) = stream.active.as_ref() else {
+            return;
+        };
+        let log_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
+        let index_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Index);
+        let (index_unsynced, dir_unsynced, dir) = (
+            stream.index_unsynced,
+            stream.dir_unsynced,
+            stream.dir.clone(),
+        );
+        let log_result = match stream.slot.and_then(|slot| self.files.get(slot)) {
+            Some(file) => file.sync_data(),
+            None => File::open(&log_path).and_then(|file| file.sync_data()),
+        };
+        self.local.fsyncs += 1;
+        if let Err(error) = log_result {
+            self.local.write_errors += 1;
+            self.warn("fsync", &log_path, &error.to_string());
+        }
+        if index_unsynced {
+            self.local.fsyncs += 1;
+            if let Err(error) = File::open(&index_path).and_then(|file| file.sync_data()) {
+                self.local.write_errors += 1;
+                self.warn("fsync", &index_path, &error.to_string());
+            }
+        }
+        if dir_unsynced {
+            self.local.fsyncs += 1;
+            if let Err(error) = sys::sync_dir(&dir) {
+                self.local.write_errors += 1;
+                self.warn("fsync", &dir, &error.to_string());
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.flush_dirty(true);
+        if let FsyncPolicy::Interval(every) = self.shared.config.fsync {
+            if now.duration_since(self.last_sync) >= every {
+                self.sync_unsynced();
+            }
+        }
+        if let Some(max_age) = self.shared.config.segment_max_age {
+            if now.duration_since(self.last_age_check) >= AGE_CHECK_EVERY.min(max_age) {
+                self.last_age_check = now;
+                let wall = now_micros();
+                for id in 0..self.streams.len() as u32 {
+                    let expired = self.streams[id as usize]
+                        .active
+                        .as_ref()
+                        .is_some_and(|active| {
+                            active.size > 0 && age_exceeded(active.created_micros, wall, max_age)
+                        });
+                    if expired {
+                        self.rotate(id);
+                    }
+                }
+            }
+        }
+        self.retry_backlog(false);
+        self.publish();
+    }
+
+    /// Answers a [`WriterMsg::Sync`]: everything written and fsynced, every
+    /// job handed to the compressor.
+    fn sync_everything(&mut self) -> Result<(), StoreError> {
+        self.flush_dirty(false);
+        self.sync_unsynced();
+        self.retry_backlog(true);
+        self.publish();
+        Ok(())
+    }
+
+    /// Shutdown: write everything, mark where each active segment ends in
+    /// its index, fsync, close.
+    fn finish(&mut self) {
+        self.flush_dirty(false);
+        for id in 0..self.streams.len() as u32 {
+            if self.streams[id as usize].phase == Phase::Ready {
+                self.push_end_record(id);
+                self.flush_stream(id, false);
+            }
+        }
+        self.retry_backlog(true);
+        let synced = sys::HAS_SYNCFS
+            && self.data_dir_file.as_ref().is_some_and(|dir| {
+                self.local.fsyncs += 1;
+                sys::syncfs(dir).is_ok()
+            });
+        if synced {
+            self.unsynced.clear();
+        } else {
+            self.sync_unsynced();
+        }
+        let closed = self.files.drain().len() as u64;
+        stats::sub(&self.shared.stats.open_files, closed);
+        stats::sub(&self.shared.stats.open_streams, self.streams.len() as u64);
+        self.publish();
+    }
+
+    fn send_job(&mut self, job: CompressJob) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(job);
+            return;
+        }
+        match self.shared.compress_tx.try_send(job) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(job)) => self.backlog.push_back(job),
+        }
+    }
+
+    /// Hands queued jobs to the compressor; `blocking` waits for room.
+    fn retry_backlog(&mut self, blocking: bool) {
+        while let Some(job) = self.backlog.pop_front() {
+            let result = if blocking {
+                self.shared
+                    .compress_tx
+                    .send(job)
+                    .map_err(|error| TrySendError::Disconnected(error.0))
+            } else {
+                self.shared.compress_tx.try_send(job)
+            };
+            match result {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(job)) => {
+                    self.backlog.push_front(job);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        let local = std::mem::take(&mut self.local);
+        let shared = &self.shared.stats;
+        stats::add(&shared.lines_written, local.lines_written);
+        stats::add(&shared.bytes_written, local.bytes_written);
+        stats::add(&shared.segments_rotated, local.segments_rotated);
+        stats::add(&shared.write_errors, local.write_errors);
+        stats::add(&shared.lines_dropped, local.lines_dropped);
+        stats::add(&shared.torn_bytes_cut, local.torn_bytes_cut);
+        stats::add(&shared.fsyncs, local.fsyncs);
+    }
+}
+
+fn age_exceeded(created_micros: i64, wall: i64, max_age: Duration) -> bool {
+    let max_age = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
+    wall.saturating_sub(created_micros) >= max_age
+}

@@ -1,0 +1,111 @@
+//! Rotation by size, count and age, and compression of closed segments.
+
+use super::*;
+
+#[test]
+fn rotates_by_size_and_compresses_closed_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        segment_max_bytes: 100,
+        segment_max_count: 0,
+        ..config(dir.path())
+    })
+    .unwrap();
+    // "line NN\n" is 8 bytes: 12 lines per 100-byte segment.
+    write_lines(&store, "r/messages", "line", 10..70);
+    store.sync().unwrap();
+    let stream_dir = dir.path().join("r/messages");
+    let names = files_in(&stream_dir);
+    let compressed: Vec<&String> = names
+        .iter()
+        .filter(|name| name.ends_with(".log.zst"))
+        .collect();
+    let plain: Vec<&String> = names.iter().filter(|name| name.ends_with(".log")).collect();
+    assert_eq!(compressed.len(), 4, "{names:?}");
+    assert_eq!(
+        plain,
+        ["00000000000000000049.log"],
+        "only the active segment stays plain"
+    );
+    assert!(names.contains(&"00000000000000000013.log.zst".to_string()));
+    assert!(names.iter().all(|name| !name.ends_with(".tmp")));
+    let stats = store.stats().snapshot();
+    assert_eq!((stats.segments_rotated, stats.segments_compressed), (4, 4));
+    // Closed segments hold at most 100 bytes each.
+    let first = std::fs::read(stream_dir.join("00000000000000000001.log.zst")).unwrap();
+    let text = zstd::decode_all(&first[..]).unwrap();
+    assert_eq!(text.len(), 96);
+    store.shutdown().unwrap();
+    assert_eq!(
+        read_all(dir.path(), "r/messages"),
+        expected("line", 1..61, 10)
+    );
+}
+
+#[test]
+fn a_line_longer_than_a_segment_gets_one_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        segment_max_bytes: 10,
+        ..config(dir.path())
+    })
+    .unwrap();
+    let long = "x".repeat(50);
+    store
+        .writer()
+        .submit(batch_of("s", &["a", &long, "b"]))
+        .unwrap();
+    store.shutdown().unwrap();
+    let lines = read_all(dir.path(), "s");
+    assert_eq!(lines, [(1, "a".into()), (2, long), (3, "b".into())]);
+}
+
+#[test]
+fn keeps_at_most_segment_max_count_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        segment_max_bytes: 100,
+        segment_max_count: 3,
+        ..config(dir.path())
+    })
+    .unwrap();
+    write_lines(&store, "r/messages", "line", 10..70);
+    store.sync().unwrap();
+    let names = files_in(&dir.path().join("r/messages"));
+    let segments = names.iter().filter(|name| name.contains(".log")).count();
+    let indexes = names.iter().filter(|name| name.ends_with(".idx")).count();
+    assert_eq!((segments, indexes), (3, 3), "{names:?}");
+    assert_eq!(store.stats().snapshot().segments_deleted, 2);
+    store.shutdown().unwrap();
+    // The oldest 24 lines are gone; the rest reads back with true seqs.
+    assert_eq!(
+        read_all(dir.path(), "r/messages"),
+        expected("line", 25..61, 34)
+    );
+}
+
+#[test]
+fn rotates_by_age_even_when_the_stream_is_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        segment_max_age: Some(Duration::from_millis(100)),
+        ..config(dir.path())
+    })
+    .unwrap();
+    write_lines(&store, "idle/messages", "old", 0..3);
+    store.sync().unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    store.sync().unwrap();
+    let stream_dir = dir.path().join("idle/messages");
+    assert_eq!(
+        files_in(&stream_dir),
+        ["00000000000000000001.idx", "00000000000000000001.log.zst"],
+        "the idle segment was closed and compressed"
+    );
+    write_lines(&store, "idle/messages", "new", 0..2);
+    store.shutdown().unwrap();
+    assert!(stream_dir.join("00000000000000000004.log").exists());
+    let mut want = expected("old", 1..4, 0);
+    want.extend(expected("new", 4..6, 0));
+    assert_eq!(read_all(dir.path(), "idle/messages"), want);
+}

@@ -1,0 +1,234 @@
+//! Writing: read-back, ordering across writer threads, batching APIs,
+//! shutdown flushing, many streams with few file descriptors.
+
+use super::*;
+use sinkd_store::{list_streams, StoreError, TrySubmitError};
+
+#[test]
+fn appended_lines_read_back_with_sequence_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    write_lines(&store, "router1/messages", "r1", 0..250);
+    write_lines(&store, "router2/messages", "r2", 0..3);
+    let stats = store.stats();
+    store.shutdown().unwrap();
+    assert_eq!(
+        read_all(dir.path(), "router1/messages"),
+        expected("r1", 1..251, 0)
+    );
+    assert_eq!(
+        read_all(dir.path(), "router2/messages"),
+        expected("r2", 1..4, 0)
+    );
+    let snapshot = stats.snapshot();
+    assert_eq!(snapshot.lines_written, 253);
+    assert_eq!(snapshot.lines_dropped, 0);
+    assert_eq!(snapshot.write_errors, 0);
+    assert_eq!(snapshot.open_files, 0);
+    assert!(snapshot.fsyncs >= 1, "shutdown fsyncs");
+    let segment = dir.path().join("router1/messages/00000000000000000001.log");
+    let text = std::fs::read_to_string(segment).unwrap();
+    assert!(text.starts_with("r1 0\nr1 1\n"));
+}
+
+#[test]
+fn a_batch_for_many_streams_is_split_between_writers_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        writer_threads: 4,
+        ..config(dir.path())
+    })
+    .unwrap();
+    let writer = store.writer();
+    let mut batch = AppendBatch::new();
+    for round in 0..20 {
+        for device in 0..50 {
+            batch.push(
+                &format!("d{device}/messages"),
+                round,
+                format!("line {round}").as_bytes(),
+            );
+        }
+    }
+    writer.submit(batch).unwrap();
+    store.shutdown().unwrap();
+    for device in 0..50 {
+        let lines = read_all(dir.path(), &format!("d{device}/messages"));
+        let want: Vec<(u64, String)> = (0..20)
+            .map(|round| (round + 1, format!("line {round}")))
+            .collect();
+        assert_eq!(lines, want, "device {device}");
+    }
+}
+
+#[test]
+fn shutdown_writes_what_the_timer_has_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        flush_interval: Duration::from_secs(3600),
+        fsync: FsyncPolicy::Interval(Duration::from_secs(3600)),
+        ..config(dir.path())
+    })
+    .unwrap();
+    write_lines(&store, "quiet/messages", "q", 0..10);
+    // Nothing forced it out yet.
+    std::thread::sleep(Duration::from_millis(50));
+    let path = dir.path().join("quiet/messages/00000000000000000001.log");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    store.shutdown().unwrap();
+    assert_eq!(
+        read_all(dir.path(), "quiet/messages"),
+        expected("q", 1..11, 0)
+    );
+}
+
+#[test]
+fn sync_makes_lines_visible_and_every_batch_policy_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        flush_interval: Duration::from_secs(3600),
+        fsync: FsyncPolicy::EveryBatch,
+        ..config(dir.path())
+    })
+    .unwrap();
+    write_lines(&store, "s", "x", 0..5);
+    store.sync().unwrap();
+    assert_eq!(read_all(dir.path(), "s"), expected("x", 1..6, 0));
+    assert!(store.stats().snapshot().fsyncs >= 1);
+    store.shutdown().unwrap();
+}
+
+#[test]
+fn try_submit_accounts_for_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        queue_batches: 1,
+        writer_threads: 1,
+        ..config(dir.path())
+    })
+    .unwrap();
+    let writer = store.writer();
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    for round in 0..200u64 {
+        let mut batch = writer.batch();
+        for i in 0..50u64 {
+            batch.push("udp/messages", 0, format!("{}", round * 50 + i).as_bytes());
+        }
+        match writer.try_submit(batch) {
+            Ok(()) => accepted += 50,
+            Err(TrySubmitError::Full(back)) => refused += back.len() as u64,
+            Err(TrySubmitError::Closed(_)) => panic!("store is open"),
+        }
+    }
+    store.shutdown().unwrap();
+    assert_eq!(accepted + refused, 10_000);
+    let lines = read_all(dir.path(), "udp/messages");
+    assert_eq!(lines.len() as u64, accepted);
+    // Sequence numbers are dense even when batches were refused.
+    assert!(lines
+        .iter()
+        .enumerate()
+        .all(|(n, (seq, _))| *seq == n as u64 + 1));
+}
+
+#[test]
+fn handles_fail_after_shutdown_and_give_the_lines_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    let writer = store.writer();
+    store.shutdown().unwrap();
+    let error = writer.submit(batch_of("s", &["a", "b"])).unwrap_err();
+    assert_eq!(error.0.len(), 2);
+    let error = writer.try_submit(batch_of("s", &["a"])).unwrap_err();
+    assert!(matches!(&error, TrySubmitError::Closed(batch) if batch.len() == 1));
+}
+
+#[test]
+fn a_second_store_on_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    assert!(matches!(
+        Store::open(config(dir.path())),
+        Err(StoreError::Locked { .. })
+    ));
+    store.shutdown().unwrap();
+    Store::open(config(dir.path())).unwrap().shutdown().unwrap();
+}
+
+#[test]
+fn invalid_configuration_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [
+        StoreConfig {
+            writer_threads: 0,
+            ..config(dir.path())
+        },
+        StoreConfig {
+            segment_max_bytes: 0,
+            ..config(dir.path())
+        },
+        StoreConfig {
+            queue_batches: 0,
+            ..config(dir.path())
+        },
+        StoreConfig {
+            compression_level: 99,
+            ..config(dir.path())
+        },
+    ] {
+        assert!(matches!(
+            Store::open(bad),
+            Err(StoreError::InvalidConfig(_))
+        ));
+    }
+}
+
+/// Creating 10,000 directories and files costs about 4 s on this
+/// machine's disk (~400 us per mkdir or create) and 50 ms on tmpfs; this
+/// test is about the descriptor cache, not the disk, so it uses tmpfs when
+/// there is one.
+#[test]
+fn five_thousand_streams_with_sixty_four_descriptors() {
+    let dir = fast_tempdir();
+    let store = Store::open(StoreConfig {
+        max_open_files: 64,
+        ..config(dir.path())
+    })
+    .unwrap();
+    let writer = store.writer();
+    let stats = store.stats();
+    let mut max_open = 0;
+    for round in 0..3 {
+        let mut batch = writer.batch();
+        for device in 0..5000 {
+            batch.push(
+                &format!("dev{device}/messages"),
+                round,
+                format!("round {round}").as_bytes(),
+            );
+            if batch.len() == 500 {
+                writer.submit(std::mem::take(&mut batch)).unwrap();
+                max_open = max_open.max(stats.snapshot().open_files);
+            }
+        }
+        store.sync().unwrap();
+        max_open = max_open.max(stats.snapshot().open_files);
+    }
+    assert!(max_open <= 64, "{max_open} files open");
+    assert_eq!(stats.snapshot().open_streams, 5000);
+    store.shutdown().unwrap();
+    let streams = list_streams(dir.path()).unwrap();
+    assert_eq!(streams.len(), 5000);
+    assert!(streams
+        .iter()
+        .all(|info| info.first_seq == 1 && info.last_seq == Some(3)));
+    for device in [0, 1234, 4999] {
+        let lines = read_all(dir.path(), &format!("dev{device}/messages"));
+        let want: Vec<(u64, String)> = (0..3)
+            .map(|round| (round + 1, format!("round {round}")))
+            .collect();
+        assert_eq!(lines, want);
+    }
+    assert_eq!(stats.snapshot().lines_written, 15_000);
+}
