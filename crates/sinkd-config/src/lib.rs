@@ -423,7 +423,7 @@ fn check_listener(
         idle_timeout: raw
             .idle_timeout
             .map(|d| d.0)
-            .unwrap_or(Duration::from_secs(600)),
+            .unwrap_or(Duration::from_secs(3600)),
         max_connections: positive(&raw.max_connections, "max_connections", 4096)?,
         tls,
     })
