@@ -161,9 +161,9 @@ impl Worker {
                 n_unrouted += 1;
             }
         }
-        self.metrics
-            .received(raw.transport)
-            .inc_by(raw.frames.len() as u64);
+        // `sinkd_messages_received_total` is counted by the listeners, as
+        // the frames come off the wire (with the ones they drop); counting
+        // again here would double it.
         if n_unparsed > 0 {
             self.metrics.unparsed.inc_by(n_unparsed);
         }

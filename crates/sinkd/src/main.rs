@@ -8,6 +8,7 @@
 //! validation error exits with status 2, like clap's own.
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,6 +48,9 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in journald or
+        // a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

@@ -1,7 +1,12 @@
 //! Integration tests: run the real `sinkd` binary as a user would.
 //!
 //! One test binary for the crate (see `autotests = false` in Cargo.toml);
-//! each module covers one subcommand or server behaviour.
+//! each module covers one subcommand or server behaviour. The server tests
+//! start the binary through `harness.rs` on 127.0.0.1 ports and a temporary
+//! data directory, and judge it by its sockets, `/metrics`, its log and the
+//! segment files it leaves.
 
 mod cli;
+mod harness;
+mod ingest;
 mod support;
