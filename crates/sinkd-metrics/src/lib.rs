@@ -54,19 +54,30 @@ pub enum DropReason {
     NotAllowed,
     /// A UDP batch found every worker queue full.
     QueueFull,
-    /// A relay queue was full and its policy dropped a message.
+    /// A relay queue was full and its policy dropped a message: the disk
+    /// spool reached `queue_disk` (the oldest spooled messages under
+    /// `drop-oldest`, the new ones under `refuse-new`), or the hand-off from
+    /// the workers found the relay's intake full or the relay stopped.
     RelayQueueFull,
+    /// A UDP relay could not send a datagram (larger than a datagram can
+    /// be, or refused by the local socket).
+    RelaySendError,
+    /// A relay's disk spool failed to write messages (disk full,
+    /// permissions) or lost them to a failed write.
+    RelaySpoolError,
     /// The store could not write the message (disk full, permissions).
     WriteError,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::FrameInvalid,
         DropReason::FrameTooLarge,
         DropReason::NotAllowed,
         DropReason::QueueFull,
         DropReason::RelayQueueFull,
+        DropReason::RelaySendError,
+        DropReason::RelaySpoolError,
         DropReason::WriteError,
     ];
 
@@ -78,6 +89,8 @@ impl DropReason {
             DropReason::NotAllowed => "not_allowed",
             DropReason::QueueFull => "queue_full",
             DropReason::RelayQueueFull => "relay_queue_full",
+            DropReason::RelaySendError => "relay_send_error",
+            DropReason::RelaySpoolError => "relay_spool_error",
             DropReason::WriteError => "write_error",
         }
     }
@@ -141,13 +154,76 @@ pub struct SinkCounters {
     pub bytes: IntCounter,
 }
 
+/// The state of a relay's connection, the value of
+/// `sinkd_relay_connection_state{sink}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RelayConnectionState {
+    /// Not connected: waiting out the reconnect backoff (or never tried).
+    Down = 0,
+    /// Resolving the name, connecting, or in the TLS handshake.
+    Connecting = 1,
+    /// Connected and sending.
+    Up = 2,
+}
+
+/// Counters and gauges of one relay sink, resolved once when the relay
+/// starts. `sinkd-relay` updates them per batch, never per message.
+#[derive(Clone, Debug)]
+pub struct RelayCounters {
+    /// Messages waiting in memory: queued, or sent and not yet acknowledged.
+    pub queue_depth: IntGauge,
+    /// Messages in the disk spool not yet acknowledged by the target.
+    pub queue_disk_messages: IntGauge,
+    /// Bytes the disk spool occupies (segments and indexes).
+    pub queue_disk_bytes: IntGauge,
+    /// Messages the target acknowledged (TCP/TLS) or that were sent (UDP).
+    pub messages_sent: IntCounter,
+    /// Framed bytes of those messages.
+    pub bytes_sent: IntCounter,
+    /// Messages written again after a connection broke before the target
+    /// acknowledged them: the upper bound of duplicates the target may see.
+    pub messages_resent: IntCounter,
+    /// Connections established.
+    pub connects: IntCounter,
+    /// Connection attempts that failed, and connections that broke.
+    pub connect_errors: IntCounter,
+    /// 0 down, 1 connecting, 2 up (see [`RelayConnectionState`]).
+    pub connection_state: IntGauge,
+    dropped: [IntCounter; 3],
+}
+
+impl RelayCounters {
+    /// Reasons a relay counts in its own `sinkd_relay_dropped_total`.
+    pub const DROP_REASONS: [DropReason; 3] = [
+        DropReason::RelayQueueFull,
+        DropReason::RelaySendError,
+        DropReason::RelaySpoolError,
+    ];
+
+    /// The relay's own drop counter for `reason` (one of
+    /// [`RelayCounters::DROP_REASONS`]; other reasons share the first).
+    /// Callers also count the drop in `sinkd_messages_dropped_total`
+    /// through [`Metrics::dropped`]; [`Metrics::relay_dropped`] does both.
+    pub fn dropped(&self, reason: DropReason) -> &IntCounter {
+        &self.dropped[RelayCounters::DROP_REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0)]
+    }
+
+    /// Sets the connection-state gauge.
+    pub fn set_state(&self, state: RelayConnectionState) {
+        self.connection_state.set(state as i64);
+    }
+}
+
 type ScrapeHook = Box<dyn Fn() + Send + Sync>;
 
 /// Every sinkd metric, registered in one registry.
 pub struct Metrics {
     registry: Registry,
     received: [IntCounter; 3],
-    dropped: [IntCounter; 6],
+    dropped: [IntCounter; 8],
     connections_closed: [IntCounter; 8],
     connections: [IntGauge; 3],
     /// Messages that no grammar recognised, kept as `unparsed`.
@@ -163,6 +239,15 @@ pub struct Metrics {
     sink_messages: IntCounterVec,
     sink_bytes: IntCounterVec,
     relay_queue_depth: IntGaugeVec,
+    relay_queue_disk_messages: IntGaugeVec,
+    relay_queue_disk_bytes: IntGaugeVec,
+    relay_messages_sent: IntCounterVec,
+    relay_bytes_sent: IntCounterVec,
+    relay_messages_resent: IntCounterVec,
+    relay_connects: IntCounterVec,
+    relay_connect_errors: IntCounterVec,
+    relay_connection_state: IntGaugeVec,
+    relay_dropped: IntCounterVec,
     /// Counters and gauges mirrored from other crates' atomics at scrape time.
     pub store_lines_written: IntCounter,
     pub store_bytes_written: IntCounter,
@@ -299,6 +384,66 @@ impl Metrics {
                 "Messages waiting in a relay sink's queue.",
                 "sink",
             ),
+            relay_queue_disk_messages: gauge_vec(
+                &registry,
+                "sinkd_relay_queue_disk_messages",
+                "Messages in a relay sink's disk spool not yet acknowledged by its target.",
+                "sink",
+            ),
+            relay_queue_disk_bytes: gauge_vec(
+                &registry,
+                "sinkd_relay_queue_disk_bytes",
+                "Bytes a relay sink's disk spool occupies.",
+                "sink",
+            ),
+            relay_messages_sent: counter_vec(
+                &registry,
+                "sinkd_relay_messages_sent_total",
+                "Messages a relay's target acknowledged (TCP/TLS: its TCP stack) or that were sent (UDP).",
+                "sink",
+            ),
+            relay_bytes_sent: counter_vec(
+                &registry,
+                "sinkd_relay_bytes_sent_total",
+                "Framed bytes of the messages counted in sinkd_relay_messages_sent_total.",
+                "sink",
+            ),
+            relay_messages_resent: counter_vec(
+                &registry,
+                "sinkd_relay_messages_resent_total",
+                "Messages sent again after a relay connection broke before they were acknowledged (possible duplicates).",
+                "sink",
+            ),
+            relay_connects: counter_vec(
+                &registry,
+                "sinkd_relay_connects_total",
+                "Relay connections established.",
+                "sink",
+            ),
+            relay_connect_errors: counter_vec(
+                &registry,
+                "sinkd_relay_connect_errors_total",
+                "Relay connection attempts that failed and connections that broke.",
+                "sink",
+            ),
+            relay_connection_state: gauge_vec(
+                &registry,
+                "sinkd_relay_connection_state",
+                "Relay connection state: 0 down, 1 connecting, 2 up.",
+                "sink",
+            ),
+            relay_dropped: {
+                #[allow(clippy::expect_used)]
+                let metric = IntCounterVec::new(
+                    Opts::new(
+                        "sinkd_relay_dropped_total",
+                        "Messages a relay sink discarded, by reason (also in sinkd_messages_dropped_total).",
+                    ),
+                    &["sink", "reason"],
+                )
+                .expect("valid metric name");
+                registered(&registry, metric)
+            },
             store_lines_written: counter(
                 &registry,
                 "sinkd_store_lines_written_total",
@@ -382,6 +527,32 @@ impl Metrics {
     /// The queue-depth gauge of the relay sink named `sink`.
     pub fn relay_queue_depth(&self, sink: &str) -> IntGauge {
         self.relay_queue_depth.with_label_values(&[sink])
+    }
+
+    /// The counters and gauges of the relay sink named `sink`.
+    pub fn relay(&self, sink: &str) -> RelayCounters {
+        RelayCounters {
+            queue_depth: self.relay_queue_depth.with_label_values(&[sink]),
+            queue_disk_messages: self.relay_queue_disk_messages.with_label_values(&[sink]),
+            queue_disk_bytes: self.relay_queue_disk_bytes.with_label_values(&[sink]),
+            messages_sent: self.relay_messages_sent.with_label_values(&[sink]),
+            bytes_sent: self.relay_bytes_sent.with_label_values(&[sink]),
+            messages_resent: self.relay_messages_resent.with_label_values(&[sink]),
+            connects: self.relay_connects.with_label_values(&[sink]),
+            connect_errors: self.relay_connect_errors.with_label_values(&[sink]),
+            connection_state: self.relay_connection_state.with_label_values(&[sink]),
+            dropped: RelayCounters::DROP_REASONS
+                .map(|reason| self.relay_dropped.with_label_values(&[sink, reason.label()])),
+        }
+    }
+
+    /// Counts `n` messages a relay dropped for `reason`, both in
+    /// `sinkd_messages_dropped_total` and in the relay's own counter.
+    pub fn relay_dropped(&self, relay: &RelayCounters, reason: DropReason, n: u64) {
+        if n > 0 {
+            self.dropped(reason).inc_by(n);
+            relay.dropped(reason).inc_by(n);
+        }
     }
 
     /// Runs `hook` before every scrape, to copy state kept elsewhere.

@@ -44,3 +44,23 @@ fn scrape_hooks_run_before_encoding() {
     metrics.add_scrape_hook(move || hooked.devices.set(7));
     assert!(metrics.encode().contains("sinkd_devices 7"));
 }
+
+#[test]
+fn relay_metrics_carry_the_sink_label() {
+    let metrics = Metrics::new();
+    let relay = metrics.relay("central");
+    relay.messages_sent.inc_by(5);
+    relay.set_state(RelayConnectionState::Up);
+    metrics.relay_dropped(&relay, DropReason::RelaySpoolError, 2);
+    let text = metrics.encode();
+    for name in [
+        "sinkd_relay_messages_sent_total{sink=\"central\"} 5",
+        "sinkd_relay_connection_state{sink=\"central\"} 2",
+        "sinkd_relay_queue_disk_bytes{sink=\"central\"} 0",
+        "sinkd_relay_dropped_total{reason=\"relay_spool_error\",sink=\"central\"} 2",
+        "sinkd_relay_dropped_total{reason=\"relay_queue_full\",sink=\"central\"} 0",
+        "sinkd_messages_dropped_total{reason=\"relay_spool_error\"} 2",
+    ] {
+        assert!(text.contains(name), "missing {name:?} in\n{text}");
+    }
+}
