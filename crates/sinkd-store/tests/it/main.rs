@@ -34,6 +34,18 @@ fn fast_tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// Polls `condition` every 10 ms for up to 5 s; whether it became true.
+fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    condition()
+}
+
 /// Every line of `stream`, with its sequence number.
 fn read_all(data_dir: &Path, stream: &str) -> Vec<(u64, String)> {
     let mut reader = StreamReader::open(data_dir, stream).unwrap();

@@ -71,9 +71,11 @@ fn shutdown_writes_what_the_timer_has_not() {
     })
     .unwrap();
     write_lines(&store, "quiet/messages", "q", 0..10);
-    // Nothing forced it out yet.
-    std::thread::sleep(Duration::from_millis(50));
+    // The writer creates the segment on the first line but nothing forces
+    // the buffered lines out yet.
     let path = dir.path().join("quiet/messages/00000000000000000001.log");
+    assert!(eventually(|| path.exists()));
+    std::thread::sleep(Duration::from_millis(20));
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     store.shutdown().unwrap();
     assert_eq!(
