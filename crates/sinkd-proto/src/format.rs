@@ -137,7 +137,8 @@ const MAX_MSGID: usize = 32;
 /// - **MSGID and STRUCTURED-DATA** (rfc5424) are kept when the message has
 ///   them, `-` otherwise.
 /// - **MSG** is written as it is, after one space; the space is left out
-///   when the message is empty. No BOM is added.
+///   when the message is empty. No BOM is added; a BOM in front of text
+///   that is not UTF-8 is left out, since RFC 5424 forbids that pairing.
 pub fn write_message(
     message: &Message<'_>,
     format: OutputFormat,
@@ -267,11 +268,23 @@ fn write(
                 }
                 None => out.push(b'-'),
             }
-            if !message.msg.is_empty() {
+            let msg = rfc5424_msg(message.msg);
+            if !msg.is_empty() {
                 out.push(b' ');
-                push_payload(out, message.msg, escape);
+                push_payload(out, msg, escape);
             }
         }
+    }
+}
+
+/// The MSG as RFC 5424 can carry it: text that starts with a BOM must be
+/// UTF-8 (MSG-UTF8), so a BOM in front of anything else is left out and the
+/// rest goes as MSG-ANY. Found by the `format_roundtrip` fuzz target.
+fn rfc5424_msg(msg: &[u8]) -> &[u8] {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    match msg.strip_prefix(BOM) {
+        Some(rest) if std::str::from_utf8(rest).is_err() => rest,
+        _ => msg,
     }
 }
 

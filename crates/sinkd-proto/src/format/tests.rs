@@ -392,3 +392,25 @@ fn format_names() {
         "unknown format `RFC5424`: expected one of bsd, rfc3164, rfc5424"
     );
 }
+
+/// A message that starts with a BOM followed by bytes that are not UTF-8
+/// (kept whole as `unparsed`) must still give strict RFC 5424 output.
+/// Found by the `format_roundtrip` fuzz target.
+#[test]
+fn fuzz_bom_before_invalid_utf8() {
+    let received = crate::ReceiveTime::new(1_767_225_600, 0, 60);
+    let message = crate::parse(b"\xEF\xBB\xBF\xBF\n", &received);
+    let mut out = Vec::new();
+    write_message(&message, OutputFormat::Rfc5424, &received.local, &mut out);
+    assert!(
+        crate::parse_strict(&out).is_ok(),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(out.ends_with(b" \xBF"));
+    out.clear();
+    let valid = crate::parse(b"\xEF\xBB\xBFvalid text", &received);
+    write_message(&valid, OutputFormat::Rfc5424, &received.local, &mut out);
+    assert!(out.ends_with(b" \xEF\xBB\xBFvalid text"));
+    assert!(crate::parse_strict(&out).is_ok());
+}
