@@ -17,7 +17,9 @@
 //! along the way are counted in `sinkd_messages_dropped_total`, and every
 //! message read, kept or not, in `sinkd_messages_received_total`. Frames
 //! that were decoded are always handed over, even when the connection ends
-//! because of a framing error or shutdown.
+//! because of a framing error or shutdown. On shutdown a connection first
+//! drains: it reads on until its peer's data stops (EOF, a short quiet
+//! spell, or a time limit), so what a sender wrote before SIGTERM is kept.
 
 use crate::batch::{now_unix_micros, BatchSender, RawBatch};
 use crate::stream::{wait_for_signal, Settings};
@@ -33,6 +35,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 #[cfg(test)]
 mod tests;
@@ -40,6 +43,14 @@ mod tests;
 /// Buffered bytes allowed beyond `max_frame`: room for the next read while a
 /// maximal frame is still incomplete.
 pub(crate) const READ_HEADROOM: usize = 64 * 1024;
+/// After shutdown is signalled, a connection goes on reading what its peer
+/// already sent, until EOF, until the peer has been quiet this long, or
+/// until [`DRAIN_LIMIT`] has passed: a sender that wrote its messages and
+/// closed just before SIGTERM loses none of them.
+pub(crate) const DRAIN_QUIET: Duration = Duration::from_millis(200);
+/// Longest drain after shutdown is signalled, so a sender that never stops
+/// cannot hold the shutdown up.
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// First read size; doubled (up to `READ_HEADROOM`) while reads fill it, so
 /// an idle connection holds a small buffer and a busy one reads in big bites.
 const INITIAL_READ: usize = 8 * 1024;
@@ -185,6 +196,9 @@ impl FrameReader {
         let buffer_limit = self.deframer.max_frame().saturating_add(READ_HEADROOM);
         let mut buf = BytesMut::with_capacity(INITIAL_READ.min(buffer_limit));
         let mut read_size = INITIAL_READ;
+        // Set when shutdown is signalled: from then on the connection only
+        // drains what its peer already sent.
+        let mut drain_deadline: Option<Instant> = None;
         loop {
             // `decode` leaves at most `max_buffered()` bytes, below the
             // limit, so there is always room to read.
@@ -193,11 +207,26 @@ impl FrameReader {
             buf.reserve(want);
             let outcome = {
                 let mut limited = (&mut buf).limit(want);
-                let read = read_idle(self.idle_timeout, stream.read_buf(&mut limited));
-                tokio::select! {
-                    biased;
-                    () = wait_for_signal(shutdown) => return ConnectionEvent::Shutdown,
-                    outcome = read => outcome,
+                match drain_deadline {
+                    None => {
+                        let read = read_idle(self.idle_timeout, stream.read_buf(&mut limited));
+                        tokio::select! {
+                            biased;
+                            () = wait_for_signal(shutdown) => {
+                                drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
+                                continue;
+                            }
+                            outcome = read => outcome,
+                        }
+                    }
+                    Some(deadline) => {
+                        let quiet_until = (Instant::now() + DRAIN_QUIET).min(deadline);
+                        let read = stream.read_buf(&mut limited);
+                        match tokio::time::timeout_at(quiet_until, read).await {
+                            Ok(outcome) => Some(outcome),
+                            Err(_elapsed) => return ConnectionEvent::Shutdown,
+                        }
+                    }
                 }
             };
             let at_eof = match outcome {

@@ -323,6 +323,48 @@ async fn shutdown_hands_over_decoded_frames_before_closing() {
 }
 
 #[tokio::test]
+async fn shutdown_drains_what_the_peer_already_sent() {
+    let (queues, mut receivers) = WorkerQueues::bounded(1, 1);
+    let metrics = Metrics::new();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let listener = start_stream(
+        &StreamConfig::new(any_port()),
+        &queues,
+        Arc::clone(&metrics),
+        shutdown_rx,
+    )
+    .await
+    .expect("listener starts");
+    let mut stream = TcpStream::connect(listener.local_addr())
+        .await
+        .expect("connect");
+    // Fill the queue and leave a second batch waiting in the connection
+    // task, so the rest is still unread in the socket at shutdown.
+    stream.write_all(b"<13>first\n").await.expect("write");
+    eventually("the first frame is read", || {
+        metrics.received(Transport::Tcp).get() == 1
+    })
+    .await;
+    stream.write_all(b"<13>second\n").await.expect("write");
+    eventually("the second frame is read", || {
+        metrics.received(Transport::Tcp).get() == 2
+    })
+    .await;
+    let rest: String = (0..200).map(|i| format!("<13>rest {i}\n")).collect();
+    stream.write_all(rest.as_bytes()).await.expect("write");
+    stream.shutdown().await.expect("half-close");
+    shutdown.send_replace(true);
+    let collected = spawn_worker(receivers.remove(0));
+    tokio::time::timeout(PATIENCE, listener.join())
+        .await
+        .expect("join returns");
+    let frames = collected.wait_for(202).await;
+    assert_eq!(frames.len(), 202);
+    assert_eq!(frames[201], b"<13>rest 199".to_vec());
+    assert_eq!(metrics.received(Transport::Tcp).get(), 202);
+}
+
+#[tokio::test]
 async fn updates_apply_to_new_connections_only() {
     let harness = StreamHarness::start(StreamConfig::new(any_port())).await;
     let mut open = connect(&harness).await;

@@ -9,4 +9,5 @@
 mod cli;
 mod harness;
 mod ingest;
+mod lifecycle;
 mod support;
