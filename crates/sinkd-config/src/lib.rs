@@ -155,6 +155,7 @@ pub struct Storage {
     pub rotate_age: Option<Duration>,
     pub fsync: FsyncSetting,
     pub flush_interval: Duration,
+    /// 0 = chosen from the process's descriptor limit.
     pub max_open_files: usize,
     pub max_buffered: u64,
     pub compression_level: i32,
@@ -624,11 +625,7 @@ fn check_storage(checker: &Checker<'_>, raw: &RawStorage) -> Result<Storage, Con
             return Err(checker.invalid(level.span(), "compression_level must be 1 to 19 (zstd)"))
         }
     };
-    let max_open_files = match &raw.max_open_files {
-        None => 1024,
-        Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
-        Some(n) => return Err(checker.invalid(n.span(), "max_open_files must be at least 1")),
-    };
+    let max_open_files = raw.max_open_files.as_ref().map(|n| *n.get_ref()).unwrap_or(0);
     Ok(Storage {
         rotate_size: raw.rotate_size.map(|s| s.0).unwrap_or(10 << 20).max(4096),
         rotate_count: raw.rotate_count.unwrap_or(10),

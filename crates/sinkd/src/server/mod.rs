@@ -49,7 +49,7 @@ impl ConfigSource {
     }
 }
 
-fn store_config(config: &Config, n_workers: usize) -> StoreConfig {
+fn store_config(config: &Config, n_workers: usize, fd_limit: u64) -> StoreConfig {
     let storage = &config.storage;
     let mut store = StoreConfig::new(&config.data_dir);
     store.segment_max_bytes = storage.rotate_size;
@@ -61,7 +61,11 @@ fn store_config(config: &Config, n_workers: usize) -> StoreConfig {
         FsyncSetting::Never => FsyncPolicy::Never,
     };
     store.flush_interval = storage.flush_interval;
-    store.max_open_files = storage.max_open_files;
+    store.max_open_files = if storage.max_open_files == 0 {
+        auto_open_files(fd_limit)
+    } else {
+        storage.max_open_files
+    };
     store.max_buffered_bytes = storage.max_buffered as usize;
     store.compression_level = storage.compression_level;
     store.writer_threads = if storage.writer_threads == 0 {
@@ -116,7 +120,7 @@ fn raise_open_file_limit() {
 /// Runs the collector until SIGTERM or SIGINT.
 pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     let config = source.load()?;
-    raise_open_file_limit();
+    let fd_limit = raise_open_file_limit();
     let n_workers = if config.workers == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -127,7 +131,7 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     let metrics = Metrics::new();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    let store = Store::open(store_config(&config, n_workers))
+    let store = Store::open(store_config(&config, n_workers, fd_limit))
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     mirror_store_stats(&metrics, &store);
     let routes = Arc::new(ArcSwap::from_pointee(Routes::build(&config, &metrics)?));
