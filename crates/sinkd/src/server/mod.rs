@@ -100,21 +100,38 @@ fn mirror_store_stats(metrics: &Arc<Metrics>, store: &Store) {
     });
 }
 
-/// Lets sinkd hold as many files open as the hard limit allows: the store
-/// caches segment files and every TCP connection is a descriptor.
-fn raise_open_file_limit() {
+/// Lets sinkd hold as many files open as the hard limit allows (the store
+/// caches segment files and every TCP connection is a descriptor), and
+/// returns the soft limit now in force.
+fn raise_open_file_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
         }
     }
+    limit.rlim_cur
+}
+
+/// Segment files the store may keep open when the configuration leaves it
+/// to sinkd: half the descriptor limit (the other half is for connections),
+/// at most 65,536. Reopening files is what makes many devices slow, so
+/// this is as many as can be spared.
+fn auto_open_files(fd_limit: u64) -> usize {
+    (fd_limit / 2).clamp(64, 65_536) as usize
 }
 
 /// Runs the collector until SIGTERM or SIGINT.
