@@ -205,7 +205,7 @@ fn write(
     out: &mut Vec<u8>,
 ) {
     out.push(b'<');
-    push_decimal(out, u32::from(message.pri().value()));
+    push_decimal(out, u64::from(message.pri().value()));
     out.push(b'>');
     let time = message
         .timestamp
@@ -382,17 +382,7 @@ fn push_payload(out: &mut Vec<u8>, bytes: &[u8], escape: bool) {
     }
 }
 
-fn push_decimal(out: &mut Vec<u8>, value: u32) {
-    let mut digits = [0u8; 10];
-    let mut start = digits.len();
-    let mut rest = value;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
+/// Appends the decimal digits of `value`.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }

@@ -471,7 +471,7 @@ pub fn encode_frame(framing: Framing, msg: &[u8], out: &mut Vec<u8>) {
     }
     match framing {
         Framing::OctetCounting => {
-            push_decimal(out, msg.len());
+            crate::format::push_decimal(out, msg.len() as u64);
             out.push(b' ');
             out.extend_from_slice(msg);
         }
@@ -494,18 +494,3 @@ pub fn encode_frame(framing: Framing, msg: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends the decimal digits of `value`.
-fn push_decimal(out: &mut Vec<u8>, value: usize) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = value;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
-}
