@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -51,6 +51,9 @@ pub(crate) const DRAIN_QUIET: Duration = Duration::from_millis(200);
 /// Longest drain after shutdown is signalled, so a sender that never stops
 /// cannot hold the shutdown up.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// Longest wait for the TLS close_notify to be written when a connection
+/// ends.
+const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(1);
 /// First read size; doubled (up to `READ_HEADROOM`) while reads fill it, so
 /// an idle connection holds a small buffer and a busy one reads in big bites.
 const INITIAL_READ: usize = 8 * 1024;
@@ -156,7 +159,19 @@ pub(crate) async fn serve(connection: Connection) {
                 },
             };
             match handshaken {
-                Ok(mut tls_stream) => reader.run(&mut tls_stream, &mut shutdown).await,
+                Ok(mut tls_stream) => {
+                    let event = reader.run(&mut tls_stream, &mut shutdown).await;
+                    if event != ConnectionEvent::IoError {
+                        // RFC 5425 §4.4: answer the client's close_notify
+                        // with ours (and announce our own closes), so the
+                        // client can tell a clean end from a truncation.
+                        // Bounded: a peer that reads nothing cannot hold
+                        // the task.
+                        let _ = tokio::time::timeout(CLOSE_NOTIFY_TIMEOUT, tls_stream.shutdown())
+                            .await;
+                    }
+                    event
+                }
                 Err(event) => event,
             }
         }

@@ -11,3 +11,4 @@ mod harness;
 mod ingest;
 mod lifecycle;
 mod support;
+mod tls;
