@@ -282,10 +282,14 @@ fn write(
 /// rest goes as MSG-ANY. Found by the `format_roundtrip` fuzz target.
 fn rfc5424_msg(msg: &[u8]) -> &[u8] {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
-    match msg.strip_prefix(BOM) {
-        Some(rest) if std::str::from_utf8(rest).is_err() => rest,
-        _ => msg,
+    let mut msg = msg;
+    while let Some(rest) = msg.strip_prefix(BOM) {
+        if std::str::from_utf8(rest).is_ok() {
+            break;
+        }
+        msg = rest;
     }
+    msg
 }
 
 /// Writes `app[pid]` or `app` when the message has an APP-NAME, and says
