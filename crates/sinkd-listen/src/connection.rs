@@ -289,20 +289,26 @@ impl FrameReader {
     /// Counts what one read produced and sends its batch, waiting for room
     /// in the queue. Returns the closing event if the queue is gone.
     async fn deliver(&self, batch: Option<RawBatch>, decoded: &Decoded) -> Option<ConnectionEvent> {
-        let n_invalid = u64::from(decoded.fatal.is_some());
-        let n_read = decoded.n_frames + decoded.n_too_large + n_invalid;
+        // A fatal error loses the frame it was cutting: an octet count past
+        // max_frame is a frame too large, any other a malformed frame.
+        let (n_too_large, n_invalid) = match &decoded.fatal {
+            Some(error) if error.is_too_large() => (decoded.n_too_large + 1, 0),
+            Some(_) => (decoded.n_too_large, 1),
+            None => (decoded.n_too_large, 0),
+        };
+        let n_read = decoded.n_frames + n_too_large + n_invalid;
         if n_read == 0 {
             return None;
         }
         let metrics = &self.metrics;
         metrics.received(self.transport).inc_by(n_read);
-        if decoded.n_too_large > 0 {
+        if n_too_large > 0 {
             metrics
                 .dropped(DropReason::FrameTooLarge)
-                .inc_by(decoded.n_too_large);
+                .inc_by(n_too_large);
             tracing::debug!(
                 peer = %self.peer,
-                dropped = decoded.n_too_large,
+                dropped = n_too_large,
                 max_frame = self.deframer.max_frame(),
                 "dropped lines longer than max_frame"
             );

@@ -8,6 +8,7 @@
 
 mod cli;
 mod harness;
+mod hostile;
 mod ingest;
 mod lifecycle;
 mod support;
