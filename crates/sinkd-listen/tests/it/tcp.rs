@@ -128,7 +128,10 @@ async fn a_bogus_length_closes_the_connection_and_others_are_served() {
             == 1
     })
     .await;
-    assert_eq!(harness.metrics.dropped(DropReason::FrameInvalid).get(), 1);
+    // A length past max_frame is a frame too large (FrameError::is_too_large),
+    // not a malformed header.
+    assert_eq!(harness.metrics.dropped(DropReason::FrameTooLarge).get(), 1);
+    assert_eq!(harness.metrics.dropped(DropReason::FrameInvalid).get(), 0);
     // The frame before the bad header was delivered.
     assert_eq!(
         harness.collected.wait_for(1).await,
