@@ -10,8 +10,11 @@
 //! the binary maps these settings onto each component's own config struct.
 //! `docs/config.md` documents every key and default.
 
+mod import;
 mod raw;
 pub mod units;
+
+pub use import::{import_device_config, ImportError};
 
 use ipnet::IpNet;
 use raw::{RawConfig, RawListen, RawSink, RawStorage};
@@ -625,7 +628,11 @@ fn check_storage(checker: &Checker<'_>, raw: &RawStorage) -> Result<Storage, Con
             return Err(checker.invalid(level.span(), "compression_level must be 1 to 19 (zstd)"))
         }
     };
-    let max_open_files = raw.max_open_files.as_ref().map(|n| *n.get_ref()).unwrap_or(0);
+    let max_open_files = raw
+        .max_open_files
+        .as_ref()
+        .map(|n| *n.get_ref())
+        .unwrap_or(0);
     Ok(Storage {
         rotate_size: raw.rotate_size.map(|s| s.0).unwrap_or(10 << 20).max(4096),
         rotate_count: raw.rotate_count.unwrap_or(10),

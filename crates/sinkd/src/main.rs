@@ -3,7 +3,8 @@
 //! Without a subcommand, `sinkd` runs the collector (`server/`) on the
 //! configuration given with `--config`, or on the embedded default. The
 //! subcommands in `cli/` expose the library crates directly: `parse` and
-//! `priority` (the protocol core and priority compiler), `check-config`.
+//! `priority` (the protocol core and priority compiler), `check-config` and
+//! `import-device-config`.
 //! Errors are reported through `anyhow` here and nowhere else; a usage or
 //! validation error exits with status 2, like clap's own.
 
@@ -40,6 +41,8 @@ enum Command {
     Priority(cli::priority::PriorityArgs),
     /// Validate a configuration file and show its sinks, without starting.
     CheckConfig(cli::check_config::CheckConfigArgs),
+    /// Translate the device's CLI logging lines (stdin) into sinkd TOML (stdout).
+    ImportDeviceConfig(cli::import_device_config::ImportArgs),
 }
 
 fn init_tracing() {
@@ -60,6 +63,9 @@ fn main() -> ExitCode {
         Some(Command::Parse(parse_args)) => cli::parse::run(&parse_args),
         Some(Command::Priority(priority_args)) => cli::priority::run(&priority_args),
         Some(Command::CheckConfig(check_args)) => cli::check_config::run(&check_args),
+        Some(Command::ImportDeviceConfig(import_args)) => {
+            cli::import_device_config::run(&import_args)
+        }
         None => {
             init_tracing();
             let source = match args.config {

@@ -2,5 +2,6 @@
 //! a `run` function returning the process exit code.
 
 pub(crate) mod check_config;
+pub(crate) mod import_device_config;
 pub(crate) mod parse;
 pub(crate) mod priority;
