@@ -21,6 +21,7 @@
 //! format instead of trusting it; the rules are on [`write_message`].
 
 use crate::message::Message;
+use crate::sd::StructuredData;
 use crate::time::Timestamp;
 use std::fmt;
 use std::str::FromStr;
@@ -263,9 +264,7 @@ fn write(
             push_header_field(out, message.msgid, MAX_MSGID);
             out.push(b' ');
             match &message.structured_data {
-                Some(structured_data) => {
-                    push_payload(out, structured_data.as_str().as_bytes(), escape)
-                }
+                Some(structured_data) => write_structured_data(structured_data, escape, out),
                 None => out.push(b'-'),
             }
             let msg = rfc5424_msg(message.msg);
@@ -274,6 +273,63 @@ fn write(
                 push_payload(out, msg, escape);
             }
         }
+    }
+}
+
+/// Writes STRUCTURED-DATA that strict RFC 5424 accepts. Data that is
+/// already strict goes out as it came; data the lenient parser tolerated
+/// (spaces before `]`, over-long names, a raw `]` in a value, a repeated
+/// SD-ID) is rewritten element by element: names cleaned and cut to 32
+/// characters, values re-escaped, a repeated SD-ID suffixed `#2`, `#3`…
+/// so nothing is dropped. Found by the `format_roundtrip` fuzz target.
+fn write_structured_data(structured_data: &StructuredData<'_>, escape: bool, out: &mut Vec<u8>) {
+    let text = structured_data.as_str();
+    if StructuredData::parse(text).is_some() {
+        push_payload(out, text.as_bytes(), escape);
+        return;
+    }
+    let mut canonical = Vec::with_capacity(text.len() + 16);
+    let mut seen_ids: Vec<&str> = Vec::new();
+    for element in structured_data.iter() {
+        canonical.push(b'[');
+        push_sd_name(&mut canonical, element.id);
+        let repeats = seen_ids.iter().filter(|id| **id == element.id).count();
+        if repeats > 0 {
+            canonical.push(b'#');
+            push_decimal(&mut canonical, repeats as u64 + 1);
+        }
+        seen_ids.push(element.id);
+        for param in element.params() {
+            canonical.push(b' ');
+            push_sd_name(&mut canonical, param.name);
+            canonical.extend_from_slice(b"=\"");
+            for byte in param.value().bytes() {
+                if matches!(byte, b'"' | b'\\' | b']') {
+                    canonical.push(b'\\');
+                }
+                canonical.push(byte);
+            }
+            canonical.push(b'"');
+        }
+        canonical.push(b']');
+    }
+    if canonical.is_empty() {
+        out.push(b'-');
+    } else {
+        push_payload(out, &canonical, escape);
+    }
+}
+
+/// An SD-NAME: 1 to 32 printable ASCII characters other than `=`, space,
+/// `]` and `"`; others become `_`.
+fn push_sd_name(out: &mut Vec<u8>, name: &str) {
+    if name.is_empty() {
+        out.push(b'_');
+        return;
+    }
+    for byte in name.bytes().take(32) {
+        let valid = (33..=126).contains(&byte) && !matches!(byte, b'=' | b']' | b'"');
+        out.push(if valid { byte } else { b'_' });
     }
 }
 

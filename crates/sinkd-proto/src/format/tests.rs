@@ -414,3 +414,29 @@ fn fuzz_bom_before_invalid_utf8() {
     assert!(out.ends_with(b" \xEF\xBB\xBFvalid text"));
     assert!(crate::parse_strict(&out).is_ok());
 }
+
+/// Structured data the lenient parser tolerates must come out strict.
+/// Found by the `format_roundtrip` fuzz target.
+#[test]
+fn fuzz_lenient_structured_data_is_rewritten_strict() {
+    let received = crate::ReceiveTime::new(1_767_225_600, 0, 60);
+    let mut out = Vec::new();
+    for input in [
+        &b"<2>1 - h a - - [@1 ] msg"[..],
+        b"<13>1 - h a - - [id  k=\"v\" ] msg",
+        b"<13>1 - h a - - [a k=\"1\"][a k=\"2\"] msg",
+        b"<13>1 - h a - - [x k=\"a]b\"] msg",
+    ] {
+        let message = crate::parse(input, &received);
+        assert_eq!(message.format, crate::Format::Rfc5424, "{input:?}");
+        out.clear();
+        write_message(&message, OutputFormat::Rfc5424, &received.local, &mut out);
+        let strict = crate::parse_strict(&out);
+        assert!(
+            strict.is_ok(),
+            "{:?}: {strict:?}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(out.ends_with(b" msg"));
+    }
+}
