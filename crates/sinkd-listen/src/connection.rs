@@ -167,8 +167,8 @@ pub(crate) async fn serve(connection: Connection) {
                         // client can tell a clean end from a truncation.
                         // Bounded: a peer that reads nothing cannot hold
                         // the task.
-                        let _ = tokio::time::timeout(CLOSE_NOTIFY_TIMEOUT, tls_stream.shutdown())
-                            .await;
+                        let _ =
+                            tokio::time::timeout(CLOSE_NOTIFY_TIMEOUT, tls_stream.shutdown()).await;
                     }
                     event
                 }

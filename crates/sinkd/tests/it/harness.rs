@@ -19,6 +19,7 @@
 //! polls a condition under [`PATIENCE`], so tests assert outcomes, never
 //! timings.
 
+use std::ffi::OsString;
 use std::io::{Read, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -217,7 +218,8 @@ impl Server {
                 "sinkd.toml",
                 config_header(&data_dir, &ports) + &body(&ports),
             );
-            let mut server = Server::spawn(ports, data_dir, config_path, sandbox.root());
+            let args = [OsString::from("--config"), config_path.clone().into()];
+            let mut server = Server::spawn(ports, data_dir, config_path, sandbox.root(), &args);
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(log) if log.contains("in use") => last_log = log,
@@ -227,10 +229,33 @@ impl Server {
         panic!("sinkd found its ports taken four times:\n{last_log}");
     }
 
-    fn spawn(ports: Ports, data_dir: PathBuf, config_path: PathBuf, cwd: &Path) -> Server {
+    /// Starts plain `sinkd` (the embedded default configuration: 514/udp,
+    /// 514/tcp, metrics on 127.0.0.1:9514, data in `./sinkd-data`) with
+    /// the sandbox as its working directory. `Err` carries the log when it
+    /// could not start (a port taken, no permission).
+    pub(crate) fn start_embedded_default(sandbox: &Sandbox) -> Result<Server, String> {
+        let ports = Ports {
+            udp: 514,
+            udp2: 0,
+            tcp: 514,
+            tcp2: 0,
+            tls: 0,
+            metrics: 9514,
+        };
+        let data_dir = sandbox.root().join("sinkd-data");
+        let mut server = Server::spawn(ports, data_dir, sandbox.config_path(), sandbox.root(), &[]);
+        server.wait_ready().map(|()| server)
+    }
+
+    fn spawn(
+        ports: Ports,
+        data_dir: PathBuf,
+        config_path: PathBuf,
+        cwd: &Path,
+        args: &[OsString],
+    ) -> Server {
         let mut child = Command::new(sinkd_bin())
-            .arg("--config")
-            .arg(&config_path)
+            .args(args)
             .current_dir(cwd)
             .env("SINKD_LOG", "info")
             .stdin(Stdio::null())
@@ -405,8 +430,7 @@ pub(crate) fn send_udp(port: u16, payload: &[u8]) {
 /// Connects to 127.0.0.1:`port`, with read and write timeouts so a test
 /// never hangs on a silent server.
 pub(crate) fn connect(port: u16) -> TcpStream {
-    let stream =
-        TcpStream::connect_timeout(&local(port), Duration::from_secs(5)).expect("connect");
+    let stream = TcpStream::connect_timeout(&local(port), Duration::from_secs(5)).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
     stream.set_write_timeout(Some(PATIENCE)).expect("timeout");
     stream

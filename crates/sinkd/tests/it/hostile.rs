@@ -65,8 +65,14 @@ fn garbage_and_oversized_frames_are_counted_and_the_server_goes_on() {
 
     // A frame claiming 2 GB: refused at the header, nothing allocated.
     let baseline_rss = peak_rss_kib(server.pid());
-    send_tcp(server.ports.tcp, b"2000000000 <13>Oct 11 22:14:15 big app: x");
-    server.wait_count("sinkd_messages_dropped_total{reason=\"frame_too_large\"}", 1);
+    send_tcp(
+        server.ports.tcp,
+        b"2000000000 <13>Oct 11 22:14:15 big app: x",
+    );
+    server.wait_count(
+        "sinkd_messages_dropped_total{reason=\"frame_too_large\"}",
+        1,
+    );
     server.wait_count("sinkd_connections_closed_total{reason=\"frame_error\"}", 2);
     still_serving(&server, "after-2gb");
 
@@ -149,7 +155,10 @@ fn floods_silent_clients_and_plaintext_on_tls_are_cut_off() {
     server.wait_count("sinkd_tcp_connections{transport=\"tcp\"}", 8);
     for _ in 0..4 {
         let mut extra = connect(server.ports.tcp2);
-        assert!(wait_closed(&mut extra), "a connection past the limit stayed");
+        assert!(
+            wait_closed(&mut extra),
+            "a connection past the limit stayed"
+        );
     }
     server.wait_count(
         "sinkd_connections_closed_total{reason=\"limit_reached\"}",
@@ -166,7 +175,10 @@ fn floods_silent_clients_and_plaintext_on_tls_are_cut_off() {
 
     // A client that connects and says nothing is closed after idle_timeout.
     let mut silent = connect(server.ports.tcp);
-    assert!(wait_closed(&mut silent), "the silent client was never closed");
+    assert!(
+        wait_closed(&mut silent),
+        "the silent client was never closed"
+    );
     server.wait_count("sinkd_connections_closed_total{reason=\"idle_timeout\"}", 1);
 
     // Plaintext syslog on the TLS port fails the handshake.

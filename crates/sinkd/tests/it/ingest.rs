@@ -4,8 +4,7 @@
 //! streams and against the counters on `/metrics` (design.md §2, §6, §8).
 
 use crate::harness::{
-    hostname, logger, octet_counted, read_stream, send_tcp, send_udp, stream_names, Sandbox,
-    Server,
+    hostname, logger, octet_counted, read_stream, send_tcp, send_udp, stream_names, Sandbox, Server,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,8 +63,16 @@ fn logger_and_raw_frames_land_once_in_their_device_streams() {
         ("udp-5424", &["-d", "--rfc5424"], &device_5424),
         ("tcp-3164", &["-T", "--rfc3164"], &device_3164),
         ("tcp-5424", &["-T", "--rfc5424"], &device_5424),
-        ("tcp-3164-oc", &["-T", "--rfc3164", "--octet-count"], &device_3164),
-        ("tcp-5424-oc", &["-T", "--rfc5424", "--octet-count"], &device_5424),
+        (
+            "tcp-3164-oc",
+            &["-T", "--rfc3164", "--octet-count"],
+            &device_3164,
+        ),
+        (
+            "tcp-5424-oc",
+            &["-T", "--rfc5424", "--octet-count"],
+            &device_5424,
+        ),
     ];
     let (mut n_udp, mut n_tcp) = (0u64, 0u64);
     for (name, flags, device) in cases {
@@ -154,14 +161,17 @@ fn logger_and_raw_frames_land_once_in_their_device_streams() {
     raw("raw-d-oc-1", Some("router-d/messages"));
     raw("raw-d-oc-2", Some("router-d/messages"));
     n_tcp += 5;
-    devices.extend(
-        ["router-a", "router-b", "router-c", "router-d", "127.0.0.1"].map(str::to_owned),
-    );
+    devices
+        .extend(["router-a", "router-b", "router-c", "router-d", "127.0.0.1"].map(str::to_owned));
 
     let n_stored = expected.iter().filter(|e| e.stream.is_some()).count() as u64;
     let n_messages_sink = expected
         .iter()
-        .filter(|e| e.stream.as_deref().is_some_and(|s| s.ends_with("/messages")))
+        .filter(|e| {
+            e.stream
+                .as_deref()
+                .is_some_and(|s| s.ends_with("/messages"))
+        })
         .count() as u64;
     let n_unrouted = expected.iter().filter(|e| e.stream.is_none()).count() as u64;
     server.wait_count("sinkd_store_lines_written_total", n_stored);

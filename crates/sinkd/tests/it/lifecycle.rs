@@ -234,10 +234,7 @@ fn sighup_applies_new_routes_and_listeners_without_dropping_a_connection() {
         b"<14>Oct 11 22:14:15 hup app: after-info\n<38>Oct 11 22:14:15 hup sshd: after-auth\n",
     )
     .expect("write on the connection opened before the reload");
-    send_udp(
-        server.ports.udp2,
-        b"<13>Oct 11 22:14:15 hup app: after-udp",
-    );
+    send_udp(server.ports.udp2, b"<13>Oct 11 22:14:15 hup app: after-udp");
     // before-notice, after-info, after-auth twice, after-udp.
     server.wait_count("sinkd_store_lines_written_total", 5);
 

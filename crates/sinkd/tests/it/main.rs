@@ -7,6 +7,7 @@
 //! segment files it leaves.
 
 mod cli;
+mod config;
 mod harness;
 mod hostile;
 mod ingest;

@@ -151,14 +151,23 @@ fn tls_listener_admits_only_clients_with_a_certificate_from_its_ca() {
         client_config(&ca, None),
         b"<13>Oct 11 22:14:15 tls-anon app: no certificate\n",
     );
-    assert!(anonymous.is_err(), "a client without a certificate was admitted");
+    assert!(
+        anonymous.is_err(),
+        "a client without a certificate was admitted"
+    );
     let stranger = tls_send(
         port,
         client_config(&ca, Some(&stranger)),
         b"<13>Oct 11 22:14:15 tls-stranger app: wrong CA\n",
     );
-    assert!(stranger.is_err(), "a client with another CA's certificate was admitted");
-    server.wait_count("sinkd_connections_closed_total{reason=\"tls_handshake\"}", 2);
+    assert!(
+        stranger.is_err(),
+        "a client with another CA's certificate was admitted"
+    );
+    server.wait_count(
+        "sinkd_connections_closed_total{reason=\"tls_handshake\"}",
+        2,
+    );
 
     // openssl as an independent peer.
     let files = [
