@@ -355,11 +355,45 @@ async fn accept_loop(
             }
         }
     }
+    let address = listener.local_addr().ok();
+    admit_backlog(listener, &shared, &shutdown, &connections_done);
     tracing::info!(
-        address = ?listener.local_addr().ok(),
+        address = ?address,
         transport = shared.transport.label(),
         "stream listener stopped accepting"
     );
+}
+
+/// Admits the connections the kernel has already completed, before the
+/// listening socket closes: their senders may have written everything
+/// already, and closing the socket would reset them and lose it. During
+/// shutdown they only drain what was sent. The backlog is read with plain
+/// non-blocking `accept` calls (not the runtime's readiness, which may lag),
+/// and is bounded by the kernel's `somaxconn`.
+fn admit_backlog(
+    listener: TcpListener,
+    shared: &Shared,
+    shutdown: &watch::Receiver<bool>,
+    connections_done: &mpsc::Sender<()>,
+) {
+    let Ok(listener) = listener.into_std() else {
+        return;
+    };
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                let stream = stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream));
+                match stream {
+                    Ok(stream) => admit(shared, stream, peer, shutdown, connections_done),
+                    Err(error) => tracing::debug!(%peer, %error, "cannot adopt a connection"),
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_would_block_or_error) => return,
+        }
+    }
 }
 
 /// Applies the allow list and the connection limit, then spawns the

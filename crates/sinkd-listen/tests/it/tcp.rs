@@ -368,6 +368,38 @@ async fn shutdown_drains_what_the_peer_already_sent() {
 }
 
 #[tokio::test]
+async fn shutdown_admits_and_drains_connections_still_in_the_backlog() {
+    let (queues, mut receivers) = WorkerQueues::bounded(1, 4);
+    let metrics = Metrics::new();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let listener = start_stream(
+        &StreamConfig::new(any_port()),
+        &queues,
+        Arc::clone(&metrics),
+        shutdown_rx,
+    )
+    .await
+    .expect("listener starts");
+    // A blocking client on this (single) runtime thread: the kernel
+    // completes the connection and buffers the bytes, but the accept loop
+    // does not run before shutdown is signalled.
+    let mut client = std::net::TcpStream::connect(listener.local_addr()).expect("connect");
+    std::io::Write::write_all(&mut client, b"<13>in the backlog\n").expect("write");
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    shutdown.send_replace(true);
+    let collected = spawn_worker(receivers.remove(0));
+    tokio::time::timeout(PATIENCE, listener.join())
+        .await
+        .expect("join returns");
+    assert_eq!(
+        collected.wait_for(1).await,
+        vec![b"<13>in the backlog".to_vec()]
+    );
+}
+
+#[tokio::test]
 async fn updates_apply_to_new_connections_only() {
     let harness = StreamHarness::start(StreamConfig::new(any_port())).await;
     let mut open = connect(&harness).await;
