@@ -541,8 +541,10 @@ impl Metrics {
             connects: self.relay_connects.with_label_values(&[sink]),
             connect_errors: self.relay_connect_errors.with_label_values(&[sink]),
             connection_state: self.relay_connection_state.with_label_values(&[sink]),
-            dropped: RelayCounters::DROP_REASONS
-                .map(|reason| self.relay_dropped.with_label_values(&[sink, reason.label()])),
+            dropped: RelayCounters::DROP_REASONS.map(|reason| {
+                self.relay_dropped
+                    .with_label_values(&[sink, reason.label()])
+            }),
         }
     }
 

@@ -493,4 +493,3 @@ pub fn encode_frame(framing: Framing, msg: &[u8], out: &mut Vec<u8>) {
         }
     }
 }
-
