@@ -21,7 +21,9 @@
 //! by to `sinkd_udp_kernel_drops_total`.
 //!
 //! Every socket has a 100 ms receive timeout so its thread notices
-//! [`UdpListener::shutdown`] promptly even when no datagram arrives.
+//! [`UdpListener::shutdown`] promptly even when no datagram arrives. A
+//! stopping thread first reads what the kernel already queued, until the
+//! socket is empty or two seconds have passed.
 
 use crate::allow::AllowList;
 use crate::batch::{now_unix_micros, RawBatch, WorkerQueues};
@@ -42,6 +44,9 @@ use tokio::sync::mpsc::error::TrySendError;
 
 #[cfg(test)]
 mod tests;
+
+/// Longest a stopping thread keeps draining its socket.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// How long a receive call waits before the thread checks for shutdown.
 const RECV_TIMEOUT: Duration = Duration::from_millis(100);
@@ -274,19 +279,31 @@ fn receive_loop(context: ThreadContext) {
     let mut last_error_log: Option<Instant> = None;
     let mut last_truncation_log: Option<Instant> = None;
 
-    while !context.stop.load(Ordering::Acquire) {
+    // Once stopped, the thread keeps reading until the socket is empty (one
+    // receive timeout with nothing), for at most `DRAIN_LIMIT`: datagrams
+    // the kernel already queued are handed over instead of lost uncounted.
+    let mut stopped_at: Option<Instant> = None;
+    loop {
+        if stopped_at.is_none() && context.stop.load(Ordering::Acquire) {
+            stopped_at = Some(Instant::now());
+        }
+        if stopped_at.is_some_and(|at| at.elapsed() >= DRAIN_LIMIT) {
+            break;
+        }
         let n_datagrams = match receiver.recv(fd) {
             Ok(n_datagrams) => n_datagrams,
             Err(error)
                 if matches!(
                     error.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
+                if stopped_at.is_some() {
+                    break;
+                }
                 continue;
             }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => {
                 if due(&mut last_error_log) {
                     tracing::warn!(%error, "UDP receive failed");
