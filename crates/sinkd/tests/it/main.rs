@@ -13,4 +13,5 @@ mod hostile;
 mod ingest;
 mod lifecycle;
 mod support;
+mod tidy;
 mod tls;
