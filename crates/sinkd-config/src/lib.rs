@@ -19,6 +19,7 @@ pub use import::{import_device_config, ImportError};
 use ipnet::IpNet;
 use raw::{RawConfig, RawListen, RawSink, RawStorage};
 use sinkd_proto::format::OutputFormat;
+pub use sinkd_proto::framing::Framing;
 use sinkd_route::{PriorityTable, Templates};
 use sinkd_store::PathTemplate;
 use std::net::{IpAddr, SocketAddr};
@@ -125,6 +126,49 @@ pub struct RelayTarget {
     pub port: u16,
 }
 
+/// What a full relay spool does (`overflow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelayOverflow {
+    /// Delete the oldest spooled messages (counted) to make room.
+    DropOldest,
+    /// Keep the spool and drop (and count) new messages.
+    RefuseNew,
+}
+
+/// TLS settings of a `tls address` relay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayTls {
+    /// CA certificates (PEM) the target's certificate must chain to.
+    pub ca: PathBuf,
+    /// Client certificate chain and key (PEM), both or neither.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Name the target's certificate must carry; `None` means the host.
+    pub server_name: Option<String>,
+}
+
+/// The relay settings of a `udp|tcp|tls address` sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayOptions {
+    /// TCP/TLS framing: octet counting unless `framing = "lf"`.
+    pub framing: Framing,
+    /// Present exactly for `tls address` targets.
+    pub tls: Option<RelayTls>,
+    /// Messages held in memory before spilling to the disk spool.
+    pub queue_memory: usize,
+    /// Bytes the disk spool may occupy.
+    pub queue_disk: u64,
+    pub overflow: RelayOverflow,
+    /// Connection attempt / no-progress timeout.
+    pub send_timeout: Duration,
+}
+
+/// Default relay `queue_memory` (messages).
+pub const DEFAULT_RELAY_QUEUE_MEMORY: usize = 100_000;
+/// Default relay `queue_disk`: 1G.
+pub const DEFAULT_RELAY_QUEUE_DISK: u64 = 1 << 30;
+/// Default relay `send_timeout`.
+pub const DEFAULT_RELAY_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One `[[sink]]` table.
 #[derive(Clone, Debug)]
 pub struct Sink {
@@ -137,6 +181,8 @@ pub struct Sink {
     pub priority_text: String,
     pub table: PriorityTable,
     pub format: OutputFormat,
+    /// Relay settings; `Some` exactly when the target is a relay.
+    pub relay: Option<RelayOptions>,
 }
 
 /// When segment files are fsynced.
@@ -595,6 +641,7 @@ fn check_sink(
         }
         None => format!("sink-{}", index + 1),
     };
+    let relay = check_relay(checker, sink, &target)?;
     Ok(Sink {
         name,
         target,
@@ -602,7 +649,148 @@ fn check_sink(
         priority_text,
         table,
         format,
+        relay,
     })
+}
+
+/// The relay keys of a sink: errors for keys a file sink or the target's
+/// transport cannot use, defaults for the rest.
+fn check_relay(
+    checker: &Checker<'_>,
+    sink: &Spanned<RawSink>,
+    target: &Target,
+) -> Result<Option<RelayOptions>, ConfigError> {
+    let raw = sink.get_ref();
+    let span_of = |value: Option<std::ops::Range<usize>>| value.unwrap_or_else(|| sink.span());
+    let present: [(&str, Option<std::ops::Range<usize>>); 9] = [
+        ("framing", raw.framing.as_ref().map(Spanned::span)),
+        ("ca", raw.ca.as_ref().map(Spanned::span)),
+        ("cert", raw.cert.as_ref().map(Spanned::span)),
+        ("key", raw.key.as_ref().map(Spanned::span)),
+        ("server_name", raw.server_name.as_ref().map(Spanned::span)),
+        ("queue_memory", raw.queue_memory.as_ref().map(Spanned::span)),
+        ("queue_disk", raw.queue_disk.as_ref().map(Spanned::span)),
+        ("overflow", raw.overflow.as_ref().map(Spanned::span)),
+        ("send_timeout", raw.send_timeout.as_ref().map(Spanned::span)),
+    ];
+    let Target::Relay(relay_target) = target else {
+        if let Some((key, span)) = present.iter().find(|(_, span)| span.is_some()) {
+            return Err(checker.invalid(
+                span_of(span.clone()),
+                format!("{key} applies to relay sinks (udp|tcp|tls address), not file sinks"),
+            ));
+        }
+        return Ok(None);
+    };
+    let transport = relay_target.transport;
+    if transport == ListenTransport::Udp {
+        if let Some(span) = &present[0].1 {
+            return Err(checker.invalid(
+                span.clone(),
+                "framing applies to tcp and tls relays; udp sends one message per datagram",
+            ));
+        }
+    }
+    if transport != ListenTransport::Tls {
+        if let Some((key, span)) = present[1..5].iter().find(|(_, span)| span.is_some()) {
+            return Err(checker.invalid(
+                span_of(span.clone()),
+                format!("{key} applies to tls relays only"),
+            ));
+        }
+    }
+    let framing = match &raw.framing {
+        None => Framing::OctetCounting,
+        Some(text) => match text.get_ref().as_str() {
+            "octet-counting" => Framing::OctetCounting,
+            "lf" => Framing::NonTransparent,
+            other => {
+                return Err(checker.invalid(
+                    text.span(),
+                    format!("unknown framing {other:?}: expected octet-counting or lf"),
+                ))
+            }
+        },
+    };
+    let tls = if transport == ListenTransport::Tls {
+        let Some(ca) = &raw.ca else {
+            return Err(checker.invalid(
+                sink.span(),
+                "a tls relay needs ca (PEM file of the CA certificates the target's certificate must chain to)",
+            ));
+        };
+        let client_cert = match (&raw.cert, &raw.key) {
+            (Some(cert), Some(key)) => {
+                Some((PathBuf::from(cert.get_ref()), PathBuf::from(key.get_ref())))
+            }
+            (None, None) => None,
+            (Some(cert), None) => {
+                return Err(checker.invalid(
+                    cert.span(),
+                    "cert needs key (the client certificate's private key)",
+                ))
+            }
+            (None, Some(key)) => {
+                return Err(
+                    checker.invalid(key.span(), "key needs cert (the client certificate chain)")
+                )
+            }
+        };
+        let server_name = match &raw.server_name {
+            Some(name) if name.get_ref().trim().is_empty() => {
+                return Err(checker.invalid(name.span(), "server_name must not be empty"))
+            }
+            Some(name) => Some(name.get_ref().trim().to_owned()),
+            None => None,
+        };
+        Some(RelayTls {
+            ca: PathBuf::from(ca.get_ref()),
+            client_cert,
+            server_name,
+        })
+    } else {
+        None
+    };
+    let queue_memory = match &raw.queue_memory {
+        None => DEFAULT_RELAY_QUEUE_MEMORY,
+        Some(n) if (1..=100_000_000).contains(n.get_ref()) => *n.get_ref(),
+        Some(n) => {
+            return Err(checker.invalid(n.span(), "queue_memory must be 1 to 100000000 messages"))
+        }
+    };
+    let queue_disk = match &raw.queue_disk {
+        None => DEFAULT_RELAY_QUEUE_DISK,
+        Some(size) if size.get_ref().0 >= 512 * 1024 => size.get_ref().0,
+        Some(size) => return Err(checker.invalid(size.span(), "queue_disk must be at least 512k")),
+    };
+    let overflow = match &raw.overflow {
+        None => RelayOverflow::DropOldest,
+        Some(text) => match text.get_ref().as_str() {
+            "drop-oldest" => RelayOverflow::DropOldest,
+            "refuse-new" => RelayOverflow::RefuseNew,
+            other => {
+                return Err(checker.invalid(
+                    text.span(),
+                    format!("unknown overflow {other:?}: expected drop-oldest or refuse-new"),
+                ))
+            }
+        },
+    };
+    let send_timeout = match &raw.send_timeout {
+        None => DEFAULT_RELAY_SEND_TIMEOUT,
+        Some(timeout) if timeout.get_ref().0 >= Duration::from_millis(100) => timeout.get_ref().0,
+        Some(timeout) => {
+            return Err(checker.invalid(timeout.span(), "send_timeout must be at least 100ms"))
+        }
+    };
+    Ok(Some(RelayOptions {
+        framing,
+        tls,
+        queue_memory,
+        queue_disk,
+        overflow,
+        send_timeout,
+    }))
 }
 
 fn check_storage(checker: &Checker<'_>, raw: &RawStorage) -> Result<Storage, ConfigError> {

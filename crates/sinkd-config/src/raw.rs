@@ -54,6 +54,16 @@ pub(crate) struct RawSink {
     pub(crate) target: Spanned<String>,
     pub(crate) priority: Option<Spanned<String>>,
     pub(crate) format: Option<Spanned<String>>,
+    // Relay sinks only (`udp|tcp|tls address ...`); checked in lib.rs.
+    pub(crate) framing: Option<Spanned<String>>,
+    pub(crate) ca: Option<Spanned<String>>,
+    pub(crate) cert: Option<Spanned<String>>,
+    pub(crate) key: Option<Spanned<String>>,
+    pub(crate) server_name: Option<Spanned<String>>,
+    pub(crate) queue_memory: Option<Spanned<usize>>,
+    pub(crate) queue_disk: Option<Spanned<ByteSize>>,
+    pub(crate) overflow: Option<Spanned<String>>,
+    pub(crate) send_timeout: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -207,3 +207,107 @@ fn units() {
     assert_eq!(units::parse_duration("1d"), Ok(Duration::from_secs(86_400)));
     assert_eq!(units::parse_duration("30"), Ok(Duration::from_secs(30)));
 }
+
+#[test]
+fn relay_keys_have_defaults() {
+    let config =
+        Config::from_toml("[[sink]]\ntarget = \"tcp address central.example.net\"\n").unwrap();
+    let relay = config.sinks[0].relay.clone().unwrap();
+    assert_eq!(relay.framing, Framing::OctetCounting);
+    assert_eq!(relay.tls, None);
+    assert_eq!(relay.queue_memory, DEFAULT_RELAY_QUEUE_MEMORY);
+    assert_eq!(relay.queue_disk, 1 << 30);
+    assert_eq!(relay.overflow, RelayOverflow::DropOldest);
+    assert_eq!(relay.send_timeout, Duration::from_secs(10));
+    let file = Config::from_toml("[[sink]]\ntarget = \"file {device}/messages\"\n").unwrap();
+    assert!(file.sinks[0].relay.is_none());
+}
+
+#[test]
+fn relay_keys_are_read() {
+    let source = r#"
+[[sink]]
+name = "central"
+target = "tls address central.example.net"
+framing = "lf"
+ca = "/etc/sinkd/central-ca.pem"
+cert = "/etc/sinkd/edge.pem"
+key = "/etc/sinkd/edge.key"
+server_name = "collector.example.net"
+queue_memory = 5000
+queue_disk = "2G"
+overflow = "refuse-new"
+send_timeout = "30s"
+"#;
+    let config = Config::from_toml(source).unwrap();
+    let relay = config.sinks[0].relay.clone().unwrap();
+    assert_eq!(relay.framing, Framing::NonTransparent);
+    assert_eq!(
+        relay.tls,
+        Some(RelayTls {
+            ca: "/etc/sinkd/central-ca.pem".into(),
+            client_cert: Some(("/etc/sinkd/edge.pem".into(), "/etc/sinkd/edge.key".into())),
+            server_name: Some("collector.example.net".into()),
+        })
+    );
+    assert_eq!(relay.queue_memory, 5000);
+    assert_eq!(relay.queue_disk, 2 << 30);
+    assert_eq!(relay.overflow, RelayOverflow::RefuseNew);
+    assert_eq!(relay.send_timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn relay_keys_that_do_not_apply_are_errors_with_their_line() {
+    for (source, expected) in [
+        (
+            "[[sink]]\ntarget = \"file x\"\n\nqueue_disk = \"1G\"\n",
+            "line 4: queue_disk applies to relay sinks",
+        ),
+        (
+            "[[sink]]\ntarget = \"udp address 10.0.0.9\"\nframing = \"lf\"\n",
+            "line 3: framing applies to tcp and tls relays",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address 10.0.0.9\"\nca = \"ca.pem\"\n",
+            "line 3: ca applies to tls relays only",
+        ),
+        (
+            "[[sink]]\ntarget = \"udp address 10.0.0.9\"\nserver_name = \"x\"\n",
+            "line 3: server_name applies to tls relays only",
+        ),
+        (
+            "[[sink]]\ntarget = \"tls address 10.0.0.9\"\n",
+            "line 1: a tls relay needs ca",
+        ),
+        (
+            "[[sink]]\ntarget = \"tls address 10.0.0.9\"\nca = \"ca.pem\"\ncert = \"c.pem\"\n",
+            "line 4: cert needs key",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address h\"\nframing = \"auto\"\n",
+            "line 3: unknown framing \"auto\"",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address h\"\noverflow = \"block\"\n",
+            "line 3: unknown overflow \"block\"",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address h\"\nqueue_memory = 0\n",
+            "line 3: queue_memory must be",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address h\"\nqueue_disk = \"100k\"\n",
+            "line 3: queue_disk must be at least 512k",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address h\"\nsend_timeout = \"10ms\"\n",
+            "line 3: send_timeout must be at least 100ms",
+        ),
+    ] {
+        let error = error_of(source);
+        assert!(
+            error.contains(expected),
+            "{error:?} should contain {expected:?}"
+        );
+    }
+}
