@@ -289,19 +289,15 @@ fn write_structured_data(structured_data: &StructuredData<'_>, escape: bool, out
         return;
     }
     let mut canonical = Vec::with_capacity(text.len() + 16);
-    let mut seen_ids: Vec<&str> = Vec::new();
+    let mut written_ids: Vec<SdName> = Vec::new();
     for element in structured_data.iter() {
+        let id = unique_sd_id(SdName::new(element.id), &written_ids);
         canonical.push(b'[');
-        push_sd_name(&mut canonical, element.id);
-        let repeats = seen_ids.iter().filter(|id| **id == element.id).count();
-        if repeats > 0 {
-            canonical.push(b'#');
-            push_decimal(&mut canonical, repeats as u64 + 1);
-        }
-        seen_ids.push(element.id);
+        canonical.extend_from_slice(id.as_bytes());
+        written_ids.push(id);
         for param in element.params() {
             canonical.push(b' ');
-            push_sd_name(&mut canonical, param.name);
+            canonical.extend_from_slice(SdName::new(param.name).as_bytes());
             canonical.extend_from_slice(b"=\"");
             for byte in param.value().bytes() {
                 if matches!(byte, b'"' | b'\\' | b']') {
@@ -320,17 +316,49 @@ fn write_structured_data(structured_data: &StructuredData<'_>, escape: bool, out
     }
 }
 
-/// An SD-NAME: 1 to 32 printable ASCII characters other than `=`, space,
-/// `]` and `"`; others become `_`.
-fn push_sd_name(out: &mut Vec<u8>, name: &str) {
-    if name.is_empty() {
-        out.push(b'_');
-        return;
+/// An SD-NAME as strict RFC 5424 allows it: 1 to 32 printable ASCII
+/// characters other than `=`, space, `]` and `"`; others become `_`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SdName {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl SdName {
+    fn new(name: &str) -> SdName {
+        let mut bytes = [b'_'; 32];
+        let mut len = 0;
+        for (slot, byte) in bytes.iter_mut().zip(name.bytes()) {
+            let valid = (33..=126).contains(&byte) && !matches!(byte, b'=' | b']' | b'"');
+            *slot = if valid { byte } else { b'_' };
+            len += 1;
+        }
+        SdName {
+            bytes,
+            len: len.max(1),
+        }
     }
-    for byte in name.bytes().take(32) {
-        let valid = (33..=126).contains(&byte) && !matches!(byte, b'=' | b']' | b'"');
-        out.push(if valid { byte } else { b'_' });
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
+}
+
+/// `id`, or `id` with a `#N` suffix (shortened to stay within 32
+/// characters) when an earlier element already used the name.
+fn unique_sd_id(id: SdName, written: &[SdName]) -> SdName {
+    let mut candidate = id;
+    let mut suffix_number = 1u64;
+    while written.contains(&candidate) {
+        suffix_number += 1;
+        let mut suffix = vec![b'#'];
+        push_decimal(&mut suffix, suffix_number);
+        let keep = id.len.min(32 - suffix.len());
+        candidate = id;
+        candidate.bytes[keep..keep + suffix.len()].copy_from_slice(&suffix);
+        candidate.len = keep + suffix.len();
+    }
+    candidate
 }
 
 /// The MSG as RFC 5424 can carry it: text that starts with a BOM must be

@@ -426,6 +426,7 @@ fn fuzz_lenient_structured_data_is_rewritten_strict() {
         b"<13>1 - h a - - [id  k=\"v\" ] msg",
         b"<13>1 - h a - - [a k=\"1\"][a k=\"2\"] msg",
         b"<13>1 - h a - - [x k=\"a]b\"] msg",
+        b"<13>1 - h a - - [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaX][aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaY] msg",
     ] {
         let message = crate::parse(input, &received);
         assert_eq!(message.format, crate::Format::Rfc5424, "{input:?}");
