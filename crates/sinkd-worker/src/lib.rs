@@ -10,6 +10,12 @@
 //! taking batches, its queue fills, and TCP readers stop reading — that is
 //! the backpressure chain of design.md §2.
 //!
+//! Relay sinks get the message in their format as it goes on the wire
+//! (unescaped), in one `RelayBatch` per relay per batch, handed to the
+//! relay with a non-blocking `offer`: a slow relay target never slows a
+//! worker (`sinkd-relay` spills to disk instead, and counts what it cannot
+//! keep).
+//!
 //! The sinks a worker routes to are a [`Routes`] snapshot behind an
 //! `ArcSwap`: a SIGHUP builds new routes and swaps them in between two
 //! batches, without stopping anything. Counters are summed per batch and

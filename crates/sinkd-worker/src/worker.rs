@@ -13,8 +13,9 @@ use arc_swap::ArcSwap;
 use jiff::tz::TimeZone;
 use sinkd_listen::RawBatch;
 use sinkd_metrics::{DropReason, Metrics};
-use sinkd_proto::format::write_escaped;
+use sinkd_proto::format::{write_escaped, write_message};
 use sinkd_proto::{parse, Format, Message, ReceiveTime};
+use sinkd_relay::RelayBatch;
 use sinkd_store::{StoreWriter, TemplateFields};
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ pub struct Worker {
     zone: ZoneCache,
     stream_path: String,
     tallies: Vec<SinkTally>,
+    /// Per sink: the batch being filled for a relay sink in this batch.
+    relay_batches: Vec<Option<RelayBatch>>,
 }
 
 impl Worker {
@@ -89,6 +92,7 @@ impl Worker {
             zone: ZoneCache::new(zone),
             stream_path: String::with_capacity(256),
             tallies: Vec::new(),
+            relay_batches: Vec::new(),
         }
     }
 
@@ -112,6 +116,8 @@ impl Worker {
         self.tallies.clear();
         self.tallies
             .resize(routes.sinks.len(), SinkTally::default());
+        self.relay_batches.clear();
+        self.relay_batches.resize_with(routes.sinks.len(), || None);
         let mut out = self.store.batch();
         let mut n_unparsed = 0u64;
         let mut n_unrouted = 0u64;
@@ -137,7 +143,12 @@ impl Worker {
                 app_name: message.app_name.unwrap_or(""),
             };
             let mut routed = false;
-            for (sink, tally) in routes.sinks.iter().zip(self.tallies.iter_mut()) {
+            for ((sink, tally), relay_batch) in routes
+                .sinks
+                .iter()
+                .zip(self.tallies.iter_mut())
+                .zip(self.relay_batches.iter_mut())
+            {
                 if !sink.table.matches(message.facility, message.severity) {
                     continue;
                 }
@@ -155,6 +166,15 @@ impl Worker {
                         tally.messages += 1;
                         tally.bytes += line_len as u64 + 1;
                     }
+                    Output::Relay(handle) => {
+                        // The sink's format as it goes on the wire: not the
+                        // escaped store form.
+                        let batch = relay_batch.get_or_insert_with(|| handle.batch());
+                        let len = batch.push_with(|buf| {
+                            write_message(&message, sink.format, &received.local, buf)
+                        });
+                        tally.bytes += len as u64;
+                    }
                 }
             }
             if !routed {
@@ -170,13 +190,29 @@ impl Worker {
         if n_unrouted > 0 {
             self.metrics.unrouted.inc_by(n_unrouted);
         }
+        // One non-blocking hand-off per relay sink; a refused batch is
+        // counted as dropped by the relay handle.
+        for ((sink, tally), relay_batch) in routes
+            .sinks
+            .iter()
+            .zip(&self.tallies)
+            .zip(self.relay_batches.iter_mut())
+        {
+            if let (Output::Relay(handle), Some(batch)) = (&sink.output, relay_batch.take()) {
+                let accepted = handle.offer(batch);
+                if accepted > 0 {
+                    sink.counters.messages.inc_by(accepted as u64);
+                    sink.counters.bytes.inc_by(tally.bytes);
+                }
+            }
+        }
         if out.is_empty() {
             return;
         }
         match self.store.submit(out) {
             Ok(()) => {
                 for (sink, tally) in routes.sinks.iter().zip(&self.tallies) {
-                    if tally.messages > 0 {
+                    if tally.messages > 0 && matches!(sink.output, Output::File(_)) {
                         sink.counters.messages.inc_by(tally.messages);
                         sink.counters.bytes.inc_by(tally.bytes);
                     }

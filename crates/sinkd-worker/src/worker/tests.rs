@@ -12,7 +12,12 @@ fn setup(config_text: &str) -> (tempfile::TempDir, Store, Worker, Arc<Metrics>) 
     let config = Config::from_toml(config_text).unwrap();
     let metrics = Metrics::new();
     let routes = Arc::new(ArcSwap::from_pointee(
-        Routes::build(&config, &metrics).unwrap(),
+        Routes::build(
+            &config,
+            &metrics,
+            &sinkd_relay::Relays::new(Arc::clone(&metrics)),
+        )
+        .unwrap(),
     ));
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let devices = DeviceSet::new(Arc::clone(&metrics));
@@ -134,4 +139,54 @@ fn control_characters_are_escaped_in_lines() {
         read_stream(dir.path(), "sw1/messages"),
         vec!["<13>app: one#011two#015three"]
     );
+}
+
+#[test]
+fn relay_sinks_get_the_wire_format_not_the_store_form() {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::from_toml(&format!(
+        "data_dir = {:?}\n[[sink]]\nname = \"central\"\ntarget = \"tcp address 127.0.0.1:{port}\"\nformat = \"rfc5424\"\nframing = \"lf\"\n",
+        dir.path().display().to_string()
+    ))
+    .unwrap();
+    let metrics = Metrics::new();
+    let relays = sinkd_relay::Relays::new(Arc::clone(&metrics));
+    let routes = Arc::new(ArcSwap::from_pointee(
+        Routes::build(&config, &metrics, &relays).unwrap(),
+    ));
+    assert_eq!(routes.load().relay_names(), ["central"]);
+    let store = Store::open(StoreConfig::new(dir.path().join("store"))).unwrap();
+    let mut worker = Worker::new(
+        routes,
+        store.writer(),
+        Arc::clone(&metrics),
+        DeviceSet::new(Arc::clone(&metrics)),
+        TimeZone::UTC,
+    );
+    worker.process(&batch(&[
+        b"<34>1 2026-03-08T09:00:00Z router1 sshd 42 ID7 - tab\there",
+        b"<13>1 2026-03-08T09:00:01Z router2 app - - - second",
+    ]));
+    let (connection, _) = listener.accept().unwrap();
+    connection
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(connection)
+        .lines()
+        .take(2)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "<34>1 2026-03-08T09:00:00.000000Z router1 sshd 42 ID7 - tab\there",
+            "<13>1 2026-03-08T09:00:01.000000Z router2 app - - - second",
+        ]
+    );
+    assert_eq!(metrics.sink("central").messages.get(), 2);
+    relays.shutdown();
+    store.shutdown().unwrap();
 }

@@ -6,8 +6,11 @@
 //! configuration in place (`reload.rs`); SIGTERM and SIGINT run the drain
 //! sequence in `shutdown` below, in the order that guarantees nothing
 //! accepted is lost: listeners stop and hand over what they decoded → the
-//! worker queues close → workers finish every queued batch → the store
-//! flushes and fsyncs every file.
+//! worker queues close → workers finish every queued batch → relays take
+//! what the workers handed them and write their memory queues to their disk
+//! spools → the store flushes and fsyncs every file. Relays start when the
+//! routes are first built (`Routes::build` asks the [`Relays`] set) and
+//! survive SIGHUP route swaps.
 
 mod listeners;
 mod reload;
@@ -19,6 +22,7 @@ use listeners::Listeners;
 use sinkd_config::{Config, FsyncSetting};
 use sinkd_listen::WorkerQueues;
 use sinkd_metrics::{CounterMirror, DropReason, Metrics};
+use sinkd_relay::Relays;
 use sinkd_store::{FsyncPolicy, Store, StoreConfig};
 use sinkd_worker::{DeviceSet, Routes, Worker};
 use std::path::PathBuf;
@@ -151,7 +155,10 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     let store = Store::open(store_config(&config, n_workers, fd_limit))
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     mirror_store_stats(&metrics, &store);
-    let routes = Arc::new(ArcSwap::from_pointee(Routes::build(&config, &metrics)?));
+    let relays = Arc::new(Relays::new(Arc::clone(&metrics)));
+    let routes = Arc::new(ArcSwap::from_pointee(Routes::build(
+        &config, &metrics, &relays,
+    )?));
     let devices = DeviceSet::new(Arc::clone(&metrics));
     let (queues, receivers) = WorkerQueues::bounded(n_workers, WORKER_QUEUE_BATCHES);
     let zone = Clock::system().zone().clone();
@@ -176,13 +183,25 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(serve(source, config, queues, Arc::clone(&metrics), routes));
+    let outcome = runtime.block_on(serve(
+        source,
+        config,
+        queues,
+        Arc::clone(&metrics),
+        routes,
+        Arc::clone(&relays),
+    ));
     // Every sender of the worker queues is gone once `serve` returns: the
     // workers drain what is queued and stop.
     for thread in worker_threads {
         if thread.join().is_err() {
             tracing::error!("a worker thread panicked");
         }
+    }
+    // The workers are done: every relay takes what they handed over and
+    // writes its memory queue to its spool before the store stops.
+    for error in relays.shutdown() {
+        tracing::error!(%error, "relay shutdown failed");
     }
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     store.shutdown().context("store shutdown")?;
@@ -206,6 +225,7 @@ async fn serve(
     queues: WorkerQueues,
     metrics: Arc<Metrics>,
     routes: Arc<ArcSwap<Routes>>,
+    relays: Arc<Relays>,
 ) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -240,7 +260,7 @@ async fn serve(
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                reload::reload(&source, &mut current, &mut listeners, &routes, &metrics).await;
+                reload::reload(&source, &mut current, &mut listeners, &routes, &relays, &metrics).await;
             }
             _ = terminate.recv() => {
                 tracing::info!("SIGTERM: draining");

@@ -13,6 +13,7 @@ use super::ConfigSource;
 use arc_swap::ArcSwap;
 use sinkd_config::Config;
 use sinkd_metrics::Metrics;
+use sinkd_relay::Relays;
 use sinkd_worker::Routes;
 use std::sync::Arc;
 
@@ -21,10 +22,11 @@ pub(crate) async fn reload(
     current: &mut Config,
     listeners: &mut Listeners,
     routes: &Arc<ArcSwap<Routes>>,
+    relays: &Relays,
     metrics: &Arc<Metrics>,
 ) {
     let result = match source.load() {
-        Ok(config) => apply(config, current, listeners, routes, metrics).await,
+        Ok(config) => apply(config, current, listeners, routes, relays, metrics).await,
         Err(error) => Err(error),
     };
     match result {
@@ -51,9 +53,17 @@ async fn apply(
     current: &mut Config,
     listeners: &mut Listeners,
     routes: &Arc<ArcSwap<Routes>>,
+    relays: &Relays,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()> {
-    let new_routes = Routes::build(&config, metrics)?;
+    // Starting or restarting a relay opens its spool and may wait for the
+    // old one to write its queue: blocking work, kept off the other tasks.
+    let new_routes = tokio::task::block_in_place(|| Routes::build(&config, metrics, relays))?;
+    let relay_names: Vec<String> = new_routes
+        .relay_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     for (setting, changed) in [
         ("data_dir", config.data_dir != current.data_dir),
         ("[storage]", config.storage != current.storage),
@@ -65,6 +75,9 @@ async fn apply(
         }
     }
     routes.store(Arc::new(new_routes));
+    // Relays whose sinks are gone write their queues to their spools.
+    let keep: Vec<&str> = relay_names.iter().map(String::as_str).collect();
+    tokio::task::block_in_place(|| relays.retain(&keep));
     let listener_result = listeners.apply(&config.listeners).await;
     *current = config;
     listener_result
