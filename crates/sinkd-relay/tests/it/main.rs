@@ -3,4 +3,5 @@
 //! installed).
 
 mod delivery;
+mod outage;
 mod support;
