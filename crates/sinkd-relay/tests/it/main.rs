@@ -4,4 +4,5 @@
 
 mod delivery;
 mod outage;
+mod rsyslog;
 mod support;
