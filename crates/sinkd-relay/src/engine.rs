@@ -30,9 +30,10 @@
 //! - **Failure.** A write or read error, the target closing, or no progress
 //!   (no byte written or acknowledged) for `send_timeout` while something
 //!   is pending breaks the connection. The window's batches are written
-//!   again, first, on the next connection (counted in
-//!   `sinkd_relay_messages_resent_total`), after a capped, jittered
-//!   exponential backoff.
+//!   again, first, on the next connection, after a capped, jittered
+//!   exponential backoff; so are the most recently acknowledged 8 MiB,
+//!   since a receiver can lose bytes its kernel acknowledged but it never
+//!   read (both counted in `sinkd_relay_messages_resent_total`).
 //! - **Stop.** The engine takes what is left in the intake channel, lets a
 //!   connected target acknowledge for up to a second, then writes the
 //!   window's unspooled batches and the memory queue to the end of the
@@ -61,6 +62,9 @@ use tokio::time::Instant;
 
 /// Most bytes written and not yet acknowledged.
 const MAX_INFLIGHT_BYTES: u64 = 4 * 1024 * 1024;
+/// Acknowledged batches kept for replay, in framed bytes: about what a
+/// receiver's socket buffer can hold unread (Linux autotunes up to 6 MiB).
+const RETAIN_BYTES: u64 = 8 * 1024 * 1024;
 /// Most messages taken from the spool at once.
 const SPOOL_READ_MESSAGES: usize = 1024;
 /// About the most bytes taken from the spool at once.
@@ -108,6 +112,8 @@ struct InFlight {
     sent: usize,
     /// Framed bytes of the batch (the counted `bytes_sent`).
     framed_bytes: u64,
+    /// Already counted in `messages_sent` (a replayed batch).
+    counted: bool,
 }
 
 /// What woke the engine.
@@ -136,6 +142,10 @@ pub(crate) struct Engine {
     inflight: VecDeque<InFlight>,
     inflight_messages: usize,
     inflight_bytes: u64,
+    /// Recently acknowledged batches, oldest first, replayed when a
+    /// connection is reset (see `link_failed`).
+    retained: VecDeque<InFlight>,
+    retained_bytes: u64,
     /// Index in `inflight` of the first batch not yet written whole on the
     /// current connection.
     next_unwritten: usize,
@@ -179,6 +189,8 @@ impl Engine {
             inflight: VecDeque::new(),
             inflight_messages: 0,
             inflight_bytes: 0,
+            retained: VecDeque::new(),
+            retained_bytes: 0,
             next_unwritten: 0,
             wbuf: Vec::with_capacity(64 * 1024),
             wpos: 0,
@@ -448,6 +460,7 @@ impl Engine {
             was_written: false,
             sent: 0,
             framed_bytes: 0,
+            counted: false,
         });
     }
 
@@ -494,6 +507,21 @@ impl Engine {
         self.link = Link::Down {
             retry_at: Instant::now() + delay,
         };
+        // The kernel acknowledges bytes before the receiving program reads
+        // them: a receiver that closes, crashes or is stopped with unread
+        // data in its socket buffer loses bytes we saw acknowledged, and
+        // neither a reset nor a FIN tells how many. So when an established
+        // connection breaks, the most recently acknowledged batches (up to
+        // RETAIN_BYTES) are written again before the unacknowledged ones.
+        if was_up {
+            while let Some(mut entry) = self.retained.pop_back() {
+                self.retained_bytes -= entry.framed_bytes;
+                entry.end = None;
+                self.inflight_messages += entry.batch.len();
+                self.inflight_bytes += entry.batch.bytes() as u64;
+                self.inflight.push_front(entry);
+            }
+        }
         for entry in &mut self.inflight {
             if entry.end.is_some() {
                 entry.was_written = true;
@@ -614,19 +642,36 @@ impl Engine {
                 break;
             };
             self.next_unwritten = self.next_unwritten.saturating_sub(1);
-            n_messages += entry.batch.len() as u64;
-            n_bytes += entry.framed_bytes;
+            if !entry.counted {
+                n_messages += entry.batch.len() as u64;
+                n_bytes += entry.framed_bytes;
+            }
             self.leave_window(&entry);
             if let Some(last) = entry.spool_last {
                 self.spool.ack(last);
             }
-            self.recycle(entry.batch);
+            self.retain(entry);
         }
         if n_messages > 0 {
             self.counters.messages_sent.inc_by(n_messages);
             self.counters.bytes_sent.inc_by(n_bytes);
             self.progress_at = Instant::now();
             self.backoff.reset();
+        }
+    }
+
+    /// Keeps an acknowledged batch for replay, within `RETAIN_BYTES`.
+    fn retain(&mut self, mut entry: InFlight) {
+        entry.counted = true;
+        entry.was_written = true;
+        self.retained_bytes += entry.framed_bytes;
+        self.retained.push_back(entry);
+        while self.retained_bytes > RETAIN_BYTES {
+            let Some(oldest) = self.retained.pop_front() else {
+                break;
+            };
+            self.retained_bytes -= oldest.framed_bytes;
+            self.recycle(oldest.batch);
         }
     }
 

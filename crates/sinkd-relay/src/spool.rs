@@ -102,6 +102,9 @@ pub(crate) struct Spool {
     max_bytes: u64,
     overflow: Overflow,
     disk_bytes: u64,
+    /// Line bytes handed to the store's writer since the spool opened
+    /// (compare the store's `bytes_written` for what is still pending).
+    appended_bytes: u64,
     maintained_at: Instant,
     lines_dropped_seen: u64,
 }
@@ -181,6 +184,7 @@ impl Spool {
             max_bytes: config.queue_disk,
             overflow: config.overflow,
             disk_bytes,
+            appended_bytes: 0,
             maintained_at: now,
             lines_dropped_seen: 0,
         })
@@ -246,16 +250,21 @@ impl Spool {
             .duration_since(UNIX_EPOCH)
             .map(|since| since.as_micros() as i64)
             .unwrap_or(0);
+        let mut written = 0u64;
         for message in batch.iter() {
-            spool_batch.push_with(STREAM, now_micros, |line| escape(message, line));
+            spool_batch.push_with(STREAM, now_micros, |line| {
+                let start = line.len();
+                escape(message, line);
+                written += (line.len() - start) as u64 + 1;
+            });
         }
         let n_lines = spool_batch.len() as u64;
-        let written = spool_batch.arena_bytes() as u64;
         match self.writer.submit(spool_batch) {
             Ok(()) => {
                 let first = self.next_seq;
                 self.next_seq += n_lines;
                 self.disk_bytes += written;
+                self.appended_bytes += written;
                 outcome.seqs = Some((first, self.next_seq - 1));
             }
             Err(refused) => {
@@ -403,9 +412,13 @@ impl Spool {
         result
     }
 
+    /// The bytes on disk plus what the writer thread has not written yet.
     fn remeasure(&mut self) {
         if let Ok(bytes) = measure(&self.stream_dir) {
-            self.disk_bytes = bytes;
+            let pending = self
+                .appended_bytes
+                .saturating_sub(self.stats.snapshot().bytes_written);
+            self.disk_bytes = bytes + pending;
         }
     }
 

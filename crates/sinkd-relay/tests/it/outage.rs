@@ -134,3 +134,47 @@ fn a_target_that_refuses_connections_holds_up_no_other_relay() {
     healthy_relay.shutdown().unwrap();
     refused_relay.shutdown().unwrap();
 }
+
+#[test]
+fn a_target_that_goes_away_mid_stream_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = StreamReceiver::start(0, Framing::OctetCounting, None, Behaviour::Record);
+    let port = receiver.addr.port();
+    let metrics = metrics();
+    let mut config = relay_config("flaky", RelayTransport::Tcp, port, dir.path());
+    config.queue_memory = 2000;
+    let relay = Relay::start(config, metrics.clone()).unwrap();
+    let handle = relay.handle();
+    let messages = numbered("r1", 0..60_000);
+    offer_all(&handle, &messages[..20_000], 200);
+    assert!(eventually(Duration::from_secs(20), || receiver.count() >= 5_000));
+    let mut received = receiver.stop();
+    offer_all(&handle, &messages[20_000..], 200);
+    let receiver = StreamReceiver::start(port, Framing::OctetCounting, None, Behaviour::Record);
+    let counters = metrics.relay("flaky");
+    assert!(eventually(Duration::from_secs(60), || {
+        counters.messages_sent.get() >= messages.len() as u64
+    }));
+    received.extend(receiver.stop());
+    // Everything arrived; whatever arrived twice was resent after the break,
+    // and once the duplicates are taken out the order is the sent order.
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<Vec<u8>> = received
+        .iter()
+        .filter(|message| seen.insert((*message).clone()))
+        .cloned()
+        .collect();
+    crate::support::assert_same(&unique, &messages);
+    let duplicates = (received.len() - unique.len()) as u64;
+    assert!(
+        duplicates <= counters.messages_resent.get(),
+        "{duplicates} duplicates, {} resent",
+        counters.messages_resent.get()
+    );
+    println!(
+        "flaky target: {} received, {duplicates} duplicates, {} resent",
+        received.len(),
+        counters.messages_resent.get()
+    );
+    relay.shutdown().unwrap();
+}

@@ -338,3 +338,34 @@ pub(crate) fn numbered(device: &str, range: std::ops::Range<u32>) -> Vec<Vec<u8>
         .map(|index| format!("<13>message {index:08} from {device}").into_bytes())
         .collect()
 }
+
+/// Asserts `got == want` with a short report (lengths, first difference,
+/// how many of `want` are missing) instead of printing both lists.
+pub(crate) fn assert_same(got: &[Vec<u8>], want: &[Vec<u8>]) {
+    if got == want {
+        return;
+    }
+    let first = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
+    let present: std::collections::HashSet<&Vec<u8>> = got.iter().collect();
+    let missing: Vec<String> = want
+        .iter()
+        .filter(|message| !present.contains(message))
+        .take(5)
+        .map(|message| String::from_utf8_lossy(message).into_owned())
+        .collect();
+    let n_missing = want
+        .iter()
+        .filter(|message| !present.contains(message))
+        .count();
+    panic!(
+        "got {} messages, want {}; first difference at {first}: got {:?}, want {:?}; {n_missing} missing, e.g. {missing:?}",
+        got.len(),
+        want.len(),
+        got.get(first).map(|m| String::from_utf8_lossy(m).into_owned()),
+        want.get(first).map(|m| String::from_utf8_lossy(m).into_owned()),
+    );
+}
