@@ -179,6 +179,10 @@ pub fn write_escaped(
 /// Appends `bytes` with every control character (below 0x20, and 0x7F)
 /// written as `#` and three octal digits.
 pub fn escape_control(bytes: &[u8], out: &mut Vec<u8>) {
+    if !has_control(bytes) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut rest = bytes;
     while let Some(idx) = rest.iter().position(|&byte| is_control(byte)) {
         out.extend_from_slice(&rest[..idx]);
@@ -192,6 +196,17 @@ pub fn escape_control(bytes: &[u8], out: &mut Vec<u8>) {
         rest = &rest[idx + 1..];
     }
     out.extend_from_slice(rest);
+}
+
+/// Whether any byte is a control character. Branch-free per 64-byte chunk
+/// so the compiler vectorises it: most messages have none, and this check
+/// is all they pay.
+fn has_control(bytes: &[u8]) -> bool {
+    bytes.chunks(64).any(|chunk| {
+        chunk
+            .iter()
+            .fold(false, |found, &byte| found | (byte < 0x20) | (byte == 0x7f))
+    })
 }
 
 fn is_control(byte: u8) -> bool {

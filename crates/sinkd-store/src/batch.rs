@@ -79,8 +79,9 @@ impl AppendBatch {
             return;
         }
         let line_end = self.arena.len();
-        for byte in &mut self.arena[line_start..line_end] {
-            if *byte == b'\n' {
+        let line = &mut self.arena[line_start..line_end];
+        if memchr::memchr(b'\n', line).is_some() {
+            for byte in line.iter_mut().filter(|byte| **byte == b'\n') {
                 *byte = b' ';
             }
         }
