@@ -31,9 +31,11 @@
 //!   (no byte written or acknowledged) for `send_timeout` while something
 //!   is pending breaks the connection. The window's batches are written
 //!   again, first, on the next connection, after a capped, jittered
-//!   exponential backoff; so are the most recently acknowledged 8 MiB,
-//!   since a receiver can lose bytes its kernel acknowledged but it never
-//!   read (both counted in `sinkd_relay_messages_resent_total`).
+//!   exponential backoff. When the target *reset* the connection (it
+//!   closed or died with unread data), the batches acknowledged in the
+//!   last second (at most 8 MiB) are written again too, since a receiver
+//!   loses what its kernel acknowledged but it never read. Both count in
+//!   `sinkd_relay_messages_resent_total`.
 //! - **Stop.** The engine takes what is left in the intake channel, lets a
 //!   connected target acknowledge for up to a second, then writes the
 //!   window's unspooled batches and the memory queue to the end of the
@@ -65,6 +67,9 @@ const MAX_INFLIGHT_BYTES: u64 = 4 * 1024 * 1024;
 /// Acknowledged batches kept for replay, in framed bytes: about what a
 /// receiver's socket buffer can hold unread (Linux autotunes up to 6 MiB).
 const RETAIN_BYTES: u64 = 8 * 1024 * 1024;
+/// Acknowledged batches are kept for replay this long: a receiver that
+/// is alive reads its socket buffer well within it.
+const RETAIN_FOR: Duration = Duration::from_secs(1);
 /// Most messages taken from the spool at once.
 const SPOOL_READ_MESSAGES: usize = 1024;
 /// About the most bytes taken from the spool at once.
@@ -114,6 +119,8 @@ struct InFlight {
     framed_bytes: u64,
     /// Already counted in `messages_sent` (a replayed batch).
     counted: bool,
+    /// When the batch was acknowledged (kept for replay).
+    acked_at: Option<Instant>,
 }
 
 /// What woke the engine.
@@ -461,6 +468,7 @@ impl Engine {
             sent: 0,
             framed_bytes: 0,
             counted: false,
+            acked_at: None,
         });
     }
 
@@ -508,12 +516,25 @@ impl Engine {
             retry_at: Instant::now() + delay,
         };
         // The kernel acknowledges bytes before the receiving program reads
-        // them: a receiver that closes, crashes or is stopped with unread
-        // data in its socket buffer loses bytes we saw acknowledged, and
-        // neither a reset nor a FIN tells how many. So when an established
-        // connection breaks, the most recently acknowledged batches (up to
-        // RETAIN_BYTES) are written again before the unacknowledged ones.
-        if was_up {
+        // them. A receiver that closes or dies with unread data in its
+        // socket buffer resets the connection (a clean close, FIN, means it
+        // read everything first); the bytes we saw acknowledged in the last
+        // moments may then be lost, so the batches acknowledged within
+        // RETAIN_FOR (at most RETAIN_BYTES) are written again before the
+        // unacknowledged ones.
+        let reset = matches!(
+            error.source.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        );
+        let now = Instant::now();
+        self.drop_retained(now);
+        if !(was_up && reset) {
+            while let Some(entry) = self.retained.pop_front() {
+                self.recycle(entry.batch);
+            }
+            self.retained_bytes = 0;
+        }
+        if was_up && reset {
             while let Some(mut entry) = self.retained.pop_back() {
                 self.retained_bytes -= entry.framed_bytes;
                 entry.end = None;
@@ -631,6 +652,7 @@ impl Engine {
                 return;
             }
         };
+        let now = Instant::now();
         let mut n_messages = 0u64;
         let mut n_bytes = 0u64;
         while self
@@ -650,7 +672,7 @@ impl Engine {
             if let Some(last) = entry.spool_last {
                 self.spool.ack(last);
             }
-            self.retain(entry);
+            self.retain(entry, now);
         }
         if n_messages > 0 {
             self.counters.messages_sent.inc_by(n_messages);
@@ -660,10 +682,12 @@ impl Engine {
         }
     }
 
-    /// Keeps an acknowledged batch for replay, within `RETAIN_BYTES`.
-    fn retain(&mut self, mut entry: InFlight) {
+    /// Keeps an acknowledged batch for replay, within `RETAIN_BYTES` and
+    /// `RETAIN_FOR`.
+    fn retain(&mut self, mut entry: InFlight, now: Instant) {
         entry.counted = true;
         entry.was_written = true;
+        entry.acked_at = Some(now);
         self.retained_bytes += entry.framed_bytes;
         self.retained.push_back(entry);
         while self.retained_bytes > RETAIN_BYTES {
@@ -672,6 +696,22 @@ impl Engine {
             };
             self.retained_bytes -= oldest.framed_bytes;
             self.recycle(oldest.batch);
+        }
+        self.drop_retained(now);
+    }
+
+    /// Forgets retained batches acknowledged more than `RETAIN_FOR` before
+    /// `now`.
+    fn drop_retained(&mut self, now: Instant) {
+        while self.retained.front().is_some_and(|entry| {
+            entry
+                .acked_at
+                .is_none_or(|acked_at| now.duration_since(acked_at) > RETAIN_FOR)
+        }) {
+            if let Some(oldest) = self.retained.pop_front() {
+                self.retained_bytes -= oldest.framed_bytes;
+                self.recycle(oldest.batch);
+            }
         }
     }
 

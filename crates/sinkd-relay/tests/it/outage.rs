@@ -164,6 +164,18 @@ fn a_target_that_goes_away_mid_stream_loses_nothing() {
         .filter(|message| seen.insert((*message).clone()))
         .cloned()
         .collect();
+    eprintln!(
+        "flaky counters: connects {}, errors {}, resent {}, spool drops {}, full drops {}",
+        counters.connects.get(),
+        counters.connect_errors.get(),
+        counters.messages_resent.get(),
+        counters
+            .dropped(sinkd_metrics::DropReason::RelaySpoolError)
+            .get(),
+        counters
+            .dropped(sinkd_metrics::DropReason::RelayQueueFull)
+            .get(),
+    );
     crate::support::assert_same(&unique, &messages);
     let duplicates = (received.len() - unique.len()) as u64;
     assert!(

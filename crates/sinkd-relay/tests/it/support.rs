@@ -60,6 +60,9 @@ pub(crate) struct StreamReceiver {
     accepted: Arc<Mutex<usize>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Connection reader threads, joined on stop so every frame read
+    /// before the close is recorded.
+    readers: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl StreamReceiver {
@@ -78,7 +81,9 @@ impl StreamReceiver {
         let connections = Arc::new(Mutex::new(Vec::new()));
         let accepted = Arc::new(Mutex::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let readers = Arc::new(Mutex::new(Vec::new()));
         let thread = {
+            let readers = Arc::clone(&readers);
             let messages = Arc::clone(&messages);
             let connections = Arc::clone(&connections);
             let accepted = Arc::clone(&accepted);
@@ -98,9 +103,9 @@ impl StreamReceiver {
                             }
                             let messages = Arc::clone(&messages);
                             let tls = tls.clone();
-                            std::thread::spawn(move || {
+                            readers.lock().unwrap().push(std::thread::spawn(move || {
                                 read_frames(stream, framing, tls, &messages)
-                            });
+                            }));
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
@@ -114,6 +119,7 @@ impl StreamReceiver {
             accepted,
             stop,
             thread: Some(thread),
+            readers,
         }
     }
 
@@ -140,8 +146,13 @@ impl StreamReceiver {
         if let Some(thread) = self.thread.take() {
             thread.join().expect("receiver thread");
         }
+        // Like a receiver that exits: stop reading and close. A socket
+        // closed with unread data sends a reset, otherwise a FIN.
         for connection in self.connections.lock().unwrap().drain(..) {
-            let _ = connection.shutdown(Shutdown::Both);
+            let _ = connection.shutdown(Shutdown::Read);
+        }
+        for reader in self.readers.lock().unwrap().drain(..) {
+            let _ = reader.join();
         }
     }
 }
