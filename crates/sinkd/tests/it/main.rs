@@ -12,6 +12,7 @@ mod harness;
 mod hostile;
 mod ingest;
 mod lifecycle;
+mod relay;
 mod support;
 mod tidy;
 mod tls;
