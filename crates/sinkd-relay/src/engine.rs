@@ -211,9 +211,18 @@ impl Engine {
     /// Runs until told to stop, then persists the queue.
     pub(crate) async fn run(mut self, mut stop: oneshot::Receiver<()>) -> Result<(), RelayError> {
         let mut stopping_until: Option<Instant> = None;
+        let mut next_tick = Instant::now();
         loop {
             self.absorb_intake();
-            let now = Instant::now();
+            let mut now = Instant::now();
+            // Ticks run here, not only when nothing else is ready, so a
+            // steady stream of batches cannot starve timeouts, acks, the
+            // cursor or the gauges.
+            if now >= next_tick {
+                self.tick();
+                now = Instant::now();
+                next_tick = now + self.tick_interval();
+            }
             if let Some(deadline) = stopping_until {
                 if now >= deadline || self.is_drained() || !matches!(self.link, Link::Up(_)) {
                     break;
@@ -221,7 +230,7 @@ impl Engine {
             }
             self.maybe_connect(now);
             self.prepare_write(stopping_until.is_some());
-            let mut tick_at = now + self.tick_interval();
+            let mut tick_at = next_tick.min(now + self.tick_interval());
             if let Link::Down { retry_at } = self.link {
                 tick_at = tick_at.min(retry_at);
             }
@@ -230,14 +239,17 @@ impl Engine {
                 let out = &self.wbuf[self.wpos..];
                 let flush = self.flush_pending;
                 let scratch = &mut self.scratch;
+                // The link goes before the intake: every turn of the loop
+                // takes all waiting batches first anyway (`absorb_intake`),
+                // so neither can starve the other.
                 tokio::select! {
                     biased;
                     _ = &mut stop, if stopping_until.is_none() => Event::Stop,
+                    event = poll_link(link, out, flush, scratch) => event,
                     batch = self.intake.recv(), if self.intake_open => match batch {
                         Some(batch) => Event::Intake(batch),
                         None => Event::IntakeClosed,
                     },
-                    event = poll_link(link, out, flush, scratch) => event,
                     _ = tokio::time::sleep_until(tick_at) => Event::Tick,
                 }
             };
@@ -256,7 +268,10 @@ impl Engine {
                 }
                 Event::Connected(result) => self.connected(result),
                 Event::Link(polled) => self.link_event(polled),
-                Event::Tick => self.tick(),
+                Event::Tick => {
+                    self.tick();
+                    next_tick = Instant::now() + self.tick_interval();
+                }
             }
         }
         self.persist()
