@@ -424,3 +424,54 @@ fn stuck_and_refusing_targets_hold_up_neither_files_nor_other_relays() {
     assert_eq!(healthy.count(), frames.len());
     edge.stop().assert_clean_exit();
 }
+
+#[test]
+fn a_relay_keeps_its_connection_across_sighup_and_stops_when_removed() {
+    let target = Recorder::start(0, true);
+    let target_port = target.port;
+    let sandbox = Sandbox::new();
+    let sinks = |priority: &str, with_relay: bool| {
+        let relay = if with_relay {
+            format!(
+                "[[sink]]\nname = \"central\"\ntarget = \"tcp address 127.0.0.1:{target_port}\"\n\
+                 priority = \"{priority}\"\nformat = \"rfc5424\"\n"
+            )
+        } else {
+            String::new()
+        };
+        format!("[[sink]]\nname = \"local\"\ntarget = \"file {{device}}/messages\"\n\n{relay}")
+    };
+    let edge = Server::start(&sandbox, |ports| {
+        tcp_listener(ports.tcp) + &sinks("*.*", true)
+    });
+    let listener = tcp_listener(edge.ports.tcp);
+    send_device(edge.ports.tcp, "hup-1", 0..1000);
+    edge.wait_count("sinkd_relay_messages_sent_total{sink=\"central\"}", 1000);
+    // A new priority keeps the relay, its connection and its counters.
+    edge.rewrite_config(&(listener.clone() + &sinks("user.*", true)));
+    edge.signal(libc::SIGHUP);
+    edge.wait_count("sinkd_config_reloads_total{result=\"ok\"}", 1);
+    send_device(edge.ports.tcp, "hup-1", 1000..2000);
+    let scrape = edge.wait_count("sinkd_relay_messages_sent_total{sink=\"central\"}", 2000);
+    assert_eq!(
+        scrape.count("sinkd_relay_connects_total{sink=\"central\"}"),
+        1
+    );
+    assert_eq!(target.accepted(), 1);
+    // Removing the sink stops the relay; bringing it back resumes it.
+    edge.rewrite_config(&(listener.clone() + &sinks("*.*", false)));
+    edge.signal(libc::SIGHUP);
+    edge.wait_count("sinkd_config_reloads_total{result=\"ok\"}", 2);
+    edge.wait_for("the relay to stop", |scrape| {
+        scrape.count("sinkd_relay_connection_state{sink=\"central\"}") == 0
+    });
+    edge.rewrite_config(&(listener + &sinks("*.*", true)));
+    edge.signal(libc::SIGHUP);
+    edge.wait_count("sinkd_config_reloads_total{result=\"ok\"}", 3);
+    send_device(edge.ports.tcp, "hup-1", 2000..3000);
+    edge.wait_count("sinkd_relay_messages_sent_total{sink=\"central\"}", 3000);
+    edge.stop().assert_clean_exit();
+    let frames = target.stop();
+    let duplicates = check_in_order(&frames, &["hup-1"], 3000);
+    assert_eq!(duplicates, 0);
+}
