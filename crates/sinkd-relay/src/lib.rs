@@ -49,7 +49,7 @@ pub use error::{ConnError, Fault, RelayError};
 use crossbeam_channel::{Receiver, Sender};
 use sinkd_metrics::{DropReason, Metrics, RelayCounters};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
@@ -65,6 +65,10 @@ const RECYCLE_BATCHES: usize = 256;
 pub(crate) struct Shared {
     /// Messages offered and not yet taken by the relay thread.
     pub(crate) intake_messages: AtomicUsize,
+    /// Second (since `started`) of the last refusal warning: at most one a
+    /// second, whatever the rate of refused batches.
+    last_warning: AtomicU64,
+    started: std::time::Instant,
     recycle_tx: Sender<RelayBatch>,
     recycle_rx: Receiver<RelayBatch>,
 }
@@ -144,7 +148,10 @@ impl RelayHandle {
         let n = batch.len() as u64;
         self.metrics
             .relay_dropped(&self.counters, DropReason::RelayQueueFull, n);
-        tracing::warn!(sink = %self.name, messages = n, "{why}");
+        let second = self.shared.started.elapsed().as_secs();
+        if self.shared.last_warning.swap(second, Ordering::Relaxed) != second {
+            tracing::warn!(sink = %self.name, messages = n, "{why} (counted in relay_queue_full; logged at most once a second)");
+        }
         batch.clear();
         self.shared.recycle(batch);
     }
@@ -203,6 +210,8 @@ impl Relay {
         let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(RECYCLE_BATCHES);
         let shared = Arc::new(Shared {
             intake_messages: AtomicUsize::new(0),
+            last_warning: AtomicU64::new(u64::MAX),
+            started: std::time::Instant::now(),
             recycle_tx,
             recycle_rx,
         });

@@ -163,3 +163,32 @@ fn bad_settings_fail_the_start_with_the_sink_name() {
     assert!(error.to_string().contains("broken"), "{error}");
     assert!(matches!(error, RelayError::TlsFile { .. }));
 }
+
+#[test]
+fn a_stopped_relay_refuses_without_blocking_and_counts_the_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = metrics();
+    let config = relay_config(
+        "gone",
+        RelayTransport::Tcp,
+        crate::support::free_port(),
+        dir.path(),
+    );
+    let relay = Relay::start(config, metrics.clone()).unwrap();
+    let handle = relay.handle();
+    relay.shutdown().unwrap();
+    assert_eq!(offer_all(&handle, &numbered("r1", 0..10), 10), 0);
+    let counters = metrics.relay("gone");
+    assert_eq!(
+        counters
+            .dropped(sinkd_metrics::DropReason::RelayQueueFull)
+            .get(),
+        10
+    );
+    assert_eq!(
+        metrics
+            .dropped(sinkd_metrics::DropReason::RelayQueueFull)
+            .get(),
+        10
+    );
+}
