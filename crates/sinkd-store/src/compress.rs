@@ -109,7 +109,9 @@ impl Compressor {
         };
         let mut subdirs = Vec::new();
         for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            // Hidden directories (relay spools) belong to other stores.
+            let hidden = entry.file_name().as_encoded_bytes().first() == Some(&b'.');
+            if !hidden && entry.file_type().is_ok_and(|kind| kind.is_dir()) {
                 subdirs.push(entry.path());
             }
         }

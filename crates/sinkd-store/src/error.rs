@@ -89,6 +89,13 @@ pub enum TemplateError {
         /// One-based position of the component.
         index: usize,
     },
+    /// A component starts with `.`: hidden names under `data_dir` are
+    /// reserved for sinkd's own files (relay spools).
+    #[error("component {index} starts with '.'; names starting with '.' are reserved for sinkd's own files")]
+    HiddenComponent {
+        /// One-based position of the component.
+        index: usize,
+    },
     /// A component is `.`.
     #[error("component {index} is '.'; remove it")]
     CurrentComponent {

@@ -180,6 +180,11 @@ impl PathTemplate {
                             _ => {}
                         }
                     }
+                    if component.starts_with('.') && !matches!(component, "." | "..") {
+                        return Err(TemplateError::HiddenComponent {
+                            index: component_index,
+                        });
+                    }
                     if byte.is_none() {
                         break;
                     }

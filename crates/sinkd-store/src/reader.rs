@@ -75,8 +75,11 @@ fn walk(
     for entry in entries {
         let entry = entry.map_err(|error| StoreError::io("read directory", dir, error))?;
         let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        // Hidden directories (relay spools) are not device streams.
         if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
-            subdirs.push(name.to_owned());
+            if !name.starts_with('.') {
+                subdirs.push(name.to_owned());
+            }
         }
     }
     if depth > 0 {

@@ -46,6 +46,14 @@ fn refuses_unsafe_templates_with_a_clear_error() {
         ("{device}/../x", TemplateError::ParentComponent { index: 2 }),
         ("./{device}", TemplateError::CurrentComponent { index: 1 }),
         (
+            ".relay/{device}",
+            TemplateError::HiddenComponent { index: 1 },
+        ),
+        (
+            "{device}/.{facility}",
+            TemplateError::HiddenComponent { index: 2 },
+        ),
+        (
             "{device}//messages",
             TemplateError::EmptyComponent { index: 2 },
         ),

@@ -119,6 +119,10 @@ fn lists_streams_with_their_extent() {
     write_lines(&store, "router1/messages", "x", 0..1);
     store.shutdown().unwrap();
     std::fs::create_dir_all(dir.path().join("empty/dir")).unwrap();
+    // A relay spool is a store of its own under a hidden directory.
+    let spool = Store::open(config(&dir.path().join(".relay/r1"))).unwrap();
+    write_lines(&spool, "queue", "q", 0..3);
+    spool.shutdown().unwrap();
     let streams = list_streams(dir.path()).unwrap();
     let summary: Vec<(&str, usize, u64, Option<u64>)> = streams
         .iter()
