@@ -328,6 +328,49 @@ impl Config {
         })
     }
 
+    /// Every file the configuration names that sinkd reads only later
+    /// (TLS certificates, keys and CAs of listeners and relays), each with
+    /// a description of who needs it.
+    pub fn referenced_files(&self) -> Vec<(String, &std::path::Path)> {
+        let mut files = Vec::new();
+        for listener in &self.listeners {
+            let Some(tls) = &listener.tls else { continue };
+            let who = format!("tls listener on {}", listener.address);
+            files.push((format!("{who}: cert"), tls.cert.as_path()));
+            files.push((format!("{who}: key"), tls.key.as_path()));
+            if let Some(ca) = &tls.client_ca {
+                files.push((format!("{who}: client_ca"), ca.as_path()));
+            }
+        }
+        for sink in &self.sinks {
+            let Some(tls) = sink.relay.as_ref().and_then(|relay| relay.tls.as_ref()) else {
+                continue;
+            };
+            let who = format!("sink {:?}", sink.name);
+            files.push((format!("{who}: ca"), tls.ca.as_path()));
+            if let Some((cert, key)) = &tls.client_cert {
+                files.push((format!("{who}: cert"), cert.as_path()));
+                files.push((format!("{who}: key"), key.as_path()));
+            }
+        }
+        files
+    }
+
+    /// Checks that every file of [`Config::referenced_files`] can be
+    /// opened, so a configuration that passes `check-config` does not fail
+    /// later at start or at a reconnect.
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        for (who, path) in self.referenced_files() {
+            if let Err(error) = std::fs::File::open(path) {
+                return Err(ConfigError::Global(format!(
+                    "{who}: cannot read {}: {error}",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and validates a configuration file.
     pub fn from_file(path: &std::path::Path) -> Result<Config, ConfigError> {
         let source = std::fs::read_to_string(path).map_err(|error| {

@@ -311,3 +311,17 @@ fn relay_keys_that_do_not_apply_are_errors_with_their_line() {
         );
     }
 }
+
+#[test]
+fn check_files_names_unreadable_tls_files() {
+    let config = Config::from_toml(
+        "[[sink]]\nname = \"up\"\ntarget = \"tls address central.example.net\"\nca = \"/nonexistent/ca.pem\"\n",
+    )
+    .unwrap();
+    let message = config.check_files().unwrap_err().to_string();
+    assert!(
+        message.contains("sink \"up\": ca") && message.contains("/nonexistent/ca.pem"),
+        "{message}"
+    );
+    assert!(Config::default_config().check_files().is_ok());
+}

@@ -1,5 +1,5 @@
 //! `sinkd check-config FILE`: validates a configuration without starting
-//! (the TLS listeners' certificate and key files must be readable too), and
+//! (the TLS files of listeners and relays must be readable too), and
 //! on success shows the listeners and the sinks the way the device's
 //! `show sink` does (index, target, priority, format).
 
@@ -21,24 +21,11 @@ pub(crate) fn run(args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    // The files a TLS listener needs are read only when it starts; a
-    // check that passed must not leave that to the server's start.
-    for listener in &config.listeners {
-        let Some(tls) = &listener.tls else { continue };
-        let files = [("cert", Some(&tls.cert)), ("key", Some(&tls.key))];
-        let client_ca = [("client_ca", tls.client_ca.as_ref())];
-        for (key, path) in files.iter().chain(&client_ca) {
-            let Some(path) = path else { continue };
-            if let Err(error) = std::fs::File::open(path) {
-                eprintln!(
-                    "{}: tls listener on {}: cannot read {key} {}: {error}",
-                    args.file.display(),
-                    listener.address,
-                    path.display()
-                );
-                return Ok(ExitCode::from(2));
-            }
-        }
+    // TLS files are read only when a listener starts or a relay connects;
+    // a check that passed must not leave them to that moment.
+    if let Err(error) = config.check_files() {
+        eprintln!("{}: {error}", args.file.display());
+        return Ok(ExitCode::from(2));
     }
     println!("{}: OK", args.file.display());
     println!("data_dir: {}", config.data_dir.display());
