@@ -32,7 +32,7 @@ pub mod servers;
 use crate::load::{monotonic_ns, Summary};
 use crate::pool::SizeClass;
 use anyhow::{bail, Context as _};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use servers::{Programs, ServerKind, Setup, Wire, PRIORITY};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 mod tests;
 
 /// One load shape, run against every server.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scenario {
     /// The table this scenario belongs to (`transports`, `devices`, ...).
     pub group: String,
@@ -51,25 +51,36 @@ pub struct Scenario {
     pub connections: usize,
     pub size: SizeClass,
     pub count: u64,
-    #[serde(serialize_with = "seconds")]
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds")]
     pub duration: Duration,
+    /// Messages per second the generator holds; `None` is flat out.
+    pub rate: Option<f64>,
 }
 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(duration.as_secs_f64())
 }
 
+fn from_seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let seconds = f64::deserialize(deserializer)?;
+    Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
+}
+
 impl Scenario {
-    /// A short label: `tcp-lf, 1000 devices, 1 conn, small`.
+    /// A short label: `tcp-lf, 1000 devices, 1 conn, ~200 B, flat out`.
     pub fn label(&self) -> String {
         format!(
-            "{}, {} devices, {} conn, {}",
+            "{}, {} devices, {} conn, {}, {}",
             self.wire.name(),
             self.devices,
             self.connections,
             match self.size {
                 SizeClass::Small => "~200 B",
                 SizeClass::Large => "~2 KiB",
+            },
+            match self.rate {
+                Some(rate) => format!("paced at {} msg/s", report::thousands(rate as u64)),
+                None => "flat out".to_string(),
             }
         )
     }
@@ -78,7 +89,10 @@ impl Scenario {
 /// The scenario sets `sinkd-compare` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Matrix {
-    /// Every wire at 1,000 devices, 1 connection, ~200 B.
+    /// Every wire at 1,000 devices, 1 connection, ~200 B, flat out; and
+    /// UDP paced at 50,000 and 100,000 msg/s (flat-out UDP measures how
+    /// much of a burst a server's buffers absorb; paced UDP measures what
+    /// it sustains).
     Transports,
     /// Transports plus scaling runs on TCP (LF): 100 and 10,000 devices,
     /// 50 connections, ~2 KiB messages.
@@ -98,6 +112,7 @@ impl Matrix {
             size,
             count,
             duration,
+            rate: None,
         };
         match self {
             Matrix::Smoke => Wire::ALL
@@ -107,10 +122,21 @@ impl Matrix {
                     ..scenario("smoke", wire, 50, 1, SizeClass::Small)
                 })
                 .collect(),
-            Matrix::Transports => Wire::ALL
-                .into_iter()
-                .map(|wire| scenario("transports", wire, 1000, 1, SizeClass::Small))
-                .collect(),
+            Matrix::Transports => {
+                let mut all: Vec<Scenario> = Wire::ALL
+                    .into_iter()
+                    .map(|wire| scenario("transports", wire, 1000, 1, SizeClass::Small))
+                    .collect();
+                for rate in [50_000.0, 100_000.0] {
+                    all.push(Scenario {
+                        rate: Some(rate),
+                        // Ten seconds of traffic at most.
+                        count: count.min(rate as u64 * 10),
+                        ..scenario("udp-paced", Wire::Udp, 1000, 1, SizeClass::Small)
+                    });
+                }
+                all
+            }
             Matrix::Full => {
                 let mut all = Matrix::Transports.scenarios(count, duration);
                 for devices in [100, 10_000] {
@@ -147,7 +173,8 @@ pub struct CompareOptions {
     pub load: PathBuf,
     pub servers: Vec<ServerKind>,
     pub scenarios: Vec<Scenario>,
-    /// Run directories go here (each removed after its run unless `keep`).
+    /// Run directories go here (removed when the comparison ends, unless
+    /// `keep`).
     pub work_dir: PathBuf,
     /// (generator CPU, server CPU) for `taskset`; `None` runs unpinned.
     pub pin: Option<(usize, usize)>,
@@ -160,7 +187,7 @@ pub struct CompareOptions {
 }
 
 /// What one server did in one scenario.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunResult {
     pub server: ServerKind,
     pub scenario: Scenario,
@@ -382,6 +409,9 @@ fn load_command(
         .arg("--priority")
         .arg(PRIORITY)
         .arg("--json");
+    if let Some(rate) = scenario.rate {
+        command.arg("--rate").arg(rate.to_string());
+    }
     if let (Wire::Tls, Some(certs)) = (scenario.wire, certs) {
         command.arg("--ca").arg(&certs.ca);
     }
@@ -397,12 +427,15 @@ pub fn run_scenario(
 ) -> anyhow::Result<RunResult> {
     let port = measure::free_port()?;
     let dir = options.work_dir.join(format!(
-        "{}-{}-{}d-{}c-{}",
+        "{}-{}-{}d-{}c-{}-{}",
         kind.name(),
         scenario.wire.name(),
         scenario.devices,
         scenario.connections,
-        scenario.size.name()
+        scenario.size.name(),
+        scenario
+            .rate
+            .map_or("max".to_string(), |r| format!("{r:.0}"))
     ));
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
@@ -462,7 +495,13 @@ pub fn run_scenario(
                     load_ended = Instant::now();
                     quiet_since = quiet_since.max(load_ended);
                 } else if load_started.elapsed() > load_limit {
-                    bail!("sinkd-load ran past its own time limit and was stopped");
+                    drop(loader);
+                    let said = stderr_reader.join().unwrap_or_default();
+                    bail!(
+                        "sinkd-load ran {}s past its own time limit and was stopped; it said: {}",
+                        (load_started.elapsed() - scenario.duration).as_secs(),
+                        said.trim()
+                    );
                 }
             }
             Some(_) => {
@@ -525,9 +564,6 @@ pub fn run_scenario(
         load: Some(summary),
         error: None,
     };
-    if !options.keep {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
     Ok(result)
 }
 
@@ -548,6 +584,14 @@ pub fn run_all(
         );
     }
     raise_open_file_limit();
+    if remove_run_dirs(&options.work_dir)? > 0 {
+        // ext4 skips inodes freed in the last half minute when it allocates
+        // new ones, which makes creating thousands of per-device files
+        // right after deleting an earlier comparison's output far slower
+        // than usual. Let that pass before the first run.
+        eprintln!("removed the previous run directories; waiting 35s for the filesystem");
+        std::thread::sleep(Duration::from_secs(35));
+    }
     std::fs::create_dir_all(&options.work_dir)
         .with_context(|| format!("cannot create {}", options.work_dir.display()))?;
     let certs = if options.scenarios.iter().any(|s| s.wire == Wire::Tls) {
@@ -564,7 +608,32 @@ pub fn run_all(
             results.push(result);
         }
     }
+    // Output is removed only now, not after each run, for the reason above.
+    if !options.keep {
+        remove_run_dirs(&options.work_dir)?;
+    }
     Ok(results)
+}
+
+/// Removes the run directories (`SERVER-WIRE-...`) under `work_dir`, not
+/// anything else; returns how many there were.
+fn remove_run_dirs(work_dir: &Path) -> anyhow::Result<usize> {
+    let Ok(entries) = std::fs::read_dir(work_dir) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let is_run_dir = ServerKind::ALL
+            .iter()
+            .any(|kind| name.starts_with(&format!("{}-", kind.name())));
+        if is_run_dir && entry.path().is_dir() {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// What makes a smoke run fail: any run error, an unsettled output, and on

@@ -442,7 +442,10 @@ pub fn tls_connect(
             .complete_io(&mut tcp)
             .with_context(|| format!("TLS handshake with {target} failed"))?;
     }
-    tcp.set_read_timeout(None)?;
+    // rustls may try to read while it writes (it wants to see the server's
+    // session tickets or alerts); a read timeout keeps that from blocking
+    // a sender forever, and the loops treat it like a write timeout.
+    tcp.set_read_timeout(Some(WRITE_TIMEOUT))?;
     tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
     Ok(StreamOwned::new(connection, tcp))
 }

@@ -75,6 +75,10 @@ struct Args {
     /// Also write every measurement as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Run nothing: print the Markdown report of a JSON file written by
+    /// an earlier `--json`.
+    #[arg(long, value_name = "FILE")]
+    render: Option<PathBuf>,
 }
 
 fn rustc_version() -> String {
@@ -88,6 +92,14 @@ fn rustc_version() -> String {
 }
 
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.render {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let results: Vec<compare::RunResult> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a sinkd-compare --json file", path.display()))?;
+        print!("{}", report::markdown(&results));
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut programs = Programs::defaults();
     if let Some(sinkd) = &args.sinkd {
         programs.sinkd = sinkd.clone();

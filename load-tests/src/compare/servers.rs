@@ -29,7 +29,7 @@ use crate::compare::certs::CertFiles;
 use crate::load::Transport;
 use crate::send::Framing;
 use anyhow::{bail, Context as _};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,7 +37,7 @@ use std::process::Command;
 mod tests;
 
 /// A transport and framing, as the comparison tables name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Wire {
     #[serde(rename = "udp")]
     Udp,
@@ -95,7 +95,7 @@ impl Wire {
 }
 
 /// Which server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServerKind {
     Sinkd,
@@ -208,10 +208,10 @@ impl Programs {
         output
             .ok()
             .and_then(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .next()
-                    .map(|l| l.trim().to_string())
+                String::from_utf8_lossy(&o.stdout).lines().next().map(|l| {
+                    let line = l.trim().trim_end_matches("compiled with:");
+                    line.split_whitespace().collect::<Vec<_>>().join(" ")
+                })
             })
             .unwrap_or_else(|| "unknown".to_string())
     }

@@ -9,10 +9,18 @@ use std::time::Duration;
 fn matrices_cover_the_transports_and_the_scaling_runs() {
     let duration = Duration::from_secs(60);
     let transports = Matrix::Transports.scenarios(1_000_000, duration);
-    assert_eq!(
-        transports.iter().map(|s| s.wire).collect::<Vec<_>>(),
-        Wire::ALL.to_vec()
-    );
+    let flat_out: Vec<Wire> = transports
+        .iter()
+        .filter(|s| s.rate.is_none())
+        .map(|s| s.wire)
+        .collect();
+    assert_eq!(flat_out, Wire::ALL.to_vec());
+    let paced: Vec<(Wire, u64)> = transports
+        .iter()
+        .filter_map(|s| Some((s.wire, s.rate? as u64)))
+        .collect();
+    assert_eq!(paced, vec![(Wire::Udp, 50_000), (Wire::Udp, 100_000)]);
+    assert!(transports.iter().all(|s| s.count <= 1_000_000));
     let full = Matrix::Full.scenarios(1_000_000, duration);
     let devices: Vec<u32> = full
         .iter()
@@ -24,7 +32,7 @@ fn matrices_cover_the_transports_and_the_scaling_runs() {
     assert!(full.iter().any(|s| s.size == SizeClass::Large));
     assert!(full
         .iter()
-        .all(|s| s.count == 1_000_000 && s.duration == duration));
+        .all(|s| s.count <= 1_000_000 && s.duration == duration));
     let smoke = Matrix::Smoke.scenarios(1_000_000, duration);
     assert_eq!(smoke.len(), 4);
     assert!(smoke.iter().all(|s| s.count == SMOKE_COUNT));
@@ -39,6 +47,7 @@ fn smoke_result(wire: Wire, expected: u64, written: u64) -> RunResult {
         size: SizeClass::Small,
         count: SMOKE_COUNT,
         duration: Duration::from_secs(30),
+        rate: None,
     };
     let mut result = RunResult::failed(ServerKind::Sinkd, &scenario, String::new());
     result.error = None;

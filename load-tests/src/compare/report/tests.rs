@@ -15,6 +15,7 @@ fn scenario() -> Scenario {
         size: SizeClass::Small,
         count: 1_000_000,
         duration: Duration::from_secs(60),
+        rate: None,
     }
 }
 
@@ -59,19 +60,21 @@ fn ratios_favour_sinkd_above_one_and_show_where_it_is_worse() {
     let text = markdown(&results);
     assert!(
         text.contains(
-            "**tcp-lf, 1000 devices, 1 conn, ~200 B** (1,000,000 messages sent per server)"
+            "**tcp-lf, 1000 devices, 1 conn, ~200 B, flat out** (1,000,000 messages sent per server)"
         ),
         "{text}"
     );
     assert!(
-        text.contains("| sinkd | 400,000 | 0 of 520,000 | 2.00 | 40.0 | — | — | — |"),
+        text.contains("| sinkd | 400,000 | 500,000 | 0 of 520,000 | 2.00 | 40.0 | — | — | — |"),
         "{text}"
     );
     assert!(
-        text.contains("| rsyslog | 100,000 | 0 of 520,000 | 6.00 | 20.0 | 4.00× | 3.00× | 0.50× |"),
+        text.contains(
+            "| rsyslog | 100,000 | 500,000 | 0 of 520,000 | 6.00 | 20.0 | 4.00× | 3.00× | 0.50× |"
+        ),
         "{text}"
     );
-    assert!(text.contains("| syslog-ng | 800,000 | 5,200 of 520,000 (1.00%) | 1.00 | 80.0 | 0.50× | 0.50× | 2.00× |"), "{text}");
+    assert!(text.contains("| syslog-ng | 800,000 | 500,000 | 5,200 of 520,000 (1.00%) | 1.00 | 80.0 | 0.50× | 0.50× | 2.00× |"), "{text}");
 }
 
 #[test]
@@ -83,4 +86,15 @@ fn failed_runs_are_shown_not_hidden() {
         text.contains("| rsyslog | failed: rsyslog exited during startup |"),
         "{text}"
     );
+}
+
+#[test]
+fn results_survive_a_json_round_trip_for_rendering_later() {
+    let results = vec![
+        result(ServerKind::Sinkd, 400_000.0, 2.0, 40 * 1024, 0),
+        result(ServerKind::SyslogNg, 800_000.0, 1.0, 80 * 1024, 5_200),
+    ];
+    let json = serde_json::to_string(&results).unwrap();
+    let back: Vec<RunResult> = serde_json::from_str(&json).unwrap();
+    assert_eq!(markdown(&back), markdown(&results));
 }
