@@ -67,9 +67,16 @@ fn server_config(config: &TlsConfig) -> Result<ServerConfig, ListenError> {
             builder.with_client_cert_verifier(verifier)
         }
     };
-    builder
+    let mut server_config = builder
         .with_single_cert(cert_chain, key)
-        .map_err(|error| tls_error(error.to_string()))
+        .map_err(|error| tls_error(error.to_string()))?;
+    // No TLS 1.3 session tickets: syslog clients never read from the
+    // connection, so tickets would sit unread in their receive buffer, and
+    // a client closing with unread data makes its kernel send a reset —
+    // which discards messages that reached sinkd's socket but were not yet
+    // read. Syslog connections are long-lived; resumption gains nothing.
+    server_config.send_tls13_tickets = 0;
+    Ok(server_config)
 }
 
 /// Every CERTIFICATE block of a PEM file; none at all is an error.

@@ -14,9 +14,10 @@
 //!
 //! Losses are counted at every step: datagrams from sources outside the
 //! allow list (`not_allowed`), empty datagrams (`frame_invalid`), batches
-//! that meet a full worker queue (`queue_full`, since a receive thread must
-//! never wait), and datagrams the kernel dropped because the socket buffer
-//! was full. The last come from SO_RXQ_OVFL: the kernel attaches its running
+//! whose worker queue is closed (`queue_full`, only during shutdown), and
+//! datagrams the kernel dropped because the socket buffer was full. When a
+//! worker queue is full the thread waits for it, so bursts queue up in the
+//! socket's receive buffer instead of being dropped by sinkd. The last come from SO_RXQ_OVFL: the kernel attaches its running
 //! per-socket drop count to each datagram, and the thread adds what it grew
 //! by to `sinkd_udp_kernel_drops_total`.
 //!
@@ -381,7 +382,17 @@ fn receive_loop(context: ThreadContext) {
         };
         match queue.try_send(batch) {
             Ok(()) => {}
-            Err(TrySendError::Full(batch) | TrySendError::Closed(batch)) => {
+            // The worker is behind: wait for it rather than drop. While this
+            // thread waits, datagrams collect in the socket's receive buffer
+            // (`recv_buffer`, 8 MiB by default), which absorbs the burst;
+            // only if that fills too does the kernel drop, and those drops
+            // are counted through SO_RXQ_OVFL.
+            Err(TrySendError::Full(batch)) => {
+                if let Err(refused) = queue.blocking_send(batch) {
+                    queue_full.inc_by(refused.0.len() as u64);
+                }
+            }
+            Err(TrySendError::Closed(batch)) => {
                 queue_full.inc_by(batch.len() as u64);
             }
         }

@@ -232,3 +232,54 @@ async fn certificates_reload_for_new_connections() {
     // `update` re-reads the files too, and fails the same way.
     assert!(harness.listener.update(&files.config(false)).is_err());
 }
+
+/// A device that writes its messages and closes at once, never reading,
+/// must lose nothing, even while sinkd is not reading (backpressure). With
+/// TLS 1.3 session tickets the tickets sat unread in the client's receive
+/// buffer, so closing made the client's kernel send a reset, and the reset
+/// discarded what waited unread in sinkd's socket (found by `sinkd-load`).
+#[tokio::test]
+async fn a_client_that_never_reads_loses_nothing_on_close() {
+    let ca = Ca::new("CA");
+    let files = ServerFiles::new(&ca, &ca);
+    // One queue of one batch, drained only after the client is gone: the
+    // connection stops reading and the rest waits in the kernel.
+    let (queues, mut receivers) = sinkd_listen::WorkerQueues::bounded(1, 1);
+    let metrics = sinkd_metrics::Metrics::new();
+    let (_shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let listener = sinkd_listen::start_stream(&files.config(false), &queues, metrics, shutdown_rx)
+        .await
+        .expect("listener starts");
+    let connector = client(&ca, None);
+    let mut payload = Vec::new();
+    let n_messages = 20_000;
+    for n in 0..n_messages {
+        payload.extend_from_slice(format!("<13>message {n}\n").as_bytes());
+    }
+    let tcp = TcpStream::connect(listener.local_addr())
+        .await
+        .expect("connect");
+    let name = ServerName::try_from("localhost").expect("server name");
+    let mut stream = connector.connect(name, tcp).await.expect("handshake");
+    stream.write_all(&payload).await.expect("write");
+    stream.flush().await.expect("flush");
+    // Let the server receive what it can, then close without close_notify
+    // and without reading anything.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (tcp, _) = stream.into_inner();
+    drop(tcp);
+    let mut n_frames = 0;
+    let mut last = Vec::new();
+    while n_frames < n_messages {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), receivers[0].recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {n_frames} of {n_messages} frames arrived"))
+            .expect("queue open");
+        n_frames += batch.len();
+        if let Some((frame, _)) = batch.iter().last() {
+            last = frame.to_vec();
+        }
+    }
+    assert_eq!(n_frames, n_messages);
+    assert_eq!(last, format!("<13>message {}", n_messages - 1).into_bytes());
+}

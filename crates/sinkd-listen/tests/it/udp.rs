@@ -84,15 +84,15 @@ async fn sources_outside_the_allow_list_are_dropped_and_counted() {
 }
 
 #[tokio::test]
-async fn a_full_queue_drops_and_counts_instead_of_waiting() {
-    // One queue of one batch that nobody drains.
-    let (queues, _receivers) = WorkerQueues::bounded(1, 1);
+async fn a_full_queue_makes_the_reader_wait_instead_of_dropping() {
+    // One queue of one batch, not drained at first.
+    let (queues, mut receivers) = WorkerQueues::bounded(1, 1);
     let metrics = Metrics::new();
     let mut config = config();
     config.threads = 1;
     let listener = start_udp(&config, &queues, Arc::clone(&metrics)).expect("listener starts");
     let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
-    for n_sent in 1..=3u64 {
+    for n_sent in 1..=2u64 {
         sender
             .send_to(b"<13>burst", listener.local_addr())
             .expect("send");
@@ -101,9 +101,21 @@ async fn a_full_queue_drops_and_counts_instead_of_waiting() {
         })
         .await;
     }
-    // The first batch sits in the queue; the other two met it full.
-    assert_eq!(metrics.dropped(DropReason::QueueFull).get(), 2);
-    // The thread kept reading: shutdown is prompt.
+    // The first batch fills the queue; the reader now waits with the second,
+    // and the third waits in the socket's receive buffer.
+    sender
+        .send_to(b"<13>burst", listener.local_addr())
+        .expect("send");
+    let mut n_frames = 0;
+    while n_frames < 3 {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), receivers[0].recv())
+            .await
+            .expect("a batch within 10 s")
+            .expect("queue open");
+        n_frames += batch.len();
+    }
+    assert_eq!(n_frames, 3);
+    assert_eq!(metrics.dropped(DropReason::QueueFull).get(), 0);
     listener.shutdown();
 }
 
