@@ -872,7 +872,7 @@ fn check_storage(checker: &Checker<'_>, raw: &RawStorage) -> Result<Storage, Con
         flush_interval: raw
             .flush_interval
             .map(|d| d.0)
-            .unwrap_or(Duration::from_millis(100)),
+            .unwrap_or(Duration::from_secs(1)),
         max_open_files,
         max_buffered: raw.max_buffered.map(|s| s.0).unwrap_or(16 << 20),
         compression_level,

@@ -28,7 +28,7 @@ pub enum FsyncPolicy {
 /// Configuration of a [`crate::Store`].
 ///
 /// The default keeps 10 segments of 10 MiB per stream (the device's
-/// `external-logging 10M 10`), fsyncs once a second and flushes every 100 ms.
+/// `external-logging 10M 10`), fsyncs once a second and flushes every second.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
     /// Root of all streams. Every file the store creates lies below it.
@@ -83,7 +83,7 @@ impl Default for StoreConfig {
             segment_max_age: None,
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             writer_threads: 2,
-            flush_interval: Duration::from_millis(100),
+            flush_interval: Duration::from_secs(1),
             max_buffered_bytes: 16 * 1024 * 1024,
             max_open_files: 1024,
             compression_level: 3,

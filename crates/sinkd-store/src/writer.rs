@@ -32,7 +32,7 @@ use crate::recover::{self, ActiveSegment};
 use crate::stats::{self, StoreStats};
 use crate::sys;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -138,7 +138,10 @@ struct LocalStats {
 pub(crate) struct Writer {
     shared: WriterShared,
     rx: Receiver<WriterMsg>,
-    ids: HashMap<Box<[u8]>, u32>,
+    /// Stream path → id. foldhash: these keys come from the network, so
+    /// the hasher is seeded per process, and it is several times faster
+    /// than SipHash on short paths.
+    ids: foldhash::HashMap<Box<[u8]>, u32>,
     streams: Vec<Stream>,
     files: FileCache<File>,
     /// Streams whose buffer may be non-empty.
@@ -175,7 +178,7 @@ impl Writer {
         Writer {
             shared,
             rx,
-            ids: HashMap::new(),
+            ids: foldhash::HashMap::default(),
             streams: Vec::new(),
             files: FileCache::new(open_files),
             dirty: Vec::new(),

@@ -53,14 +53,20 @@ impl DeviceSet {
 
 /// A worker's view: a local cache in front of the shared set.
 pub(crate) struct LocalDevices {
-    known: HashSet<Box<str>>,
+    /// foldhash: seeded per process (device names come from the network)
+    /// and much cheaper than SipHash on short names.
+    known: foldhash::HashSet<Box<str>>,
+    /// The device of the previous message: consecutive messages usually
+    /// come from the same device (one TCP connection per device).
+    last: String,
     shared: Arc<DeviceSet>,
 }
 
 impl LocalDevices {
     pub(crate) fn new(shared: Arc<DeviceSet>) -> LocalDevices {
         LocalDevices {
-            known: HashSet::new(),
+            known: foldhash::HashSet::default(),
+            last: String::new(),
             shared,
         }
     }
@@ -68,6 +74,11 @@ impl LocalDevices {
     /// Records `device`; allocation happens only the first time this worker
     /// sees it.
     pub(crate) fn observe(&mut self, device: &str) {
+        if self.last == device {
+            return;
+        }
+        self.last.clear();
+        self.last.push_str(device);
         if self.known.contains(device) {
             return;
         }
