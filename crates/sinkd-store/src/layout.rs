@@ -8,7 +8,8 @@
 //! ```text
 //! 00000000000000000001.log       active or not yet compressed segment
 //! 00000000000000000001.log.zst   closed segment, zstd
-//! 00000000000000000001.idx       sparse index of that segment
+//! 00000000000000000001.idx       sparse index of that segment (lazy:
+//!                                only once it has a record)
 //! .00000000000000000001.log.zst.tmp   compression in progress
 //! ```
 //!
@@ -33,7 +34,7 @@ pub(crate) enum FileKind {
     Log,
     /// `N.log.zst`: the zstd-compressed `N.log`.
     Zst,
-    /// `N.idx`: the sparse index.
+    /// `N.idx`: the sparse index; absent until the segment has a record.
     Index,
     /// `.N.log.zst.tmp`: a compression that has not been renamed yet.
     CompressTemp,

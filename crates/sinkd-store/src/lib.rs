@@ -5,8 +5,10 @@
 //! append-only segments under `data_dir`, named by the sequence number of
 //! their first line. The active segment is plain text, one message per line;
 //! closed segments are zstd-compressed; a sparse index per segment maps time
-//! and sequence numbers to byte offsets. `docs/adr/0001-segment-layout.md`
-//! fixes the layout.
+//! and sequence numbers to byte offsets. The index is created lazily, with
+//! its first record one interval into the segment or at rotation, so every
+//! closed segment has one and a quiet device's active segment is a single
+//! file. `docs/adr/0001-segment-layout.md` fixes the layout.
 //!
 //! This crate runs on its own OS threads and never on the async runtime:
 //! fsync and compression can block for milliseconds. The pieces:

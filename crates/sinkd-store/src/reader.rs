@@ -15,7 +15,10 @@
 //! Seeking uses the sparse index: by sequence number (exact), or by time
 //! (starts at a line no later than the first line with a timestamp at or
 //! after the one asked for; see `docs/adr/0001-segment-layout.md` for the
-//! guarantee), skipping whole segments whose index proves them older.
+//! guarantee), skipping whole segments whose index proves them older. A
+//! segment without an index (an active one still smaller than one index
+//! interval) has no records: it is entered at offset 0 with its first
+//! sequence number, which is always right.
 
 use crate::error::StoreError;
 use crate::layout::{self, FileKind, IndexRecord};

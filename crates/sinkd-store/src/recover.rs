@@ -13,6 +13,11 @@
 //! 4. continues the sequence: next seq = the last record's seq + the lines
 //!    after it.
 //!
+//! The index is lazy (see [`crate::writer`]): an active segment in which no
+//! line starts `index_interval_bytes` in has no `N.idx`, and recovery does
+//! not create one for it. Its creation time then comes from the `.log`'s
+//! birth time (its modification time where the filesystem keeps none).
+//!
 //! Older segments still in `.log` form are reported so the compressor can
 //! (re)compress them; half-written compression temp files are the
 //! compressor's to remove. Nothing here runs on the hot path.
@@ -43,6 +48,8 @@ pub(crate) struct ActiveSegment {
     pub(crate) next_index_at: u64,
     /// Offset of the last index record on disk, if any.
     pub(crate) last_index_offset: Option<u64>,
+    /// Whether `N.idx` exists after recovery.
+    pub(crate) index_on_disk: bool,
 }
 
 /// The state of a stream directory after recovery.
@@ -100,7 +107,7 @@ pub(crate) fn recover_stream(
         .collect();
     if is_active {
         let (active, next_seq, torn_bytes) =
-            recover_active(dir, newest, index_interval, now_micros)?;
+            recover_active(dir, newest, newest_files.index, index_interval, now_micros)?;
         return Ok(Recovered {
             segments,
             active: Some(active),
@@ -127,11 +134,13 @@ pub(crate) fn recover_stream(
     })
 }
 
-/// Recovers the active segment `first_seq`: returns its state, the next
-/// sequence number and the torn bytes cut.
+/// Recovers the active segment `first_seq` (`index_exists`: whether the
+/// directory listed its `N.idx`): returns its state, the next sequence
+/// number and the torn bytes cut.
 fn recover_active(
     dir: &Path,
     first_seq: u64,
+    index_exists: bool,
     index_interval: u64,
     now_micros: i64,
 ) -> Result<(ActiveSegment, u64, u64), StoreError> {
@@ -165,8 +174,11 @@ fn recover_active(
     let (header, mut records, rewrite_all) = match index {
         Some((header, records)) => (header, records, false),
         None => {
+            // The `.log` was created with the segment: its birth time is the
+            // creation time the header would have held.
             let created_micros = metadata
-                .modified()
+                .created()
+                .or_else(|_| metadata.modified())
                 .ok()
                 .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
                 .map_or(now_micros, |since| {
@@ -199,9 +211,9 @@ fn recover_active(
         Some(record) if record.offset == cut => record.max_timestamp_micros,
         _ => i64::MAX,
     };
-    let mut next_index_at = records
-        .last()
-        .map_or(0, |record| record.offset + index_interval);
+    // The line at offset 0 needs no record: the first one is due one
+    // interval in.
+    let mut next_index_at = records.last().map_or(0, |record| record.offset) + index_interval;
     let mut rebuilt = Vec::new();
     let mut reader = io::BufReader::with_capacity(64 * 1024, &file);
     reader
@@ -224,7 +236,7 @@ fn recover_active(
                 continue;
             }
             // A complete line spans line_start..pos.
-            if line_start >= next_index_at && (line_start > start || records.last().is_none()) {
+            if line_start >= next_index_at && line_start > start {
                 rebuilt.push(IndexRecord {
                     max_timestamp_micros: i64::MAX,
                     seq,
@@ -237,7 +249,11 @@ fn recover_active(
         }
     }
 
-    write_index(dir, &header, &records, kept_on_disk, &rebuilt, rewrite_all)?;
+    // A missing index stays missing while there is nothing to put in it.
+    let index_on_disk = index_exists || !rebuilt.is_empty();
+    if index_on_disk {
+        write_index(dir, &header, &records, kept_on_disk, &rebuilt, rewrite_all)?;
+    }
     let last_index_offset = rebuilt
         .last()
         .or(records.last())
@@ -250,6 +266,7 @@ fn recover_active(
             running_max,
             next_index_at,
             last_index_offset,
+            index_on_disk,
         },
         seq,
         torn_bytes,

@@ -10,9 +10,17 @@
 //! [`STREAM_FLUSH_BYTES`], when the flush interval ticks, when the thread's
 //! share of `max_buffered_bytes` is exceeded (largest buffers first), before
 //! a rotation, and at shutdown. Open segment files live in a
-//! [`FileCache`] bounded by the thread's share of `max_open_files`; the
-//! sparse index is appended to by open-write-close, which happens about once
-//! per 64 KiB and so costs nothing worth caching a descriptor for.
+//! [`FileCache`] bounded by the thread's share of `max_open_files`.
+//!
+//! The sparse index is lazy. A new segment is only its `N.log`: its first
+//! line is at offset 0 by definition, so no record is needed until a line
+//! starts `index_interval_bytes` in. The `N.idx` is created, header and
+//! pending records in one write, the first time records must be written, or
+//! at rotation for the end record, so every closed segment keeps an index
+//! while a quiet device's active segment costs one inode instead of two.
+//! After that the index is appended to by open-write-close, which happens
+//! about once per interval (64 KiB) and so costs nothing worth caching a
+//! descriptor for.
 //!
 //! Rotation hands the closed segment to the compressor thread and never
 //! compresses here. A failed write never panics and never stops the thread:
@@ -104,6 +112,9 @@ struct Active {
     next_index_at: u64,
     /// Offset of the newest index record (written or pending).
     last_index_offset: Option<u64>,
+    /// Whether `N.idx` exists: until then the next index write creates it
+    /// with its header.
+    index_on_disk: bool,
 }
 
 struct Stream {
@@ -402,17 +413,18 @@ impl Writer {
             running_max: active.running_max,
             next_index_at: active.next_index_at,
             last_index_offset: active.last_index_offset,
+            index_on_disk: active.index_on_disk,
         });
         self.enforce_count(id);
         true
     }
 
-    /// Creates the segment starting at the stream's next seq.
+    /// Creates the segment starting at the stream's next seq: only its
+    /// `N.log`; the index comes with its first record.
     fn start_segment(&mut self, id: u32, wall: i64) -> bool {
         let stream = &self.streams[id as usize];
         let first_seq = stream.next_seq;
         let log_path = layout::file_path(&stream.dir, first_seq, FileKind::Log);
-        let index_path = layout::file_path(&stream.dir, first_seq, FileKind::Index);
         let log = match OpenOptions::new()
             .append(true)
             .create_new(true)
@@ -424,20 +436,7 @@ impl Writer {
                 return false;
             }
         };
-        let header = IndexHeader {
-            first_seq,
-            created_micros: wall,
-        };
-        if let Err(error) = fs::write(&index_path, header.encode()) {
-            self.fail_stream(
-                id,
-                Instant::now(),
-                "create",
-                &index_path,
-                &error.to_string(),
-            );
-            return false;
-        }
+        let interval = self.shared.config.index_interval_bytes.max(1);
         let sync_now = self.shared.config.fsync == FsyncPolicy::EveryBatch;
         let stream = &mut self.streams[id as usize];
         stream.segments.push_back(first_seq);
@@ -446,11 +445,11 @@ impl Writer {
             size: 0,
             created_micros: wall,
             running_max: i64::MIN,
-            next_index_at: 0,
+            next_index_at: interval,
             last_index_offset: None,
+            index_on_disk: false,
         });
         stream.dir_unsynced = true;
-        stream.index_unsynced = true;
         self.install_file(id, log);
         self.mark_unsynced(id);
         if sync_now {
@@ -598,26 +597,48 @@ impl Writer {
         true
     }
 
+    /// Appends the pending records to the active segment's index, creating
+    /// it (header and records in one write) if it does not exist yet.
     fn write_pending_index(&mut self, id: u32) -> Result<(), (PathBuf, io::Error)> {
         let stream = &mut self.streams[id as usize];
-        let Some(active) = stream.active.as_ref() else {
+        let Some(active) = stream.active.as_mut() else {
             stream.pending_index.clear();
             return Ok(());
         };
         let path = layout::file_path(&stream.dir, active.first_seq, FileKind::Index);
         self.index_bytes.clear();
+        let create = !active.index_on_disk;
+        if create {
+            let header = IndexHeader {
+                first_seq: active.first_seq,
+                created_micros: active.created_micros,
+            };
+            self.index_bytes.extend_from_slice(&header.encode());
+        }
         for record in &stream.pending_index {
             self.index_bytes.extend_from_slice(&record.encode());
         }
-        let result = OpenOptions::new()
-            .append(true)
+        let mut options = OpenOptions::new();
+        if create {
+            // Nothing valid can be there: recovery keeps an existing index
+            // and reports it as on disk. Truncating clears a leftover that
+            // is not one.
+            options.write(true).create(true).truncate(true);
+        } else {
+            options.append(true);
+        }
+        let result = options
             .open(&path)
             .and_then(|mut file| file.write_all(&self.index_bytes));
         if let Err(error) = result {
             return Err((path, error));
         }
+        active.index_on_disk = true;
         stream.pending_index.clear();
         stream.index_unsynced = true;
+        if create {
+            stream.dir_unsynced = true;
+        }
         self.mark_unsynced(id);
         Ok(())
     }
@@ -789,7 +810,7 @@ impl Writer {
         let log_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
         let index_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Index);
         let (index_unsynced, dir_unsynced, dir) = (
-            stream.index_unsynced,
+            stream.index_unsynced && active.index_on_disk,
             stream.dir_unsynced,
             stream.dir.clone(),
         );
@@ -856,12 +877,19 @@ impl Writer {
         Ok(())
     }
 
-    /// Shutdown: write everything, mark where each active segment ends in
-    /// its index, fsync, close.
+    /// Shutdown: write everything, mark where each active segment that has
+    /// an index ends in it, fsync, close. A segment without an index stays
+    /// without one (an end record would cost a new file per quiet stream);
+    /// recovery then treats its timestamps as unknown until it rotates.
     fn finish(&mut self) {
         self.flush_dirty(false);
         for id in 0..self.streams.len() as u32 {
-            if self.streams[id as usize].phase == Phase::Ready {
+            let stream = &self.streams[id as usize];
+            let indexed = stream
+                .active
+                .as_ref()
+                .is_some_and(|active| active.index_on_disk);
+            if stream.phase == Phase::Ready && indexed {
                 self.push_end_record(id);
                 self.flush_stream(id, false);
             }

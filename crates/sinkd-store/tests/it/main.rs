@@ -3,6 +3,7 @@
 //! [`StreamReader`]. Each module covers one concern; helpers live here.
 
 mod errors;
+mod index;
 mod read;
 mod recovery;
 mod rotation;

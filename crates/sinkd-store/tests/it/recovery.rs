@@ -29,9 +29,11 @@ fn sequence_continues_across_restarts() {
     let mut want = expected("first", 1..11, 0);
     want.extend(expected("second", 11..16, 0));
     assert_eq!(read_all(dir.path(), "r/messages"), want);
+    // 15 short lines are far below one index interval: no index, even
+    // across two shutdowns.
     assert_eq!(
         files_in(&dir.path().join("r/messages")),
-        ["00000000000000000001.idx", "00000000000000000001.log"]
+        ["00000000000000000001.log"]
     );
 }
 

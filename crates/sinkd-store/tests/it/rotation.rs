@@ -74,7 +74,9 @@ fn keeps_at_most_segment_max_count_segments() {
     let names = files_in(&dir.path().join("r/messages"));
     let segments = names.iter().filter(|name| name.contains(".log")).count();
     let indexes = names.iter().filter(|name| name.ends_with(".idx")).count();
-    assert_eq!((segments, indexes), (3, 3), "{names:?}");
+    // Each closed segment has its index (the end record); the active one,
+    // smaller than one index interval, has none yet.
+    assert_eq!((segments, indexes), (3, 2), "{names:?}");
     assert_eq!(store.stats().snapshot().segments_deleted, 2);
     store.shutdown().unwrap();
     // The oldest 24 lines are gone; the rest reads back with true seqs.
