@@ -8,11 +8,15 @@
 //!
 //! ```text
 //! cargo run --release -p sinkd-store --example many_streams -- \
-//!     [--dir PATH] [--lines N] [--streams 100,10000] [--writers N] [--open-files N]
+//!     [--dir PATH] [--lines N] [--streams 100,10000] [--writers N] [--open-files N] [--keep]
 //! ```
 //!
 //! `--dir` decides the filesystem measured (the default is a fresh
-//! temporary directory); each run uses a new subdirectory and removes it.
+//! temporary directory); each run uses a new subdirectory and removes it,
+//! unless `--keep` is given. Keep the data when comparing builds on ext4:
+//! for about 30 s after a large delete the inode allocator checks recently
+//! freed inodes one by one (`recently_deleted`), which slows the next run's
+//! stream creation by more than most differences being measured.
 
 use sinkd_store::{Store, StoreConfig};
 use std::io::Write;
@@ -25,6 +29,7 @@ struct Args {
     streams: Vec<usize>,
     writers: usize,
     open_files: usize,
+    keep: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -34,9 +39,14 @@ fn parse_args() -> Result<Args, String> {
         streams: vec![100, 10_000],
         writers: 2,
         open_files: 1024,
+        keep: false,
     };
     let mut raw = std::env::args().skip(1);
     while let Some(flag) = raw.next() {
+        if flag == "--keep" {
+            args.keep = true;
+            continue;
+        }
         let value = raw.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = |value: &str| {
             value
@@ -110,13 +120,14 @@ fn main() {
         Some(dir) => tempfile::tempdir_in(dir),
         None => tempfile::tempdir(),
     };
-    let base = match base {
+    let mut base = match base {
         Ok(base) => base,
         Err(error) => {
             eprintln!("many_streams: cannot create a directory: {error}");
             std::process::exit(1);
         }
     };
+    base.disable_cleanup(args.keep);
     println!(
         "{} lines per phase, {} writer threads, max_open_files {}, in {}",
         args.lines,
@@ -161,6 +172,11 @@ fn main() {
         if let Err(error) = store.shutdown() {
             eprintln!("shutdown failed: {error}");
         }
-        let _ = std::fs::remove_dir_all(&data_dir);
+        if !args.keep {
+            let _ = std::fs::remove_dir_all(&data_dir);
+        }
+    }
+    if args.keep {
+        println!("kept {}", base.path().display());
     }
 }
