@@ -215,16 +215,32 @@ impl Writer {
             .flush_interval
             .max(Duration::from_millis(1));
         let mut next_tick = Instant::now() + tick;
+        // Set while lines wait in memory and no batch has arrived since:
+        // when the input goes quiet for `QUIET_FLUSH`, everything is
+        // written at once instead of at the next tick, so the end of a
+        // burst reaches the disk within milliseconds. Under steady load
+        // the input never pauses that long and writes stay large.
+        let mut quiet_deadline: Option<Instant> = None;
         loop {
-            let timeout = next_tick.saturating_duration_since(Instant::now());
+            let wake = quiet_deadline.map_or(next_tick, |quiet| quiet.min(next_tick));
+            let timeout = wake.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(timeout) {
-                Ok(WriterMsg::Batch(batch)) => self.handle_batch(batch),
+                Ok(WriterMsg::Batch(batch)) => {
+                    self.handle_batch(batch);
+                    quiet_deadline = Some(Instant::now() + QUIET_FLUSH);
+                }
                 Ok(WriterMsg::Sync(reply)) => {
                     let result = self.sync_everything();
                     let _ = reply.send(result);
                 }
                 Ok(WriterMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    if quiet_deadline.is_some_and(|quiet| Instant::now() >= quiet) {
+                        quiet_deadline = None;
+                        self.flush_dirty(true);
+                        self.publish();
+                    }
+                }
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -955,6 +971,10 @@ impl Writer {
         stats::add(&shared.fsyncs, local.fsyncs);
     }
 }
+
+/// How long the input must pause before buffered lines are written ahead
+/// of the flush interval.
+const QUIET_FLUSH: Duration = Duration::from_millis(20);
 
 fn age_exceeded(created_micros: i64, wall: i64, max_age: Duration) -> bool {
     let max_age = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
