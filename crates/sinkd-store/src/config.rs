@@ -49,6 +49,10 @@ pub struct StoreConfig {
     pub writer_threads: usize,
     /// Longest time a line waits in a writer's memory before it is written.
     pub flush_interval: Duration,
+    /// Everything buffered is written as soon as the input has paused this
+    /// long, ahead of `flush_interval`, so the tail of a burst reaches the
+    /// disk at once. `Duration::ZERO` leaves writing to the interval.
+    pub quiet_flush: Duration,
     /// Memory budget for lines waiting to be written, across all streams and
     /// writer threads; beyond it the largest buffers are written first.
     pub max_buffered_bytes: usize,
@@ -84,6 +88,7 @@ impl Default for StoreConfig {
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             writer_threads: 2,
             flush_interval: Duration::from_secs(1),
+            quiet_flush: Duration::from_millis(20),
             max_buffered_bytes: 16 * 1024 * 1024,
             max_open_files: 1024,
             compression_level: 3,

@@ -215,8 +215,9 @@ impl Writer {
             .flush_interval
             .max(Duration::from_millis(1));
         let mut next_tick = Instant::now() + tick;
+        let quiet_flush = self.shared.config.quiet_flush;
         // Set while lines wait in memory and no batch has arrived since:
-        // when the input goes quiet for `QUIET_FLUSH`, everything is
+        // when the input goes quiet for `quiet_flush`, everything is
         // written at once instead of at the next tick, so the end of a
         // burst reaches the disk within milliseconds. Under steady load
         // the input never pauses that long and writes stay large.
@@ -227,7 +228,9 @@ impl Writer {
             match self.rx.recv_timeout(timeout) {
                 Ok(WriterMsg::Batch(batch)) => {
                     self.handle_batch(batch);
-                    quiet_deadline = Some(Instant::now() + QUIET_FLUSH);
+                    if !quiet_flush.is_zero() {
+                        quiet_deadline = Some(Instant::now() + quiet_flush);
+                    }
                 }
                 Ok(WriterMsg::Sync(reply)) => {
                     let result = self.sync_everything();
@@ -971,10 +974,6 @@ impl Writer {
         stats::add(&shared.fsyncs, local.fsyncs);
     }
 }
-
-/// How long the input must pause before buffered lines are written ahead
-/// of the flush interval.
-const QUIET_FLUSH: Duration = Duration::from_millis(20);
 
 fn age_exceeded(created_micros: i64, wall: i64, max_age: Duration) -> bool {
     let max_age = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);

@@ -66,6 +66,7 @@ fn shutdown_writes_what_the_timer_has_not() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig {
         flush_interval: Duration::from_secs(3600),
+        quiet_flush: Duration::ZERO,
         fsync: FsyncPolicy::Interval(Duration::from_secs(3600)),
         ..config(dir.path())
     })
