@@ -41,6 +41,15 @@ pub enum ConfigError {
     Global(String),
 }
 
+/// What a PEM file named by the configuration must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PemKind {
+    /// One or more CERTIFICATE blocks.
+    Certificates,
+    /// A private key.
+    PrivateKey,
+}
+
 /// A listener's transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ListenTransport {
@@ -328,18 +337,30 @@ impl Config {
         })
     }
 
-    /// Every file the configuration names that sinkd reads only later
+    /// Every PEM file the configuration names that sinkd reads only later
     /// (TLS certificates, keys and CAs of listeners and relays), each with
-    /// a description of who needs it.
-    pub fn referenced_files(&self) -> Vec<(String, &std::path::Path)> {
+    /// a description of who needs it and what it must hold.
+    pub fn referenced_files(&self) -> Vec<(String, &std::path::Path, PemKind)> {
         let mut files = Vec::new();
         for listener in &self.listeners {
             let Some(tls) = &listener.tls else { continue };
             let who = format!("tls listener on {}", listener.address);
-            files.push((format!("{who}: cert"), tls.cert.as_path()));
-            files.push((format!("{who}: key"), tls.key.as_path()));
+            files.push((
+                format!("{who}: cert"),
+                tls.cert.as_path(),
+                PemKind::Certificates,
+            ));
+            files.push((
+                format!("{who}: key"),
+                tls.key.as_path(),
+                PemKind::PrivateKey,
+            ));
             if let Some(ca) = &tls.client_ca {
-                files.push((format!("{who}: client_ca"), ca.as_path()));
+                files.push((
+                    format!("{who}: client_ca"),
+                    ca.as_path(),
+                    PemKind::Certificates,
+                ));
             }
         }
         for sink in &self.sinks {
@@ -347,23 +368,35 @@ impl Config {
                 continue;
             };
             let who = format!("sink {:?}", sink.name);
-            files.push((format!("{who}: ca"), tls.ca.as_path()));
+            files.push((
+                format!("{who}: ca"),
+                tls.ca.as_path(),
+                PemKind::Certificates,
+            ));
             if let Some((cert, key)) = &tls.client_cert {
-                files.push((format!("{who}: cert"), cert.as_path()));
-                files.push((format!("{who}: key"), key.as_path()));
+                files.push((
+                    format!("{who}: cert"),
+                    cert.as_path(),
+                    PemKind::Certificates,
+                ));
+                files.push((format!("{who}: key"), key.as_path(), PemKind::PrivateKey));
             }
         }
         files
     }
 
-    /// Checks that every file of [`Config::referenced_files`] can be
-    /// opened, so a configuration that passes `check-config` does not fail
-    /// later at start or at a reconnect.
+    /// Reads every file of [`Config::referenced_files`] as the server will
+    /// (through `sinkd-tls`), so a configuration that passes `check-config`
+    /// does not fail later at start or at a relay's first connection.
     pub fn check_files(&self) -> Result<(), ConfigError> {
-        for (who, path) in self.referenced_files() {
-            if let Err(error) = std::fs::File::open(path) {
+        for (who, path, kind) in self.referenced_files() {
+            let result = match kind {
+                PemKind::Certificates => sinkd_tls::read_certificates(path).map(|_| ()),
+                PemKind::PrivateKey => sinkd_tls::read_private_key(path).map(|_| ()),
+            };
+            if let Err(reason) = result {
                 return Err(ConfigError::Global(format!(
-                    "{who}: cannot read {}: {error}",
+                    "{who}: cannot use {}: {reason}",
                     path.display()
                 )));
             }

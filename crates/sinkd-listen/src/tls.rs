@@ -16,8 +16,7 @@ use crate::config::TlsConfig;
 use crate::error::ListenError;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::CertificateDer;
 use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
@@ -32,17 +31,17 @@ pub(crate) fn acceptor(config: &TlsConfig) -> Result<TlsAcceptor, ListenError> {
 
 fn server_config(config: &TlsConfig) -> Result<ServerConfig, ListenError> {
     let cert_chain = load_certificates(&config.cert, "certificate chain")?;
-    let key = PrivateKeyDer::from_pem_file(&config.key).map_err(|error| ListenError::TlsFile {
+    let key = sinkd_tls::read_private_key(&config.key).map_err(|reason| ListenError::TlsFile {
         role: "private key",
         path: config.key.clone(),
-        reason: pem_reason(&error, "no PRIVATE KEY block found"),
+        reason,
     })?;
     let tls_error = |reason: String| ListenError::Tls {
         cert: config.cert.clone(),
         key: config.key.clone(),
         reason,
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = sinkd_tls::provider();
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|error| tls_error(error.to_string()))?;
@@ -79,32 +78,15 @@ fn server_config(config: &TlsConfig) -> Result<ServerConfig, ListenError> {
     Ok(server_config)
 }
 
-/// Every CERTIFICATE block of a PEM file; none at all is an error.
+/// Every CERTIFICATE block of a PEM file (`sinkd-tls`), errors naming the
+/// role and the file.
 fn load_certificates(
     path: &Path,
     role: &'static str,
 ) -> Result<Vec<CertificateDer<'static>>, ListenError> {
-    let file_error = |reason: String| ListenError::TlsFile {
+    sinkd_tls::read_certificates(path).map_err(|reason| ListenError::TlsFile {
         role,
         path: path.to_path_buf(),
         reason,
-    };
-    let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|error| file_error(pem_reason(&error, "")))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| file_error(pem_reason(&error, "")))?;
-    if certificates.is_empty() {
-        return Err(file_error("no CERTIFICATE block found".to_owned()));
-    }
-    Ok(certificates)
-}
-
-/// A PEM error in words; `no_items` replaces the terse "no items found" when
-/// given.
-fn pem_reason(error: &rustls_pki_types::pem::Error, no_items: &str) -> String {
-    match error {
-        rustls_pki_types::pem::Error::NoItemsFound if !no_items.is_empty() => no_items.to_owned(),
-        rustls_pki_types::pem::Error::Io(io_error) => io_error.to_string(),
-        other => other.to_string(),
-    }
+    })
 }

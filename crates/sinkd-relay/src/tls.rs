@@ -13,8 +13,7 @@
 use crate::config::TlsClientFiles;
 use crate::error::RelayError;
 use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::{CertificateDer, ServerName};
 use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::TlsConnector;
@@ -39,8 +38,7 @@ pub(crate) fn connector(
                 reason: error.to_string(),
             })?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(sinkd_tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|error| tls_error(error.to_string()))?
         .with_root_certificates(roots);
@@ -48,11 +46,11 @@ pub(crate) fn connector(
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
             let chain = load_certificates(sink, cert, "client certificate chain")?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|error| RelayError::TlsFile {
+            let key = sinkd_tls::read_private_key(key).map_err(|reason| RelayError::TlsFile {
                 sink: sink.to_owned(),
                 role: "client key",
                 path: key.clone(),
-                reason: pem_reason(&error, "no PRIVATE KEY block found"),
+                reason,
             })?;
             builder
                 .with_client_auth_cert(chain, key)
@@ -68,32 +66,17 @@ pub(crate) fn connector(
     Ok((TlsConnector::from(Arc::new(config)), server_name))
 }
 
-/// Every CERTIFICATE block of a PEM file; none is an error.
+/// Every CERTIFICATE block of a PEM file (`sinkd-tls`), errors naming the
+/// sink, the role and the file.
 fn load_certificates(
     sink: &str,
     path: &Path,
     role: &'static str,
 ) -> Result<Vec<CertificateDer<'static>>, RelayError> {
-    let file_error = |reason: String| RelayError::TlsFile {
+    sinkd_tls::read_certificates(path).map_err(|reason| RelayError::TlsFile {
         sink: sink.to_owned(),
         role,
         path: path.to_path_buf(),
         reason,
-    };
-    let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|error| file_error(pem_reason(&error, "")))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| file_error(pem_reason(&error, "")))?;
-    if certificates.is_empty() {
-        return Err(file_error("no CERTIFICATE block found".to_owned()));
-    }
-    Ok(certificates)
-}
-
-fn pem_reason(error: &rustls_pki_types::pem::Error, no_items: &str) -> String {
-    match error {
-        rustls_pki_types::pem::Error::NoItemsFound if !no_items.is_empty() => no_items.to_owned(),
-        rustls_pki_types::pem::Error::Io(io_error) => io_error.to_string(),
-        other => other.to_string(),
-    }
+    })
 }
