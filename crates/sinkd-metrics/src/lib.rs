@@ -234,7 +234,7 @@ pub struct Metrics {
     pub udp_kernel_drops: IntCounter,
     /// Distinct devices seen since start.
     pub devices: IntGauge,
-    /// Seconds from receiving a message to handing it to the store's writer.
+    /// Seconds from receiving a message to its write into a segment file.
     pub receive_to_write_seconds: Histogram,
     sink_messages: IntCounterVec,
     sink_bytes: IntCounterVec,
@@ -328,7 +328,7 @@ impl Metrics {
         );
         let latency_opts = HistogramOpts::new(
             "sinkd_receive_to_write_seconds",
-            "Time from receiving a message to handing it to the store writer.",
+            "Time from receiving a message to its write to a segment file (per write, for its oldest line).",
         )
         .buckets(vec![
             0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,

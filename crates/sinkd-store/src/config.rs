@@ -25,6 +25,16 @@ pub enum FsyncPolicy {
     Never,
 }
 
+/// A callback for [`StoreConfig::on_write`].
+#[derive(Clone)]
+pub struct WriteObserver(pub std::sync::Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for WriteObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteObserver")
+    }
+}
+
 /// Configuration of a [`crate::Store`].
 ///
 /// The default keeps 10 segments of 10 MiB per stream (the device's
@@ -49,6 +59,12 @@ pub struct StoreConfig {
     pub writer_threads: usize,
     /// Longest time a line waits in a writer's memory before it is written.
     pub flush_interval: Duration,
+    /// Told, after each write of a stream's buffer, how long ago the oldest
+    /// line in it was stamped (`timestamp_micros` of `AppendBatch::push`).
+    /// The collector stamps lines with their receive time, so this feeds
+    /// its receive-to-written latency histogram. Called on a writer thread:
+    /// it must be cheap and must not block.
+    pub on_write: Option<WriteObserver>,
     /// Everything buffered is written as soon as the input has paused this
     /// long, ahead of `flush_interval`, so the tail of a burst reaches the
     /// disk at once. `Duration::ZERO` leaves writing to the interval.
@@ -89,6 +105,7 @@ impl Default for StoreConfig {
             writer_threads: 2,
             flush_interval: Duration::from_secs(1),
             quiet_flush: Duration::from_millis(20),
+            on_write: None,
             max_buffered_bytes: 16 * 1024 * 1024,
             max_open_files: 1024,
             compression_level: 3,

@@ -58,7 +58,7 @@ mod sys;
 mod writer;
 
 pub use batch::AppendBatch;
-pub use config::{FsyncPolicy, StoreConfig};
+pub use config::{FsyncPolicy, StoreConfig, WriteObserver};
 pub use error::{StoreError, SubmitError, TemplateError, TrySubmitError};
 pub use path::{
     sanitize_component, sanitize_component_bytes, validate_stream_path, Field, PathTemplate,

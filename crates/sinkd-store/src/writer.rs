@@ -126,6 +126,8 @@ struct Stream {
     segments: VecDeque<u64>,
     buf: Vec<u8>,
     buf_lines: u64,
+    /// `timestamp_micros` of the first line in `buf`.
+    buf_oldest_micros: i64,
     pending_index: Vec<IndexRecord>,
     slot: Option<u32>,
     in_dirty: bool,
@@ -324,6 +326,7 @@ impl Writer {
             segments: VecDeque::new(),
             buf: Vec::new(),
             buf_lines: 0,
+            buf_oldest_micros: 0,
             pending_index: Vec::new(),
             slot: None,
             in_dirty: false,
@@ -371,6 +374,9 @@ impl Writer {
             });
             active.next_index_at = active.size + interval;
             active.last_index_offset = Some(active.size);
+        }
+        if stream.buf.is_empty() {
+            stream.buf_oldest_micros = timestamp_micros;
         }
         stream.buf.extend_from_slice(line);
         stream.buf.push(b'\n');
@@ -599,6 +605,10 @@ impl Writer {
             }
             self.local.lines_written += stream.buf_lines;
             self.local.bytes_written += stream.buf.len() as u64;
+            if let Some(observer) = &self.shared.config.on_write {
+                let waited_micros = now_micros().saturating_sub(stream.buf_oldest_micros).max(0);
+                (observer.0)(Duration::from_micros(waited_micros as u64));
+            }
             self.buffered -= stream.buf.len();
             stream.buf.clear();
             stream.buf_lines = 0;

@@ -217,12 +217,6 @@ impl Worker {
                         sink.counters.bytes.inc_by(tally.bytes);
                     }
                 }
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_micros() as i64)
-                    .unwrap_or(raw.received_unix_micros);
-                let latency = (now - raw.received_unix_micros).max(0) as f64 / 1e6;
-                self.metrics.receive_to_write_seconds.observe(latency);
             }
             Err(refused) => {
                 // Only after the store was shut down, which the binary does

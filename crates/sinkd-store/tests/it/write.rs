@@ -235,3 +235,33 @@ fn five_thousand_streams_with_sixty_four_descriptors() {
     }
     assert_eq!(stats.snapshot().lines_written, 15_000);
 }
+
+#[test]
+fn write_observer_hears_how_long_lines_waited() {
+    let dir = tempfile::tempdir().unwrap();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&heard);
+    let store = Store::open(StoreConfig {
+        on_write: Some(sinkd_store::WriteObserver(std::sync::Arc::new(
+            move |waited| {
+                sink.lock().unwrap().push(waited);
+            },
+        ))),
+        ..config(dir.path())
+    })
+    .unwrap();
+    // Lines stamped two seconds ago have waited at least that long.
+    let stamped = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+        - 2_000_000;
+    let mut batch = sinkd_store::AppendBatch::new();
+    batch.push("late/messages", stamped, b"<13>late");
+    store.writer().submit(batch).unwrap();
+    store.shutdown().unwrap();
+    let heard = heard.lock().unwrap();
+    assert_eq!(heard.len(), 1, "{heard:?}");
+    assert!(heard[0] >= Duration::from_secs(2), "{heard:?}");
+    assert!(heard[0] < Duration::from_secs(60), "{heard:?}");
+}

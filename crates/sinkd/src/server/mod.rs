@@ -23,7 +23,7 @@ use sinkd_config::{Config, FsyncSetting};
 use sinkd_listen::WorkerQueues;
 use sinkd_metrics::{CounterMirror, DropReason, Metrics};
 use sinkd_relay::Relays;
-use sinkd_store::{FsyncPolicy, Store, StoreConfig};
+use sinkd_store::{FsyncPolicy, Store, StoreConfig, WriteObserver};
 use sinkd_worker::{DeviceSet, Routes, Worker};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -152,7 +152,14 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     let metrics = Metrics::new();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    let store = Store::open(store_config(&config, n_workers, fd_limit))
+    let mut store_settings = store_config(&config, n_workers, fd_limit);
+    // Lines are stamped with their receive time (worker.rs), so the store's
+    // write observer measures receive-to-written latency.
+    let latency = metrics.receive_to_write_seconds.clone();
+    store_settings.on_write = Some(WriteObserver(Arc::new(move |waited| {
+        latency.observe(waited.as_secs_f64());
+    })));
+    let store = Store::open(store_settings)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     mirror_store_stats(&metrics, &store);
     let relays = Arc::new(Relays::new(Arc::clone(&metrics)));

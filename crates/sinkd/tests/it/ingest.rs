@@ -199,6 +199,12 @@ fn logger_and_raw_frames_land_once_in_their_device_streams() {
     assert_eq!(scrape.count("sinkd_devices"), devices.len() as u64);
     assert_eq!(scrape.count("sinkd_store_lines_written_total"), n_stored);
     assert_eq!(scrape.count("sinkd_messages_unparsed_total"), 0);
+    // Every segment write is one observation of receive-to-written latency.
+    let n_writes = scrape.count("sinkd_receive_to_write_seconds_count");
+    assert!(
+        n_writes >= 1 && n_writes <= n_stored,
+        "{n_writes} writes for {n_stored} lines"
+    );
 
     // Every stream the test expects, and no other.
     let data_dir = sandbox.data_dir();
