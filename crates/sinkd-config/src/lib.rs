@@ -177,6 +177,8 @@ pub const DEFAULT_RELAY_QUEUE_MEMORY: usize = 100_000;
 pub const DEFAULT_RELAY_QUEUE_DISK: u64 = 1 << 30;
 /// Default relay `send_timeout`.
 pub const DEFAULT_RELAY_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Smallest relay `queue_disk`: 8 spool segments of 64 KiB.
+pub const MIN_RELAY_QUEUE_DISK: u64 = 512 * 1024;
 
 /// One `[[sink]]` table.
 #[derive(Clone, Debug)]
@@ -836,7 +838,7 @@ fn check_relay(
     };
     let queue_disk = match &raw.queue_disk {
         None => DEFAULT_RELAY_QUEUE_DISK,
-        Some(size) if size.get_ref().0 >= 512 * 1024 => size.get_ref().0,
+        Some(size) if size.get_ref().0 >= MIN_RELAY_QUEUE_DISK => size.get_ref().0,
         Some(size) => return Err(checker.invalid(size.span(), "queue_disk must be at least 512k")),
     };
     let overflow = match &raw.overflow {

@@ -99,14 +99,13 @@ pub struct RelayConfig {
     pub spool_dir: PathBuf,
 }
 
-/// Default `queue_memory`: messages.
-pub const DEFAULT_QUEUE_MEMORY: usize = 100_000;
-/// Default `queue_disk`: 1 GiB.
-pub const DEFAULT_QUEUE_DISK: u64 = 1 << 30;
-/// Default `send_timeout`.
-pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Smallest `queue_disk` a relay accepts: 8 spool segments of 64 KiB.
-pub const MIN_QUEUE_DISK: u64 = 512 * 1024;
+// The defaults and the minimum spool size are the configuration's
+// (`sinkd-config`), so a relay built in code and one read from TOML agree.
+pub use sinkd_config::{
+    DEFAULT_RELAY_QUEUE_DISK as DEFAULT_QUEUE_DISK,
+    DEFAULT_RELAY_QUEUE_MEMORY as DEFAULT_QUEUE_MEMORY,
+    DEFAULT_RELAY_SEND_TIMEOUT as DEFAULT_SEND_TIMEOUT, MIN_RELAY_QUEUE_DISK as MIN_QUEUE_DISK,
+};
 
 impl RelayConfig {
     /// A configuration with every default: octet counting, 100,000

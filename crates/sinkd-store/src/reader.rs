@@ -154,6 +154,26 @@ struct Start {
     seq: u64,
 }
 
+impl Start {
+    /// Where to start reading `segment` so that nothing at or after index
+    /// position `end` is skipped: at the record just before `end`, or at the
+    /// segment's beginning (its first line carries the segment's number).
+    fn before(segment: u64, records: &[IndexRecord], end: usize) -> Start {
+        match end.checked_sub(1).and_then(|at| records.get(at)) {
+            Some(record) => Start {
+                segment,
+                offset: record.offset,
+                seq: record.seq,
+            },
+            None => Start {
+                segment,
+                offset: 0,
+                seq: segment,
+            },
+        }
+    }
+}
+
 /// A memory-mapped `.log` segment.
 struct Mapped {
     file: File,
@@ -363,19 +383,7 @@ impl StreamReader {
         };
         let records = self.index_records(segment)?;
         let end = records.partition_point(|record| record.seq <= seq);
-        let start = match end.checked_sub(1).and_then(|at| records.get(at)) {
-            Some(record) => Start {
-                segment,
-                offset: record.offset,
-                seq: record.seq,
-            },
-            None => Start {
-                segment,
-                offset: 0,
-                seq: segment,
-            },
-        };
-        self.start = Some(start);
+        self.start = Some(Start::before(segment, &records, end));
         Ok(())
     }
 
@@ -402,18 +410,7 @@ impl StreamReader {
             }
             let older =
                 records.partition_point(|record| record.max_timestamp_micros < timestamp_micros);
-            let start = match older.checked_sub(1).and_then(|at| records.get(at)) {
-                Some(record) => Start {
-                    segment,
-                    offset: record.offset,
-                    seq: record.seq,
-                },
-                None => Start {
-                    segment,
-                    offset: 0,
-                    seq: segment,
-                },
-            };
+            let start = Start::before(segment, &records, older);
             self.next_seq = start.seq;
             self.start = Some(start);
             return Ok(());
