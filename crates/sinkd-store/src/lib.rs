@@ -43,6 +43,7 @@
 //! ```
 
 mod batch;
+mod chunks;
 mod compress;
 mod config;
 mod error;

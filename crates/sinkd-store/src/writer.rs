@@ -6,7 +6,8 @@
 //! the next sequence number, the active segment's size and index state, and
 //! an in-memory buffer of lines not yet written.
 //!
-//! A stream's buffer is written with one `write_all` when it passes
+//! A stream's buffer (chunks from the thread's [`ChunkPool`]) is written
+//! with one `writev` when it passes
 //! [`STREAM_FLUSH_BYTES`], when the flush interval ticks, when the thread's
 //! share of `max_buffered_bytes` is exceeded (largest buffers first), before
 //! a rotation, and at shutdown. Open segment files live in a
@@ -30,6 +31,7 @@
 //! after a short pause.
 
 use crate::batch::AppendBatch;
+use crate::chunks::{ChunkBuf, ChunkPool};
 use crate::compress::CompressJob;
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::StoreError;
@@ -49,11 +51,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A stream's buffer is written once it holds this many bytes.
 pub(crate) const STREAM_FLUSH_BYTES: usize = 64 * 1024;
-
-/// A buffer written by the timer (a slow stream) and larger than this is
-/// released instead of kept, so 10,000 quiet devices do not pin 10,000
-/// large buffers.
-const SHRINK_ABOVE_BYTES: usize = 16 * 1024;
 
 /// How long a stream whose write failed refuses lines before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -124,7 +121,7 @@ struct Stream {
     active: Option<Active>,
     /// First seqs of every segment on disk, oldest first, active included.
     segments: VecDeque<u64>,
-    buf: Vec<u8>,
+    buf: ChunkBuf,
     buf_lines: u64,
     /// `timestamp_micros` of the first line in `buf`.
     buf_oldest_micros: i64,
@@ -156,11 +153,14 @@ pub(crate) struct Writer {
     /// than SipHash on short paths.
     ids: foldhash::HashMap<Box<[u8]>, u32>,
     streams: Vec<Stream>,
+    /// Where every stream's `buf` keeps its bytes.
+    pool: ChunkPool,
     files: FileCache<File>,
     /// Streams whose buffer may be non-empty.
     dirty: Vec<u32>,
     /// Streams written since the last fsync.
     unsynced: Vec<u32>,
+    /// Bytes of chunks held by stream buffers (what the budget limits).
     buffered: usize,
     local: LocalStats,
     /// Jobs the compressor queue had no room for.
@@ -193,6 +193,7 @@ impl Writer {
             rx,
             ids: foldhash::HashMap::default(),
             streams: Vec::new(),
+            pool: ChunkPool::new(),
             files: FileCache::new(open_files),
             dirty: Vec::new(),
             unsynced: Vec::new(),
@@ -242,7 +243,7 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => {
                     if quiet_deadline.is_some_and(|quiet| Instant::now() >= quiet) {
                         quiet_deadline = None;
-                        self.flush_dirty(true);
+                        self.flush_dirty();
                         self.publish();
                     }
                 }
@@ -289,7 +290,7 @@ impl Writer {
             self.flush_largest();
         }
         if self.shared.config.fsync == FsyncPolicy::EveryBatch {
-            self.flush_dirty(false);
+            self.flush_dirty();
             self.sync_unsynced();
         }
         self.publish();
@@ -324,7 +325,7 @@ impl Writer {
             next_seq: 1,
             active: None,
             segments: VecDeque::new(),
-            buf: Vec::new(),
+            buf: ChunkBuf::default(),
             buf_lines: 0,
             buf_oldest_micros: 0,
             pending_index: Vec::new(),
@@ -365,6 +366,20 @@ impl Writer {
             self.local.lines_dropped += 1;
             return;
         };
+        let (len_before, held_before) = (stream.buf.len(), stream.buf.held_bytes());
+        let pushed = stream
+            .buf
+            .extend(&mut self.pool, line)
+            .and_then(|()| stream.buf.extend(&mut self.pool, b"\n"));
+        if let Err(error) = pushed {
+            // No memory for the line: it is dropped, the buffer unchanged.
+            stream.buf.truncate(&mut self.pool, len_before);
+            self.local.lines_dropped += 1;
+            let dir = stream.dir.clone();
+            self.warn("buffer", &dir, &error.to_string());
+            return;
+        }
+        self.buffered += stream.buf.held_bytes() - held_before;
         active.running_max = active.running_max.max(timestamp_micros);
         if active.size >= active.next_index_at {
             stream.pending_index.push(IndexRecord {
@@ -375,21 +390,18 @@ impl Writer {
             active.next_index_at = active.size + interval;
             active.last_index_offset = Some(active.size);
         }
-        if stream.buf.is_empty() {
+        if len_before == 0 {
             stream.buf_oldest_micros = timestamp_micros;
         }
-        stream.buf.extend_from_slice(line);
-        stream.buf.push(b'\n');
         active.size += line_bytes;
         stream.next_seq += 1;
         stream.buf_lines += 1;
-        self.buffered += line.len() + 1;
         if !stream.in_dirty {
             stream.in_dirty = true;
             self.dirty.push(id);
         }
         if stream.buf.len() >= STREAM_FLUSH_BYTES {
-            self.flush_stream(id, false);
+            self.flush_stream(id);
         }
     }
 
@@ -496,7 +508,7 @@ impl Writer {
     /// segment.
     fn rotate(&mut self, id: u32) {
         self.push_end_record(id);
-        if !self.flush_stream(id, false) {
+        if !self.flush_stream(id) {
             return;
         }
         let policy = self.shared.config.fsync;
@@ -575,10 +587,8 @@ impl Writer {
         }
     }
 
-    /// Writes the stream's buffer and pending index records. `timer`: a
-    /// flush by the interval, after which a large buffer is released.
-    /// `false` when the write failed (the stream is then in `Failed`).
-    fn flush_stream(&mut self, id: u32, timer: bool) -> bool {
+    /// Writes the stream's buffer and pending index records. `false` when the write failed (the stream is then in `Failed`).
+    fn flush_stream(&mut self, id: u32) -> bool {
         let stream = &self.streams[id as usize];
         if stream.buf.is_empty() && stream.pending_index.is_empty() {
             return true;
@@ -593,7 +603,7 @@ impl Writer {
             };
             let stream = &mut self.streams[id as usize];
             let result = match self.files.get(slot) {
-                Some(file) => file.write_all(&stream.buf),
+                Some(file) => stream.buf.write_to(&self.pool, file),
                 None => Err(io::Error::other("segment file slot vanished")),
             };
             if let Err(error) = result {
@@ -609,12 +619,9 @@ impl Writer {
                 let waited_micros = now_micros().saturating_sub(stream.buf_oldest_micros).max(0);
                 (observer.0)(Duration::from_micros(waited_micros as u64));
             }
-            self.buffered -= stream.buf.len();
-            stream.buf.clear();
+            self.buffered -= stream.buf.held_bytes();
+            stream.buf.clear(&mut self.pool);
             stream.buf_lines = 0;
-            if timer && stream.buf.capacity() > SHRINK_ABOVE_BYTES {
-                stream.buf = Vec::new();
-            }
             self.mark_unsynced(id);
         }
         if !self.streams[id as usize].pending_index.is_empty() {
@@ -722,8 +729,8 @@ impl Writer {
         let stream = &mut self.streams[id as usize];
         self.local.write_errors += 1;
         self.local.lines_dropped += stream.buf_lines;
-        self.buffered -= stream.buf.len();
-        stream.buf = Vec::new();
+        self.buffered -= stream.buf.held_bytes();
+        stream.buf.clear(&mut self.pool);
         stream.buf_lines = 0;
         stream.pending_index.clear();
         stream.active = None;
@@ -755,13 +762,14 @@ impl Writer {
     }
 
     /// Writes every non-empty buffer.
-    fn flush_dirty(&mut self, timer: bool) {
-        let dirty = std::mem::take(&mut self.dirty);
+    fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        // Creation order, as in `flush_largest`.
+        dirty.sort_unstable();
         for &id in &dirty {
             self.streams[id as usize].in_dirty = false;
-            self.flush_stream(id, timer);
+            self.flush_stream(id);
         }
-        let mut dirty = dirty;
         dirty.clear();
         // Keep the allocation; flushing never marks a stream dirty.
         if self.dirty.is_empty() {
@@ -775,18 +783,29 @@ impl Writer {
         let mut order = std::mem::take(&mut self.flush_order);
         order.clear();
         for &id in &self.dirty {
-            let len = self.streams[id as usize].buf.len();
-            if len > 0 {
-                order.push((len, id));
+            let held = self.streams[id as usize].buf.held_bytes();
+            if held > 0 {
+                order.push((held, id));
             }
         }
-        order.sort_unstable_by_key(|&(len, _)| std::cmp::Reverse(len));
+        order.sort_unstable_by_key(|&(held, _)| std::cmp::Reverse(held));
         let target = self.shared.buffer_budget / 2;
+        let mut after = self.buffered;
+        let chosen = order
+            .iter()
+            .take_while(|&&(held, _)| {
+                let needed = after > target;
+                after = after.saturating_sub(held);
+                needed
+            })
+            .count();
+        order.truncate(chosen);
+        // Streams in creation order, which is roughly the order of their
+        // inodes on disk: consecutive writes then share the kernel's
+        // inode-table and directory blocks in cache.
+        order.sort_unstable_by_key(|&(_, id)| id);
         for &(_, id) in &order {
-            if self.buffered <= target {
-                break;
-            }
-            self.flush_stream(id, false);
+            self.flush_stream(id);
         }
         self.flush_order = order;
     }
@@ -869,7 +888,10 @@ impl Writer {
     }
 
     fn tick(&mut self, now: Instant) {
-        self.flush_dirty(true);
+        self.flush_dirty();
+        // Every buffer is empty now: memory the last interval did not use
+        // goes back to the system.
+        self.pool.trim();
         if let FsyncPolicy::Interval(every) = self.shared.config.fsync {
             if now.duration_since(self.last_sync) >= every {
                 self.sync_unsynced();
@@ -899,7 +921,7 @@ impl Writer {
     /// Answers a [`WriterMsg::Sync`]: everything written and fsynced, every
     /// job handed to the compressor.
     fn sync_everything(&mut self) -> Result<(), StoreError> {
-        self.flush_dirty(false);
+        self.flush_dirty();
         self.sync_unsynced();
         self.retry_backlog(true);
         self.publish();
@@ -911,7 +933,7 @@ impl Writer {
     /// without one (an end record would cost a new file per quiet stream);
     /// recovery then treats its timestamps as unknown until it rotates.
     fn finish(&mut self) {
-        self.flush_dirty(false);
+        self.flush_dirty();
         for id in 0..self.streams.len() as u32 {
             let stream = &self.streams[id as usize];
             let indexed = stream
@@ -920,7 +942,7 @@ impl Writer {
                 .is_some_and(|active| active.index_on_disk);
             if stream.phase == Phase::Ready && indexed {
                 self.push_end_record(id);
-                self.flush_stream(id, false);
+                self.flush_stream(id);
             }
         }
         self.retry_backlog(true);

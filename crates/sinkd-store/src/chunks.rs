@@ -1,0 +1,214 @@
+//! The writer threads' line buffers: fixed-size chunks from one pool per
+//! thread.
+//!
+//! With 10,000 devices a writer holds 10,000 partly filled buffers. As one
+//! growable vector each, every buffer carried up to its own size again in
+//! spare capacity, and that slack, not the lines, set the memory a budget
+//! allowed. Here a stream's buffer is a list of [`CHUNK_BYTES`] chunks taken
+//! from a [`ChunkPool`]: the waste is under one chunk per stream, a written
+//! buffer gives its chunks straight back for the next stream, and the
+//! writer sends a buffer to its file with one `writev` over the chunks.
+//!
+//! The pool carves chunks out of anonymous memory maps of [`SLAB_BYTES`],
+//! allocated as the buffers grow and released by [`ChunkPool::trim`] once
+//! a quieter interval has shown they are no longer needed, so the memory
+//! goes back to the system rather than to an allocator's free lists.
+
+use memmap2::MmapMut;
+use std::io::{self, IoSlice, Write};
+
+#[cfg(test)]
+mod tests;
+
+/// Bytes per chunk. Small enough that the last, partly filled chunk of
+/// each of 10,000 streams wastes at most 10 MiB (5 MiB on average), large
+/// enough that a 64 KiB buffer is 64 slices of one `writev`.
+pub(crate) const CHUNK_BYTES: usize = 1024;
+
+/// Bytes per anonymous map the pool allocates at a time.
+const SLAB_BYTES: usize = 1024 * 1024;
+
+const CHUNKS_PER_SLAB: usize = SLAB_BYTES / CHUNK_BYTES;
+
+/// Slices handed to one `writev`; the kernel accepts up to 1,024.
+const SLICES_PER_WRITE: usize = 256;
+
+/// Chunks for every stream buffer of one writer thread.
+#[derive(Default)]
+pub(crate) struct ChunkPool {
+    slabs: Vec<MmapMut>,
+    /// Chunks not in any buffer, by number (slab × chunks per slab + index).
+    free: Vec<u32>,
+    /// Chunks in buffers now.
+    in_use: usize,
+    /// Most chunks in buffers at once since the last [`ChunkPool::trim`].
+    high_water: usize,
+}
+
+impl ChunkPool {
+    /// An empty pool; it maps memory on first use.
+    pub(crate) fn new() -> ChunkPool {
+        ChunkPool::default()
+    }
+
+    /// Bytes of memory the pool holds, free chunks included.
+    #[cfg(test)]
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.slabs.len() * SLAB_BYTES
+    }
+
+    fn take(&mut self) -> io::Result<u32> {
+        if self.free.is_empty() {
+            self.grow()?;
+        }
+        let chunk = self.free.pop().ok_or_else(|| io::Error::other("no chunk"))?;
+        self.in_use += 1;
+        self.high_water = self.high_water.max(self.in_use);
+        Ok(chunk)
+    }
+
+    fn grow(&mut self) -> io::Result<()> {
+        let slab = MmapMut::map_anon(SLAB_BYTES)?;
+        let first = self.slabs.len() * CHUNKS_PER_SLAB;
+        let numbers = first..first + CHUNKS_PER_SLAB;
+        let numbers = numbers.map(|number| u32::try_from(number).unwrap_or(u32::MAX));
+        // Reversed, so chunks are handed out in address order.
+        self.free.extend(numbers.rev());
+        self.slabs.push(slab);
+        Ok(())
+    }
+
+    fn give_back(&mut self, chunks: &mut Vec<u32>) {
+        self.in_use -= chunks.len();
+        self.free.append(chunks);
+    }
+
+    fn chunk(&self, number: u32) -> &[u8] {
+        let number = number as usize;
+        let slab = &self.slabs[number / CHUNKS_PER_SLAB];
+        let start = (number % CHUNKS_PER_SLAB) * CHUNK_BYTES;
+        &slab[start..start + CHUNK_BYTES]
+    }
+
+    fn chunk_mut(&mut self, number: u32) -> &mut [u8] {
+        let number = number as usize;
+        let slab = &mut self.slabs[number / CHUNKS_PER_SLAB];
+        let start = (number % CHUNKS_PER_SLAB) * CHUNK_BYTES;
+        &mut slab[start..start + CHUNK_BYTES]
+    }
+
+    /// Releases the slabs the busiest moment since the previous trim did
+    /// not need. Only possible while every buffer is empty (a chunk in use
+    /// may lie in any slab); otherwise nothing happens. Returns the bytes
+    /// released.
+    pub(crate) fn trim(&mut self) -> usize {
+        let keep = self.high_water.div_ceil(CHUNKS_PER_SLAB);
+        self.high_water = self.in_use;
+        if self.in_use != 0 || keep >= self.slabs.len() {
+            return 0;
+        }
+        let released = (self.slabs.len() - keep) * SLAB_BYTES;
+        self.slabs.truncate(keep);
+        self.free.clear();
+        let numbers = 0..keep * CHUNKS_PER_SLAB;
+        self.free
+            .extend(numbers.rev().map(|number| u32::try_from(number).unwrap_or(u32::MAX)));
+        released
+    }
+}
+
+/// One stream's buffered lines: a list of chunks, all full but the last.
+#[derive(Default)]
+pub(crate) struct ChunkBuf {
+    chunks: Vec<u32>,
+    len: usize,
+}
+
+impl ChunkBuf {
+    /// Bytes buffered.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of chunks held: what the buffer costs, spare room included.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.chunks.len() * CHUNK_BYTES
+    }
+
+    /// Appends `bytes`, taking chunks from `pool` as needed. Fails only
+    /// when the pool cannot map more memory; the buffer then holds a prefix
+    /// of `bytes`, which [`ChunkBuf::truncate`] removes.
+    pub(crate) fn extend(&mut self, pool: &mut ChunkPool, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let used = self.len % CHUNK_BYTES;
+            let chunk = match self.chunks.last() {
+                Some(&last) if used != 0 => last,
+                _ => {
+                    let fresh = pool.take()?;
+                    self.chunks.push(fresh);
+                    fresh
+                }
+            };
+            let room = CHUNK_BYTES - used;
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            pool.chunk_mut(chunk)[used..used + now.len()].copy_from_slice(now);
+            self.len += now.len();
+            bytes = rest;
+        }
+        Ok(())
+    }
+
+    /// Shortens the buffer to `len` bytes, returning chunks no longer needed.
+    pub(crate) fn truncate(&mut self, pool: &mut ChunkPool, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        let keep = len.div_ceil(CHUNK_BYTES);
+        let mut surplus = self.chunks.split_off(keep);
+        pool.give_back(&mut surplus);
+        self.len = len;
+    }
+
+    /// Empties the buffer, returning its chunks to `pool`.
+    pub(crate) fn clear(&mut self, pool: &mut ChunkPool) {
+        pool.give_back(&mut self.chunks);
+        self.len = 0;
+    }
+
+    /// Writes the whole buffer to `out` with as few `writev` calls as the
+    /// chunk count allows. The buffer is left as it was; on success the
+    /// caller clears it.
+    pub(crate) fn write_to(&self, pool: &ChunkPool, out: &mut impl Write) -> io::Result<()> {
+        let mut remaining = self.len;
+        for group in self.chunks.chunks(SLICES_PER_WRITE) {
+            let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
+            let mut count = 0;
+            for (slot, &chunk) in slices.iter_mut().zip(group) {
+                let bytes = &pool.chunk(chunk)[..remaining.min(CHUNK_BYTES)];
+                remaining -= bytes.len();
+                *slot = IoSlice::new(bytes);
+                count += 1;
+            }
+            write_all_slices(out, &mut slices[..count])?;
+        }
+        Ok(())
+    }
+}
+
+/// `write_all` for a list of slices (the standard one is not stable yet).
+fn write_all_slices(out: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match out.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut slices, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}

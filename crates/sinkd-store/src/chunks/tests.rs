@@ -1,0 +1,129 @@
+use super::*;
+use proptest::prelude::*;
+
+fn written(buf: &ChunkBuf, pool: &ChunkPool) -> Vec<u8> {
+    let mut out = Vec::new();
+    buf.write_to(pool, &mut out).expect("write to a vector");
+    out
+}
+
+#[test]
+fn lines_come_back_in_order_across_chunk_boundaries() {
+    let mut pool = ChunkPool::new();
+    let mut buf = ChunkBuf::default();
+    let line = vec![b'x'; CHUNK_BYTES - 3];
+    let mut expected = Vec::new();
+    for round in 0..5u8 {
+        let mut line = line.clone();
+        line[0] = b'a' + round;
+        buf.extend(&mut pool, &line).expect("extend");
+        buf.extend(&mut pool, b"\n").expect("extend");
+        expected.extend_from_slice(&line);
+        expected.push(b'\n');
+    }
+    assert_eq!(buf.len(), expected.len());
+    assert_eq!(buf.held_bytes(), expected.len().div_ceil(CHUNK_BYTES) * CHUNK_BYTES);
+    assert_eq!(written(&buf, &pool), expected);
+}
+
+#[test]
+fn a_buffer_larger_than_one_writev_is_written_whole() {
+    let mut pool = ChunkPool::new();
+    let mut buf = ChunkBuf::default();
+    let expected: Vec<u8> = (0..(SLICES_PER_WRITE * 2 + 7) * CHUNK_BYTES + 5)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    buf.extend(&mut pool, &expected).expect("extend");
+    assert_eq!(written(&buf, &pool), expected);
+}
+
+/// A sink that takes at most a few bytes per call, like a full pipe.
+struct Trickle(Vec<u8>);
+
+impl Write for Trickle {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = bytes.len().min(7);
+        self.0.extend_from_slice(&bytes[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn short_writes_are_resumed() {
+    let mut pool = ChunkPool::new();
+    let mut buf = ChunkBuf::default();
+    let expected: Vec<u8> = (0..3 * CHUNK_BYTES + 11).map(|i| (i % 13) as u8).collect();
+    buf.extend(&mut pool, &expected).expect("extend");
+    let mut out = Trickle(Vec::new());
+    buf.write_to(&pool, &mut out).expect("write");
+    assert_eq!(out.0, expected);
+}
+
+#[test]
+fn cleared_chunks_are_reused_and_trim_releases_idle_slabs() {
+    let mut pool = ChunkPool::new();
+    let mut buffers: Vec<ChunkBuf> = (0..3).map(|_| ChunkBuf::default()).collect();
+    // Three slabs' worth at the peak.
+    for buf in &mut buffers {
+        buf.extend(&mut pool, &vec![1; SLAB_BYTES]).expect("extend");
+    }
+    assert_eq!(pool.mapped_bytes(), 3 * SLAB_BYTES);
+    for buf in &mut buffers {
+        buf.clear(&mut pool);
+    }
+    // The peak is remembered for one interval...
+    assert_eq!(pool.trim(), 0);
+    // ...then a quiet interval needing one slab keeps one.
+    buffers[0].extend(&mut pool, &[2; 100]).expect("extend");
+    assert_eq!(pool.mapped_bytes(), 3 * SLAB_BYTES, "free chunks reused");
+    assert_eq!(pool.trim(), 0, "nothing is released while a chunk is in use");
+    buffers[0].clear(&mut pool);
+    assert_eq!(pool.trim(), 2 * SLAB_BYTES);
+    assert_eq!(pool.mapped_bytes(), SLAB_BYTES);
+    buffers[1].extend(&mut pool, &[3; 10]).expect("extend");
+    assert_eq!(written(&buffers[1], &pool), vec![3; 10]);
+}
+
+#[test]
+fn truncate_returns_surplus_chunks() {
+    let mut pool = ChunkPool::new();
+    let mut buf = ChunkBuf::default();
+    buf.extend(&mut pool, &[5; CHUNK_BYTES + 10]).expect("extend");
+    buf.truncate(&mut pool, 4);
+    assert_eq!(buf.held_bytes(), CHUNK_BYTES);
+    buf.extend(&mut pool, b"ab").expect("extend");
+    assert_eq!(written(&buf, &pool), b"\x05\x05\x05\x05ab");
+    buf.truncate(&mut pool, 0);
+    assert!(buf.is_empty());
+    assert_eq!(buf.held_bytes(), 0);
+}
+
+proptest! {
+    /// Any sequence of appends and clears over a few buffers sharing one
+    /// pool reads back exactly like plain vectors.
+    #[test]
+    fn buffers_sharing_a_pool_behave_like_vectors(
+        ops in proptest::collection::vec((0usize..3, 0usize..2500, any::<bool>()), 1..60)
+    ) {
+        let mut pool = ChunkPool::new();
+        let mut buffers: Vec<ChunkBuf> = (0..3).map(|_| ChunkBuf::default()).collect();
+        let mut models: Vec<Vec<u8>> = vec![Vec::new(); 3];
+        for (step, (which, len, clear)) in ops.into_iter().enumerate() {
+            if clear {
+                buffers[which].clear(&mut pool);
+                models[which].clear();
+            } else {
+                let bytes: Vec<u8> = (0..len).map(|i| (i + step) as u8).collect();
+                buffers[which].extend(&mut pool, &bytes).expect("extend");
+                models[which].extend_from_slice(&bytes);
+            }
+            prop_assert_eq!(buffers[which].len(), models[which].len());
+        }
+        for (buf, model) in buffers.iter().zip(&models) {
+            prop_assert_eq!(&written(buf, &pool), model);
+        }
+    }
+}
