@@ -440,6 +440,7 @@ pub fn run_scenario(
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
+    sync_disk();
     std::fs::create_dir_all(&dir)?;
     let setup = Setup {
         kind,
@@ -585,12 +586,15 @@ pub fn run_all(
     }
     raise_open_file_limit();
     if remove_run_dirs(&options.work_dir)? > 0 {
-        // ext4 skips inodes freed in the last half minute when it allocates
-        // new ones, which makes creating thousands of per-device files
-        // right after deleting an earlier comparison's output far slower
-        // than usual. Let that pass before the first run.
-        eprintln!("removed the previous run directories; waiting 35s for the filesystem");
-        std::thread::sleep(Duration::from_secs(35));
+        // When it allocates inodes, ext4 without a journal skips (one
+        // inode-table lookup each) those freed in the last 60 s, or 300 s
+        // while their table block is dirty, which makes creating thousands
+        // of per-device files right after deleting an earlier comparison's
+        // output many times slower than usual (seen as `recently_deleted`
+        // in profiles). Write the deletions back, then let the window pass.
+        eprintln!("removed the previous run directories; waiting 65s for the filesystem");
+        sync_disk();
+        std::thread::sleep(Duration::from_secs(65));
     }
     std::fs::create_dir_all(&options.work_dir)
         .with_context(|| format!("cannot create {}", options.work_dir.display()))?;
@@ -617,6 +621,13 @@ pub fn run_all(
 
 /// Removes the run directories (`SERVER-WIRE-...`) under `work_dir`, not
 /// anything else; returns how many there were.
+/// Starts every run from a clean page cache: the previous run's output is
+/// written back now, not by kernel threads competing with the next server.
+fn sync_disk() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+}
+
 fn remove_run_dirs(work_dir: &Path) -> anyhow::Result<usize> {
     let Ok(entries) = std::fs::read_dir(work_dir) else {
         return Ok(0);

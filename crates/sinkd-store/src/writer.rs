@@ -764,8 +764,6 @@ impl Writer {
     /// Writes every non-empty buffer.
     fn flush_dirty(&mut self) {
         let mut dirty = std::mem::take(&mut self.dirty);
-        // Creation order, as in `flush_largest`.
-        dirty.sort_unstable();
         for &id in &dirty {
             self.streams[id as usize].in_dirty = false;
             self.flush_stream(id);
@@ -790,21 +788,10 @@ impl Writer {
         }
         order.sort_unstable_by_key(|&(held, _)| std::cmp::Reverse(held));
         let target = self.shared.buffer_budget / 2;
-        let mut after = self.buffered;
-        let chosen = order
-            .iter()
-            .take_while(|&&(held, _)| {
-                let needed = after > target;
-                after = after.saturating_sub(held);
-                needed
-            })
-            .count();
-        order.truncate(chosen);
-        // Streams in creation order, which is roughly the order of their
-        // inodes on disk: consecutive writes then share the kernel's
-        // inode-table and directory blocks in cache.
-        order.sort_unstable_by_key(|&(_, id)| id);
         for &(_, id) in &order {
+            if self.buffered <= target {
+                break;
+            }
             self.flush_stream(id);
         }
         self.flush_order = order;
