@@ -543,7 +543,7 @@ fn check_listener(
         transport,
         address,
         allow,
-        recv_buffer: raw.recv_buffer.map(|size| size.0).unwrap_or(8 << 20),
+        recv_buffer: raw.recv_buffer.map(|size| size.0).unwrap_or(32 << 20),
         batch_size: positive(&raw.batch_size, "batch_size", 64)?.min(1024),
         threads: raw.threads.as_ref().map(|t| *t.get_ref()).unwrap_or(0),
         framing,

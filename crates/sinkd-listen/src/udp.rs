@@ -59,7 +59,7 @@ const RECV_TIMEOUT: Duration = Duration::from_millis(100);
 /// wake-ups a second, each preempting the worker on a shared core, and
 /// batches of ~9 datagrams. With it, the socket collects a full batch or
 /// more between calls (a millisecond at that rate is ~300 datagrams, 0.4 MB
-/// of an 8 MiB buffer), and a message waits at most this long longer.
+/// of a 32 MiB buffer), and a message waits at most this long longer.
 const COALESCE: Duration = Duration::from_millis(1);
 /// Room for the control messages of one datagram: SO_RXQ_OVFL needs
 /// `CMSG_SPACE(4)` (24 bytes on 64-bit Linux); the rest is slack.
@@ -403,7 +403,7 @@ fn receive_loop(context: ThreadContext) {
             Ok(()) => {}
             // The worker is behind: wait for it rather than drop. While this
             // thread waits, datagrams collect in the socket's receive buffer
-            // (`recv_buffer`, 8 MiB by default), which absorbs the burst;
+            // (`recv_buffer`, 32 MiB by default), which absorbs the burst;
             // only if that fills too does the kernel drop, and those drops
             // are counted through SO_RXQ_OVFL.
             Err(TrySendError::Full(batch)) => {

@@ -55,6 +55,7 @@ mod recover;
 mod segment;
 mod stats;
 mod store;
+mod syncer;
 mod sys;
 mod writer;
 

@@ -17,10 +17,11 @@
 
 use crate::batch::AppendBatch;
 use crate::compress::{CompressJob, Compressor};
-use crate::config::StoreConfig;
+use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::{StoreError, SubmitError, TrySubmitError};
 use crate::stats::StoreStats;
 use crate::sys;
+use crate::syncer::{SyncJob, Syncer};
 use crate::writer::{Writer, WriterMsg, WriterShared};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::fs::{self, File, OpenOptions};
@@ -32,6 +33,10 @@ const LOCK_FILE: &str = ".sinkd-store.lock";
 
 /// Jobs that may wait for the compressor before writers keep them locally.
 const COMPRESS_QUEUE: usize = 1024;
+
+/// Sync jobs waiting for the sync thread. A writer whose job finds the
+/// queue full does that sync itself.
+const SYNC_QUEUE: usize = 64;
 
 /// Recycled batches keep at most this much arena capacity.
 const RECYCLE_MAX_ARENA: usize = 4 * 1024 * 1024;
@@ -53,6 +58,9 @@ pub struct Store {
     writers: Vec<JoinHandle<()>>,
     compressor: Option<JoinHandle<()>>,
     compress_tx: Sender<CompressJob>,
+    /// The sync thread (only under `FsyncPolicy::Interval`).
+    syncer: Option<JoinHandle<()>>,
+    sync_tx: Option<Sender<SyncJob>>,
     _lock: File,
     running: bool,
 }
@@ -98,6 +106,19 @@ impl Store {
             .spawn(move || compressor.run())
             .map_err(|error| StoreError::io("spawn thread", &config.data_dir, error))?;
 
+        // Only the `Interval` policy syncs in the background.
+        let (sync_tx, syncer) = if matches!(config.fsync, FsyncPolicy::Interval(_)) {
+            let (sync_tx, sync_rx) = bounded(SYNC_QUEUE);
+            let syncer = Syncer::new(config.data_dir.clone(), sync_rx, Arc::clone(&stats));
+            let handle = thread::Builder::new()
+                .name("sinkd-store-sync".into())
+                .spawn(move || syncer.run())
+                .map_err(|error| StoreError::io("spawn thread", &config.data_dir, error))?;
+            (Some(sync_tx), Some(handle))
+        } else {
+            (None, None)
+        };
+
         let mut senders = Vec::with_capacity(config.writer_threads);
         let mut writers = Vec::with_capacity(config.writer_threads);
         let buffer_budget = (config.max_buffered_bytes / config.writer_threads).max(64 * 1024);
@@ -111,6 +132,7 @@ impl Store {
                     stats: Arc::clone(&stats),
                     compress_tx: compress_tx.clone(),
                     recycle_tx: recycle_tx.clone(),
+                    sync_tx: sync_tx.clone(),
                     buffer_budget,
                     open_files,
                 },
@@ -141,6 +163,8 @@ impl Store {
             writers,
             compressor: Some(compressor),
             compress_tx,
+            syncer,
+            sync_tx,
             _lock: lock,
             running: true,
         };
@@ -210,6 +234,14 @@ impl Store {
             let _ = sender.send(WriterMsg::Shutdown);
         }
         for handle in self.writers.drain(..) {
+            if handle.join().is_err() {
+                result = Err(StoreError::ThreadPanicked);
+            }
+        }
+        if let Some(sync_tx) = self.sync_tx.take() {
+            let _ = sync_tx.send(SyncJob::Shutdown);
+        }
+        if let Some(handle) = self.syncer.take() {
             if handle.join().is_err() {
                 result = Err(StoreError::ThreadPanicked);
             }

@@ -40,6 +40,7 @@ use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
 use crate::path::validate_stream_path;
 use crate::recover::{self, ActiveSegment};
 use crate::stats::{self, StoreStats};
+use crate::syncer::SyncJob;
 use crate::sys;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::collections::VecDeque;
@@ -79,6 +80,8 @@ pub(crate) struct WriterShared {
     pub(crate) stats: Arc<StoreStats>,
     pub(crate) compress_tx: Sender<CompressJob>,
     pub(crate) recycle_tx: Sender<AppendBatch>,
+    /// The sync thread, under `FsyncPolicy::Interval`.
+    pub(crate) sync_tx: Option<Sender<SyncJob>>,
     /// This thread's share of `max_buffered_bytes`.
     pub(crate) buffer_budget: usize,
     /// This thread's share of `max_open_files`.
@@ -519,14 +522,11 @@ impl Writer {
         let dir = stream.dir.clone();
         if let Some(slot) = stream.slot.take() {
             if let Some(file) = self.files.remove(slot) {
-                if policy != FsyncPolicy::Never {
-                    self.local.fsyncs += 1;
-                    if let Err(error) = file.sync_data() {
-                        self.local.write_errors += 1;
-                        self.warn("fsync", &dir, &error.to_string());
-                    }
-                }
                 stats::sub(&self.shared.stats.open_files, 1);
+                if policy != FsyncPolicy::Never {
+                    let path = layout::file_path(&dir, active.first_seq, FileKind::Log);
+                    self.sync_closed(file, path);
+                }
             }
         }
         self.local.segments_rotated += 1;
@@ -797,6 +797,88 @@ impl Writer {
         self.flush_order = order;
     }
 
+    /// A closed segment's file: fsynced by the sync thread under
+    /// `Interval`, here otherwise (or when its queue is full).
+    fn sync_closed(&mut self, file: File, path: PathBuf) {
+        let file = match &self.shared.sync_tx {
+            Some(sync_tx) => match sync_tx.try_send(SyncJob::file(file, path.clone())) {
+                Ok(()) => return,
+                Err(TrySendError::Full(SyncJob::Files { mut open, .. })) => match open.pop() {
+                    Some((file, _)) => file,
+                    None => return,
+                },
+                Err(_) => return,
+            },
+            None => file,
+        };
+        self.local.fsyncs += 1;
+        if let Err(error) = file.sync_data() {
+            self.local.write_errors += 1;
+            self.warn("fsync", &path, &error.to_string());
+        }
+    }
+
+    /// The `Interval` policy's sync: what was written since the last one
+    /// is handed to the sync thread, and this thread goes on writing. Done
+    /// here instead when there is no sync thread or its queue is full.
+    fn sync_in_background(&mut self) {
+        let Some(sync_tx) = self.shared.sync_tx.clone() else {
+            self.sync_unsynced();
+            return;
+        };
+        if self.unsynced.is_empty() {
+            return;
+        }
+        if sync_tx.is_full() {
+            self.sync_unsynced();
+            return;
+        }
+        let job = if sys::HAS_SYNCFS && self.unsynced.len() > SYNCFS_ABOVE {
+            SyncJob::FileSystem
+        } else {
+            let (mut open, mut paths, mut dirs) = (Vec::new(), Vec::new(), Vec::new());
+            for &id in &self.unsynced {
+                let stream = &self.streams[id as usize];
+                let Some(active) = stream.active.as_ref() else {
+                    continue;
+                };
+                let log_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
+                let duplicate = stream
+                    .slot
+                    .and_then(|slot| self.files.get(slot))
+                    .and_then(|file| file.try_clone().ok());
+                match duplicate {
+                    Some(file) => open.push((file, log_path)),
+                    None => paths.push(log_path),
+                }
+                if stream.index_unsynced && active.index_on_disk {
+                    paths.push(layout::file_path(
+                        &stream.dir,
+                        active.first_seq,
+                        FileKind::Index,
+                    ));
+                }
+                if stream.dir_unsynced {
+                    dirs.push(stream.dir.clone());
+                }
+            }
+            SyncJob::Files { open, paths, dirs }
+        };
+        if sync_tx.try_send(job).is_err() {
+            // Another writer took the last slot meanwhile.
+            self.sync_unsynced();
+            return;
+        }
+        for &id in &self.unsynced {
+            let stream = &mut self.streams[id as usize];
+            stream.in_unsynced = false;
+            stream.index_unsynced = false;
+            stream.dir_unsynced = false;
+        }
+        self.unsynced.clear();
+        self.last_sync = Instant::now();
+    }
+
     /// Fsyncs what was written since the last sync: file by file when few
     /// streams are concerned, one `syncfs` otherwise.
     fn sync_unsynced(&mut self) {
@@ -881,7 +963,7 @@ impl Writer {
         self.pool.trim();
         if let FsyncPolicy::Interval(every) = self.shared.config.fsync {
             if now.duration_since(self.last_sync) >= every {
-                self.sync_unsynced();
+                self.sync_in_background();
             }
         }
         if let Some(max_age) = self.shared.config.segment_max_age {
