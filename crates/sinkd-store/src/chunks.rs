@@ -61,7 +61,10 @@ impl ChunkPool {
         if self.free.is_empty() {
             self.grow()?;
         }
-        let chunk = self.free.pop().ok_or_else(|| io::Error::other("no chunk"))?;
+        let chunk = self
+            .free
+            .pop()
+            .ok_or_else(|| io::Error::other("no chunk"))?;
         self.in_use += 1;
         self.high_water = self.high_water.max(self.in_use);
         Ok(chunk)
@@ -111,8 +114,11 @@ impl ChunkPool {
         self.slabs.truncate(keep);
         self.free.clear();
         let numbers = 0..keep * CHUNKS_PER_SLAB;
-        self.free
-            .extend(numbers.rev().map(|number| u32::try_from(number).unwrap_or(u32::MAX)));
+        self.free.extend(
+            numbers
+                .rev()
+                .map(|number| u32::try_from(number).unwrap_or(u32::MAX)),
+        );
         released
     }
 }
@@ -122,6 +128,10 @@ impl ChunkPool {
 pub(crate) struct ChunkBuf {
     chunks: Vec<u32>,
     len: usize,
+    /// The last of `chunks`, kept here too so that appending to a partly
+    /// filled chunk does not touch the list (one cache miss per line fewer
+    /// with thousands of streams).
+    tail: u32,
 }
 
 impl ChunkBuf {
@@ -145,13 +155,13 @@ impl ChunkBuf {
     pub(crate) fn extend(&mut self, pool: &mut ChunkPool, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             let used = self.len % CHUNK_BYTES;
-            let chunk = match self.chunks.last() {
-                Some(&last) if used != 0 => last,
-                _ => {
-                    let fresh = pool.take()?;
-                    self.chunks.push(fresh);
-                    fresh
-                }
+            let chunk = if used != 0 {
+                self.tail
+            } else {
+                let fresh = pool.take()?;
+                self.chunks.push(fresh);
+                self.tail = fresh;
+                fresh
             };
             let room = CHUNK_BYTES - used;
             let (now, rest) = bytes.split_at(room.min(bytes.len()));
@@ -171,6 +181,7 @@ impl ChunkBuf {
         let mut surplus = self.chunks.split_off(keep);
         pool.give_back(&mut surplus);
         self.len = len;
+        self.tail = self.chunks.last().copied().unwrap_or(0);
     }
 
     /// Empties the buffer, returning its chunks to `pool`.

@@ -48,6 +48,7 @@ mod compress;
 mod config;
 mod error;
 mod fdcache;
+mod key;
 mod layout;
 pub mod path;
 mod reader;

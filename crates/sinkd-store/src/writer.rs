@@ -36,6 +36,7 @@ use crate::compress::CompressJob;
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::StoreError;
 use crate::fdcache::FileCache;
+use crate::key::StreamKey;
 use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
 use crate::path::validate_stream_path;
 use crate::recover::{self, ActiveSegment};
@@ -128,6 +129,8 @@ struct Stream {
     buf_lines: u64,
     /// `timestamp_micros` of the first line in `buf`.
     buf_oldest_micros: i64,
+    /// When the first line in `buf` arrived.
+    buf_since: Instant,
     pending_index: Vec<IndexRecord>,
     slot: Option<u32>,
     in_dirty: bool,
@@ -154,7 +157,7 @@ pub(crate) struct Writer {
     /// Stream path → id. foldhash: these keys come from the network, so
     /// the hasher is seeded per process, and it is several times faster
     /// than SipHash on short paths.
-    ids: foldhash::HashMap<Box<[u8]>, u32>,
+    ids: foldhash::HashMap<StreamKey, u32>,
     streams: Vec<Stream>,
     /// Where every stream's `buf` keeps its bytes.
     pool: ChunkPool,
@@ -215,11 +218,7 @@ impl Writer {
 
     /// The thread body.
     pub(crate) fn run(mut self) {
-        let tick = self
-            .shared
-            .config
-            .flush_interval
-            .max(Duration::from_millis(1));
+        let tick = tick_period(self.shared.config.flush_interval);
         let mut next_tick = Instant::now() + tick;
         let quiet_flush = self.shared.config.quiet_flush;
         // Set while lines wait in memory and no batch has arrived since:
@@ -331,6 +330,7 @@ impl Writer {
             buf: ChunkBuf::default(),
             buf_lines: 0,
             buf_oldest_micros: 0,
+            buf_since: Instant::now(),
             pending_index: Vec::new(),
             slot: None,
             in_dirty: false,
@@ -338,7 +338,7 @@ impl Writer {
             index_unsynced: false,
             dir_unsynced: false,
         });
-        self.ids.insert(stream.into(), id);
+        self.ids.insert(StreamKey::new(stream), id);
         stats::add(&self.shared.stats.open_streams, 1);
         id
     }
@@ -395,6 +395,7 @@ impl Writer {
         }
         if len_before == 0 {
             stream.buf_oldest_micros = timestamp_micros;
+            stream.buf_since = now;
         }
         active.size += line_bytes;
         stream.next_seq += 1;
@@ -763,16 +764,26 @@ impl Writer {
 
     /// Writes every non-empty buffer.
     fn flush_dirty(&mut self) {
+        self.flush_dirty_older(Instant::now(), Duration::ZERO);
+    }
+
+    /// Writes the buffers whose first line has waited `min_age` or longer;
+    /// younger ones stay in memory (a stream the budget flushed a moment
+    /// ago is not written again for a handful of lines).
+    fn flush_dirty_older(&mut self, now: Instant, min_age: Duration) {
         let mut dirty = std::mem::take(&mut self.dirty);
-        for &id in &dirty {
-            self.streams[id as usize].in_dirty = false;
+        dirty.retain(|&id| {
+            let stream = &mut self.streams[id as usize];
+            if !stream.buf.is_empty() && now.saturating_duration_since(stream.buf_since) < min_age {
+                return true;
+            }
+            stream.in_dirty = false;
             self.flush_stream(id);
-        }
-        dirty.clear();
-        // Keep the allocation; flushing never marks a stream dirty.
-        if self.dirty.is_empty() {
-            self.dirty = dirty;
-        }
+            false
+        });
+        // Flushing never marks a stream dirty, so nothing was added.
+        dirty.append(&mut self.dirty);
+        self.dirty = dirty;
     }
 
     /// Writes the largest buffers until the thread is back under half its
@@ -957,9 +968,12 @@ impl Writer {
     }
 
     fn tick(&mut self, now: Instant) {
-        self.flush_dirty();
-        // Every buffer is empty now: memory the last interval did not use
-        // goes back to the system.
+        // Ticks come four times per interval, so a line is written within
+        // `flush_interval` of its arrival.
+        let interval = self.shared.config.flush_interval;
+        self.flush_dirty_older(now, interval.saturating_sub(tick_period(interval)));
+        // Once every buffer is empty (the input paused), memory the busiest
+        // moment since the last tick did not need goes back to the system.
         self.pool.trim();
         if let FsyncPolicy::Interval(every) = self.shared.config.fsync {
             if now.duration_since(self.last_sync) >= every {
@@ -1074,6 +1088,11 @@ impl Writer {
         stats::add(&shared.torn_bytes_cut, local.torn_bytes_cut);
         stats::add(&shared.fsyncs, local.fsyncs);
     }
+}
+
+/// How often the writer looks for buffers due by `flush_interval`.
+fn tick_period(flush_interval: Duration) -> Duration {
+    (flush_interval / 4).max(Duration::from_millis(1))
 }
 
 fn age_exceeded(created_micros: i64, wall: i64, max_age: Duration) -> bool {

@@ -22,7 +22,10 @@ fn lines_come_back_in_order_across_chunk_boundaries() {
         expected.push(b'\n');
     }
     assert_eq!(buf.len(), expected.len());
-    assert_eq!(buf.held_bytes(), expected.len().div_ceil(CHUNK_BYTES) * CHUNK_BYTES);
+    assert_eq!(
+        buf.held_bytes(),
+        expected.len().div_ceil(CHUNK_BYTES) * CHUNK_BYTES
+    );
     assert_eq!(written(&buf, &pool), expected);
 }
 
@@ -79,7 +82,11 @@ fn cleared_chunks_are_reused_and_trim_releases_idle_slabs() {
     // ...then a quiet interval needing one slab keeps one.
     buffers[0].extend(&mut pool, &[2; 100]).expect("extend");
     assert_eq!(pool.mapped_bytes(), 3 * SLAB_BYTES, "free chunks reused");
-    assert_eq!(pool.trim(), 0, "nothing is released while a chunk is in use");
+    assert_eq!(
+        pool.trim(),
+        0,
+        "nothing is released while a chunk is in use"
+    );
     buffers[0].clear(&mut pool);
     assert_eq!(pool.trim(), 2 * SLAB_BYTES);
     assert_eq!(pool.mapped_bytes(), SLAB_BYTES);
@@ -91,7 +98,8 @@ fn cleared_chunks_are_reused_and_trim_releases_idle_slabs() {
 fn truncate_returns_surplus_chunks() {
     let mut pool = ChunkPool::new();
     let mut buf = ChunkBuf::default();
-    buf.extend(&mut pool, &[5; CHUNK_BYTES + 10]).expect("extend");
+    buf.extend(&mut pool, &[5; CHUNK_BYTES + 10])
+        .expect("extend");
     buf.truncate(&mut pool, 4);
     assert_eq!(buf.held_bytes(), CHUNK_BYTES);
     buf.extend(&mut pool, b"ab").expect("extend");
