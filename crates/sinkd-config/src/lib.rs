@@ -909,7 +909,7 @@ fn check_storage(checker: &Checker<'_>, raw: &RawStorage) -> Result<Storage, Con
             .map(|d| d.0)
             .unwrap_or(Duration::from_secs(1)),
         max_open_files,
-        max_buffered: raw.max_buffered.map(|s| s.0).unwrap_or(16 << 20),
+        max_buffered: raw.max_buffered.map(|s| s.0).unwrap_or(32 << 20),
         compression_level,
         writer_threads: raw
             .writer_threads

@@ -106,7 +106,7 @@ impl Default for StoreConfig {
             flush_interval: Duration::from_secs(1),
             quiet_flush: Duration::from_millis(20),
             on_write: None,
-            max_buffered_bytes: 16 * 1024 * 1024,
+            max_buffered_bytes: 32 * 1024 * 1024,
             max_open_files: 1024,
             compression_level: 3,
             queue_batches: 64,
