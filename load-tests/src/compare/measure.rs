@@ -7,7 +7,7 @@
 //!   over all threads by the kernel), in clock ticks.
 //! - Peak resident memory: `VmHWM` of `/proc/PID/status`.
 //! - Output: rsyslog and syslog-ng write `HOST/messages` files; sinkd
-//!   writes `HOST/messages/N.log` segments (and `N.log.zst` once a segment
+//!   writes `HOST/N.log` segments (and `N.log.zst` once a segment
 //!   is closed). [`count_lines`] counts newline bytes in all of those,
 //!   decompressing `.zst` segments; [`output_bytes`] sums file sizes, a
 //!   cheap signal of progress that the settle loop polls.
@@ -147,14 +147,9 @@ pub fn count_lines(dir: &Path) -> anyhow::Result<(u64, u64)> {
         match counted {
             Ok(n) => {
                 lines += n;
-                // The device directory: HOST for `HOST/messages`, and also
-                // HOST for sinkd's `HOST/messages/N.log`.
-                let device_dir = if name == "messages" {
-                    path.parent()
-                } else {
-                    path.parent().and_then(Path::parent)
-                };
-                if let Some(device_dir) = device_dir {
+                // The device directory: HOST for the peers' `HOST/messages`
+                // and for sinkd's `HOST/N.log`.
+                if let Some(device_dir) = path.parent() {
                     holders.insert(device_dir.to_path_buf());
                 }
             }

@@ -24,6 +24,9 @@
 //!   detected per connection), `fsync = "never"` and a 1 GiB `rotate_size`
 //!   because the peers neither fsync nor rotate, and `max_open_files`
 //!   above the fleet size (the equivalent of rsyslog's dynaFile cache).
+//!   Its sink is `file {device}`: a directory of segments per device, so
+//!   each new device costs it a directory and a file, as `HOST/messages`
+//!   costs the peers.
 
 use crate::compare::certs::CertFiles;
 use crate::load::Transport;
@@ -263,7 +266,7 @@ pub fn sinkd_config(setup: &Setup) -> anyhow::Result<String> {
         ));
     }
     text.push_str(&format!(
-        "\n[[sink]]\nname = \"messages\"\ntarget = \"file {{device}}/messages\"\npriority = \"{PRIORITY}\"\nformat = \"rfc3164\"\n\n[storage]\nfsync = \"never\"\nrotate_size = \"1G\"\nmax_open_files = {}\n",
+        "\n[[sink]]\nname = \"messages\"\ntarget = \"file {{device}}\"\npriority = \"{PRIORITY}\"\nformat = \"rfc3164\"\n\n[storage]\nfsync = \"never\"\nrotate_size = \"1G\"\nmax_open_files = {}\n",
         setup.devices as usize + 256
     ));
     Ok(text)
