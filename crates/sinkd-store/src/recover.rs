@@ -68,6 +68,19 @@ pub(crate) struct Recovered {
     pub(crate) torn_bytes: u64,
 }
 
+impl Recovered {
+    /// What an empty (for instance just created) directory recovers to.
+    pub(crate) fn empty() -> Recovered {
+        Recovered {
+            segments: VecDeque::new(),
+            active: None,
+            next_seq: 1,
+            closed_logs: Vec::new(),
+            torn_bytes: 0,
+        }
+    }
+}
+
 /// Recovers the stream directory `dir`, which must exist.
 pub(crate) fn recover_stream(
     dir: &Path,
@@ -87,13 +100,7 @@ pub(crate) fn recover_stream(
         }
     }
     let Some(&newest) = segments.back() else {
-        return Ok(Recovered {
-            segments,
-            active: None,
-            next_seq: 1,
-            closed_logs: Vec::new(),
-            torn_bytes: 0,
-        });
+        return Ok(Recovered::empty());
     };
     let newest_files = scanned.get(&newest).copied().unwrap_or_default();
     let is_active = newest_files.log && !newest_files.zst;

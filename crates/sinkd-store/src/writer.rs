@@ -39,7 +39,7 @@ use crate::fdcache::FileCache;
 use crate::key::StreamKey;
 use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
 use crate::path::validate_stream_path;
-use crate::recover::{self, ActiveSegment};
+use crate::recover::{self, ActiveSegment, Recovered};
 use crate::stats::{self, StoreStats};
 use crate::syncer::SyncJob;
 use crate::sys;
@@ -421,19 +421,28 @@ impl Writer {
 
     fn open_stream(&mut self, id: u32, now: Instant, wall: i64) -> bool {
         let dir = self.streams[id as usize].dir.clone();
-        if let Err(error) = fs::create_dir_all(&dir) {
-            self.fail_stream(id, now, "create directory", &dir, &error.to_string());
-            return false;
-        }
-        let recovered = match recover::recover_stream(
-            &dir,
-            self.shared.config.index_interval_bytes.max(1),
-            wall,
-        ) {
-            Ok(recovered) => recovered,
+        let created = match create_stream_dir(&dir) {
+            Ok(created) => created,
             Err(error) => {
-                self.fail_stream(id, now, "recover", &dir, &error.to_string());
+                self.fail_stream(id, now, "create directory", &dir, &error.to_string());
                 return false;
+            }
+        };
+        // A directory made just now holds nothing to recover: a new
+        // device costs no directory scan.
+        let recovered = if created {
+            Recovered::empty()
+        } else {
+            match recover::recover_stream(
+                &dir,
+                self.shared.config.index_interval_bytes.max(1),
+                wall,
+            ) {
+                Ok(recovered) => recovered,
+                Err(error) => {
+                    self.fail_stream(id, now, "recover", &dir, &error.to_string());
+                    return false;
+                }
             }
         };
         self.local.torn_bytes_cut += recovered.torn_bytes;
@@ -1087,6 +1096,29 @@ impl Writer {
         stats::add(&shared.lines_dropped, local.lines_dropped);
         stats::add(&shared.torn_bytes_cut, local.torn_bytes_cut);
         stats::add(&shared.fsyncs, local.fsyncs);
+    }
+}
+
+/// Creates a stream's directory and any missing parents. `true` when the
+/// directory itself was created by this call (so it is empty), `false`
+/// when it was already there.
+fn create_stream_dir(dir: &Path) -> io::Result<bool> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(false),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            match fs::create_dir(dir) {
+                Ok(()) => Ok(true),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {
+                    Ok(false)
+                }
+                Err(error) => Err(error),
+            }
+        }
+        Err(error) => Err(error),
     }
 }
 
