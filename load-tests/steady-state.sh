@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Steady-state cost of sinkd per device count: one sinkd process, a first
+# run of COUNT TCP messages creates every device's files, then the CPU time
+# of a second run over the same devices is measured, per thread.
+#
+#   load-tests/steady-state.sh [--work-dir DIR] [--count N] [--repeat R] DEVICES...
+#
+# Prints one line per run: devices, CPU seconds per million messages in
+# (total and per thread), peak RSS. sinkd runs on CPU 0 and sinkd-load on
+# CPU 1 when the machine has two or more, as sinkd-compare does. Needs
+# target/release/{sinkd,sinkd-load} (cargo build --release -p sinkd -p
+# sinkd-load-tests) and curl. See docs/performance.md.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+work_dir=/tmp/sinkd-steady
+count=1000000
+repeat=1
+devices=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --work-dir) work_dir=$2; shift 2 ;;
+    --count) count=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) devices+=("$1"); shift ;;
+  esac
+done
+[ ${#devices[@]} -gt 0 ] || devices=(100 10000)
+
+sinkd=$root/target/release/sinkd
+load=$root/target/release/sinkd-load
+for binary in "$sinkd" "$load"; do
+  [ -x "$binary" ] || { echo "missing $binary: cargo build --release -p sinkd -p sinkd-load-tests" >&2; exit 1; }
+done
+server_cpu=(); load_cpu=()
+if [ "$(nproc)" -ge 2 ]; then server_cpu=(taskset -c 0); load_cpu=(taskset -c 1); fi
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# lines written so far, from the metrics endpoint
+written() { curl -sf "http://127.0.0.1:$metrics/metrics" | awk '$1 == "sinkd_store_lines_written_total" { print $2 }'; }
+
+# waits (at most 60 s) until at least $1 lines are written and the count has
+# stopped moving
+settle() {
+  local want=$1 last=-1 now
+  for _ in $(seq 600); do
+    now=$(written || echo 0)
+    if [ "${now:-0}" -ge "$want" ] && [ "$now" = "$last" ]; then return 0; fi
+    last=$now
+    sleep 0.1
+  done
+  echo "sinkd did not write $want lines within 60 s" >&2
+  return 1
+}
+
+# per-thread CPU ticks of process $1, "name ticks" per line, sorted
+threads() {
+  for task in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(tr -d ' ' < "$task"/comm)" "$(awk '{ print $14 + $15 }' "$task"/stat)"
+  done | sort
+}
+
+send() {
+  "${load_cpu[@]}" "$load" --target "127.0.0.1:$listen" --transport tcp --count "$count" \
+    --devices "$1" --seed 1 --duration 120 --json > /dev/null
+}
+
+mkdir -p "$work_dir"
+hz=$(getconf CLK_TCK)
+for n in "${devices[@]}"; do
+  for _ in $(seq "$repeat"); do
+    run=$(mktemp -d "$work_dir/run.XXXXXX")
+    listen=$(port); metrics=$(port)
+    cat > "$run/sinkd.toml" <<EOF
+data_dir = "$run/data"
+metrics = "127.0.0.1:$metrics"
+
+[[listen]]
+transport = "tcp"
+address = "127.0.0.1:$listen"
+
+[[sink]]
+target = "file {device}"
+priority = "*.notice;auth.*"
+format = "rfc3164"
+
+[storage]
+fsync = "never"
+rotate_size = "1G"
+max_open_files = $((n + 256))
+EOF
+    "${server_cpu[@]}" "$sinkd" --config "$run/sinkd.toml" > "$run/sinkd.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do written > /dev/null 2>&1 && break; sleep 0.1; done
+    send "$n"
+    settle 1
+    first=$(written)
+    threads "$pid" > "$run/before"
+    send "$n"
+    settle $((first * 2))
+    threads "$pid" > "$run/after"
+    rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
+    kill -TERM "$pid"; wait "$pid" || true
+    join "$run/before" "$run/after" | awk -v n="$n" -v hz="$hz" -v count="$count" -v rss="$rss" '
+      { d = ($3 - $2) / hz * 1e6 / count; total += d; if (d > 0) parts = parts sprintf(" %s=%.2f", $1, d) }
+      END { printf "devices=%d cpu_s_per_1M=%.2f [%s ] peak_rss=%.1fMiB\n", n, total, parts, rss / 1024 }'
+    rm -rf "$run"
+  done
+done
