@@ -9,7 +9,8 @@
 # (total and per thread), peak RSS. sinkd runs on CPU 0 and sinkd-load on
 # CPU 1 when the machine has two or more, as sinkd-compare does. Needs
 # target/release/{sinkd,sinkd-load} (cargo build --release -p sinkd -p
-# sinkd-load-tests) and curl. See docs/performance.md.
+# sinkd-load-tests) and curl; SINKD=path measures another sinkd binary (A/B).
+# See docs/performance.md.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#devices[@]} -gt 0 ] || devices=(100 10000)
 
-sinkd=$root/target/release/sinkd
+sinkd=${SINKD:-$root/target/release/sinkd}
 load=$root/target/release/sinkd-load
 for binary in "$sinkd" "$load"; do
   [ -x "$binary" ] || { echo "missing $binary: cargo build --release -p sinkd -p sinkd-load-tests" >&2; exit 1; }

@@ -100,6 +100,19 @@ impl ChunkPool {
         &mut slab[start..start + CHUNK_BYTES]
     }
 
+    /// Hints the processor to load where `buf`'s next byte will go.
+    pub(crate) fn prefetch_tail(&self, buf: &ChunkBuf) {
+        let used = buf.len % CHUNK_BYTES;
+        if used == 0 {
+            return;
+        }
+        let number = buf.tail as usize;
+        if let Some(slab) = self.slabs.get(number / CHUNKS_PER_SLAB) {
+            let offset = (number % CHUNKS_PER_SLAB) * CHUNK_BYTES + used;
+            crate::sys::prefetch(slab.as_ptr().wrapping_add(offset), 1);
+        }
+    }
+
     /// Releases the slabs the busiest moment since the previous trim did
     /// not need. Only possible while every buffer is empty (a chunk in use
     /// may lie in any slab); otherwise nothing happens. Returns the bytes

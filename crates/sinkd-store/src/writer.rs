@@ -54,6 +54,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// A stream's buffer is written once it holds this many bytes.
 pub(crate) const STREAM_FLUSH_BYTES: usize = 64 * 1024;
 
+/// In `handle_batch`, how many lines ahead a stream's state, and then the
+/// end of its buffer, are prefetched.
+const PREFETCH_STATE_AHEAD: usize = 8;
+const PREFETCH_TAIL_AHEAD: usize = 4;
+
+/// The id of a batch entry whose bytes could not be resolved.
+const NO_STREAM: u32 = u32::MAX;
+
 /// How long a stream whose write failed refuses lines before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -175,6 +183,8 @@ pub(crate) struct Writer {
     data_dir_file: Option<File>,
     index_bytes: Vec<u8>,
     flush_order: Vec<(usize, u32)>,
+    /// Stream ids of the batch being handled, kept for its allocation.
+    batch_ids: Vec<u32>,
     last_sync: Instant,
     last_age_check: Instant,
     last_warning: Option<Instant>,
@@ -209,6 +219,7 @@ impl Writer {
             data_dir_file,
             index_bytes: Vec::new(),
             flush_order: Vec::new(),
+            batch_ids: Vec::new(),
             last_sync: now,
             last_age_check: now,
             last_warning: None,
@@ -273,21 +284,48 @@ impl Writer {
     fn handle_batch(&mut self, mut batch: AppendBatch) {
         let now = Instant::now();
         let wall = now_micros();
+        // With thousands of streams, each line's stream lookup, stream
+        // state and buffer tail are cache misses. Resolving every id first
+        // lets the processor overlap the lookups (they do not depend on
+        // each other), and the append pass asks for the state of the
+        // streams a few lines ahead before it needs them.
+        let mut ids = std::mem::take(&mut self.batch_ids);
+        ids.clear();
         let mut previous: Option<(&[u8], u32)> = None;
         for entry in batch.entries() {
-            let Some((stream, line)) = batch.resolve(entry) else {
-                continue;
+            let id = match batch.resolve(entry) {
+                None => NO_STREAM,
+                Some((stream, _)) => match previous {
+                    Some((previous_stream, id)) if previous_stream == stream => id,
+                    _ => {
+                        let id = self.stream_id(stream);
+                        previous = Some((stream, id));
+                        id
+                    }
+                },
             };
-            let id = match previous {
-                Some((previous_stream, id)) if previous_stream == stream => id,
-                _ => {
-                    let id = self.stream_id(stream);
-                    previous = Some((stream, id));
-                    id
-                }
+            ids.push(id);
+        }
+        for (index, entry) in batch.entries().iter().enumerate() {
+            if let Some(stream) = ids
+                .get(index + PREFETCH_STATE_AHEAD)
+                .and_then(|&ahead| self.streams.get(ahead as usize))
+            {
+                sys::prefetch(stream, std::mem::size_of::<Stream>());
+            }
+            if let Some(stream) = ids
+                .get(index + PREFETCH_TAIL_AHEAD)
+                .and_then(|&ahead| self.streams.get(ahead as usize))
+            {
+                self.pool.prefetch_tail(&stream.buf);
+            }
+            let id = ids[index];
+            let Some((_, line)) = batch.resolve(entry).filter(|_| id != NO_STREAM) else {
+                continue;
             };
             self.append(id, entry.timestamp_micros, line, now, wall);
         }
+        self.batch_ids = ids;
         if self.buffered > self.shared.buffer_budget {
             self.flush_largest();
         }
