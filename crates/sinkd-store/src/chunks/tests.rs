@@ -1,3 +1,6 @@
+//! Chunk buffers against plain vectors: order across chunk boundaries,
+//! partial writes, reuse and release of slabs.
+
 use super::*;
 use proptest::prelude::*;
 

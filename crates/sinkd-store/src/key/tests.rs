@@ -1,3 +1,5 @@
+//! Stream keys: inline versus boxed, and lookups by byte slice.
+
 use super::*;
 use std::collections::HashMap;
 
