@@ -102,6 +102,54 @@ fn sync_makes_lines_visible_and_every_batch_policy_fsyncs() {
 }
 
 #[test]
+fn interval_fsyncs_happen_while_the_store_runs() {
+    // Few streams get per-file syncs, many get one syncfs; both are done by
+    // the sync thread without any explicit sync or shutdown.
+    for streams in [3, 40] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig {
+            writer_threads: 1,
+            fsync: FsyncPolicy::Interval(Duration::from_millis(5)),
+            ..config(dir.path())
+        })
+        .unwrap();
+        let stats = store.stats();
+        for stream in 0..streams {
+            write_lines(&store, &format!("d{stream}"), "x", 0..3);
+        }
+        assert!(
+            eventually(|| stats.snapshot().fsyncs >= 1),
+            "{streams} streams: no background fsync"
+        );
+        // Lines keep flowing while syncs are made.
+        write_lines(&store, "d0", "y", 0..3);
+        store.shutdown().unwrap();
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.write_errors, 0);
+        assert_eq!(snapshot.lines_written, streams * 3 + 3);
+        assert_eq!(read_all(dir.path(), "d0").len(), 6);
+    }
+}
+
+#[test]
+fn a_line_reaches_the_file_by_the_flush_interval_without_a_pause() {
+    // No quiet flush: only the interval tick can write the line.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        flush_interval: Duration::from_millis(50),
+        quiet_flush: Duration::ZERO,
+        ..config(dir.path())
+    })
+    .unwrap();
+    write_lines(&store, "tick", "t", 0..4);
+    let segment = dir.path().join("tick/00000000000000000001.log");
+    assert!(eventually(
+        || segment.exists() && read_all(dir.path(), "tick").len() == 4
+    ));
+    store.shutdown().unwrap();
+}
+
+#[test]
 fn try_submit_accounts_for_every_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(StoreConfig {
