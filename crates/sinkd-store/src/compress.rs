@@ -18,12 +18,12 @@ use crate::recover::remove_if_exists;
 use crate::segment;
 use crate::stats::{self, StoreStats};
 use crate::sys;
+use crate::warnings::WarnLimit;
 use crossbeam_channel::{Receiver, Sender};
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Deepest directory nesting the start-up walk descends into.
 const MAX_WALK_DEPTH: usize = 32;
@@ -48,7 +48,7 @@ pub(crate) struct Compressor {
     pub(crate) level: i32,
     pub(crate) jobs: Receiver<CompressJob>,
     pub(crate) stats: Arc<StoreStats>,
-    last_warning: Option<Instant>,
+    warnings: WarnLimit,
 }
 
 impl Compressor {
@@ -63,7 +63,7 @@ impl Compressor {
             level,
             jobs,
             stats,
-            last_warning: None,
+            warnings: WarnLimit::default(),
         }
     }
 
@@ -182,15 +182,9 @@ impl Compressor {
     /// At most one warning per ten seconds: a broken disk must not flood
     /// the log.
     fn warn(&mut self, op: &'static str, path: &Path, error: &io::Error) {
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
-        {
-            return;
+        if let Some(suppressed) = self.warnings.admit() {
+            tracing::warn!(op, path = %path.display(), %error, suppressed, "segment maintenance failed");
         }
-        self.last_warning = Some(now);
-        tracing::warn!(op, path = %path.display(), %error, "segment maintenance failed");
     }
 }
 

@@ -58,6 +58,7 @@ mod stats;
 mod store;
 mod syncer;
 mod sys;
+mod warnings;
 mod writer;
 
 pub use batch::AppendBatch;

@@ -15,12 +15,12 @@
 
 use crate::stats::{self, StoreStats};
 use crate::sys;
+use crate::warnings::WarnLimit;
 use crossbeam_channel::Receiver;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Work for the sync thread.
 pub(crate) enum SyncJob {
@@ -55,8 +55,7 @@ pub(crate) struct Syncer {
     data_dir_file: Option<File>,
     rx: Receiver<SyncJob>,
     stats: Arc<StoreStats>,
-    last_warning: Option<Instant>,
-    suppressed_warnings: u64,
+    warnings: WarnLimit,
 }
 
 impl Syncer {
@@ -66,8 +65,7 @@ impl Syncer {
             data_dir,
             rx,
             stats,
-            last_warning: None,
-            suppressed_warnings: 0,
+            warnings: WarnLimit::default(),
         }
     }
 
@@ -117,18 +115,10 @@ impl Syncer {
         }
     }
 
-    /// At most one warning per ten seconds, with the count suppressed.
+    /// A warning, unless one was logged in the last ten seconds.
     fn warn(&mut self, op: &'static str, path: &Path, error: &io::Error) {
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
-        {
-            self.suppressed_warnings += 1;
-            return;
+        if let Some(suppressed) = self.warnings.admit() {
+            tracing::warn!(op, path = %path.display(), %error, suppressed, "background sync failed");
         }
-        self.last_warning = Some(now);
-        let suppressed = std::mem::take(&mut self.suppressed_warnings);
-        tracing::warn!(op, path = %path.display(), %error, suppressed, "background sync failed");
     }
 }

@@ -43,6 +43,7 @@ use crate::recover::{self, ActiveSegment, Recovered};
 use crate::stats::{self, StoreStats};
 use crate::syncer::SyncJob;
 use crate::sys;
+use crate::warnings::WarnLimit;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -187,8 +188,7 @@ pub(crate) struct Writer {
     batch_ids: Vec<u32>,
     last_sync: Instant,
     last_age_check: Instant,
-    last_warning: Option<Instant>,
-    suppressed_warnings: u64,
+    warnings: WarnLimit,
 }
 
 fn now_micros() -> i64 {
@@ -222,8 +222,7 @@ impl Writer {
             batch_ids: Vec::new(),
             last_sync: now,
             last_age_check: now,
-            last_warning: None,
-            suppressed_warnings: 0,
+            warnings: WarnLimit::default(),
         }
     }
 
@@ -796,17 +795,9 @@ impl Writer {
     /// Logs at most one warning per ten seconds per thread, with the count
     /// of those suppressed in between.
     fn warn(&mut self, op: &'static str, path: &Path, error: &str) {
-        let now = Instant::now();
-        if self
-            .last_warning
-            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(10))
-        {
-            self.suppressed_warnings += 1;
-            return;
+        if let Some(suppressed) = self.warnings.admit() {
+            tracing::warn!(op, path = %path.display(), error, suppressed, "segment write failed; lines dropped");
         }
-        self.last_warning = Some(now);
-        let suppressed = std::mem::take(&mut self.suppressed_warnings);
-        tracing::warn!(op, path = %path.display(), error, suppressed, "segment write failed; lines dropped");
     }
 
     /// Writes every non-empty buffer.
