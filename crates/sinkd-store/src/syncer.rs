@@ -11,12 +11,14 @@
 //! was made is simply part of the next interval's job.
 //!
 //! Explicit syncs ([`crate::Store::sync`], the `EveryBatch` policy,
-//! shutdown) still run on the writer, because their callers wait for them.
+//! shutdown) still run on the writer, because their callers wait for them;
+//! `Store::sync` first waits, with a [`SyncJob::Barrier`], for the jobs its
+//! writer handed over earlier.
 
 use crate::stats::{self, StoreStats};
 use crate::sys;
 use crate::warnings::WarnLimit;
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,8 @@ pub(crate) enum SyncJob {
         paths: Vec<PathBuf>,
         dirs: Vec<PathBuf>,
     },
+    /// Answer once every job queued before this one is done.
+    Barrier(Sender<()>),
     /// Finish the queued jobs and exit.
     Shutdown,
 }
@@ -86,6 +90,9 @@ impl Syncer {
                     for dir in dirs {
                         self.count(sys::sync_dir(&dir), "fsync", &dir);
                     }
+                }
+                SyncJob::Barrier(done) => {
+                    let _ = done.send(());
                 }
                 SyncJob::Shutdown => break,
             }

@@ -1043,6 +1043,14 @@ impl Writer {
     /// job handed to the compressor.
     fn sync_everything(&mut self) -> Result<(), StoreError> {
         self.flush_dirty();
+        // Streams already handed to the sync thread are no longer in
+        // `unsynced`: wait until it has done them.
+        if let Some(sync_tx) = &self.shared.sync_tx {
+            let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+            if sync_tx.send(SyncJob::Barrier(done_tx)).is_ok() {
+                let _ = done_rx.recv();
+            }
+        }
         self.sync_unsynced();
         self.retry_backlog(true);
         self.publish();

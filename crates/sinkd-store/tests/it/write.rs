@@ -121,8 +121,10 @@ fn interval_fsyncs_happen_while_the_store_runs() {
             eventually(|| stats.snapshot().fsyncs >= 1),
             "{streams} streams: no background fsync"
         );
-        // Lines keep flowing while syncs are made.
+        // Lines keep flowing while syncs are made, and an explicit sync
+        // waits for the background ones.
         write_lines(&store, "d0", "y", 0..3);
+        store.sync().unwrap();
         store.shutdown().unwrap();
         let snapshot = stats.snapshot();
         assert_eq!(snapshot.write_errors, 0);
