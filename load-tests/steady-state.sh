@@ -3,7 +3,8 @@
 # run of COUNT TCP messages creates every device's files, then the CPU time
 # of a second run over the same devices is measured, per thread.
 #
-#   load-tests/steady-state.sh [--work-dir DIR] [--count N] [--repeat R] DEVICES...
+#   load-tests/steady-state.sh [--work-dir DIR] [--count N] [--repeat R]
+#                              [--max-buffered SIZE] DEVICES...
 #
 # Prints one line per run: devices, CPU seconds per million messages in
 # (total and per thread), peak RSS. sinkd runs on CPU 0 and sinkd-load on
@@ -17,13 +18,15 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work_dir=/tmp/sinkd-steady
 count=1000000
 repeat=1
+max_buffered=
 devices=()
 while [ $# -gt 0 ]; do
   case $1 in
     --work-dir) work_dir=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --max-buffered) max_buffered=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) devices+=("$1"); shift ;;
   esac
 done
@@ -91,6 +94,7 @@ format = "rfc3164"
 fsync = "never"
 rotate_size = "1G"
 max_open_files = $((n + 256))
+${max_buffered:+max_buffered = \"$max_buffered\"}
 EOF
     "${server_cpu[@]}" "$sinkd" --config "$run/sinkd.toml" > "$run/sinkd.log" 2>&1 &
     pid=$!
