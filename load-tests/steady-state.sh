@@ -4,7 +4,8 @@
 # of a second run over the same devices is measured, per thread.
 #
 #   load-tests/steady-state.sh [--work-dir DIR] [--count N] [--repeat R]
-#                              [--max-buffered SIZE] DEVICES...
+#                              [--max-buffered SIZE] [--flush-interval DURATION]
+#                              DEVICES...
 #
 # Prints one line per run: devices, CPU seconds per million messages in
 # (total and per thread), peak RSS. sinkd runs on CPU 0 and sinkd-load on
@@ -19,6 +20,7 @@ work_dir=/tmp/sinkd-steady
 count=1000000
 repeat=1
 max_buffered=
+flush_interval=
 devices=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -26,7 +28,8 @@ while [ $# -gt 0 ]; do
     --count) count=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --max-buffered) max_buffered=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --flush-interval) flush_interval=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) devices+=("$1"); shift ;;
   esac
 done
@@ -95,6 +98,7 @@ fsync = "never"
 rotate_size = "1G"
 max_open_files = $((n + 256))
 ${max_buffered:+max_buffered = \"$max_buffered\"}
+${flush_interval:+flush_interval = \"$flush_interval\"}
 EOF
     "${server_cpu[@]}" "$sinkd" --config "$run/sinkd.toml" > "$run/sinkd.log" 2>&1 &
     pid=$!
