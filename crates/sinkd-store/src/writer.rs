@@ -634,7 +634,8 @@ impl Writer {
         }
     }
 
-    /// Writes the stream's buffer and pending index records. `false` when the write failed (the stream is then in `Failed`).
+    /// Writes the stream's buffer and pending index records. `false` when
+    /// the write failed (the stream is then in `Failed`).
     fn flush_stream(&mut self, id: u32) -> bool {
         let stream = &self.streams[id as usize];
         if stream.buf.is_empty() && stream.pending_index.is_empty() {
