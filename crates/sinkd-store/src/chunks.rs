@@ -57,6 +57,12 @@ impl ChunkPool {
         self.slabs.len() * SLAB_BYTES
     }
 
+    /// Bytes of the chunks in buffers now: what the writer's memory budget
+    /// limits.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.in_use * CHUNK_BYTES
+    }
+
     fn take(&mut self) -> io::Result<u32> {
         if self.free.is_empty() {
             self.grow()?;

@@ -175,8 +175,6 @@ pub(crate) struct Writer {
     dirty: Vec<u32>,
     /// Streams written since the last fsync.
     unsynced: Vec<u32>,
-    /// Bytes of chunks held by stream buffers (what the budget limits).
-    buffered: usize,
     local: LocalStats,
     /// Jobs the compressor queue had no room for.
     backlog: VecDeque<CompressJob>,
@@ -213,7 +211,6 @@ impl Writer {
             files: FileCache::new(open_files),
             dirty: Vec::new(),
             unsynced: Vec::new(),
-            buffered: 0,
             local: LocalStats::default(),
             backlog: VecDeque::new(),
             data_dir_file,
@@ -325,7 +322,7 @@ impl Writer {
             self.append(id, entry.timestamp_micros, line, now, wall);
         }
         self.batch_ids = ids;
-        if self.buffered > self.shared.buffer_budget {
+        if self.pool.held_bytes() > self.shared.buffer_budget {
             self.flush_largest();
         }
         if self.shared.config.fsync == FsyncPolicy::EveryBatch {
@@ -406,7 +403,7 @@ impl Writer {
             self.local.lines_dropped += 1;
             return;
         };
-        let (len_before, held_before) = (stream.buf.len(), stream.buf.held_bytes());
+        let len_before = stream.buf.len();
         let pushed = stream
             .buf
             .extend(&mut self.pool, line)
@@ -419,7 +416,6 @@ impl Writer {
             self.warn("buffer", &dir, &error.to_string());
             return;
         }
-        self.buffered += stream.buf.held_bytes() - held_before;
         active.running_max = active.running_max.max(timestamp_micros);
         if active.size >= active.next_index_at {
             stream.pending_index.push(IndexRecord {
@@ -667,7 +663,6 @@ impl Writer {
                 let waited_micros = now_micros().saturating_sub(stream.buf_oldest_micros).max(0);
                 (observer.0)(Duration::from_micros(waited_micros as u64));
             }
-            self.buffered -= stream.buf.held_bytes();
             stream.buf.clear(&mut self.pool);
             stream.buf_lines = 0;
             self.mark_unsynced(id);
@@ -777,7 +772,6 @@ impl Writer {
         let stream = &mut self.streams[id as usize];
         self.local.write_errors += 1;
         self.local.lines_dropped += stream.buf_lines;
-        self.buffered -= stream.buf.held_bytes();
         stream.buf.clear(&mut self.pool);
         stream.buf_lines = 0;
         stream.pending_index.clear();
@@ -839,7 +833,7 @@ impl Writer {
         order.sort_unstable_by_key(|&(held, _)| std::cmp::Reverse(held));
         let target = self.shared.buffer_budget / 2;
         for &(_, id) in &order {
-            if self.buffered <= target {
+            if self.pool.held_bytes() <= target {
                 break;
             }
             self.flush_stream(id);

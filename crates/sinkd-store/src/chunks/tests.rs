@@ -132,6 +132,8 @@ proptest! {
                 models[which].extend_from_slice(&bytes);
             }
             prop_assert_eq!(buffers[which].len(), models[which].len());
+            let held: usize = buffers.iter().map(ChunkBuf::held_bytes).sum();
+            prop_assert_eq!(pool.held_bytes(), held);
         }
         for (buf, model) in buffers.iter().zip(&models) {
             prop_assert_eq!(&written(buf, &pool), model);
