@@ -46,6 +46,11 @@ impl<T> FileCache<T> {
         self.len
     }
 
+    /// The value in `slot`, without marking it used.
+    pub(crate) fn peek(&self, slot: u32) -> Option<&T> {
+        Some(&self.slots.get(slot as usize)?.as_ref()?.value)
+    }
+
     /// The value in `slot`, marking it recently used.
     pub(crate) fn get(&mut self, slot: u32) -> Option<&mut T> {
         let entry = self.slots.get_mut(slot as usize)?.as_mut()?;

@@ -24,8 +24,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Work for the sync thread.
-pub(crate) enum SyncJob {
+/// What has to become durable.
+pub(crate) enum SyncWork {
     /// One `syncfs` of the filesystem holding the data directory.
     FileSystem,
     /// Individual syncs: open files (a writer's duplicate descriptor, with
@@ -36,19 +36,91 @@ pub(crate) enum SyncJob {
         paths: Vec<PathBuf>,
         dirs: Vec<PathBuf>,
     },
+}
+
+impl SyncWork {
+    /// The work of syncing one open file.
+    pub(crate) fn file(file: File, path: PathBuf) -> SyncWork {
+        SyncWork::Files {
+            open: vec![(file, path)],
+            paths: Vec::new(),
+            dirs: Vec::new(),
+        }
+    }
+}
+
+/// A message to the sync thread.
+pub(crate) enum SyncJob {
+    Work(SyncWork),
     /// Answer once every job queued before this one is done.
     Barrier(Sender<()>),
     /// Finish the queued jobs and exit.
     Shutdown,
 }
 
-impl SyncJob {
-    /// A job for one open file.
-    pub(crate) fn file(file: File, path: PathBuf) -> SyncJob {
-        SyncJob::Files {
-            open: vec![(file, path)],
-            paths: Vec::new(),
-            dirs: Vec::new(),
+/// One sync call and how it went.
+pub(crate) struct Outcome {
+    pub(crate) op: &'static str,
+    pub(crate) path: PathBuf,
+    pub(crate) result: io::Result<()>,
+}
+
+impl Outcome {
+    /// Whether the call counts as made: a file removed since the work was
+    /// planned (its segment compressed) is skipped, not failed.
+    pub(crate) fn counted(&self) -> bool {
+        !matches!(&self.result, Err(error) if error.kind() == io::ErrorKind::NotFound)
+    }
+
+    /// The failure worth counting and reporting, if any.
+    pub(crate) fn error(&self) -> Option<&io::Error> {
+        self.result.as_ref().err().filter(|_| self.counted())
+    }
+}
+
+/// Does `work` on the calling thread, appending one [`Outcome`] per call.
+/// `data_dir_file` is the data directory held open for `syncfs`. Used by
+/// the sync thread and, when it cannot be, by the writers themselves.
+pub(crate) fn perform(
+    work: SyncWork,
+    data_dir: &Path,
+    data_dir_file: Option<&File>,
+    outcomes: &mut Vec<Outcome>,
+) {
+    match work {
+        SyncWork::FileSystem => outcomes.push(Outcome {
+            op: "syncfs",
+            path: data_dir.to_path_buf(),
+            result: match data_dir_file {
+                Some(dir) => sys::syncfs(dir),
+                None => Err(io::Error::other("data directory could not be opened")),
+            },
+        }),
+        SyncWork::Files { open, paths, dirs } => {
+            for (file, path) in open {
+                let result = file.sync_data();
+                outcomes.push(Outcome {
+                    op: "fsync",
+                    path,
+                    result,
+                });
+            }
+            for path in paths {
+                let result = File::open(&path).and_then(|file| file.sync_data());
+                outcomes.push(Outcome {
+                    op: "fsync",
+                    path,
+                    result,
+                });
+            }
+            for dir in dirs {
+                let result = sys::sync_dir(&dir);
+                outcomes.push(Outcome {
+                    op: "fsync",
+                    path: dir,
+                    result,
+                });
+            }
         }
     }
 }
@@ -76,19 +148,26 @@ impl Syncer {
     /// The thread body: runs jobs until `Shutdown` or until every sender is
     /// gone.
     pub(crate) fn run(mut self) {
+        let mut outcomes = Vec::new();
         while let Ok(job) = self.rx.recv() {
             match job {
-                SyncJob::FileSystem => self.sync_file_system(),
-                SyncJob::Files { open, paths, dirs } => {
-                    for (file, path) in open {
-                        self.count(file.sync_data(), "fsync", &path);
-                    }
-                    for path in paths {
-                        let result = File::open(&path).and_then(|file| file.sync_data());
-                        self.count(result, "fsync", &path);
-                    }
-                    for dir in dirs {
-                        self.count(sys::sync_dir(&dir), "fsync", &dir);
+                SyncJob::Work(work) => {
+                    perform(
+                        work,
+                        &self.data_dir,
+                        self.data_dir_file.as_ref(),
+                        &mut outcomes,
+                    );
+                    for outcome in outcomes.drain(..) {
+                        if outcome.counted() {
+                            stats::add(&self.stats.fsyncs, 1);
+                        }
+                        if let Some(error) = outcome.error() {
+                            stats::add(&self.stats.write_errors, 1);
+                            if let Some(suppressed) = self.warnings.admit() {
+                                tracing::warn!(op = outcome.op, path = %outcome.path.display(), %error, suppressed, "background sync failed");
+                            }
+                        }
                     }
                 }
                 SyncJob::Barrier(done) => {
@@ -96,36 +175,6 @@ impl Syncer {
                 }
                 SyncJob::Shutdown => break,
             }
-        }
-    }
-
-    fn sync_file_system(&mut self) {
-        let result = match &self.data_dir_file {
-            Some(dir) => sys::syncfs(dir),
-            None => Err(io::Error::other("data directory could not be opened")),
-        };
-        let data_dir = self.data_dir.clone();
-        self.count(result, "syncfs", &data_dir);
-    }
-
-    /// Counts one sync call and its failure, if any. A file removed since
-    /// the job was made (its segment compressed) is not a failure.
-    fn count(&mut self, result: io::Result<()>, op: &'static str, path: &Path) {
-        match result {
-            Ok(()) => stats::add(&self.stats.fsyncs, 1),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => {
-                stats::add(&self.stats.fsyncs, 1);
-                stats::add(&self.stats.write_errors, 1);
-                self.warn(op, path, &error);
-            }
-        }
-    }
-
-    /// A warning, unless one was logged in the last ten seconds.
-    fn warn(&mut self, op: &'static str, path: &Path, error: &io::Error) {
-        if let Some(suppressed) = self.warnings.admit() {
-            tracing::warn!(op, path = %path.display(), %error, suppressed, "background sync failed");
         }
     }
 }

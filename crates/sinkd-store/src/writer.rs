@@ -41,7 +41,7 @@ use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
 use crate::path::validate_stream_path;
 use crate::recover::{self, ActiveSegment, Recovered};
 use crate::stats::{self, StoreStats};
-use crate::syncer::SyncJob;
+use crate::syncer::{self, SyncJob, SyncWork};
 use crate::sys;
 use crate::warnings::WarnLimit;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -844,75 +844,122 @@ impl Writer {
     /// A closed segment's file: fsynced by the sync thread under
     /// `Interval`, here otherwise (or when its queue is full).
     fn sync_closed(&mut self, file: File, path: PathBuf) {
-        let file = match &self.shared.sync_tx {
-            Some(sync_tx) => match sync_tx.try_send(SyncJob::file(file, path.clone())) {
+        let work = SyncWork::file(file, path);
+        let work = match &self.shared.sync_tx {
+            Some(sync_tx) => match sync_tx.try_send(SyncJob::Work(work)) {
                 Ok(()) => return,
-                Err(TrySendError::Full(SyncJob::Files { mut open, .. })) => match open.pop() {
-                    Some((file, _)) => file,
-                    None => return,
-                },
+                Err(TrySendError::Full(SyncJob::Work(work))) => work,
                 Err(_) => return,
             },
-            None => file,
+            None => work,
         };
-        self.local.fsyncs += 1;
-        if let Err(error) = file.sync_data() {
-            self.local.write_errors += 1;
-            self.warn("fsync", &path, &error.to_string());
-        }
+        self.sync_here(work);
     }
 
     /// The `Interval` policy's sync: what was written since the last one
     /// is handed to the sync thread, and this thread goes on writing. Done
     /// here instead when there is no sync thread or its queue is full.
     fn sync_in_background(&mut self) {
+        if self.unsynced.is_empty() {
+            return;
+        }
         let Some(sync_tx) = self.shared.sync_tx.clone() else {
             self.sync_unsynced();
             return;
         };
+        match sync_tx.try_send(SyncJob::Work(self.unsynced_work())) {
+            Ok(()) => {}
+            Err(TrySendError::Full(SyncJob::Work(work))) => self.sync_here(work),
+            Err(_) => {
+                let work = self.unsynced_work();
+                self.sync_here(work);
+            }
+        }
+        self.mark_synced();
+    }
+
+    /// Fsyncs what was written since the last sync, on this thread.
+    fn sync_unsynced(&mut self) {
         if self.unsynced.is_empty() {
             return;
         }
-        if sync_tx.is_full() {
-            self.sync_unsynced();
-            return;
-        }
-        let job = if sys::HAS_SYNCFS && self.unsynced.len() > SYNCFS_ABOVE {
-            SyncJob::FileSystem
+        let work = self.unsynced_work();
+        self.sync_here(work);
+        self.mark_synced();
+    }
+
+    /// What makes the streams written since the last sync durable: one
+    /// `syncfs` when many are concerned, else their files one by one.
+    fn unsynced_work(&self) -> SyncWork {
+        if sys::HAS_SYNCFS && self.unsynced.len() > SYNCFS_ABOVE {
+            SyncWork::FileSystem
         } else {
-            let (mut open, mut paths, mut dirs) = (Vec::new(), Vec::new(), Vec::new());
-            for &id in &self.unsynced {
-                let stream = &self.streams[id as usize];
-                let Some(active) = stream.active.as_ref() else {
-                    continue;
-                };
-                let log_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
-                let duplicate = stream
-                    .slot
-                    .and_then(|slot| self.files.get(slot))
-                    .and_then(|file| file.try_clone().ok());
-                match duplicate {
-                    Some(file) => open.push((file, log_path)),
-                    None => paths.push(log_path),
-                }
-                if stream.index_unsynced && active.index_on_disk {
-                    paths.push(layout::file_path(
-                        &stream.dir,
-                        active.first_seq,
-                        FileKind::Index,
-                    ));
-                }
-                if stream.dir_unsynced {
-                    dirs.push(stream.dir.clone());
-                }
-            }
-            SyncJob::Files { open, paths, dirs }
-        };
-        if sync_tx.try_send(job).is_err() {
-            // Another writer took the last slot meanwhile.
-            self.sync_unsynced();
-            return;
+            self.unsynced_files()
         }
+    }
+
+    /// Per stream written since the last sync: its active segment (through
+    /// a duplicate of the open descriptor when there is one), its index
+    /// and its directory if they changed.
+    fn unsynced_files(&self) -> SyncWork {
+        let (mut open, mut paths, mut dirs) = (Vec::new(), Vec::new(), Vec::new());
+        for &id in &self.unsynced {
+            let stream = &self.streams[id as usize];
+            let Some(active) = stream.active.as_ref() else {
+                continue;
+            };
+            let log_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
+            let duplicate = stream
+                .slot
+                .and_then(|slot| self.files.peek(slot))
+                .and_then(|file| file.try_clone().ok());
+            match duplicate {
+                Some(file) => open.push((file, log_path)),
+                None => paths.push(log_path),
+            }
+            if stream.index_unsynced && active.index_on_disk {
+                paths.push(layout::file_path(
+                    &stream.dir,
+                    active.first_seq,
+                    FileKind::Index,
+                ));
+            }
+            if stream.dir_unsynced {
+                dirs.push(stream.dir.clone());
+            }
+        }
+        SyncWork::Files { open, paths, dirs }
+    }
+
+    /// Does `work` on this thread, counting each call. A failed `syncfs`
+    /// falls back to syncing the unsynced streams' files one by one.
+    fn sync_here(&mut self, work: SyncWork) {
+        let mut outcomes = Vec::new();
+        syncer::perform(
+            work,
+            &self.shared.config.data_dir,
+            self.data_dir_file.as_ref(),
+            &mut outcomes,
+        );
+        let mut syncfs_failed = false;
+        for outcome in &outcomes {
+            if outcome.counted() {
+                self.local.fsyncs += 1;
+            }
+            if let Some(error) = outcome.error() {
+                self.local.write_errors += 1;
+                syncfs_failed |= outcome.op == "syncfs";
+                self.warn(outcome.op, &outcome.path, &error.to_string());
+            }
+        }
+        if syncfs_failed {
+            let work = self.unsynced_files();
+            self.sync_here(work);
+        }
+    }
+
+    /// Forgets which streams were unsynced: their sync is done or queued.
+    fn mark_synced(&mut self) {
         for &id in &self.unsynced {
             let stream = &mut self.streams[id as usize];
             stream.in_unsynced = false;
@@ -921,83 +968,6 @@ impl Writer {
         }
         self.unsynced.clear();
         self.last_sync = Instant::now();
-    }
-
-    /// Fsyncs what was written since the last sync: file by file when few
-    /// streams are concerned, one `syncfs` otherwise.
-    fn sync_unsynced(&mut self) {
-        if self.unsynced.is_empty() {
-            return;
-        }
-        let unsynced = std::mem::take(&mut self.unsynced);
-        let mut done = false;
-        if sys::HAS_SYNCFS && unsynced.len() > SYNCFS_ABOVE {
-            if let Some(dir) = &self.data_dir_file {
-                self.local.fsyncs += 1;
-                match sys::syncfs(dir) {
-                    Ok(()) => done = true,
-                    Err(error) => {
-                        self.local.write_errors += 1;
-                        let data_dir = self.shared.config.data_dir.clone();
-                        self.warn("syncfs", &data_dir, &error.to_string());
-                    }
-                }
-            }
-        }
-        for &id in &unsynced {
-            if !done {
-                self.sync_stream(id);
-            }
-            let stream = &mut self.streams[id as usize];
-            stream.in_unsynced = false;
-            stream.index_unsynced = false;
-            stream.dir_unsynced = false;
-        }
-        let mut unsynced = unsynced;
-        unsynced.clear();
-        if self.unsynced.is_empty() {
-            self.unsynced = unsynced;
-        }
-        self.last_sync = Instant::now();
-    }
-
-    /// Fsyncs one stream's active segment, and its index and directory if
-    /// they changed.
-    fn sync_stream(&mut self, id: u32) {
-        let stream = &self.streams[id as usize];
-        let Some(active) = stream.active.as_ref() else {
-            return;
-        };
-        let log_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
-        let index_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Index);
-        let (index_unsynced, dir_unsynced, dir) = (
-            stream.index_unsynced && active.index_on_disk,
-            stream.dir_unsynced,
-            stream.dir.clone(),
-        );
-        let log_result = match stream.slot.and_then(|slot| self.files.get(slot)) {
-            Some(file) => file.sync_data(),
-            None => File::open(&log_path).and_then(|file| file.sync_data()),
-        };
-        self.local.fsyncs += 1;
-        if let Err(error) = log_result {
-            self.local.write_errors += 1;
-            self.warn("fsync", &log_path, &error.to_string());
-        }
-        if index_unsynced {
-            self.local.fsyncs += 1;
-            if let Err(error) = File::open(&index_path).and_then(|file| file.sync_data()) {
-                self.local.write_errors += 1;
-                self.warn("fsync", &index_path, &error.to_string());
-            }
-        }
-        if dir_unsynced {
-            self.local.fsyncs += 1;
-            if let Err(error) = sys::sync_dir(&dir) {
-                self.local.write_errors += 1;
-                self.warn("fsync", &dir, &error.to_string());
-            }
-        }
     }
 
     fn tick(&mut self, now: Instant) {
@@ -1070,13 +1040,11 @@ impl Writer {
             }
         }
         self.retry_backlog(true);
-        let synced = sys::HAS_SYNCFS
-            && self.data_dir_file.as_ref().is_some_and(|dir| {
-                self.local.fsyncs += 1;
-                sys::syncfs(dir).is_ok()
-            });
-        if synced {
-            self.unsynced.clear();
+        if sys::HAS_SYNCFS {
+            // One call covers every stream, unsynced or handed to the sync
+            // thread; a failure falls back to the unsynced ones' files.
+            self.sync_here(SyncWork::FileSystem);
+            self.mark_synced();
         } else {
             self.sync_unsynced();
         }
