@@ -43,7 +43,14 @@ done
 server_cpu=(); load_cpu=()
 if [ "$(nproc)" -ge 2 ]; then server_cpu=(taskset -c 0); load_cpu=(taskset -c 1); fi
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# a loopback TCP port nothing answers on
+port() {
+  local candidate
+  while :; do
+    candidate=$(shuf -i 20000-60999 -n 1)
+    (: > "/dev/tcp/127.0.0.1/$candidate") 2> /dev/null || { echo "$candidate"; return; }
+  done
+}
 
 # lines written so far, from the metrics endpoint
 written() { curl -sf "http://127.0.0.1:$metrics/metrics" | awk '$1 == "sinkd_store_lines_written_total" { print $2 }'; }

@@ -13,7 +13,8 @@
 //! Explicit syncs ([`crate::Store::sync`], the `EveryBatch` policy,
 //! shutdown) still run on the writer, because their callers wait for them;
 //! `Store::sync` first waits, with a [`SyncJob::Barrier`], for the jobs its
-//! writer handed over earlier.
+//! writer handed over earlier. Both sides plan the work as a [`SyncWork`]
+//! and carry it out with [`perform`].
 
 use crate::stats::{self, StoreStats};
 use crate::sys;
