@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+#[cfg(test)]
+mod tests;
+
 /// The least time between two warnings from one thread.
 const INTERVAL: Duration = Duration::from_secs(10);
 
@@ -27,21 +30,5 @@ impl WarnLimit {
         }
         self.last = Some(now);
         Some(std::mem::take(&mut self.suppressed))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_first_warning_passes_and_the_next_are_counted() {
-        let mut limit = WarnLimit::default();
-        assert_eq!(limit.admit(), Some(0));
-        assert_eq!(limit.admit(), None);
-        assert_eq!(limit.admit(), None);
-        // Once the interval has passed the count comes with the next one.
-        limit.last = Instant::now().checked_sub(INTERVAL);
-        assert_eq!(limit.admit(), Some(2));
     }
 }
