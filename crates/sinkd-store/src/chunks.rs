@@ -144,13 +144,14 @@ impl ChunkPool {
 
 /// One stream's buffered lines: a list of chunks, all full but the last.
 #[derive(Default)]
+#[repr(C)]
 pub(crate) struct ChunkBuf {
-    chunks: Vec<u32>,
     len: usize,
     /// The last of `chunks`, kept here too so that appending to a partly
     /// filled chunk does not touch the list (one cache miss per line fewer
     /// with thousands of streams).
     tail: u32,
+    chunks: Vec<u32>,
 }
 
 impl ChunkBuf {

@@ -9,7 +9,8 @@
 //! A stream's buffer (chunks from the thread's [`ChunkPool`]) is written
 //! with one `writev` when it passes
 //! [`STREAM_FLUSH_BYTES`], when the flush interval ticks, when the thread's
-//! share of `max_buffered_bytes` is exceeded (largest buffers first), before
+//! share of `max_buffered_bytes` is exceeded (largest buffers first, down
+//! to [`FLUSH_DOWN_TO`] of it), before
 //! a rotation, and at shutdown. Open segment files live in a
 //! [`FileCache`] bounded by the thread's share of `max_open_files`.
 //!
@@ -31,12 +32,12 @@
 //! after a short pause.
 
 use crate::batch::AppendBatch;
-use crate::chunks::{ChunkBuf, ChunkPool};
+use crate::chunks::{ChunkBuf, ChunkPool, CHUNK_BYTES};
 use crate::compress::CompressJob;
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::StoreError;
 use crate::fdcache::FileCache;
-use crate::key::StreamKey;
+use crate::key::StreamIds;
 use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
 use crate::path::validate_stream_path;
 use crate::recover::{self, ActiveSegment, Recovered};
@@ -54,6 +55,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A stream's buffer is written once it holds this many bytes.
 pub(crate) const STREAM_FLUSH_BYTES: usize = 64 * 1024;
+
+/// When a writer's buffers pass its budget, the largest are written until
+/// they hold this fraction (numerator, denominator) of it again. The fewer
+/// bytes one round frees, the larger the buffers it writes: with 10,000
+/// evenly busy devices and 32 MiB, ½ gave ~30,600 writes per million
+/// messages and 9⁄10 ~24,700 in a simulation of the policy (the 10,000
+/// writes at the end of the burst included), ~19% fewer. Each round costs
+/// one pass over the dirty streams.
+const FLUSH_DOWN_TO: (usize, usize) = (9, 10);
+
+/// Buffer sizes (in chunks) `flush_largest` tells apart; larger ones count
+/// as the largest. A buffer is written once it reaches
+/// [`STREAM_FLUSH_BYTES`], so few are ever larger.
+const SIZE_CLASSES: usize = STREAM_FLUSH_BYTES / CHUNK_BYTES + 2;
 
 /// In `handle_batch`, how many lines ahead a stream's state, and then the
 /// end of its buffer, are prefetched.
@@ -112,41 +127,53 @@ enum Phase {
     Invalid,
 }
 
-/// The active segment as the writer tracks it.
+/// The active segment as the writer tracks it. The fields every line
+/// touches come first (see [`Stream`]).
+#[repr(C)]
 struct Active {
-    first_seq: u64,
     /// Bytes of the segment, buffered ones included.
     size: u64,
-    created_micros: i64,
     running_max: i64,
     next_index_at: u64,
+    created_micros: i64,
     /// Offset of the newest index record (written or pending).
     last_index_offset: Option<u64>,
+    first_seq: u64,
     /// Whether `N.idx` exists: until then the next index write creates it
     /// with its header.
     index_on_disk: bool,
 }
 
+/// One stream's state. With thousands of streams every line's state is a
+/// cache miss, so the fields an append touches fill the first three cache
+/// lines ([`HOT_BYTES`]), which `handle_batch` prefetches, and the rest
+/// follows.
+#[repr(C, align(64))]
 struct Stream {
-    dir: PathBuf,
-    phase: Phase,
-    next_seq: u64,
-    active: Option<Active>,
-    /// First seqs of every segment on disk, oldest first, active included.
-    segments: VecDeque<u64>,
     buf: ChunkBuf,
+    phase: Phase,
+    in_dirty: bool,
+    // Rarely used, but they fit the padding here.
+    in_unsynced: bool,
+    index_unsynced: bool,
+    dir_unsynced: bool,
+    active: Option<Active>,
+    next_seq: u64,
     buf_lines: u64,
     /// `timestamp_micros` of the first line in `buf`.
     buf_oldest_micros: i64,
     /// When the first line in `buf` arrived.
     buf_since: Instant,
+    // Cold from here on.
+    dir: PathBuf,
+    /// First seqs of every segment on disk, oldest first, active included.
+    segments: VecDeque<u64>,
     pending_index: Vec<IndexRecord>,
     slot: Option<u32>,
-    in_dirty: bool,
-    in_unsynced: bool,
-    index_unsynced: bool,
-    dir_unsynced: bool,
 }
+
+/// The leading bytes of [`Stream`] that appending a line reads or writes.
+const HOT_BYTES: usize = std::mem::offset_of!(Stream, dir);
 
 /// Counts gathered locally and published once per batch or tick.
 #[derive(Default)]
@@ -163,10 +190,8 @@ struct LocalStats {
 pub(crate) struct Writer {
     shared: WriterShared,
     rx: Receiver<WriterMsg>,
-    /// Stream path → id. foldhash: these keys come from the network, so
-    /// the hasher is seeded per process, and it is several times faster
-    /// than SipHash on short paths.
-    ids: foldhash::HashMap<StreamKey, u32>,
+    /// Stream path → id.
+    ids: StreamIds,
     streams: Vec<Stream>,
     /// Where every stream's `buf` keeps its bytes.
     pool: ChunkPool,
@@ -181,9 +206,12 @@ pub(crate) struct Writer {
     /// `data_dir` held open for `syncfs`.
     data_dir_file: Option<File>,
     index_bytes: Vec<u8>,
+    /// Dirty streams' (chunks held, id), kept for its allocation.
     flush_order: Vec<(usize, u32)>,
     /// Stream ids of the batch being handled, kept for its allocation.
     batch_ids: Vec<u32>,
+    /// Hashes of the batch's stream paths, kept for its allocation.
+    batch_hashes: Vec<u64>,
     last_sync: Instant,
     last_age_check: Instant,
     warnings: WarnLimit,
@@ -205,7 +233,7 @@ impl Writer {
         Writer {
             shared,
             rx,
-            ids: foldhash::HashMap::default(),
+            ids: StreamIds::default(),
             streams: Vec::new(),
             pool: ChunkPool::new(),
             files: FileCache::new(open_files),
@@ -217,6 +245,7 @@ impl Writer {
             index_bytes: Vec::new(),
             flush_order: Vec::new(),
             batch_ids: Vec::new(),
+            batch_hashes: Vec::new(),
             last_sync: now,
             last_age_check: now,
             warnings: WarnLimit::default(),
@@ -281,20 +310,29 @@ impl Writer {
         let now = Instant::now();
         let wall = now_micros();
         // With thousands of streams, each line's stream lookup, stream
-        // state and buffer tail are cache misses. Resolving every id first
-        // lets the processor overlap the lookups (they do not depend on
-        // each other), and the append pass asks for the state of the
-        // streams a few lines ahead before it needs them.
+        // state and buffer tail are cache misses. Hashing every path first
+        // lets the id table's slots be loaded ahead of the lookups, and the
+        // append pass asks for the state of the streams a few lines ahead
+        // before it needs them.
+        let mut hashes = std::mem::take(&mut self.batch_hashes);
+        hashes.clear();
+        for entry in batch.entries() {
+            let hash = batch
+                .resolve(entry)
+                .map_or(0, |(stream, _)| self.ids.hash(stream));
+            self.ids.prefetch(hash);
+            hashes.push(hash);
+        }
         let mut ids = std::mem::take(&mut self.batch_ids);
         ids.clear();
         let mut previous: Option<(&[u8], u32)> = None;
-        for entry in batch.entries() {
+        for (entry, &hash) in batch.entries().iter().zip(&hashes) {
             let id = match batch.resolve(entry) {
                 None => NO_STREAM,
                 Some((stream, _)) => match previous {
                     Some((previous_stream, id)) if previous_stream == stream => id,
                     _ => {
-                        let id = self.stream_id(stream);
+                        let id = self.stream_id(stream, hash);
                         previous = Some((stream, id));
                         id
                     }
@@ -302,12 +340,13 @@ impl Writer {
             };
             ids.push(id);
         }
+        self.batch_hashes = hashes;
         for (index, entry) in batch.entries().iter().enumerate() {
             if let Some(stream) = ids
                 .get(index + PREFETCH_STATE_AHEAD)
                 .and_then(|&ahead| self.streams.get(ahead as usize))
             {
-                sys::prefetch(stream, std::mem::size_of::<Stream>());
+                sys::prefetch(stream, HOT_BYTES);
             }
             if let Some(stream) = ids
                 .get(index + PREFETCH_TAIL_AHEAD)
@@ -335,12 +374,12 @@ impl Writer {
         let _ = self.shared.recycle_tx.try_send(batch);
     }
 
-    /// The id of `stream`, creating its (unopened) state on first sight.
-    fn stream_id(&mut self, stream: &[u8]) -> u32 {
-        if let Some(&id) = self.ids.get(stream) {
+    /// The id of `stream` (whose hash in `ids` is `hash`), creating its
+    /// (unopened) state on first sight.
+    fn stream_id(&mut self, stream: &[u8], hash: u64) -> u32 {
+        if let Some(id) = self.ids.get(stream, hash) {
             return id;
         }
-        let id = self.streams.len() as u32;
         let (dir, phase) = match std::str::from_utf8(stream)
             .map_err(|_| ())
             .and_then(|path| validate_stream_path(path).map(|()| path).map_err(|_| ()))
@@ -372,7 +411,8 @@ impl Writer {
             index_unsynced: false,
             dir_unsynced: false,
         });
-        self.ids.insert(StreamKey::new(stream), id);
+        let id = self.ids.insert(stream, hash);
+        debug_assert_eq!(id as usize + 1, self.streams.len());
         stats::add(&self.shared.stats.open_streams, 1);
         id
     }
@@ -819,24 +859,44 @@ impl Writer {
         self.dirty = dirty;
     }
 
-    /// Writes the largest buffers until the thread is back under half its
-    /// budget.
+    /// Writes the largest buffers until the thread is back under
+    /// [`FLUSH_DOWN_TO`] of its budget. Which buffers are largest comes from
+    /// a count of chunks per buffer size, so no sort is needed however
+    /// often this runs.
     fn flush_largest(&mut self) {
+        let target = self.shared.buffer_budget / FLUSH_DOWN_TO.1 * FLUSH_DOWN_TO.0;
+        let Some(excess) = self.pool.held_bytes().checked_sub(target) else {
+            return;
+        };
         let mut order = std::mem::take(&mut self.flush_order);
         order.clear();
-        for &id in &self.dirty {
-            let held = self.streams[id as usize].buf.held_bytes();
-            if held > 0 {
-                order.push((held, id));
+        // Chunks held by the buffers of each size (in chunks).
+        let mut by_size = [0usize; SIZE_CLASSES];
+        for (index, &id) in self.dirty.iter().enumerate() {
+            if let Some(&ahead) = self.dirty.get(index + PREFETCH_STATE_AHEAD) {
+                sys::prefetch(&self.streams[ahead as usize].buf, 64);
+            }
+            let chunks = self.streams[id as usize].buf.held_bytes() / CHUNK_BYTES;
+            if chunks > 0 {
+                order.push((chunks, id));
+                by_size[chunks.min(SIZE_CLASSES - 1)] += chunks;
             }
         }
-        order.sort_unstable_by_key(|&(held, _)| std::cmp::Reverse(held));
-        let target = self.shared.buffer_budget / 2;
-        for &(_, id) in &order {
-            if self.pool.held_bytes() <= target {
+        // The smallest size whose buffers, with all larger ones, free the
+        // excess.
+        let mut needed = excess.div_ceil(CHUNK_BYTES);
+        let mut threshold = 1;
+        for size in (1..SIZE_CLASSES).rev() {
+            threshold = size;
+            if by_size[size] >= needed {
                 break;
             }
-            self.flush_stream(id);
+            needed -= by_size[size];
+        }
+        for &(chunks, id) in &order {
+            if chunks > threshold || (chunks == threshold && self.pool.held_bytes() > target) {
+                self.flush_stream(id);
+            }
         }
         self.flush_order = order;
     }

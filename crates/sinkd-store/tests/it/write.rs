@@ -315,3 +315,50 @@ fn write_observer_hears_how_long_lines_waited() {
     assert!(heard[0] >= Duration::from_secs(2), "{heard:?}");
     assert!(heard[0] < Duration::from_secs(60), "{heard:?}");
 }
+
+/// Size of the active segment of `stream`, 0 while it has no file.
+fn segment_len(dir: &std::path::Path, stream: &str) -> u64 {
+    std::fs::metadata(dir.join(stream).join("00000000000000000001.log")).map_or(0, |m| m.len())
+}
+
+#[test]
+fn over_the_memory_budget_only_the_largest_buffers_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(StoreConfig {
+        writer_threads: 1,
+        max_buffered_bytes: 64 * 1024,
+        flush_interval: Duration::from_secs(3600),
+        quiet_flush: Duration::ZERO,
+        ..config(dir.path())
+    })
+    .unwrap();
+    let writer = store.writer();
+    // 1 KiB lines, one chunk each: "big" holds 20 chunks, "mid" 18, and
+    // fifteen small streams 2 each: 68 chunks against a budget of 64.
+    let line = vec![b'x'; 1023];
+    let mut batch = writer.batch();
+    for _ in 0..20 {
+        batch.push("big/messages", 0, &line);
+    }
+    for _ in 0..18 {
+        batch.push("mid/messages", 0, &line);
+    }
+    for small in 0..15 {
+        for _ in 0..2 {
+            batch.push(&format!("small{small}/messages"), 0, &line);
+        }
+    }
+    writer.submit(batch).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while segment_len(dir.path(), "big/messages") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Writing "big" brings the buffers under nine tenths of the budget;
+    // the rest stays in memory to be written in larger pieces later.
+    assert_eq!(segment_len(dir.path(), "big/messages"), 20 * 1024);
+    assert_eq!(segment_len(dir.path(), "mid/messages"), 0);
+    assert_eq!(segment_len(dir.path(), "small0/messages"), 0);
+    store.shutdown().unwrap();
+    assert_eq!(segment_len(dir.path(), "mid/messages"), 18 * 1024);
+    assert_eq!(read_all(dir.path(), "small14/messages").len(), 2);
+}
