@@ -69,10 +69,11 @@ settle() {
   return 1
 }
 
-# per-thread CPU ticks of process $1, "name ticks" per line, sorted
+# per-thread CPU time of process $1 in nanoseconds (schedstat, exact where
+# the stat file's ticks are 10 ms), "name ns" per line, sorted
 threads() {
   for task in /proc/"$1"/task/*; do
-    printf '%s %s\n' "$(tr -d ' ' < "$task"/comm)" "$(awk '{ print $14 + $15 }' "$task"/stat)"
+    printf '%s %s\n' "$(tr -d ' ' < "$task"/comm)" "$(cut -d' ' -f1 "$task"/schedstat)"
   done | sort
 }
 
@@ -82,7 +83,6 @@ send() {
 }
 
 mkdir -p "$work_dir"
-hz=$(getconf CLK_TCK)
 for n in "${devices[@]}"; do
   for _ in $(seq "$repeat"); do
     run=$(mktemp -d "$work_dir/run.XXXXXX")
@@ -119,9 +119,9 @@ EOF
     threads "$pid" > "$run/after"
     rss=$(awk '/VmHWM/ { print $2 }' /proc/"$pid"/status)
     kill -TERM "$pid"; wait "$pid" || true
-    join "$run/before" "$run/after" | awk -v n="$n" -v hz="$hz" -v count="$count" -v rss="$rss" '
-      { d = ($3 - $2) / hz * 1e6 / count; total += d; if (d > 0) parts = parts sprintf(" %s=%.2f", $1, d) }
-      END { printf "devices=%d cpu_s_per_1M=%.2f [%s ] peak_rss=%.1fMiB\n", n, total, parts, rss / 1024 }'
+    join "$run/before" "$run/after" | awk -v n="$n" -v count="$count" -v rss="$rss" '
+      { d = ($3 - $2) / 1e9 * 1e6 / count; total += d; if (d >= 0.005) parts = parts sprintf(" %s=%.3f", $1, d) }
+      END { printf "devices=%d cpu_s_per_1M=%.3f [%s ] peak_rss=%.1fMiB\n", n, total, parts, rss / 1024 }'
     rm -rf "$run"
   done
 done

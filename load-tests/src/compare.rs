@@ -55,6 +55,12 @@ pub struct Scenario {
     pub duration: Duration,
     /// Messages per second the generator holds; `None` is flat out.
     pub rate: Option<f64>,
+    /// The same load is sent once before the measured run, so every
+    /// device's directory and file already exist: the steady state of a
+    /// collector whose devices it has seen before, without the one-time
+    /// cost of creating thousands of files.
+    #[serde(default)]
+    pub warm: bool,
 }
 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -70,7 +76,7 @@ impl Scenario {
     /// A short label: `tcp-lf, 1000 devices, 1 conn, ~200 B, flat out`.
     pub fn label(&self) -> String {
         format!(
-            "{}, {} devices, {} conn, {}, {}",
+            "{}, {} devices, {} conn, {}, {}{}",
             self.wire.name(),
             self.devices,
             self.connections,
@@ -81,6 +87,11 @@ impl Scenario {
             match self.rate {
                 Some(rate) => format!("paced at {} msg/s", report::thousands(rate as u64)),
                 None => "flat out".to_string(),
+            },
+            if self.warm {
+                ", files exist (second run)"
+            } else {
+                ""
             }
         )
     }
@@ -95,7 +106,8 @@ pub enum Matrix {
     /// it sustains).
     Transports,
     /// Transports plus scaling runs on TCP (LF): 100 and 10,000 devices,
-    /// 50 connections, ~2 KiB messages.
+    /// 50 connections, ~2 KiB messages; and 100, 1,000 and 10,000 devices
+    /// again with their files already created (`Scenario::warm`).
     Full,
     /// Every wire, 2,000 messages, 50 devices: a correctness check that
     /// runs in CI.
@@ -113,6 +125,7 @@ impl Matrix {
             count,
             duration,
             rate: None,
+            warm: false,
         };
         match self {
             Matrix::Smoke => Wire::ALL
@@ -156,6 +169,12 @@ impl Matrix {
                     SizeClass::Small,
                 ));
                 all.push(scenario("size", Wire::TcpLf, 1000, 1, SizeClass::Large));
+                for devices in [100, 1000, 10_000] {
+                    all.push(Scenario {
+                        warm: true,
+                        ..scenario("devices-warm", Wire::TcpLf, devices, 1, SizeClass::Small)
+                    });
+                }
                 all
             }
         }
@@ -426,17 +445,19 @@ pub fn run_scenario(
     certs: Option<&certs::CertFiles>,
 ) -> anyhow::Result<RunResult> {
     let port = measure::free_port()?;
-    let dir = options.work_dir.join(format!(
-        "{}-{}-{}d-{}c-{}-{}",
-        kind.name(),
-        scenario.wire.name(),
-        scenario.devices,
-        scenario.connections,
-        scenario.size.name(),
-        scenario
-            .rate
-            .map_or("max".to_string(), |r| format!("{r:.0}"))
-    ));
+    let dir = options.work_dir.join(
+        format!(
+            "{}-{}-{}d-{}c-{}-{}",
+            kind.name(),
+            scenario.wire.name(),
+            scenario.devices,
+            scenario.connections,
+            scenario.size.name(),
+            scenario
+                .rate
+                .map_or("max".to_string(), |r| format!("{r:.0}"))
+        ) + if scenario.warm { "-warm" } else { "" },
+    );
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
@@ -453,7 +474,80 @@ pub fn run_scenario(
         certs: certs.cloned(),
     };
     let mut server = start_server(options, &setup)?;
+    let mut lines_before = 0;
+    if scenario.warm {
+        let warm_up = drive(options, scenario, port, certs, &setup, &mut server)?;
+        if !warm_up.settled {
+            bail!("the output of the warm-up run did not settle");
+        }
+        lines_before = measure::count_lines(&setup.out)?.0;
+    }
     let before = measure::sample(server.pid())?;
+    let Drive {
+        summary,
+        settled,
+        last_change_ns,
+    } = drive(options, scenario, port, certs, &setup, &mut server)?;
+    let after = measure::sample(server.pid())?;
+    let written_settled = measure::count_lines(&setup.out)?.0 - lines_before;
+    let stopped = server.stop(Duration::from_secs(60));
+    let (written, device_dirs) = measure::count_lines(&setup.out)?;
+    let written = written - lines_before;
+    stopped?;
+    let expected = summary.passing.unwrap_or(summary.sent);
+    let seconds = if last_change_ns > summary.start_monotonic_ns {
+        (last_change_ns - summary.start_monotonic_ns) as f64 / 1e9
+    } else {
+        summary.seconds
+    };
+    let received = summary
+        .sent
+        .saturating_sub(summary.kernel_udp_rcvbuf_errors.unwrap_or(0));
+    let cpu_seconds = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64
+        / measure::clock_ticks_per_second() as f64;
+    let result = RunResult {
+        server: kind,
+        scenario: scenario.clone(),
+        sent: summary.sent,
+        expected,
+        written_settled,
+        written,
+        device_dirs,
+        seconds,
+        msgs_per_second: written_settled as f64 / seconds.max(1e-9),
+        loss: expected.saturating_sub(written),
+        extra: written.saturating_sub(expected),
+        received,
+        cpu_seconds,
+        cpu_seconds_per_million: cpu_seconds / (received.max(1) as f64) * 1e6,
+        peak_rss_kib: after.peak_rss_kib,
+        settled,
+        load: Some(summary),
+        error: None,
+    };
+    Ok(result)
+}
+
+/// One `sinkd-load` run and its wait for the output to settle.
+struct Drive {
+    summary: Summary,
+    /// Whether the output stopped changing within the settle limit.
+    settled: bool,
+    /// When the output last grew (`CLOCK_MONOTONIC`, ns).
+    last_change_ns: u64,
+}
+
+/// Sends the scenario's load to `server` and waits until its output has
+/// not changed for `options.quiet` (or the settle limit passed).
+fn drive(
+    options: &CompareOptions,
+    scenario: &Scenario,
+    port: u16,
+    certs: Option<&certs::CertFiles>,
+    setup: &Setup,
+    server: &mut Server,
+) -> anyhow::Result<Drive> {
+    let kind = setup.kind;
     let mut loader = Loader(
         load_command(options, scenario, port, certs)
             .stdin(Stdio::null())
@@ -483,7 +577,7 @@ pub fn run_scenario(
     let mut load_ended = Instant::now();
     let settled = loop {
         std::thread::sleep(Duration::from_millis(100));
-        let bytes = measure::output_bytes(&setup.out);
+        let bytes = measure::written_bytes(server.pid())?;
         if bytes != last_bytes {
             last_bytes = bytes;
             last_change_ns = monotonic_ns();
@@ -522,7 +616,6 @@ pub fn run_scenario(
             );
         }
     };
-    let after = measure::sample(server.pid())?;
     let load_stdout = stdout_reader.join().unwrap_or_default();
     let load_stderr = stderr_reader.join().unwrap_or_default();
     if !load_status.is_some_and(|s| s.success()) {
@@ -530,42 +623,11 @@ pub fn run_scenario(
     }
     let summary: Summary = serde_json::from_str(load_stdout.trim())
         .with_context(|| format!("unreadable sinkd-load output {load_stdout:?}"))?;
-    let (written_settled, _) = measure::count_lines(&setup.out)?;
-    let stopped = server.stop(Duration::from_secs(60));
-    let (written, device_dirs) = measure::count_lines(&setup.out)?;
-    stopped?;
-    let expected = summary.passing.unwrap_or(summary.sent);
-    let seconds = if last_change_ns > summary.start_monotonic_ns {
-        (last_change_ns - summary.start_monotonic_ns) as f64 / 1e9
-    } else {
-        summary.seconds
-    };
-    let received = summary
-        .sent
-        .saturating_sub(summary.kernel_udp_rcvbuf_errors.unwrap_or(0));
-    let cpu_seconds = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64
-        / measure::clock_ticks_per_second() as f64;
-    let result = RunResult {
-        server: kind,
-        scenario: scenario.clone(),
-        sent: summary.sent,
-        expected,
-        written_settled,
-        written,
-        device_dirs,
-        seconds,
-        msgs_per_second: written_settled as f64 / seconds.max(1e-9),
-        loss: expected.saturating_sub(written),
-        extra: written.saturating_sub(expected),
-        received,
-        cpu_seconds,
-        cpu_seconds_per_million: cpu_seconds / (received.max(1) as f64) * 1e6,
-        peak_rss_kib: after.peak_rss_kib,
+    Ok(Drive {
+        summary,
         settled,
-        load: Some(summary),
-        error: None,
-    };
-    Ok(result)
+        last_change_ns,
+    })
 }
 
 /// Runs every scenario against every server, in order, calling `progress`
@@ -585,6 +647,11 @@ pub fn run_all(
         );
     }
     raise_open_file_limit();
+    if let Some((generator, _)) = options.pin {
+        // This thread's polling (and the pipe readers it starts) stays off
+        // the server's CPU.
+        pin_this_thread(generator);
+    }
     if remove_run_dirs(&options.work_dir)? > 0 {
         // When it allocates inodes, ext4 without a journal skips (one
         // inode-table lookup each) those freed in the last 60 s, or 300 s
@@ -694,6 +761,21 @@ fn raise_open_file_limit() {
         {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// Restricts the calling thread, and the threads it starts later, to `cpu`.
+/// Best effort: a failure only means the polling may share the server's CPU.
+fn pin_this_thread(cpu: usize) {
+    // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET is given a
+    // CPU number it checks against CPU_SETSIZE, and sched_setaffinity reads
+    // at most size_of::<cpu_set_t>() bytes.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if cpu < libc::CPU_SETSIZE as usize {
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
         }
     }
 }

@@ -35,6 +35,10 @@ struct Args {
     /// Only these wires (udp, tcp-lf, tcp-octet-counting, tls).
     #[arg(long, value_delimiter = ',')]
     wires: Vec<String>,
+    /// Only these scenario groups (transports, udp-paced, devices,
+    /// connections, size, devices-warm).
+    #[arg(long, value_delimiter = ',')]
+    groups: Vec<String>,
     /// Messages per run at most.
     #[arg(long, default_value_t = 1_000_000)]
     count: u64,
@@ -157,6 +161,16 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut scenarios = matrix.scenarios(args.count, duration);
     if !wires.is_empty() {
         scenarios.retain(|s| wires.contains(&s.wire));
+    }
+    if !args.groups.is_empty() {
+        scenarios.retain(|s| args.groups.iter().any(|g| g.trim() == s.group));
+        if scenarios.is_empty() {
+            anyhow::bail!(
+                "no scenario of the {} matrix is in groups {:?}",
+                args.matrix,
+                args.groups
+            );
+        }
     }
     let options = CompareOptions {
         programs: programs.clone(),

@@ -9,8 +9,9 @@
 //! - Output: rsyslog and syslog-ng write `HOST/messages` files; sinkd
 //!   writes `HOST/N.log` segments (and `N.log.zst` once a segment
 //!   is closed). [`count_lines`] counts newline bytes in all of those,
-//!   decompressing `.zst` segments; [`output_bytes`] sums file sizes, a
-//!   cheap signal of progress that the settle loop polls.
+//!   decompressing `.zst` segments.
+//! - Progress: [`written_bytes`] (`wchar` of `/proc/PID/io`), which the
+//!   settle loop polls; the output counts as settled once it stops moving.
 
 use anyhow::Context as _;
 use std::path::Path;
@@ -94,19 +95,22 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
     }
 }
 
-/// Total size of the output files under `dir`.
-pub fn output_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    walk(dir, &mut |path, metadata| {
-        if path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(is_output_file)
-        {
-            total += metadata.len();
-        }
-    });
-    total
+/// `wchar` of `/proc/PID/io`: bytes the process (all its threads) has
+/// passed to `write` and its relatives. It grows while a server writes its
+/// output, so the settle loop polls it instead of walking 10,000 device
+/// directories ten times a second, which cost a good part of a core and
+/// the servers' cache.
+pub fn written_bytes(pid: u32) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .with_context(|| format!("cannot read /proc/{pid}/io"))?;
+    parse_io_wchar(&text).context("unreadable /proc/PID/io")
+}
+
+/// `wchar` from the text of `/proc/PID/io`.
+pub fn parse_io_wchar(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("wchar:"))
+        .and_then(|rest| rest.trim().parse().ok())
 }
 
 fn count_newlines(reader: &mut dyn std::io::Read) -> std::io::Result<u64> {

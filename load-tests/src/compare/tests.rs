@@ -22,12 +22,27 @@ fn matrices_cover_the_transports_and_the_scaling_runs() {
     assert_eq!(paced, vec![(Wire::Udp, 50_000), (Wire::Udp, 100_000)]);
     assert!(transports.iter().all(|s| s.count <= 1_000_000));
     let full = Matrix::Full.scenarios(1_000_000, duration);
-    let devices: Vec<u32> = full
+    let devices: Vec<(u32, bool)> = full
         .iter()
         .filter(|s| s.wire == Wire::TcpLf && s.connections == 1 && s.size == SizeClass::Small)
-        .map(|s| s.devices)
+        .map(|s| (s.devices, s.warm))
         .collect();
-    assert_eq!(devices, vec![1000, 100, 10_000]);
+    assert_eq!(
+        devices,
+        vec![
+            (1000, false),
+            (100, false),
+            (10_000, false),
+            (100, true),
+            (1000, true),
+            (10_000, true)
+        ]
+    );
+    assert!(transports.iter().all(|s| !s.warm));
+    assert!(full
+        .iter()
+        .filter(|s| s.warm)
+        .all(|s| s.group == "devices-warm" && s.label().ends_with(", files exist (second run)")));
     assert!(full.iter().any(|s| s.connections == 50));
     assert!(full.iter().any(|s| s.size == SizeClass::Large));
     assert!(full
@@ -48,6 +63,7 @@ fn smoke_result(wire: Wire, expected: u64, written: u64) -> RunResult {
         count: SMOKE_COUNT,
         duration: Duration::from_secs(30),
         rate: None,
+        warm: false,
     };
     let mut result = RunResult::failed(ServerKind::Sinkd, &scenario, String::new());
     result.error = None;

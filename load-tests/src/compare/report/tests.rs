@@ -16,6 +16,7 @@ fn scenario() -> Scenario {
         count: 1_000_000,
         duration: Duration::from_secs(60),
         rate: None,
+        warm: false,
     }
 }
 
