@@ -9,8 +9,8 @@
 //! buffer gives its chunks straight back for the next stream, and the
 //! writer sends a buffer to its file with one `writev` over the chunks.
 //!
-//! The pool carves chunks out of anonymous memory maps of [`SLAB_BYTES`],
-//! allocated as the buffers grow and released by [`ChunkPool::trim`] once
+//! The pool carves chunks out of anonymous memory maps of [`SLAB_BYTES`]
+//! (huge pages where the kernel allows), allocated as the buffers grow and released by [`ChunkPool::trim`] once
 //! a quieter interval has shown they are no longer needed, so the memory
 //! goes back to the system rather than to an allocator's free lists.
 
@@ -25,8 +25,8 @@ mod tests;
 /// enough that a 64 KiB buffer is 64 slices of one `writev`.
 pub(crate) const CHUNK_BYTES: usize = 1024;
 
-/// Bytes per anonymous map the pool allocates at a time.
-const SLAB_BYTES: usize = 1024 * 1024;
+/// Bytes per anonymous map the pool allocates at a time: one huge page.
+const SLAB_BYTES: usize = 2 * 1024 * 1024;
 
 const CHUNKS_PER_SLAB: usize = SLAB_BYTES / CHUNK_BYTES;
 
@@ -78,6 +78,11 @@ impl ChunkPool {
 
     fn grow(&mut self) -> io::Result<()> {
         let slab = MmapMut::map_anon(SLAB_BYTES)?;
+        // A line's chunk is anywhere in tens of megabytes of slabs: with
+        // 4 KiB pages nearly every append missed the TLB as well as the
+        // cache. The kernel places maps of this size on a huge-page
+        // boundary; where transparent huge pages are off this is a no-op.
+        let _ = slab.advise(memmap2::Advice::HugePage);
         let first = self.slabs.len() * CHUNKS_PER_SLAB;
         let numbers = first..first + CHUNKS_PER_SLAB;
         let numbers = numbers.map(|number| u32::try_from(number).unwrap_or(u32::MAX));
