@@ -10,9 +10,10 @@
 //! writer sends a buffer to its file with one `writev` over the chunks.
 //!
 //! The pool carves chunks out of anonymous memory maps of [`SLAB_BYTES`]
-//! (huge pages where the kernel allows), allocated as the buffers grow and released by [`ChunkPool::trim`] once
-//! a quieter interval has shown they are no longer needed, so the memory
-//! goes back to the system rather than to an allocator's free lists.
+//! (huge pages where the kernel allows), allocated as the buffers grow
+//! and released by [`ChunkPool::trim`] once a quieter interval has shown
+//! they are no longer needed, so the memory goes back to the system rather
+//! than to an allocator's free lists.
 
 use memmap2::MmapMut;
 use std::io::{self, IoSlice, Write};
