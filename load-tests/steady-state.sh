@@ -43,11 +43,13 @@ done
 server_cpu=(); load_cpu=()
 if [ "$(nproc)" -ge 2 ]; then server_cpu=(taskset -c 0); load_cpu=(taskset -c 1); fi
 
-# a loopback TCP port nothing answers on
+# a loopback TCP port nothing answers on, below the ephemeral range (where
+# a client socket in TIME_WAIT could still hold it)
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
 port() {
   local candidate
   while :; do
-    candidate=$(shuf -i 20000-60999 -n 1)
+    candidate=$(shuf -i "10000-$((ephemeral_low - 1))" -n 1)
     (: > "/dev/tcp/127.0.0.1/$candidate") 2> /dev/null || { echo "$candidate"; return; }
   done
 }
