@@ -48,7 +48,8 @@ impl StreamKey {
 /// and stay in the processor's cache, where a general map's 56-byte
 /// buckets (the key lives inline in each) took a megabyte and a cache miss
 /// per lookup. The caller hashes with [`StreamIds::hash`] first, so it can
-/// [`StreamIds::prefetch`] a slot some lookups ahead.
+/// [`StreamIds::prefetch`] a slot, and then [`StreamIds::prefetch_key`] the
+/// key to compare, some lookups ahead.
 pub(crate) struct StreamIds {
     /// Open addressing with linear probing; a power of two in length, at
     /// most half full.
@@ -100,6 +101,16 @@ impl StreamIds {
     pub(crate) fn prefetch(&self, hash: u64) {
         let slot = &self.slots[self.home(hash)];
         crate::sys::prefetch(slot, std::mem::size_of::<Slot>());
+    }
+
+    /// Starts loading the key the search for `hash` will compare first.
+    /// Reads that search's first slot, so it pays off once
+    /// [`StreamIds::prefetch`] has brought the slot in.
+    pub(crate) fn prefetch_key(&self, hash: u64) {
+        let slot = self.slots[self.home(hash)];
+        if let Some(key) = self.keys.get(slot.id as usize) {
+            crate::sys::prefetch(key, std::mem::size_of::<StreamKey>());
+        }
     }
 
     /// The id of `path`, whose hash is `hash`.

@@ -73,6 +73,8 @@ const SIZE_CLASSES: usize = STREAM_FLUSH_BYTES / CHUNK_BYTES + 2;
 /// In `handle_batch`, how many lines ahead a stream's state, and then the
 /// end of its buffer, are prefetched.
 const PREFETCH_STATE_AHEAD: usize = 8;
+/// How many lookups ahead the id table's key to compare is prefetched.
+const PREFETCH_KEY_AHEAD: usize = 8;
 const PREFETCH_TAIL_AHEAD: usize = 4;
 
 /// The id of a batch entry whose bytes could not be resolved.
@@ -326,7 +328,10 @@ impl Writer {
         let mut ids = std::mem::take(&mut self.batch_ids);
         ids.clear();
         let mut previous: Option<(&[u8], u32)> = None;
-        for (entry, &hash) in batch.entries().iter().zip(&hashes) {
+        for (index, (entry, &hash)) in batch.entries().iter().zip(&hashes).enumerate() {
+            if let Some(&ahead) = hashes.get(index + PREFETCH_KEY_AHEAD) {
+                self.ids.prefetch_key(ahead);
+            }
             let id = match batch.resolve(entry) {
                 None => NO_STREAM,
                 Some((stream, _)) => match previous {
