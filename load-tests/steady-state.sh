@@ -125,5 +125,8 @@ EOF
       { d = ($3 - $2) / 1e9 * 1e6 / count; total += d; if (d >= 0.005) parts = parts sprintf(" %s=%.3f", $1, d) }
       END { printf "devices=%d cpu_s_per_1M=%.3f [%s ] peak_rss=%.1fMiB\n", n, total, parts, rss / 1024 }'
     rm -rf "$run"
+    # the next run starts once this one's output and deletion are on disk,
+    # not while the kernel's writeback threads are still busy with them
+    sync
   done
 done
