@@ -181,6 +181,7 @@ impl Worker {
                 n_unrouted += 1;
             }
         }
+        self.devices.flush();
         // `sinkd_messages_received_total` is counted by the listeners, as
         // the frames come off the wire (with the ones they drop); counting
         // again here would double it.
