@@ -1,0 +1,133 @@
+//! `sinkd-write-cost`: what the kernel charges a process for appending to
+//! many files, by the size of each write.
+//!
+//! sinkd keeps one open segment per device and appends each device's
+//! buffered lines with one `writev`. With 10,000 devices and a 32 MiB
+//! buffer a write carries a few kilobytes; with 100 devices it carries
+//! 64 KiB. This program measures that floor without sinkd: it opens
+//! `--files` files under `--dir`, then appends `--total` MiB to them in
+//! rounds (every file once per round, in a shuffled order) with writes of
+//! each `--sizes` value, and prints the system CPU time per 100 MB and per
+//! write. See docs/performance.md.
+
+use anyhow::Context as _;
+use clap::Parser;
+use rand::seq::SliceRandom as _;
+use rand::SeedableRng as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Measure the kernel's cost of appending to many files, by write size.
+#[derive(Parser, Debug)]
+#[command(name = "sinkd-write-cost", version, about)]
+struct Args {
+    /// A scratch directory on the filesystem to measure (emptied of what
+    /// this program creates when it ends).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Files appended to, all open at once.
+    #[arg(long, default_value_t = 10_000)]
+    files: usize,
+    /// Bytes per write, comma-separated; each size gets fresh files.
+    #[arg(long, value_delimiter = ',', default_value = "2750,5500,11000,65536")]
+    sizes: Vec<usize>,
+    /// MiB written per size.
+    #[arg(long, default_value_t = 200)]
+    total: usize,
+    /// Seed of the order in which files are written.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// User and system CPU seconds of this process so far.
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// Raises the open-file limit to its hard limit, for `--files` above the
+/// usual 1,024.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit read and write one rlimit value.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+fn measure(args: &Args, size: usize) -> anyhow::Result<()> {
+    let dir = args.dir.join(format!("sinkd-write-cost-{size}"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut files: Vec<File> = (0..args.files)
+        .map(|n| {
+            let path = dir.join(n.to_string());
+            let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+            // Every file exists and has a partly filled last page, as an
+            // active segment does.
+            file.write_all(&[b'x'; 100])?;
+            Ok(file)
+        })
+        .collect::<std::io::Result<_>>()
+        .context("cannot create the files (is the open-file limit high enough?)")?;
+    let block = vec![b'y'; size];
+    let total = args.total * 1024 * 1024;
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let (user_before, system_before) = cpu_seconds();
+    let mut written = 0;
+    let mut writes = 0u64;
+    'rounds: loop {
+        order.shuffle(&mut rng);
+        for &n in &order {
+            if written >= total {
+                break 'rounds;
+            }
+            files[n].write_all(&block)?;
+            written += size;
+            writes += 1;
+        }
+    }
+    let (user_after, system_after) = cpu_seconds();
+    let system = system_after - system_before;
+    println!(
+        "files={} size={size} writes={writes} system_s_per_100MB={:.3} system_us_per_write={:.2} user_s={:.3}",
+        files.len(),
+        system / written as f64 * 100e6,
+        system / writes as f64 * 1e6,
+        user_after - user_before,
+    );
+    drop(files);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.files == 0 || args.total == 0 || args.sizes.contains(&0) {
+        eprintln!("sinkd-write-cost: --files, --total and every size must be above 0");
+        return ExitCode::FAILURE;
+    }
+    raise_open_file_limit();
+    for &size in &args.sizes {
+        // Start each size with the previous one's output on disk.
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        if let Err(error) = measure(&args, size) {
+            eprintln!("sinkd-write-cost: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
