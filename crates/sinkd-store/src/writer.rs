@@ -210,6 +210,8 @@ pub(crate) struct Writer {
     index_bytes: Vec<u8>,
     /// Dirty streams' (chunks held, id), kept for its allocation.
     flush_order: Vec<(usize, u32)>,
+    /// The streams `flush_largest` writes, kept for its allocation.
+    flush_victims: Vec<u32>,
     /// Stream ids of the batch being handled, kept for its allocation.
     batch_ids: Vec<u32>,
     /// Hashes of the batch's stream paths, kept for its allocation.
@@ -246,6 +248,7 @@ impl Writer {
             data_dir_file,
             index_bytes: Vec::new(),
             flush_order: Vec::new(),
+            flush_victims: Vec::new(),
             batch_ids: Vec::new(),
             batch_hashes: Vec::new(),
             last_sync: now,
@@ -850,6 +853,10 @@ impl Writer {
     /// ago is not written again for a handful of lines).
     fn flush_dirty_older(&mut self, now: Instant, min_age: Duration) {
         let mut dirty = std::mem::take(&mut self.dirty);
+        // In id order, which is the order the streams' files were created
+        // in and so, roughly, inode order: consecutive writes update
+        // inodes that share an inode-table block.
+        dirty.sort_unstable();
         dirty.retain(|&id| {
             let stream = &mut self.streams[id as usize];
             if !stream.buf.is_empty() && now.saturating_duration_since(stream.buf_since) < min_age {
@@ -898,12 +905,22 @@ impl Writer {
             }
             needed -= by_size[size];
         }
+        let mut victims = std::mem::take(&mut self.flush_victims);
+        victims.clear();
+        let mut freed = 0;
         for &(chunks, id) in &order {
-            if chunks > threshold || (chunks == threshold && self.pool.held_bytes() > target) {
-                self.flush_stream(id);
+            if chunks > threshold || (chunks == threshold && freed < excess) {
+                victims.push(id);
+                freed += chunks * CHUNK_BYTES;
             }
         }
+        // In id order, as in `flush_dirty_older`.
+        victims.sort_unstable();
+        for &id in &victims {
+            self.flush_stream(id);
+        }
         self.flush_order = order;
+        self.flush_victims = victims;
     }
 
     /// A closed segment's file: fsynced by the sync thread under
