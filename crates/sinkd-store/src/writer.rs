@@ -321,11 +321,22 @@ impl Writer {
         // before it needs them.
         let mut hashes = std::mem::take(&mut self.batch_hashes);
         hashes.clear();
+        let mut previous: Option<(&[u8], u64)> = None;
         for entry in batch.entries() {
-            let hash = batch
-                .resolve(entry)
-                .map_or(0, |(stream, _)| self.ids.hash(stream));
-            self.ids.prefetch(hash);
+            let hash = match (batch.resolve(entry), previous) {
+                (None, _) => 0,
+                // A run of lines for one stream (one device per connection)
+                // is hashed once.
+                (Some((stream, _)), Some((previous_stream, hash))) if previous_stream == stream => {
+                    hash
+                }
+                (Some((stream, _)), _) => {
+                    let hash = self.ids.hash(stream);
+                    self.ids.prefetch(hash);
+                    previous = Some((stream, hash));
+                    hash
+                }
+            };
             hashes.push(hash);
         }
         let mut ids = std::mem::take(&mut self.batch_ids);
