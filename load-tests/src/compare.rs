@@ -489,10 +489,12 @@ pub fn run_scenario(
         last_change_ns,
     } = drive(options, scenario, port, certs, &setup, &mut server)?;
     let after = measure::sample(server.pid())?;
-    let written_settled = measure::count_lines(&setup.out)?.0 - lines_before;
+    let written_settled = measure::count_lines(&setup.out)?
+        .0
+        .saturating_sub(lines_before);
     let stopped = server.stop(Duration::from_secs(60));
     let (written, device_dirs) = measure::count_lines(&setup.out)?;
-    let written = written - lines_before;
+    let written = written.saturating_sub(lines_before);
     stopped?;
     let expected = summary.passing.unwrap_or(summary.sent);
     let seconds = if last_change_ns > summary.start_monotonic_ns {
