@@ -8,8 +8,12 @@
 #                              DEVICES...
 #
 # Prints one line per run: devices, CPU seconds per million messages in
-# (total and per thread), peak RSS. sinkd runs on CPU 0 and sinkd-load on
-# CPU 1 when the machine has two or more, as sinkd-compare does. Needs
+# (total and per thread), peak RSS. With --repeat the device counts take
+# turns (100, 10000, 100, 10000, ...), so that a slow spell of the machine
+# does not fall on one count only, and a last line gives each count's
+# median and its rate as a share of the first count's. sinkd runs on CPU 0
+# and sinkd-load on CPU 1 when the machine has two or more, as
+# sinkd-compare does. Needs
 # target/release/{sinkd,sinkd-load} (cargo build --release -p sinkd -p
 # sinkd-load-tests) and curl; SINKD=path measures another sinkd binary (A/B).
 # See docs/performance.md.
@@ -29,7 +33,7 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --max-buffered) max_buffered=$2; shift 2 ;;
     --flush-interval) flush_interval=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) devices+=("$1"); shift ;;
   esac
 done
@@ -85,8 +89,10 @@ send() {
 }
 
 mkdir -p "$work_dir"
-for n in "${devices[@]}"; do
-  for _ in $(seq "$repeat"); do
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for _ in $(seq "$repeat"); do
+  for n in "${devices[@]}"; do
     run=$(mktemp -d "$work_dir/run.XXXXXX")
     listen=$(port); metrics=$(port)
     cat > "$run/sinkd.toml" <<EOF
@@ -123,10 +129,24 @@ EOF
     kill -TERM "$pid"; wait "$pid" || true
     join "$run/before" "$run/after" | awk -v n="$n" -v count="$count" -v rss="$rss" '
       { d = ($3 - $2) / 1e9 * 1e6 / count; total += d; if (d >= 0.005) parts = parts sprintf(" %s=%.3f", $1, d) }
-      END { printf "devices=%d cpu_s_per_1M=%.3f [%s ] peak_rss=%.1fMiB\n", n, total, parts, rss / 1024 }'
+      END { printf "devices=%d cpu_s_per_1M=%.3f [%s ] peak_rss=%.1fMiB\n", n, total, parts, rss / 1024 }' \
+      | tee -a "$results"
     rm -rf "$run"
     # the next run starts once this one's output and deletion are on disk,
     # not while the kernel's writeback threads are still busy with them
     sync
   done
 done
+
+# medians per device count, in the order given, and each one's share of the
+# first count's rate (its CPU per message over theirs)
+if [ "$repeat" -gt 1 ]; then
+  for n in "${devices[@]}"; do
+    awk -v n="$n" -F'[= ]' '$2 == n { print $4 }' "$results" | sort -n \
+      | awk -v n="$n" '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print n, m }'
+  done | awk '
+    NR == 1 { base = $2 }
+    { line = line sprintf(" devices=%s median=%.3f", $1, $2); if (NR > 1) line = line sprintf(" (%.0f%% of the %s-device rate)", 100 * base / $2, first) }
+    NR == 1 { first = $1 }
+    END { print "medians:" line }'
+fi
