@@ -694,15 +694,16 @@ pub fn run_all(
     Ok(results)
 }
 
-/// Removes the run directories (`SERVER-WIRE-...`) under `work_dir`, not
-/// anything else; returns how many there were.
-/// Starts every run from a clean page cache: the previous run's output is
-/// written back now, not by kernel threads competing with the next server.
-fn sync_disk() {
+/// Writes every dirty page back (`sync(2)`). Called before each run so it
+/// starts from a clean page cache: the previous run's output is written
+/// back now, not by kernel threads competing with the next server.
+pub fn sync_disk() {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() };
 }
 
+/// Removes the run directories (`SERVER-WIRE-...`) under `work_dir`, not
+/// anything else; returns how many there were.
 fn remove_run_dirs(work_dir: &Path) -> anyhow::Result<usize> {
     let Ok(entries) = std::fs::read_dir(work_dir) else {
         return Ok(0);
@@ -756,9 +757,9 @@ pub fn smoke_failures(results: &[RunResult]) -> Vec<String> {
     failures
 }
 
-/// Lets servers started from here hold as many files open as the hard
-/// limit allows (10,000 per-device files and their segments).
-fn raise_open_file_limit() {
+/// Raises this process's open-file limit to its hard limit, so that it
+/// and the servers it starts can hold 10,000 per-device files open.
+pub fn raise_open_file_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

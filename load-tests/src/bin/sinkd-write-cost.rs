@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use rand::seq::SliceRandom as _;
 use rand::SeedableRng as _;
+use sinkd_load::compare;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -49,19 +50,6 @@ fn cpu_seconds() -> (f64, f64) {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
-}
-
-/// Raises the open-file limit to its hard limit, for `--files` above the
-/// usual 1,024.
-fn raise_open_file_limit() {
-    // SAFETY: getrlimit/setrlimit read and write one rlimit value.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }
 
 fn measure(args: &Args, size: usize) -> anyhow::Result<()> {
@@ -119,11 +107,10 @@ fn main() -> ExitCode {
         eprintln!("sinkd-write-cost: --files, --total and every size must be above 0");
         return ExitCode::FAILURE;
     }
-    raise_open_file_limit();
+    compare::raise_open_file_limit();
     for &size in &args.sizes {
         // Start each size with the previous one's output on disk.
-        // SAFETY: sync(2) takes no arguments and cannot fail.
-        unsafe { libc::sync() };
+        compare::sync_disk();
         if let Err(error) = measure(&args, size) {
             eprintln!("sinkd-write-cost: {error:#}");
             return ExitCode::FAILURE;
