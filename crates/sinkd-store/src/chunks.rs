@@ -4,10 +4,12 @@
 //! With 10,000 devices a writer holds 10,000 partly filled buffers. As one
 //! growable vector each, every buffer carried up to its own size again in
 //! spare capacity, and that slack, not the lines, set the memory a budget
-//! allowed. Here a stream's buffer is a list of [`CHUNK_BYTES`] chunks taken
-//! from a [`ChunkPool`]: the waste is under one chunk per stream, a written
-//! buffer gives its chunks straight back for the next stream, and the
-//! writer sends a buffer to its file with one `writev` over the chunks.
+//! allowed. Here a stream's buffer is a chain of [`CHUNK_BYTES`] chunks
+//! taken from a [`ChunkPool`]: the waste is under one chunk per stream, a
+//! written buffer gives its chunks straight back for the next stream, and
+//! the writer sends a buffer to its file with one `writev` over the chunks.
+//! The chain's links live in the pool, one `u32` per chunk, so a buffer is
+//! 16 bytes of its stream's state and no allocation of its own.
 //!
 //! The pool carves chunks out of anonymous memory maps of [`SLAB_BYTES`]
 //! (huge pages where the kernel allows), allocated as the buffers grow
@@ -38,6 +40,9 @@ const SLICES_PER_WRITE: usize = 256;
 #[derive(Default)]
 pub(crate) struct ChunkPool {
     slabs: Vec<MmapMut>,
+    /// Per chunk, by number: the next chunk of the buffer it is in (a
+    /// buffer's last chunk has no meaningful entry).
+    next: Vec<u32>,
     /// Chunks not in any buffer, by number (slab × chunks per slab + index).
     free: Vec<u32>,
     /// Chunks in buffers now.
@@ -89,13 +94,21 @@ impl ChunkPool {
         let numbers = numbers.map(|number| u32::try_from(number).unwrap_or(u32::MAX));
         // Reversed, so chunks are handed out in address order.
         self.free.extend(numbers.rev());
+        self.next.resize(self.next.len() + CHUNKS_PER_SLAB, 0);
         self.slabs.push(slab);
         Ok(())
     }
 
-    fn give_back(&mut self, chunks: &mut Vec<u32>) {
-        self.in_use -= chunks.len();
-        self.free.append(chunks);
+    /// Returns `count` chunks of a chain, from `first` on, to the free list.
+    fn give_back(&mut self, first: u32, count: usize) {
+        let mut chunk = first;
+        for left in (0..count).rev() {
+            self.free.push(chunk);
+            if left > 0 {
+                chunk = self.next[chunk as usize];
+            }
+        }
+        self.in_use -= count;
     }
 
     fn chunk(&self, number: u32) -> &[u8] {
@@ -137,6 +150,7 @@ impl ChunkPool {
         }
         let released = (self.slabs.len() - keep) * SLAB_BYTES;
         self.slabs.truncate(keep);
+        self.next.truncate(keep * CHUNKS_PER_SLAB);
         self.free.clear();
         let numbers = 0..keep * CHUNKS_PER_SLAB;
         self.free.extend(
@@ -148,16 +162,16 @@ impl ChunkPool {
     }
 }
 
-/// One stream's buffered lines: a list of chunks, all full but the last.
+/// One stream's buffered lines: a chain of chunks, all full but the last,
+/// linked through [`ChunkPool`]. It holds `len.div_ceil(CHUNK_BYTES)`
+/// chunks; `head` and `tail` mean something only while it holds any.
 #[derive(Default)]
 #[repr(C)]
 pub(crate) struct ChunkBuf {
     len: usize,
-    /// The last of `chunks`, kept here too so that appending to a partly
-    /// filled chunk does not touch the list (one cache miss per line fewer
-    /// with thousands of streams).
+    head: u32,
+    /// The last chunk, where the next byte goes while it has room.
     tail: u32,
-    chunks: Vec<u32>,
 }
 
 impl ChunkBuf {
@@ -170,9 +184,13 @@ impl ChunkBuf {
         self.len == 0
     }
 
+    fn chunk_count(&self) -> usize {
+        self.len.div_ceil(CHUNK_BYTES)
+    }
+
     /// Bytes of chunks held: what the buffer costs, spare room included.
     pub(crate) fn held_bytes(&self) -> usize {
-        self.chunks.len() * CHUNK_BYTES
+        self.chunk_count() * CHUNK_BYTES
     }
 
     /// Appends `bytes`, taking chunks from `pool` as needed. Fails only
@@ -181,17 +199,18 @@ impl ChunkBuf {
     pub(crate) fn extend(&mut self, pool: &mut ChunkPool, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             let used = self.len % CHUNK_BYTES;
-            let chunk = if used != 0 {
-                self.tail
-            } else {
+            if used == 0 {
                 let fresh = pool.take()?;
-                self.chunks.push(fresh);
+                if self.len == 0 {
+                    self.head = fresh;
+                } else {
+                    pool.next[self.tail as usize] = fresh;
+                }
                 self.tail = fresh;
-                fresh
-            };
+            }
             let room = CHUNK_BYTES - used;
             let (now, rest) = bytes.split_at(room.min(bytes.len()));
-            pool.chunk_mut(chunk)[used..used + now.len()].copy_from_slice(now);
+            pool.chunk_mut(self.tail)[used..used + now.len()].copy_from_slice(now);
             self.len += now.len();
             bytes = rest;
         }
@@ -203,17 +222,26 @@ impl ChunkBuf {
         if len >= self.len {
             return;
         }
+        let count = self.chunk_count();
         let keep = len.div_ceil(CHUNK_BYTES);
-        let mut surplus = self.chunks.split_off(keep);
-        pool.give_back(&mut surplus);
+        if keep == 0 {
+            pool.give_back(self.head, count);
+        } else {
+            let mut last = self.head;
+            for _ in 1..keep {
+                last = pool.next[last as usize];
+            }
+            if keep < count {
+                pool.give_back(pool.next[last as usize], count - keep);
+            }
+            self.tail = last;
+        }
         self.len = len;
-        self.tail = self.chunks.last().copied().unwrap_or(0);
     }
 
     /// Empties the buffer, returning its chunks to `pool`.
     pub(crate) fn clear(&mut self, pool: &mut ChunkPool) {
-        pool.give_back(&mut self.chunks);
-        self.len = 0;
+        self.truncate(pool, 0);
     }
 
     /// Writes the whole buffer to `out` with as few `writev` calls as the
@@ -221,14 +249,18 @@ impl ChunkBuf {
     /// caller clears it.
     pub(crate) fn write_to(&self, pool: &ChunkPool, out: &mut impl Write) -> io::Result<()> {
         let mut remaining = self.len;
-        for group in self.chunks.chunks(SLICES_PER_WRITE) {
+        let mut chunk = self.head;
+        while remaining > 0 {
             let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
             let mut count = 0;
-            for (slot, &chunk) in slices.iter_mut().zip(group) {
+            while count < SLICES_PER_WRITE && remaining > 0 {
                 let bytes = &pool.chunk(chunk)[..remaining.min(CHUNK_BYTES)];
                 remaining -= bytes.len();
-                *slot = IoSlice::new(bytes);
+                slices[count] = IoSlice::new(bytes);
                 count += 1;
+                if remaining > 0 {
+                    chunk = pool.next[chunk as usize];
+                }
             }
             write_all_slices(out, &mut slices[..count])?;
         }

@@ -113,27 +113,37 @@ fn truncate_returns_surplus_chunks() {
 }
 
 proptest! {
-    /// Any sequence of appends and clears over a few buffers sharing one
-    /// pool reads back exactly like plain vectors.
+    /// Any sequence of appends, truncations and clears over a few buffers
+    /// sharing one pool reads back exactly like plain vectors, and the
+    /// pool counts exactly the chunks the buffers hold.
     #[test]
     fn buffers_sharing_a_pool_behave_like_vectors(
-        ops in proptest::collection::vec((0usize..3, 0usize..2500, any::<bool>()), 1..60)
+        ops in proptest::collection::vec((0usize..3, 0usize..2500, 0u8..4), 1..60)
     ) {
         let mut pool = ChunkPool::new();
         let mut buffers: Vec<ChunkBuf> = (0..3).map(|_| ChunkBuf::default()).collect();
         let mut models: Vec<Vec<u8>> = vec![Vec::new(); 3];
-        for (step, (which, len, clear)) in ops.into_iter().enumerate() {
-            if clear {
-                buffers[which].clear(&mut pool);
-                models[which].clear();
-            } else {
-                let bytes: Vec<u8> = (0..len).map(|i| (i + step) as u8).collect();
-                buffers[which].extend(&mut pool, &bytes).expect("extend");
-                models[which].extend_from_slice(&bytes);
+        for (step, (which, len, action)) in ops.into_iter().enumerate() {
+            match action {
+                0 => {
+                    buffers[which].clear(&mut pool);
+                    models[which].clear();
+                }
+                1 => {
+                    let keep = len.min(models[which].len());
+                    buffers[which].truncate(&mut pool, keep);
+                    models[which].truncate(keep);
+                }
+                _ => {
+                    let bytes: Vec<u8> = (0..len).map(|i| (i + step) as u8).collect();
+                    buffers[which].extend(&mut pool, &bytes).expect("extend");
+                    models[which].extend_from_slice(&bytes);
+                }
             }
             prop_assert_eq!(buffers[which].len(), models[which].len());
             let held: usize = buffers.iter().map(ChunkBuf::held_bytes).sum();
             prop_assert_eq!(pool.held_bytes(), held);
+            prop_assert_eq!(pool.free.len() * CHUNK_BYTES + held, pool.mapped_bytes());
         }
         for (buf, model) in buffers.iter().zip(&models) {
             prop_assert_eq!(&written(buf, &pool), model);
