@@ -8,7 +8,9 @@
 //! `--files` files under `--dir`, then appends `--total` MiB to them in
 //! rounds (every file once per round, in a shuffled order) with writes of
 //! each `--sizes` value, and prints the system CPU time per 100 MB and per
-//! write. See docs/performance.md.
+//! write. First it measures what a new device costs before its first
+//! append: a directory and, in it, a segment file. See
+//! docs/performance.md.
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -50,6 +52,48 @@ fn cpu_seconds() -> (f64, f64) {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// System CPU time of creating `--files` device directories, then a
+/// segment file in each, as sinkd does on a device's first line.
+fn measure_creation(args: &Args) -> anyhow::Result<()> {
+    let dir = args.dir.join("sinkd-write-cost-create");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let devices: Vec<PathBuf> = (0..args.files)
+        .map(|n| dir.join(format!("device-{n:05}.example.net")))
+        .collect();
+    let (_, before) = cpu_seconds();
+    for device in &devices {
+        std::fs::create_dir(device)
+            .with_context(|| format!("cannot create {}", device.display()))?;
+    }
+    let (_, made_dirs) = cpu_seconds();
+    let files = devices
+        .iter()
+        .map(|device| {
+            let mut file = OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(device.join("00000000000000000001.log"))?;
+            file.write_all(&[b'x'; 200])?;
+            Ok(file)
+        })
+        .collect::<std::io::Result<Vec<File>>>()
+        .context("cannot create the files (is the open-file limit high enough?)")?;
+    let (_, made_files) = cpu_seconds();
+    let per_device = |seconds: f64| seconds / devices.len() as f64 * 1e6;
+    println!(
+        "devices={} mkdir_system_us={:.1} create_and_first_write_system_us={:.1}",
+        devices.len(),
+        per_device(made_dirs - before),
+        per_device(made_files - made_dirs),
+    );
+    drop(files);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
 }
 
 fn measure(args: &Args, size: usize) -> anyhow::Result<()> {
@@ -108,6 +152,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     compare::raise_open_file_limit();
+    compare::sync_disk();
+    if let Err(error) = measure_creation(&args) {
+        eprintln!("sinkd-write-cost: {error:#}");
+        return ExitCode::FAILURE;
+    }
     for &size in &args.sizes {
         // Start each size with the previous one's output on disk.
         compare::sync_disk();
