@@ -54,14 +54,21 @@ fn cpu_seconds() -> (f64, f64) {
     (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }
 
-/// System CPU time of creating `--files` device directories, then a
-/// segment file in each, as sinkd does on a device's first line.
-fn measure_creation(args: &Args) -> anyhow::Result<()> {
-    let dir = args.dir.join("sinkd-write-cost-create");
+/// `name` under `--dir`, created empty (a leftover of an earlier run is
+/// removed first).
+fn empty_dir(args: &Args, name: &str) -> anyhow::Result<PathBuf> {
+    let dir = args.dir.join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// System CPU time of creating `--files` device directories, then a
+/// segment file in each, as sinkd does on a device's first line.
+fn measure_creation(args: &Args) -> anyhow::Result<()> {
+    let dir = empty_dir(args, "sinkd-write-cost-create")?;
     let devices: Vec<PathBuf> = (0..args.files)
         .map(|n| dir.join(format!("device-{n:05}.example.net")))
         .collect();
@@ -97,11 +104,7 @@ fn measure_creation(args: &Args) -> anyhow::Result<()> {
 }
 
 fn measure(args: &Args, size: usize) -> anyhow::Result<()> {
-    let dir = args.dir.join(format!("sinkd-write-cost-{size}"));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = empty_dir(args, &format!("sinkd-write-cost-{size}"))?;
     let mut files: Vec<File> = (0..args.files)
         .map(|n| {
             let path = dir.join(n.to_string());
