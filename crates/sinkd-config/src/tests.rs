@@ -2,6 +2,15 @@
 //! kind of mistake, each asserting the line number in the message.
 
 use super::*;
+use crate::check::parse_target;
+use sinkd_proto::framing::Framing;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The relay settings of the first sink, which must be a relay.
+fn first_relay(config: &Config) -> RelayConfig {
+    config.sinks[0].relay().cloned().expect("a relay sink")
+}
 
 fn error_of(source: &str) -> String {
     match Config::from_toml(source) {
@@ -14,10 +23,13 @@ fn error_of(source: &str) -> String {
 fn embedded_default_is_valid() {
     let config = Config::default_config();
     assert_eq!(config.listeners.len(), 2);
-    assert_eq!(config.listeners[0].transport, ListenTransport::Udp);
-    assert_eq!(config.listeners[0].address, "0.0.0.0:514".parse().unwrap());
-    assert_eq!(config.listeners[1].transport, ListenTransport::Tcp);
-    assert_eq!(config.data_dir, PathBuf::from("./sinkd-data"));
+    assert_eq!(config.listeners[0].transport_name(), "udp");
+    assert_eq!(
+        config.listeners[0].address(),
+        "0.0.0.0:514".parse().unwrap()
+    );
+    assert_eq!(config.listeners[1].transport_name(), "tcp");
+    assert_eq!(config.data_dir(), Path::new("./sinkd-data"));
     assert_eq!(config.metrics, Some("127.0.0.1:9514".parse().unwrap()));
     assert_eq!(config.sinks.len(), 1);
     assert!(matches!(config.sinks[0].target, Target::File(_)));
@@ -55,14 +67,15 @@ priority = "template security"
 format = "rfc5424"
 "#;
     let config = Config::from_toml(source).unwrap();
-    assert_eq!(config.listeners[0].allow.len(), 2);
+    assert_eq!(config.listeners[0].allow().nets.len(), 2);
     assert_eq!(config.sinks[0].name, "sink-1");
     assert_eq!(config.sinks[1].name, "sink-2");
     match &config.sinks[1].target {
         Target::Relay(relay) => {
             assert_eq!(relay.host, "10.0.0.9");
             assert_eq!(relay.port, 514);
-            assert_eq!(relay.transport, ListenTransport::Udp);
+            assert_eq!(relay.transport, RelayTransport::Udp);
+            assert_eq!(relay.spool_dir, Path::new("/var/lib/sinkd/.relay/sink-2"));
         }
         other => panic!("unexpected target {other:?}"),
     }
@@ -72,8 +85,11 @@ format = "rfc5424"
         sinkd_proto::Severity::Debug
     ));
     assert!(!table.matches(sinkd_proto::Facility::User, sinkd_proto::Severity::Emerg));
+    let ListenerConfig::Stream(tls_listener) = &config.listeners[1] else {
+        panic!("a stream listener")
+    };
     assert_eq!(
-        config.listeners[1].tls.as_ref().unwrap().client_ca,
+        tls_listener.tls.as_ref().unwrap().client_ca,
         Some(PathBuf::from("/etc/sinkd/ca.pem"))
     );
 }
@@ -164,29 +180,30 @@ fn duplicate_targets_and_listeners_are_refused() {
 
 #[test]
 fn target_syntax() {
+    let parse_target = |text: &str| parse_target(text, "up", Path::new("/data"));
     let relay = |text: &str| match parse_target(text).unwrap() {
         Target::Relay(relay) => (relay.transport, relay.host, relay.port),
         Target::File(_) => panic!("file target"),
     };
     assert_eq!(
         relay("tcp address logs.example.com"),
-        (ListenTransport::Tcp, "logs.example.com".into(), 514)
+        (RelayTransport::Tcp, "logs.example.com".into(), 514)
     );
     assert_eq!(
         relay("tls address logs.example.com"),
-        (ListenTransport::Tls, "logs.example.com".into(), 6514)
+        (RelayTransport::Tls, "logs.example.com".into(), 6514)
     );
     assert_eq!(
         relay("udp address 10.0.0.9:5514"),
-        (ListenTransport::Udp, "10.0.0.9".into(), 5514)
+        (RelayTransport::Udp, "10.0.0.9".into(), 5514)
     );
     assert_eq!(
         relay("udp address [2001:db8::1]:5514"),
-        (ListenTransport::Udp, "2001:db8::1".into(), 5514)
+        (RelayTransport::Udp, "2001:db8::1".into(), 5514)
     );
     assert_eq!(
         relay("udp address 2001:db8::1"),
-        (ListenTransport::Udp, "2001:db8::1".into(), 514)
+        (RelayTransport::Udp, "2001:db8::1".into(), 514)
     );
     assert!(parse_target("udp dhcp").unwrap_err().contains("DHCP"));
     assert!(parse_target("file usb my.log")
@@ -212,15 +229,15 @@ fn units() {
 fn relay_keys_have_defaults() {
     let config =
         Config::from_toml("[[sink]]\ntarget = \"tcp address central.example.net\"\n").unwrap();
-    let relay = config.sinks[0].relay.clone().unwrap();
+    let relay = first_relay(&config);
     assert_eq!(relay.framing, Framing::OctetCounting);
     assert_eq!(relay.tls, None);
-    assert_eq!(relay.queue_memory, DEFAULT_RELAY_QUEUE_MEMORY);
+    assert_eq!(relay.queue_memory, sinkd_relay::DEFAULT_QUEUE_MEMORY);
     assert_eq!(relay.queue_disk, 1 << 30);
-    assert_eq!(relay.overflow, RelayOverflow::DropOldest);
+    assert_eq!(relay.overflow, Overflow::DropOldest);
     assert_eq!(relay.send_timeout, Duration::from_secs(10));
     let file = Config::from_toml("[[sink]]\ntarget = \"file {device}/messages\"\n").unwrap();
-    assert!(file.sinks[0].relay.is_none());
+    assert!(file.sinks[0].relay().is_none());
 }
 
 #[test]
@@ -240,19 +257,19 @@ overflow = "refuse-new"
 send_timeout = "30s"
 "#;
     let config = Config::from_toml(source).unwrap();
-    let relay = config.sinks[0].relay.clone().unwrap();
+    let relay = first_relay(&config);
     assert_eq!(relay.framing, Framing::NonTransparent);
     assert_eq!(
         relay.tls,
-        Some(RelayTls {
+        Some(TlsClientFiles {
             ca: "/etc/sinkd/central-ca.pem".into(),
             client_cert: Some(("/etc/sinkd/edge.pem".into(), "/etc/sinkd/edge.key".into())),
-            server_name: Some("collector.example.net".into()),
+            server_name: "collector.example.net".into(),
         })
     );
     assert_eq!(relay.queue_memory, 5000);
     assert_eq!(relay.queue_disk, 2 << 30);
-    assert_eq!(relay.overflow, RelayOverflow::RefuseNew);
+    assert_eq!(relay.overflow, Overflow::RefuseNew);
     assert_eq!(relay.send_timeout, Duration::from_secs(30));
 }
 

@@ -38,7 +38,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// A UDP listener (RFC 5426).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UdpConfig {
     /// Where to listen, such as `0.0.0.0:514`.
     pub address: SocketAddr,
@@ -57,13 +57,14 @@ pub struct UdpConfig {
     /// datagram is ever cut.
     pub max_frame: usize,
     /// Receive threads, each with its own SO_REUSEPORT socket on `address`;
-    /// the kernel spreads senders across them by address hash.
+    /// the kernel spreads senders across them by address hash. 0 means one
+    /// per worker queue, decided when the listener starts.
     pub threads: usize,
 }
 
 impl UdpConfig {
     /// The defaults: allow all, 32 MiB buffer, batches of 64, 64 KiB frames,
-    /// one thread per available CPU.
+    /// one thread per worker queue.
     pub fn new(address: SocketAddr) -> UdpConfig {
         UdpConfig {
             address,
@@ -71,7 +72,17 @@ impl UdpConfig {
             recv_buffer: DEFAULT_UDP_RECV_BUFFER,
             batch_size: DEFAULT_UDP_BATCH_SIZE,
             max_frame: DEFAULT_MAX_FRAME,
-            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            threads: 0,
+        }
+    }
+
+    /// The receive threads to start when `n_queues` worker queues take
+    /// their batches: `threads`, or one per queue when it is 0.
+    pub fn threads_for(&self, n_queues: usize) -> usize {
+        if self.threads == 0 {
+            n_queues.max(1)
+        } else {
+            self.threads
         }
     }
 
@@ -87,8 +98,11 @@ impl UdpConfig {
         if !(1..=UDP_MAX_FRAME_LIMIT).contains(&self.max_frame) {
             return Err(error("max_frame", "must be between 1 and 65536 bytes"));
         }
-        if !(1..=1024).contains(&self.threads) {
-            return Err(error("threads", "must be between 1 and 1024"));
+        if self.threads > 1024 {
+            return Err(error(
+                "threads",
+                "must be between 0 (one per worker) and 1024",
+            ));
         }
         Ok(())
     }
@@ -118,7 +132,7 @@ impl TlsConfig {
 }
 
 /// A TCP (RFC 6587) or, with `tls` set, TLS (RFC 5425) listener.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StreamConfig {
     /// Where to listen, such as `0.0.0.0:514`.
     pub address: SocketAddr,
@@ -172,7 +186,7 @@ impl StreamConfig {
     }
 
     /// `tcp` or `tls`.
-    pub(crate) fn transport_name(&self) -> &'static str {
+    pub fn transport_name(&self) -> &'static str {
         if self.tls.is_some() {
             "tls"
         } else {
@@ -196,5 +210,50 @@ impl StreamConfig {
             return Err(error("handshake_timeout", "must be longer than zero"));
         }
         Ok(())
+    }
+}
+
+/// One listener of any transport: what a `[[listen]]` table describes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListenerConfig {
+    /// `transport = "udp"`.
+    Udp(UdpConfig),
+    /// `transport = "tcp"`, or `"tls"` when its `tls` is set.
+    Stream(StreamConfig),
+}
+
+impl ListenerConfig {
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        match self {
+            ListenerConfig::Udp(udp) => udp.address,
+            ListenerConfig::Stream(stream) => stream.address,
+        }
+    }
+
+    /// `udp`, `tcp` or `tls`.
+    pub fn transport_name(&self) -> &'static str {
+        match self {
+            ListenerConfig::Udp(_) => "udp",
+            ListenerConfig::Stream(stream) => stream.transport_name(),
+        }
+    }
+
+    /// The sources it admits; empty admits all.
+    pub fn allow(&self) -> &AllowList {
+        match self {
+            ListenerConfig::Udp(udp) => &udp.allow,
+            ListenerConfig::Stream(stream) => &stream.allow,
+        }
+    }
+
+    /// The default port of a transport: 514 for UDP and TCP, 6514 for TLS
+    /// (RFC 5425).
+    pub fn default_port(transport: &str) -> u16 {
+        if transport == "tls" {
+            6514
+        } else {
+            514
+        }
     }
 }

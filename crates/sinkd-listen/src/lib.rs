@@ -42,9 +42,9 @@ mod udp;
 pub use allow::{parse_entry as parse_allow_entry, AllowList, AllowListError};
 pub use batch::{BatchSender, RawBatch, RawFrame, WorkerQueues};
 pub use config::{
-    StreamConfig, TlsConfig, UdpConfig, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_UDP_BATCH_SIZE, DEFAULT_UDP_RECV_BUFFER,
-    STREAM_MAX_FRAME_LIMIT, UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT,
+    ListenerConfig, StreamConfig, TlsConfig, UdpConfig, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_UDP_BATCH_SIZE,
+    DEFAULT_UDP_RECV_BUFFER, STREAM_MAX_FRAME_LIMIT, UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT,
 };
 pub use error::ListenError;
 pub use sinkd_proto::framing::Framing;

@@ -102,8 +102,9 @@ impl Drop for UdpListener {
     }
 }
 
-/// Binds `config.threads` sockets on `config.address` and starts one receive
-/// thread per socket. Thread `i` feeds worker queue `i % queues.len()`.
+/// Binds `config.threads` sockets (one per worker queue when 0) on
+/// `config.address` and starts one receive thread per socket. Thread `i`
+/// feeds worker queue `i % queues.len()`.
 ///
 /// Bind errors come back at once; a permission error on a port below 1024
 /// explains how to allow it.
@@ -116,7 +117,8 @@ pub fn start_udp(
     if queues.is_empty() {
         return Err(ListenError::NoWorkerQueues);
     }
-    let mut sockets = Vec::with_capacity(config.threads);
+    let n_threads = config.threads_for(queues.len());
+    let mut sockets = Vec::with_capacity(n_threads);
     let first = bind_socket(config, config.address, true)?;
     let local_addr = first
         .local_addr()
@@ -124,7 +126,7 @@ pub fn start_udp(
         .and_then(|addr| addr.as_socket())
         .unwrap_or(config.address);
     sockets.push(first);
-    for _ in 1..config.threads {
+    for _ in 1..n_threads {
         // With port 0 the first socket picked a port; the others join it.
         sockets.push(bind_socket(config, local_addr, false)?);
     }

@@ -1,8 +1,9 @@
 //! [`RelayConfig`]: everything one relay needs to run, already validated.
 //!
-//! `sinkd-config` checks the TOML keys of a `[[sink]]` whose target is
-//! `udp|tcp|tls address HOST[:PORT]`, and the binary (through
-//! `sinkd-worker`'s route building) maps them onto this struct. Nothing here
+//! This crate owns the relay settings and their defaults: `sinkd-config`
+//! reads the TOML keys of a `[[sink]]` whose target is
+//! `udp|tcp|tls address HOST[:PORT]` straight into this struct, starting
+//! from [`RelayConfig::new`]. Nothing here
 //! is a string that still needs parsing except the host, which is resolved
 //! again on every connection attempt so a DNS change reaches a running
 //! relay. [`Relays`](crate::Relays) compares whole configs to decide whether
@@ -30,6 +31,15 @@ impl RelayTransport {
             RelayTransport::Tcp => "tcp",
             RelayTransport::Tls => "tls",
             RelayTransport::Udp => "udp",
+        }
+    }
+
+    /// The port a target without one gets: 514 for UDP and TCP, 6514 for
+    /// TLS (RFC 5425).
+    pub fn default_port(self) -> u16 {
+        match self {
+            RelayTransport::Tcp | RelayTransport::Udp => 514,
+            RelayTransport::Tls => 6514,
         }
     }
 }
@@ -99,13 +109,14 @@ pub struct RelayConfig {
     pub spool_dir: PathBuf,
 }
 
-// The defaults and the minimum spool size are the configuration's
-// (`sinkd-config`), so a relay built in code and one read from TOML agree.
-pub use sinkd_config::{
-    DEFAULT_RELAY_QUEUE_DISK as DEFAULT_QUEUE_DISK,
-    DEFAULT_RELAY_QUEUE_MEMORY as DEFAULT_QUEUE_MEMORY,
-    DEFAULT_RELAY_SEND_TIMEOUT as DEFAULT_SEND_TIMEOUT, MIN_RELAY_QUEUE_DISK as MIN_QUEUE_DISK,
-};
+/// Default `queue_memory`: messages held in memory before spilling.
+pub const DEFAULT_QUEUE_MEMORY: usize = 100_000;
+/// Default `queue_disk`: 1 GiB of spool.
+pub const DEFAULT_QUEUE_DISK: u64 = 1 << 30;
+/// Default `send_timeout`.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Smallest `queue_disk`: 8 spool segments of 64 KiB.
+pub const MIN_QUEUE_DISK: u64 = 512 * 1024;
 
 impl RelayConfig {
     /// A configuration with every default: octet counting, 100,000

@@ -3,8 +3,10 @@
 //! descriptors the writer threads may use.
 //!
 //! [`StoreConfig`] is a plain struct with a [`Default`] that matches the
-//! device's `external-logging 10M 10`; `sinkd-config` fills it from the TOML
-//! file and [`crate::Store::open`] validates it once.
+//! device's `external-logging 10M 10`. This crate owns those defaults:
+//! `sinkd-config` reads the `[storage]` table straight into a `StoreConfig`
+//! that starts from them, and [`crate::Store::open`] resolves what is left
+//! to sinkd (0 writer threads or open files) and validates it once.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +31,13 @@ pub enum FsyncPolicy {
 #[derive(Clone)]
 pub struct WriteObserver(pub std::sync::Arc<dyn Fn(Duration) + Send + Sync>);
 
+/// Two observers are equal when they are the same callback.
+impl PartialEq for WriteObserver {
+    fn eq(&self, other: &WriteObserver) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 impl std::fmt::Debug for WriteObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WriteObserver")
@@ -39,7 +48,7 @@ impl std::fmt::Debug for WriteObserver {
 ///
 /// The default keeps 10 segments of 10 MiB per stream (the device's
 /// `external-logging 10M 10`), fsyncs once a second and flushes every second.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StoreConfig {
     /// Root of all streams. Every file the store creates lies below it.
     pub data_dir: PathBuf,
@@ -55,7 +64,8 @@ pub struct StoreConfig {
     /// When written data is fsynced.
     pub fsync: FsyncPolicy,
     /// Writer threads; each stream belongs to exactly one of them, so lines
-    /// of one stream stay in order.
+    /// of one stream stay in order. 0 (the default) takes one for every two
+    /// workers feeding the store ([`StoreConfig::resolved`]).
     pub writer_threads: usize,
     /// Longest time a line waits in a writer's memory before it is written.
     pub flush_interval: Duration,
@@ -74,6 +84,9 @@ pub struct StoreConfig {
     pub max_buffered_bytes: usize,
     /// File descriptors the writers keep open (shared out between writer
     /// threads); other streams reopen their file when they next write.
+    /// 0 (the default) takes half the process's descriptor limit (the other
+    /// half is for connections), from 64 to 65,536: reopening files is
+    /// what makes many devices slow, so this is as many as can be spared.
     pub max_open_files: usize,
     /// zstd level for closed segments.
     pub compression_level: i32,
@@ -94,6 +107,24 @@ impl StoreConfig {
     }
 }
 
+impl StoreConfig {
+    /// This configuration with the settings left to sinkd (0) chosen for
+    /// this process: a writer thread for every two of the `n_workers`
+    /// threads that submit batches, open files from the descriptor limit
+    /// (`RLIMIT_NOFILE`, soft). [`crate::Store::open`] resolves what is
+    /// still 0 as if there were one worker per CPU.
+    pub fn resolved(&self, n_workers: usize) -> StoreConfig {
+        let mut config = self.clone();
+        if config.writer_threads == 0 {
+            config.writer_threads = n_workers.div_ceil(2).max(1);
+        }
+        if config.max_open_files == 0 {
+            config.max_open_files = (crate::sys::open_file_limit() / 2).clamp(64, 65_536) as usize;
+        }
+        config
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
         StoreConfig {
@@ -102,12 +133,12 @@ impl Default for StoreConfig {
             segment_max_count: 10,
             segment_max_age: None,
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
-            writer_threads: 2,
+            writer_threads: 0,
             flush_interval: Duration::from_secs(1),
             quiet_flush: Duration::from_millis(20),
             on_write: None,
             max_buffered_bytes: 32 * 1024 * 1024,
-            max_open_files: 1024,
+            max_open_files: 0,
             compression_level: 3,
             queue_batches: 64,
             index_interval_bytes: 64 * 1024,

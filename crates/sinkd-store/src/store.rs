@@ -72,9 +72,12 @@ pub struct StoreWriter {
 }
 
 impl Store {
-    /// Checks `config`, creates and locks `data_dir`, and starts the writer
+    /// Resolves the settings left to sinkd ([`StoreConfig::resolved`]),
+    /// checks `config`, creates and locks `data_dir`, and starts the writer
     /// and compressor threads.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let config = config.resolved(cpus);
         validate(&config)?;
         fs::create_dir_all(&config.data_dir)
             .map_err(|error| StoreError::io("create directory", &config.data_dir, error))?;
@@ -280,11 +283,7 @@ impl std::fmt::Debug for StoreWriter {
 }
 
 fn validate(config: &StoreConfig) -> Result<(), StoreError> {
-    let checks: [(bool, &'static str); 6] = [
-        (
-            config.writer_threads == 0,
-            "writer_threads must be at least 1",
-        ),
+    let checks: [(bool, &'static str); 4] = [
         (
             config.writer_threads > 256,
             "writer_threads must be at most 256",
@@ -296,10 +295,6 @@ fn validate(config: &StoreConfig) -> Result<(), StoreError> {
         (
             config.queue_batches == 0,
             "queue_batches must be at least 1",
-        ),
-        (
-            config.max_open_files == 0,
-            "max_open_files must be at least 1",
         ),
         (
             !(zstd::compression_level_range().contains(&config.compression_level)),

@@ -56,6 +56,21 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The process's soft limit on open file descriptors (1024 when it cannot
+/// be read).
+pub(crate) fn open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct passed in, which lives for
+    // the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1024;
+    }
+    limit.rlim_cur
+}
+
 /// Asks the processor to start loading the cache lines covering `bytes`
 /// bytes from `address`, so that an access a little later finds them in
 /// cache. Only a hint: nothing is read, and no address can fault. A no-op

@@ -1,25 +1,63 @@
-//! [`Routes`]: the sinks as the workers use them, built from a validated
-//! configuration: compiled priority table, output format, where the output
-//! goes, and the sink's pre-resolved counters.
+//! The sinks: [`SinkConfig`], what one `[[sink]]` table says once checked,
+//! and [`Routes`], the sinks as the workers use them — compiled priority
+//! table, output format, where the output goes, and the sink's
+//! pre-resolved counters.
+//!
+//! This crate owns the sink settings, since routing is what a worker does:
+//! `sinkd-config` reads each `[[sink]]` table straight into a
+//! [`SinkConfig`], whose [`Target`] carries everything its kind needs (a
+//! path template for a file sink, a whole [`RelayConfig`] for a relay).
 //!
 //! Relay sinks point at a running relay (`sinkd-relay`): building routes
-//! asks the server's [`Relays`] for each relay sink's handle, which reuses
-//! the running relay when its settings did not change, so a SIGHUP swaps
-//! routes without dropping a relay's connection or queue.
+//! asks the caller for each relay sink's handle, which the server takes
+//! from its relay set, so a SIGHUP swaps routes without dropping a relay's
+//! connection or queue.
 
-use sinkd_config::{Config, ListenTransport, RelayOverflow, Sink, Target};
 use sinkd_metrics::{Metrics, SinkCounters};
 use sinkd_proto::format::OutputFormat;
-use sinkd_relay::{
-    Overflow, RelayConfig, RelayError, RelayHandle, RelayTransport, Relays, TlsClientFiles,
-};
+use sinkd_relay::{RelayConfig, RelayError, RelayHandle};
 use sinkd_route::PriorityTable;
 use sinkd_store::PathTemplate;
 
-/// Why routes could not be built from a configuration.
+/// Where a sink sends what it selects.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// `file PATH`: per-device segment streams under `data_dir`, named by
+    /// expanding the template.
+    File(PathTemplate),
+    /// `udp|tcp|tls address HOST[:PORT]`: a relay, with all its settings.
+    Relay(RelayConfig),
+}
+
+/// One sink: which messages it takes, how it writes them, where they go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SinkConfig {
+    /// Metric label and log name: `name`, or `sink-N` by position, like
+    /// the device.
+    pub name: String,
+    pub target: Target,
+    /// The target as written (whitespace folded), for display.
+    pub target_text: String,
+    /// The priority as written; `table` is what it compiled to.
+    pub priority_text: String,
+    pub table: PriorityTable,
+    pub format: OutputFormat,
+}
+
+impl SinkConfig {
+    /// The relay settings, for a relay sink.
+    pub fn relay(&self) -> Option<&RelayConfig> {
+        match &self.target {
+            Target::Relay(relay) => Some(relay),
+            Target::File(_) => None,
+        }
+    }
+}
+
+/// Why routes could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
-    /// A relay sink's relay could not be started (spool, TLS files).
+    /// A relay sink's relay could not be had (spool, TLS files).
     #[error(transparent)]
     Relay(#[from] RelayError),
 }
@@ -50,27 +88,28 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// Builds the routes of `config`, resolving each sink's counters and
-    /// starting (or reusing, from `relays`) the relay of each relay sink.
+    /// Builds the routes of `sinks`, resolving each sink's counters and
+    /// taking each relay sink's handle from `relay` (which starts the
+    /// relay, or finds the one already prepared or running).
     pub fn build(
-        config: &Config,
+        sinks: &[SinkConfig],
         metrics: &Metrics,
-        relays: &Relays,
+        mut relay: impl FnMut(&RelayConfig) -> Result<RelayHandle, RelayError>,
     ) -> Result<Routes, RouteError> {
-        let mut sinks = Vec::with_capacity(config.sinks.len());
-        for sink in &config.sinks {
+        let mut routes = Vec::with_capacity(sinks.len());
+        for sink in sinks {
             let output = match &sink.target {
                 Target::File(template) => Output::File(template.clone()),
-                Target::Relay(_) => Output::Relay(relays.ensure(relay_config(config, sink))?),
+                Target::Relay(config) => Output::Relay(relay(config)?),
             };
-            sinks.push(RouteSink {
+            routes.push(RouteSink {
                 table: sink.table,
                 format: sink.format,
                 output,
                 counters: metrics.sink(&sink.name),
             });
         }
-        Ok(Routes { sinks })
+        Ok(Routes { sinks: routes })
     }
 
     /// Number of sinks.
@@ -83,7 +122,7 @@ impl Routes {
         self.sinks.is_empty()
     }
 
-    /// Names of the relay sinks, for [`Relays::retain`] after a swap.
+    /// Names of the relay sinks.
     pub fn relay_names(&self) -> Vec<&str> {
         self.sinks
             .iter()
@@ -93,38 +132,4 @@ impl Routes {
             })
             .collect()
     }
-}
-
-/// The relay settings of a relay sink.
-fn relay_config(config: &Config, sink: &Sink) -> RelayConfig {
-    let (transport, host, port) = match &sink.target {
-        Target::Relay(target) => (
-            match target.transport {
-                ListenTransport::Tcp => RelayTransport::Tcp,
-                ListenTransport::Tls => RelayTransport::Tls,
-                ListenTransport::Udp => RelayTransport::Udp,
-            },
-            target.host.as_str(),
-            target.port,
-        ),
-        // Only called for relay targets.
-        Target::File(_) => (RelayTransport::Udp, "", 0),
-    };
-    let mut relay = RelayConfig::new(&sink.name, transport, host, port, &config.data_dir);
-    if let Some(options) = &sink.relay {
-        relay.framing = options.framing;
-        relay.queue_memory = options.queue_memory;
-        relay.queue_disk = options.queue_disk;
-        relay.overflow = match options.overflow {
-            RelayOverflow::DropOldest => Overflow::DropOldest,
-            RelayOverflow::RefuseNew => Overflow::RefuseNew,
-        };
-        relay.send_timeout = options.send_timeout;
-        relay.tls = options.tls.as_ref().map(|tls| TlsClientFiles {
-            ca: tls.ca.clone(),
-            client_cert: tls.client_cert.clone(),
-            server_name: tls.server_name.clone().unwrap_or_else(|| host.to_owned()),
-        });
-    }
-    relay
 }

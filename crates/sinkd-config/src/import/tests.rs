@@ -37,8 +37,8 @@ example:/config/logging/#> leave
     assert_eq!(config.sinks[1].format.name(), "rfc5424");
     assert!(matches!(config.sinks[2].target, Target::File(_)));
     assert_eq!(config.sinks[2].name, "sink-5");
-    assert_eq!(config.storage.rotate_size, 10 << 20);
-    assert_eq!(config.storage.rotate_count, 10);
+    assert_eq!(config.storage.segment_max_bytes, 10 << 20);
+    assert_eq!(config.storage.segment_max_count, 10);
     assert!(toml.contains("media \"internal\" dropped"), "{toml}");
 }
 

@@ -214,7 +214,7 @@ fn invalid_configuration_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for bad in [
         StoreConfig {
-            writer_threads: 0,
+            writer_threads: 257,
             ..config(dir.path())
         },
         StoreConfig {

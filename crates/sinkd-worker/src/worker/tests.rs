@@ -2,21 +2,33 @@
 //! priority, device keys, and the counters.
 
 use super::*;
-use sinkd_config::Config;
+use crate::{SinkConfig, Target};
 use sinkd_listen::RawBatch;
 use sinkd_metrics::Transport;
-use sinkd_store::{Store, StoreConfig};
+use sinkd_proto::format::OutputFormat;
+use sinkd_relay::{RelayConfig, RelayTransport};
+use sinkd_route::Templates;
+use sinkd_store::{PathTemplate, Store, StoreConfig};
 
-fn setup(config_text: &str) -> (tempfile::TempDir, Store, Worker, Arc<Metrics>) {
+/// A file sink writing `path` (a template) in `format`, taking `priority`.
+fn file_sink(name: &str, path: &str, priority: &str, format: OutputFormat) -> SinkConfig {
+    SinkConfig {
+        name: name.to_owned(),
+        target: Target::File(PathTemplate::parse(path).unwrap()),
+        target_text: format!("file {path}"),
+        priority_text: priority.to_owned(),
+        table: sinkd_route::compile(priority, &Templates::with_defaults()).unwrap(),
+        format,
+    }
+}
+
+fn setup(sinks: &[SinkConfig]) -> (tempfile::TempDir, Store, Worker, Arc<Metrics>) {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_toml(config_text).unwrap();
     let metrics = Metrics::new();
     let routes = Arc::new(ArcSwap::from_pointee(
-        Routes::build(
-            &config,
-            &metrics,
-            &sinkd_relay::Relays::new(Arc::clone(&metrics)),
-        )
+        Routes::build(sinks, &metrics, |relay| {
+            panic!("no relay expected, asked for {relay:?}")
+        })
         .unwrap(),
     ));
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
@@ -50,19 +62,10 @@ fn read_stream(dir: &std::path::Path, stream: &str) -> Vec<String> {
 
 #[test]
 fn routes_by_priority_and_device() {
-    let (dir, store, mut worker, metrics) = setup(
-        r#"
-[[sink]]
-name = "all"
-target = "file {device}/messages"
-format = "rfc3164"
-[[sink]]
-name = "auth"
-target = "file {device}/auth.log"
-priority = "auth.*"
-format = "rfc5424"
-"#,
-    );
+    let (dir, store, mut worker, metrics) = setup(&[
+        file_sink("all", "{device}/messages", "*.*", OutputFormat::Rfc3164),
+        file_sink("auth", "{device}/auth.log", "auth.*", OutputFormat::Rfc5424),
+    ]);
     worker.process(&batch(&[
         b"<38>Mar  8 09:15:32 sw1 sshd[12]: Accepted password for admin",
         b"<13>no header at all",
@@ -93,8 +96,12 @@ format = "rfc5424"
 
 #[test]
 fn filtered_messages_are_counted_not_stored() {
-    let (dir, store, mut worker, metrics) =
-        setup("[[sink]]\ntarget = \"file {device}/messages\"\npriority = \"*.notice;kern.!*\"\n");
+    let (dir, store, mut worker, metrics) = setup(&[file_sink(
+        "sink-1",
+        "{device}/messages",
+        "*.notice;kern.!*",
+        OutputFormat::Rfc3164,
+    )]);
     worker.process(&batch(&[
         b"<7>Mar  8 09:15:32 sw1 kernel: debug line",
         b"<14>Mar  8 09:15:32 sw1 app: info line",
@@ -109,8 +116,12 @@ fn filtered_messages_are_counted_not_stored() {
 
 #[test]
 fn hostile_hostnames_stay_inside_data_dir() {
-    let (dir, store, mut worker, _metrics) =
-        setup("[[sink]]\ntarget = \"file {device}/messages\"\n");
+    let (dir, store, mut worker, _metrics) = setup(&[file_sink(
+        "sink-1",
+        "{device}/messages",
+        "*.*",
+        OutputFormat::Rfc3164,
+    )]);
     worker.process(&batch(&[
         b"<13>Mar  8 09:15:32 ../../etc/passwd app: x",
         b"<13>1 2026-03-08T09:15:32Z .. app - - - y",
@@ -131,8 +142,12 @@ fn hostile_hostnames_stay_inside_data_dir() {
 
 #[test]
 fn control_characters_are_escaped_in_lines() {
-    let (dir, store, mut worker, _metrics) =
-        setup("[[sink]]\ntarget = \"file {device}/messages\"\nformat = \"bsd\"\n");
+    let (dir, store, mut worker, _metrics) = setup(&[file_sink(
+        "sink-1",
+        "{device}/messages",
+        "*.*",
+        OutputFormat::Bsd,
+    )]);
     worker.process(&batch(&[b"<13>1 - sw1 app - - - one\ttwo\rthree"]));
     store.shutdown().unwrap();
     assert_eq!(
@@ -147,15 +162,23 @@ fn relay_sinks_get_the_wire_format_not_the_store_form() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_toml(&format!(
-        "data_dir = {:?}\n[[sink]]\nname = \"central\"\ntarget = \"tcp address 127.0.0.1:{port}\"\nformat = \"rfc5424\"\nframing = \"lf\"\n",
-        dir.path().display().to_string()
-    ))
-    .unwrap();
+    let mut relay = RelayConfig::new(
+        "central",
+        RelayTransport::Tcp,
+        "127.0.0.1",
+        port,
+        dir.path(),
+    );
+    relay.framing = sinkd_proto::framing::Framing::NonTransparent;
+    let sink = SinkConfig {
+        target: Target::Relay(relay),
+        target_text: format!("tcp address 127.0.0.1:{port}"),
+        ..file_sink("central", "x", "*.*", OutputFormat::Rfc5424)
+    };
     let metrics = Metrics::new();
     let relays = sinkd_relay::Relays::new(Arc::clone(&metrics));
     let routes = Arc::new(ArcSwap::from_pointee(
-        Routes::build(&config, &metrics, &relays).unwrap(),
+        Routes::build(&[sink], &metrics, |relay| relays.ensure(relay.clone())).unwrap(),
     ));
     assert_eq!(routes.load().relay_names(), ["central"]);
     let store = Store::open(StoreConfig::new(dir.path().join("store"))).unwrap();

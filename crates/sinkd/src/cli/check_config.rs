@@ -28,17 +28,18 @@ pub(crate) fn run(args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     println!("{}: OK", args.file.display());
-    println!("data_dir: {}", config.data_dir.display());
+    println!("data_dir: {}", config.data_dir().display());
     match config.metrics {
         Some(address) => println!("metrics:  http://{address}/metrics"),
         None => println!("metrics:  off"),
     }
     for listener in &config.listeners {
-        let allow = if listener.allow.is_empty() {
+        let allow = if listener.allow().is_empty() {
             String::from("any source")
         } else {
             listener
-                .allow
+                .allow()
+                .nets
                 .iter()
                 .map(|net| net.to_string())
                 .collect::<Vec<_>>()
@@ -46,8 +47,8 @@ pub(crate) fn run(args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
         };
         println!(
             "listen:   {}/{} ({allow})",
-            listener.address,
-            listener.transport.name()
+            listener.address(),
+            listener.transport_name()
         );
     }
     println!("{:<5}{:<32}{:<35}FORMAT", "IDX", "TARGET", "PRIORITY");

@@ -10,10 +10,8 @@
 //! until they end or sinkd stops.
 
 use anyhow::Context as _;
-use sinkd_config::{FramingChoice, ListenTransport, Listener};
 use sinkd_listen::{
-    start_stream, start_udp, AllowList, Framing, StreamConfig, StreamListener, TlsConfig,
-    UdpConfig, UdpListener, WorkerQueues, UDP_MAX_FRAME_LIMIT,
+    start_stream, start_udp, ListenerConfig, StreamListener, UdpListener, WorkerQueues,
 };
 use sinkd_metrics::Metrics;
 use std::collections::HashMap;
@@ -30,8 +28,8 @@ enum Key {
 }
 
 enum Running {
-    Stream(StreamListener, Listener),
-    Udp(UdpListener, Listener),
+    Stream(StreamListener, ListenerConfig),
+    Udp(UdpListener, ListenerConfig),
 }
 
 pub(crate) struct Listeners {
@@ -42,44 +40,11 @@ pub(crate) struct Listeners {
     retired: Vec<StreamListener>,
 }
 
-fn key_of(listener: &Listener) -> Key {
-    match listener.transport {
-        ListenTransport::Udp => Key::Udp(listener.address),
-        ListenTransport::Tcp | ListenTransport::Tls => Key::Stream(listener.address),
+fn key_of(listener: &ListenerConfig) -> Key {
+    match listener {
+        ListenerConfig::Udp(udp) => Key::Udp(udp.address),
+        ListenerConfig::Stream(stream) => Key::Stream(stream.address),
     }
-}
-
-fn udp_config(listener: &Listener, n_workers: usize) -> UdpConfig {
-    let mut config = UdpConfig::new(listener.address);
-    config.allow = AllowList::new(listener.allow.clone());
-    config.recv_buffer = listener.recv_buffer as usize;
-    config.batch_size = listener.batch_size;
-    config.max_frame = listener.max_frame.min(UDP_MAX_FRAME_LIMIT);
-    config.threads = if listener.threads == 0 {
-        n_workers
-    } else {
-        listener.threads
-    };
-    config
-}
-
-fn stream_config(listener: &Listener) -> StreamConfig {
-    let mut config = StreamConfig::new(listener.address);
-    config.allow = AllowList::new(listener.allow.clone());
-    config.framing = match listener.framing {
-        FramingChoice::Auto => None,
-        FramingChoice::Lf => Some(Framing::NonTransparent),
-        FramingChoice::OctetCounting => Some(Framing::OctetCounting),
-    };
-    config.max_frame = listener.max_frame;
-    config.idle_timeout = listener.idle_timeout;
-    config.max_connections = listener.max_connections;
-    config.tls = listener.tls.as_ref().map(|tls| {
-        let mut files = TlsConfig::new(&tls.cert, &tls.key);
-        files.client_ca = tls.client_ca.clone();
-        files
-    });
-    config
 }
 
 impl Listeners {
@@ -97,33 +62,31 @@ impl Listeners {
         }
     }
 
-    async fn start(&self, listener: &Listener) -> anyhow::Result<Running> {
+    async fn start(&self, listener: &ListenerConfig) -> anyhow::Result<Running> {
         let what = || {
             format!(
                 "{} listener on {}",
-                listener.transport.name(),
-                listener.address
+                listener.transport_name(),
+                listener.address()
             )
         };
-        Ok(match listener.transport {
-            ListenTransport::Udp => {
-                let config = udp_config(listener, self.queues.len());
-                let udp = start_udp(&config, &self.queues, Arc::clone(&self.metrics))
+        Ok(match listener {
+            ListenerConfig::Udp(config) => {
+                let udp = start_udp(config, &self.queues, Arc::clone(&self.metrics))
                     .with_context(what)?;
                 tracing::info!(transport = "udp", address = %udp.local_addr(), "listening");
                 Running::Udp(udp, listener.clone())
             }
-            ListenTransport::Tcp | ListenTransport::Tls => {
-                let config = stream_config(listener);
+            ListenerConfig::Stream(config) => {
                 let stream = start_stream(
-                    &config,
+                    config,
                     &self.queues,
                     Arc::clone(&self.metrics),
                     self.shutdown.clone(),
                 )
                 .await
                 .with_context(what)?;
-                tracing::info!(transport = listener.transport.name(), address = %stream.local_addr(), "listening");
+                tracing::info!(transport = listener.transport_name(), address = %stream.local_addr(), "listening");
                 Running::Stream(stream, listener.clone())
             }
         })
@@ -132,7 +95,7 @@ impl Listeners {
     /// Makes the running listeners match `wanted`: starts new ones, updates
     /// or restarts changed ones, retires removed ones. Stops at the first
     /// error, leaving what already changed in place.
-    pub(crate) async fn apply(&mut self, wanted: &[Listener]) -> anyhow::Result<()> {
+    pub(crate) async fn apply(&mut self, wanted: &[ListenerConfig]) -> anyhow::Result<()> {
         let wanted_keys: Vec<Key> = wanted.iter().map(key_of).collect();
         let removed: Vec<Key> = self
             .running
@@ -175,7 +138,10 @@ impl Listeners {
                     }
                 },
                 Some(Running::Stream(stream, old)) => {
-                    if old.transport != listener.transport {
+                    let ListenerConfig::Stream(config) = listener else {
+                        unreachable!("a stream key holds a stream listener");
+                    };
+                    if old.transport_name() != listener.transport_name() {
                         // tcp <-> tls on the same address: retire and restart.
                         stream.stop_accepting();
                         self.retired.push(stream);
@@ -183,9 +149,9 @@ impl Listeners {
                         self.running.insert(key, running);
                         continue;
                     }
-                    let result = stream.update(&stream_config(listener));
+                    let result = stream.update(config);
                     let result = result.and_then(|()| {
-                        if listener.tls.is_some() {
+                        if config.tls.is_some() {
                             stream.reload_tls()
                         } else {
                             Ok(())
@@ -200,8 +166,8 @@ impl Listeners {
                     result.with_context(|| {
                         format!(
                             "{} listener on {}",
-                            listener.transport.name(),
-                            listener.address
+                            listener.transport_name(),
+                            listener.address()
                         )
                     })?;
                 }

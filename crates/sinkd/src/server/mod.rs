@@ -1,6 +1,7 @@
 //! `sinkd` without a subcommand: the running collector.
 //!
-//! This module only wires the crates together (design.md §2): it loads the
+//! This module only wires the crates together (the message path in
+//! docs/ARCHITECTURE.md): it loads the
 //! configuration, opens the store, starts the worker threads and the
 //! listeners, serves metrics, and handles signals. SIGHUP reloads the
 //! configuration in place (`reload.rs`); SIGTERM and SIGINT run the drain
@@ -19,21 +20,17 @@ use crate::clock::Clock;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use listeners::Listeners;
-use sinkd_config::{Config, FsyncSetting};
+use sinkd_config::Config;
 use sinkd_listen::WorkerQueues;
 use sinkd_metrics::{CounterMirror, DropReason, Metrics};
 use sinkd_relay::Relays;
-use sinkd_store::{FsyncPolicy, Store, StoreConfig, WriteObserver};
+use sinkd_store::{Store, WriteObserver};
 use sinkd_worker::{DeviceSet, Routes, Worker};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
-
-/// Batches that may wait in each worker's queue before listeners feel
-/// backpressure (TCP) or count drops (UDP).
-const WORKER_QUEUE_BATCHES: usize = 32;
 
 /// Where the configuration came from, so SIGHUP can read it again.
 #[derive(Clone, Debug)]
@@ -43,41 +40,17 @@ pub(crate) enum ConfigSource {
 }
 
 impl ConfigSource {
+    /// Reads and validates the configuration whole, the TLS files it names
+    /// included.
     pub(crate) fn load(&self) -> anyhow::Result<Config> {
-        match self {
-            ConfigSource::Embedded => Ok(Config::default_config()),
-            ConfigSource::File(path) => {
-                Config::from_file(path).with_context(|| format!("configuration {}", path.display()))
-            }
-        }
+        let config = match self {
+            ConfigSource::Embedded => Config::default_config(),
+            ConfigSource::File(path) => Config::from_file(path)
+                .with_context(|| format!("configuration {}", path.display()))?,
+        };
+        config.check_files()?;
+        Ok(config)
     }
-}
-
-fn store_config(config: &Config, n_workers: usize, fd_limit: u64) -> StoreConfig {
-    let storage = &config.storage;
-    let mut store = StoreConfig::new(&config.data_dir);
-    store.segment_max_bytes = storage.rotate_size;
-    store.segment_max_count = storage.rotate_count;
-    store.segment_max_age = storage.rotate_age;
-    store.fsync = match storage.fsync {
-        FsyncSetting::Batch => FsyncPolicy::EveryBatch,
-        FsyncSetting::Interval(interval) => FsyncPolicy::Interval(interval),
-        FsyncSetting::Never => FsyncPolicy::Never,
-    };
-    store.flush_interval = storage.flush_interval;
-    store.max_open_files = if storage.max_open_files == 0 {
-        auto_open_files(fd_limit)
-    } else {
-        storage.max_open_files
-    };
-    store.max_buffered_bytes = storage.max_buffered as usize;
-    store.compression_level = storage.compression_level;
-    store.writer_threads = if storage.writer_threads == 0 {
-        n_workers.div_ceil(2).max(1)
-    } else {
-        storage.writer_threads
-    };
-    store
 }
 
 /// Copies the store's statistics into the metrics at every scrape.
@@ -105,54 +78,37 @@ fn mirror_store_stats(metrics: &Arc<Metrics>, store: &Store) {
 }
 
 /// Lets sinkd hold as many files open as the hard limit allows (the store
-/// caches segment files and every TCP connection is a descriptor), and
-/// returns the soft limit now in force.
-fn raise_open_file_limit() -> u64 {
+/// caches segment files and every TCP connection is a descriptor). The
+/// store sizes its descriptor cache from the limit in force.
+fn raise_open_file_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 1024;
-        }
-        if limit.rlim_cur < limit.rlim_max {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
             let raised = libc::rlimit {
                 rlim_cur: limit.rlim_max,
                 rlim_max: limit.rlim_max,
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit = raised;
-            }
+            // On failure the soft limit stays as it was.
+            libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
         }
     }
-    limit.rlim_cur
-}
-
-/// Segment files the store may keep open when the configuration leaves it
-/// to sinkd: half the descriptor limit (the other half is for connections),
-/// at most 65,536. Reopening files is what makes many devices slow, so
-/// this is as many as can be spared.
-fn auto_open_files(fd_limit: u64) -> usize {
-    (fd_limit / 2).clamp(64, 65_536) as usize
 }
 
 /// Runs the collector until SIGTERM or SIGINT.
 pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     let config = source.load()?;
-    let fd_limit = raise_open_file_limit();
-    let n_workers = if config.workers == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        config.workers
-    };
+    raise_open_file_limit();
+    let n_workers = config.workers.resolved_threads();
     let metrics = Metrics::new();
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    let mut store_settings = store_config(&config, n_workers, fd_limit);
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
+    let mut store_settings = config.storage.resolved(n_workers);
     // Lines are stamped with their receive time (worker.rs), so the store's
     // write observer measures receive-to-written latency.
     let latency = metrics.receive_to_write_seconds.clone();
@@ -160,14 +116,16 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
         latency.observe(waited.as_secs_f64());
     })));
     let store = Store::open(store_settings)
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     mirror_store_stats(&metrics, &store);
     let relays = Arc::new(Relays::new(Arc::clone(&metrics)));
     let routes = Arc::new(ArcSwap::from_pointee(Routes::build(
-        &config, &metrics, &relays,
+        &config.sinks,
+        &metrics,
+        |relay| relays.ensure(relay.clone()),
     )?));
     let devices = DeviceSet::new(Arc::clone(&metrics));
-    let (queues, receivers) = WorkerQueues::bounded(n_workers, WORKER_QUEUE_BATCHES);
+    let (queues, receivers) = WorkerQueues::bounded(n_workers, config.workers.queue_batches);
     let zone = Clock::system().zone().clone();
     let mut worker_threads = Vec::with_capacity(n_workers);
     for (index, receiver) in receivers.into_iter().enumerate() {
@@ -259,7 +217,7 @@ async fn serve(
         None => None,
     };
     tracing::info!(
-        data_dir = %config.data_dir.display(),
+        data_dir = %config.data_dir().display(),
         sinks = config.sinks.len(),
         "sinkd ready"
     );

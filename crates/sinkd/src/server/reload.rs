@@ -58,14 +58,16 @@ async fn apply(
 ) -> anyhow::Result<()> {
     // Starting or restarting a relay opens its spool and may wait for the
     // old one to write its queue: blocking work, kept off the other tasks.
-    let new_routes = tokio::task::block_in_place(|| Routes::build(&config, metrics, relays))?;
+    let new_routes = tokio::task::block_in_place(|| {
+        Routes::build(&config.sinks, metrics, |relay| relays.ensure(relay.clone()))
+    })?;
     let relay_names: Vec<String> = new_routes
         .relay_names()
         .into_iter()
         .map(str::to_owned)
         .collect();
     for (setting, changed) in [
-        ("data_dir", config.data_dir != current.data_dir),
+        ("data_dir", config.data_dir() != current.data_dir()),
         ("[storage]", config.storage != current.storage),
         ("workers", config.workers != current.workers),
         ("metrics", config.metrics != current.metrics),

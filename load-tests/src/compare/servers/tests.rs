@@ -31,12 +31,15 @@ fn sinkd_configs_load_with_sinkd_config() {
         let config = sinkd_config::Config::from_toml(&text)
             .unwrap_or_else(|e| panic!("{wire:?}: {e}\n{text}"));
         assert_eq!(config.listeners.len(), 1);
-        assert_eq!(config.listeners[0].address.port(), 5514);
-        assert!(config.listeners[0].address.ip().is_loopback());
+        assert_eq!(config.listeners[0].address().port(), 5514);
+        assert!(config.listeners[0].address().ip().is_loopback());
         assert_eq!(config.sinks.len(), 1);
         assert_eq!(config.sinks[0].priority_text, PRIORITY);
         assert!(config.storage.max_open_files > 10_000);
-        assert_eq!(config.listeners[0].tls.is_some(), wire == Wire::Tls);
+        assert_eq!(
+            config.listeners[0].transport_name() == "tls",
+            wire == Wire::Tls
+        );
     }
 }
 

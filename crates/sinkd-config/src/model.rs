@@ -1,0 +1,154 @@
+//! The assembled configuration: [`Config`] holds each stage's settings as
+//! that stage defines them, plus the few settings of the process itself
+//! (the metrics address and the templates). It also knows which files the
+//! settings name that are read only later (TLS material), so `check-config`
+//! and a reload can read them up front.
+
+use sinkd_listen::ListenerConfig;
+use sinkd_relay::RelayConfig;
+use sinkd_route::Templates;
+use sinkd_store::StoreConfig;
+use sinkd_worker::{SinkConfig, WorkerConfig};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The configuration `sinkd` runs when started without `--config`.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// A configuration error, with the 1-based line it points at when known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("line {line}: {message}")]
+    Invalid { line: usize, message: String },
+    #[error("{0}")]
+    Global(String),
+}
+
+/// What a PEM file named by the configuration must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PemKind {
+    /// One or more CERTIFICATE blocks.
+    Certificates,
+    /// A private key.
+    PrivateKey,
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address of `/metrics` and `/healthz`; `None` when disabled.
+    pub metrics: Option<SocketAddr>,
+    /// The `workers` key.
+    pub workers: WorkerConfig,
+    /// The `[[listen]]` tables, in order.
+    pub listeners: Vec<ListenerConfig>,
+    pub templates: Templates,
+    /// The `[[sink]]` tables, in order (the order messages are offered in).
+    pub sinks: Vec<SinkConfig>,
+    /// `data_dir` and the `[storage]` table.
+    pub storage: StoreConfig,
+}
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn default_config() -> Config {
+        // The embedded text is covered by a test; failing here would be a
+        // build-time mistake, not an input error.
+        #[allow(clippy::expect_used)]
+        Config::from_toml(DEFAULT_CONFIG).expect("the embedded default configuration is valid")
+    }
+
+    /// Reads and validates a configuration file's text.
+    pub fn from_toml(source: &str) -> Result<Config, ConfigError> {
+        crate::check::config(source)
+    }
+
+    /// Reads and validates a configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError::Global(format!("cannot read {}: {error}", path.display()))
+        })?;
+        Config::from_toml(&source)
+    }
+
+    /// Where every file sink's streams and every relay's spool live.
+    pub fn data_dir(&self) -> &Path {
+        &self.storage.data_dir
+    }
+
+    /// The relay settings of every relay sink, in sink order.
+    pub fn relays(&self) -> impl Iterator<Item = &RelayConfig> {
+        self.sinks.iter().filter_map(SinkConfig::relay)
+    }
+
+    /// Every PEM file the configuration names that sinkd reads only later
+    /// (TLS certificates, keys and CAs of listeners and relays), each with
+    /// a description of who needs it and what it must hold.
+    pub fn referenced_files(&self) -> Vec<(String, &Path, PemKind)> {
+        let mut files = Vec::new();
+        for listener in &self.listeners {
+            let ListenerConfig::Stream(stream) = listener else {
+                continue;
+            };
+            let Some(tls) = &stream.tls else { continue };
+            let who = format!("tls listener on {}", stream.address);
+            files.push((
+                format!("{who}: cert"),
+                tls.cert.as_path(),
+                PemKind::Certificates,
+            ));
+            files.push((
+                format!("{who}: key"),
+                tls.key.as_path(),
+                PemKind::PrivateKey,
+            ));
+            if let Some(ca) = &tls.client_ca {
+                files.push((
+                    format!("{who}: client_ca"),
+                    ca.as_path(),
+                    PemKind::Certificates,
+                ));
+            }
+        }
+        for relay in self.relays() {
+            let Some(tls) = &relay.tls else { continue };
+            let who = format!("sink {:?}", relay.name);
+            files.push((
+                format!("{who}: ca"),
+                tls.ca.as_path(),
+                PemKind::Certificates,
+            ));
+            if let Some((cert, key)) = &tls.client_cert {
+                files.push((
+                    format!("{who}: cert"),
+                    cert.as_path(),
+                    PemKind::Certificates,
+                ));
+                files.push((format!("{who}: key"), key.as_path(), PemKind::PrivateKey));
+            }
+        }
+        files
+    }
+
+    /// Reads every file of [`Config::referenced_files`] as the server will
+    /// (through `sinkd-tls`), so a configuration that passes `check-config`
+    /// does not fail later at start, at a reload or at a relay's first
+    /// connection.
+    pub fn check_files(&self) -> Result<(), ConfigError> {
+        for (who, path, kind) in self.referenced_files() {
+            let result = match kind {
+                PemKind::Certificates => sinkd_tls::read_certificates(path).map(|_| ()),
+                PemKind::PrivateKey => sinkd_tls::read_private_key(path).map(|_| ()),
+            };
+            if let Err(reason) = result {
+                return Err(ConfigError::Global(format!(
+                    "{who}: cannot use {}: {reason}",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
