@@ -55,32 +55,28 @@ pub(super) fn check_listener(
         allow.push(net);
     }
     let allow = AllowList::new(allow);
-    if udp {
-        for (key, present) in [
-            ("framing", raw.framing.is_some()),
-            ("idle_timeout", raw.idle_timeout.is_some()),
-            ("max_connections", raw.max_connections.is_some()),
-        ] {
-            if present {
-                return Err(checker.invalid(
-                    listen.span(),
-                    format!("{key} applies to tcp and tls listeners, not udp"),
-                ));
-            }
-        }
+    // Keys of the other kind of listener.
+    let (foreign, applies_to) = if udp {
+        (
+            [
+                ("framing", raw.framing.is_some()),
+                ("idle_timeout", raw.idle_timeout.is_some()),
+                ("max_connections", raw.max_connections.is_some()),
+            ],
+            "tcp and tls listeners, not udp",
+        )
     } else {
-        for (key, present) in [
-            ("recv_buffer", raw.recv_buffer.is_some()),
-            ("batch_size", raw.batch_size.is_some()),
-            ("threads", raw.threads.is_some()),
-        ] {
-            if present {
-                return Err(checker.invalid(
-                    listen.span(),
-                    format!("{key} applies to udp listeners only"),
-                ));
-            }
-        }
+        (
+            [
+                ("recv_buffer", raw.recv_buffer.is_some()),
+                ("batch_size", raw.batch_size.is_some()),
+                ("threads", raw.threads.is_some()),
+            ],
+            "udp listeners only",
+        )
+    };
+    if let Some((key, _)) = foreign.iter().find(|(_, present)| *present) {
+        return Err(checker.invalid(listen.span(), format!("{key} applies to {applies_to}")));
     }
     let max_frame = match &raw.max_frame {
         None => None,
