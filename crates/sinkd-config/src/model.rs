@@ -31,6 +31,8 @@ pub enum ConfigError {
 pub enum PemKind {
     /// One or more CERTIFICATE blocks.
     Certificates,
+    /// One or more CERTIFICATE blocks of CAs, used as trust anchors.
+    CaCertificates,
     /// A private key.
     PrivateKey,
 }
@@ -108,7 +110,7 @@ impl Config {
                 files.push((
                     format!("{who}: client_ca"),
                     ca.as_path(),
-                    PemKind::Certificates,
+                    PemKind::CaCertificates,
                 ));
             }
         }
@@ -118,7 +120,7 @@ impl Config {
             files.push((
                 format!("{who}: ca"),
                 tls.ca.as_path(),
-                PemKind::Certificates,
+                PemKind::CaCertificates,
             ));
             if let Some((cert, key)) = &tls.client_cert {
                 files.push((
@@ -140,6 +142,7 @@ impl Config {
         for (who, path, kind) in self.referenced_files() {
             let result = match kind {
                 PemKind::Certificates => sinkd_tls::read_certificates(path).map(|_| ()),
+                PemKind::CaCertificates => sinkd_tls::read_root_store(path).map(|_| ()),
                 PemKind::PrivateKey => sinkd_tls::read_private_key(path).map(|_| ()),
             };
             if let Err(reason) = result {

@@ -342,3 +342,26 @@ fn check_files_names_unreadable_tls_files() {
     );
     assert!(Config::default_config().check_files().is_ok());
 }
+
+#[test]
+fn check_files_reads_a_ca_as_trust_anchors() {
+    // PEM framing around bytes that are no certificate: the block is found,
+    // but no handshake could use it, so the check must say so now.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let config = Config::from_toml(&format!(
+        "[[sink]]\nname = \"up\"\ntarget = \"tls address central.example.net\"\nca = {:?}\n",
+        ca.display().to_string()
+    ))
+    .unwrap();
+    let message = config.check_files().unwrap_err().to_string();
+    assert!(
+        message.contains("sink \"up\": ca") && message.contains("ca.pem"),
+        "{message}"
+    );
+}

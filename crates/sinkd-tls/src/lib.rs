@@ -11,6 +11,7 @@
 //! provider every rustls config in sinkd uses.
 
 use rustls::crypto::CryptoProvider;
+use rustls::RootCertStore;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
@@ -32,6 +33,17 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, St
         return Err("no CERTIFICATE block found".to_owned());
     }
     Ok(certificates)
+}
+
+/// The CA certificates of a PEM file as trust anchors: every CERTIFICATE
+/// block must be one rustls can verify against (a block whose contents do
+/// not decode is an error here, not at the first handshake).
+pub fn read_root_store(path: &Path) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for certificate in read_certificates(path)? {
+        roots.add(certificate).map_err(|error| error.to_string())?;
+    }
+    Ok(roots)
 }
 
 /// The first private key (PKCS#8, PKCS#1 or SEC1) of a PEM file.
