@@ -6,11 +6,12 @@
 //! end-to-end test that needs a TLS listener.
 
 use crate::harness::{read_stream, stream_names, Sandbox, Server};
+use crate::support::run_fed;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use sinkd_tls::test_pki::{client_config, Ca};
 use std::io::{Read, Write as _};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 /// Writes a server certificate signed by `ca` into the sandbox and returns
@@ -107,7 +108,8 @@ fn tls_listener_admits_only_clients_with_a_certificate_from_its_ca() {
     // openssl as an independent peer.
     let (cert, key) = client.write_pem(sandbox.root(), "ossl");
     let ca_file = ca.write_pem(sandbox.root(), "ca");
-    let mut openssl = Command::new("openssl")
+    let mut openssl = Command::new("openssl");
+    openssl
         .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
         .args(["-servername", "localhost", "-quiet", "-no_ign_eof"])
         .arg("-cert")
@@ -116,19 +118,12 @@ fn tls_listener_admits_only_clients_with_a_certificate_from_its_ca() {
         .arg(&key)
         .arg("-CAfile")
         .arg(&ca_file)
-        .args(["-verify_return_error"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl is installed; .ci/run installs it");
-    openssl
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"<13>Oct 11 22:14:15 ossl app: via openssl s_client\n")
-        .expect("write to openssl");
-    let output = openssl.wait_with_output().expect("openssl runs");
+        .args(["-verify_return_error"]);
+    let output = run_fed(
+        &mut openssl,
+        b"<13>Oct 11 22:14:15 ossl app: via openssl s_client\n",
+        "openssl is installed; .ci/run installs it",
+    );
     assert!(output.status.success(), "{output:?}");
 
     let scrape = server.wait_count("sinkd_store_lines_written_total", 3);
