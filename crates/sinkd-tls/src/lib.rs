@@ -9,6 +9,9 @@
 //! each caller wraps them with the role and path it knows. PEM is parsed by
 //! rustls-pki-types' `PemObject`, and [`provider`] is the `ring` crypto
 //! provider every rustls config in sinkd uses.
+//!
+//! With the `test-pki` feature, `test_pki` makes the CAs and certificates
+//! that the test suites of the listener, the relay and the binary use.
 
 use rustls::crypto::CryptoProvider;
 use rustls::RootCertStore;
@@ -60,6 +63,9 @@ fn reason(error: &pem::Error, no_items: &str) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(any(test, feature = "test-pki"))]
+pub mod test_pki;
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! PEM reading on files made with rcgen: good material, wrong kinds of
+//! PEM reading on files made by `test_pki`: good material, wrong kinds of
 //! blocks, and files that are not there.
 
 use super::*;
@@ -12,14 +12,10 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn reads_certificates_and_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let both = format!("{}{}", cert.pem(), cert.pem());
+    let leaf = test_pki::Ca::new("test CA").server_cert("server");
+    let both = format!("{}{}", leaf.cert_pem(), leaf.cert_pem());
     let cert_path = write(dir.path(), "cert.pem", &both);
-    let key_path = write(dir.path(), "key.pem", &key.serialize_pem());
+    let key_path = write(dir.path(), "key.pem", &leaf.key_pem());
     assert_eq!(read_certificates(&cert_path).unwrap().len(), 2);
     assert!(read_private_key(&key_path).is_ok());
     // Each file holds the other kind of block.

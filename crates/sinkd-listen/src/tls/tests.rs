@@ -1,8 +1,8 @@
 //! Unit tests of loading certificates into a rustls configuration, with
-//! certificates made by rcgen in a temporary directory.
+//! certificates made by `sinkd_tls::test_pki` in a temporary directory.
 
 use super::*;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use sinkd_tls::test_pki::Ca;
 use std::fs;
 use std::path::PathBuf;
 use tempfile::TempDir;
@@ -16,21 +16,9 @@ struct Files {
 
 fn files() -> Files {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-    let server_key = KeyPair::generate().expect("server key");
-    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .expect("server params")
-        .signed_by(&server_key, &ca_cert, &ca_key)
-        .expect("server certificate");
-    let cert = dir.path().join("server.pem");
-    let key = dir.path().join("server.key");
-    let ca = dir.path().join("ca.pem");
-    fs::write(&cert, server_cert.pem()).expect("write");
-    fs::write(&key, server_key.serialize_pem()).expect("write");
-    fs::write(&ca, ca_cert.pem()).expect("write");
+    let ca = Ca::new("test CA");
+    let (cert, key) = ca.server_cert("server").write_pem(dir.path(), "server");
+    let ca = ca.write_pem(dir.path(), "ca");
     Files { dir, cert, key, ca }
 }
 
@@ -94,12 +82,9 @@ fn garbage_in_a_client_ca_file_is_named() {
 #[test]
 fn a_key_that_does_not_match_the_certificate_is_rejected() {
     let files = files();
-    let other_key = files.dir.path().join("other.key");
-    fs::write(
-        &other_key,
-        KeyPair::generate().expect("key").serialize_pem(),
-    )
-    .expect("write");
+    let (_, other_key) = Ca::new("other CA")
+        .server_cert("other")
+        .write_pem(files.dir.path(), "other");
     let message = error_text(&TlsConfig::new(&files.cert, &other_key));
     assert!(message.contains("invalid TLS configuration"), "{message}");
 }

@@ -1,65 +1,23 @@
 //! The TLS listener: client certificates, plaintext on the TLS port, and
-//! certificate reloads, with certificates made by rcgen and a tokio-rustls
-//! client.
+//! certificate reloads, with certificates made by `sinkd_tls::test_pki` and
+//! a tokio-rustls client.
 
 use crate::support::{any_port, eventually, StreamHarness};
-use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, SanType,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::ServerName;
 use sinkd_listen::{ListenError, StreamConfig, TlsConfig};
 use sinkd_metrics::{ConnectionEvent, Transport};
+use sinkd_tls::test_pki::{client_config, Ca, Leaf};
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// A certificate authority that signs server and client certificates.
-struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let cert = params.self_signed(&key).expect("CA certificate");
-        Ca { cert, key }
-    }
-
-    /// A leaf certificate for `localhost` and 127.0.0.1, with its key.
-    fn issue(&self, purpose: ExtendedKeyUsagePurpose) -> (Certificate, KeyPair) {
-        let key = KeyPair::generate().expect("leaf key");
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.extended_key_usages = vec![purpose];
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("leaf certificate");
-        (cert, key)
-    }
-
-    fn roots(&self) -> RootCertStore {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.cert.der().clone()).expect("CA root");
-        roots
-    }
-}
-
 /// Server certificate files in a temporary directory.
 struct ServerFiles {
-    _dir: TempDir,
+    dir: TempDir,
     cert: PathBuf,
     key: PathBuf,
     client_ca: PathBuf,
@@ -68,21 +26,22 @@ struct ServerFiles {
 impl ServerFiles {
     fn new(server_ca: &Ca, client_ca: &Ca) -> ServerFiles {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let files = ServerFiles {
-            cert: dir.path().join("server.pem"),
-            key: dir.path().join("server.key"),
-            client_ca: dir.path().join("client-ca.pem"),
-            _dir: dir,
-        };
-        files.write_server(server_ca);
-        fs::write(&files.client_ca, client_ca.cert.pem()).expect("write");
-        files
+        let (cert, key) = server_ca
+            .server_cert("server")
+            .write_pem(dir.path(), "server");
+        let client_ca = client_ca.write_pem(dir.path(), "client-ca");
+        ServerFiles {
+            dir,
+            cert,
+            key,
+            client_ca,
+        }
     }
 
+    /// Replaces the server certificate and key with ones from `ca`.
     fn write_server(&self, ca: &Ca) {
-        let (cert, key) = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
-        write_atomically(&self.cert, &cert.pem());
-        write_atomically(&self.key, &key.serialize_pem());
+        ca.server_cert("server")
+            .write_pem(self.dir.path(), "server");
     }
 
     fn config(&self, require_client_cert: bool) -> StreamConfig {
@@ -94,28 +53,8 @@ impl ServerFiles {
     }
 }
 
-fn write_atomically(path: &Path, text: &str) {
-    let temporary = path.with_extension("tmp");
-    fs::write(&temporary, text).expect("write");
-    fs::rename(&temporary, path).expect("rename");
-}
-
-fn client(server_ca: &Ca, client_cert: Option<(&Certificate, &KeyPair)>) -> TlsConnector {
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(server_ca.roots());
-    let config = match client_cert {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from(cert.der().to_vec())],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .expect("client certificate"),
-    };
-    TlsConnector::from(Arc::new(config))
+fn client(server_ca: &Ca, client_cert: Option<&Leaf>) -> TlsConnector {
+    TlsConnector::from(client_config(server_ca, client_cert))
 }
 
 /// Connects, handshakes and sends `payload`; errors are ignored, since a
@@ -149,8 +88,7 @@ async fn client_certificates_are_required_when_a_client_ca_is_set() {
     let harness = StreamHarness::start(files.config(true)).await;
     assert_eq!(harness.listener.transport(), Transport::Tls);
 
-    let (cert, key) = client_ca.issue(ExtendedKeyUsagePurpose::ClientAuth);
-    let good = client(&server_ca, Some((&cert, &key)));
+    let good = client(&server_ca, Some(&client_ca.client_cert("client")));
     send(&good, harness.addr(), b"<13>over tls\n<14>second").await;
     assert_eq!(
         harness.collected.wait_for(2).await,
@@ -166,8 +104,7 @@ async fn client_certificates_are_required_when_a_client_ca_is_set() {
     .await;
 
     let stranger_ca = Ca::new("someone else's CA");
-    let (cert, key) = stranger_ca.issue(ExtendedKeyUsagePurpose::ClientAuth);
-    let stranger = client(&server_ca, Some((&cert, &key)));
+    let stranger = client(&server_ca, Some(&stranger_ca.client_cert("stranger")));
     send(&stranger, harness.addr(), b"<13>stranger\n").await;
     eventually("the untrusted certificate is counted", || {
         handshake_failures(&harness) == 2

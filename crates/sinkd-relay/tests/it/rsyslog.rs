@@ -76,7 +76,7 @@ impl Rsyslog {
         };
         let tls_globals = match &input {
             Input::Tls(pki) => {
-                let (cert, key) = pki.issue("rsyslog", rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+                let (cert, key) = pki.server_files("rsyslog");
                 format!(
                     " DefaultNetstreamDriver=\"gtls\" DefaultNetstreamDriverCAFile=\"{}\" DefaultNetstreamDriverCertFile=\"{}\" DefaultNetstreamDriverKeyFile=\"{}\"",
                     pki.ca_path().display(),

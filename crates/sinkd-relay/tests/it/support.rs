@@ -4,19 +4,13 @@
 //! polling helpers.
 
 use bytes::BytesMut;
-use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, SanType,
-};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use sinkd_metrics::Metrics;
 use sinkd_proto::framing::{Deframer, Framing};
 use sinkd_relay::{RelayConfig, RelayTransport, TlsClientFiles};
+use sinkd_tls::test_pki::{self, Ca};
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -242,27 +236,20 @@ impl Drop for UdpReceiver {
     }
 }
 
-/// A test CA with server and client certificates written as PEM files.
+/// A test CA in a directory: its certificate is `ca.pem` there, and the
+/// certificates it issues are written beside it.
 pub(crate) struct Pki {
     pub(crate) dir: PathBuf,
-    ca_cert: Certificate,
-    ca_key: KeyPair,
+    ca: Ca,
 }
 
 impl Pki {
     pub(crate) fn new(dir: &Path) -> Pki {
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "sinkd test CA");
-        let ca_cert = params.self_signed(&ca_key).expect("CA certificate");
-        std::fs::write(dir.join("ca.pem"), ca_cert.pem()).expect("write CA");
+        let ca = Ca::new("sinkd test CA");
+        ca.write_pem(dir, "ca");
         Pki {
             dir: dir.to_path_buf(),
-            ca_cert,
-            ca_key,
+            ca,
         }
     }
 
@@ -270,49 +257,17 @@ impl Pki {
         self.dir.join("ca.pem")
     }
 
-    /// Issues `NAME.pem` and `NAME.key` for `localhost` and 127.0.0.1.
-    pub(crate) fn issue(&self, name: &str, purpose: ExtendedKeyUsagePurpose) -> (PathBuf, PathBuf) {
-        let key = KeyPair::generate().expect("leaf key");
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages = vec![purpose];
-        let cert = params
-            .signed_by(&key, &self.ca_cert, &self.ca_key)
-            .expect("leaf certificate");
-        let cert_path = self.dir.join(format!("{name}.pem"));
-        let key_path = self.dir.join(format!("{name}.key"));
-        std::fs::write(&cert_path, cert.pem()).expect("write cert");
-        std::fs::write(&key_path, key.serialize_pem()).expect("write key");
-        (cert_path, key_path)
+    /// Issues a server certificate named `name` as `NAME.pem` and
+    /// `NAME.key`.
+    pub(crate) fn server_files(&self, name: &str) -> (PathBuf, PathBuf) {
+        self.ca.server_cert(name).write_pem(&self.dir, name)
     }
 
     /// A rustls server configuration with a `server` certificate, requiring
     /// a client certificate from this CA when `client_auth` is set.
     pub(crate) fn server_config(&self, client_auth: bool) -> Arc<ServerConfig> {
-        let (cert, key) = self.issue("server", ExtendedKeyUsagePurpose::ServerAuth);
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-            .expect("cert")
-            .collect::<Result<_, _>>()
-            .expect("certs");
-        let key = PrivateKeyDer::from_pem_file(&key).expect("key");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
-            .expect("versions");
-        let builder = if client_auth {
-            let mut roots = RootCertStore::empty();
-            roots.add(self.ca_cert.der().clone()).expect("root");
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .expect("verifier");
-            builder.with_client_cert_verifier(verifier)
-        } else {
-            builder.with_no_client_auth()
-        };
-        Arc::new(builder.with_single_cert(chain, key).expect("server config"))
+        let server = self.ca.server_cert("server");
+        test_pki::server_config(&server, client_auth.then_some(&self.ca))
     }
 
     /// TLS files for a relay: this CA, and a client certificate when
@@ -320,7 +275,8 @@ impl Pki {
     pub(crate) fn client_files(&self, client: bool, server_name: &str) -> TlsClientFiles {
         TlsClientFiles {
             ca: self.ca_path(),
-            client_cert: client.then(|| self.issue("client", ExtendedKeyUsagePurpose::ClientAuth)),
+            client_cert: client
+                .then(|| self.ca.client_cert("client").write_pem(&self.dir, "client")),
             server_name: server_name.to_owned(),
         }
     }

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::support::sinkd_bin;
+use crate::support::{run_fed, sinkd_bin};
 
 /// How long any expected event may take before a test fails. Generous: the
 /// suite runs a debug build on two shared cores.
@@ -476,20 +476,11 @@ pub(crate) fn octet_counted(message: &[u8]) -> Vec<u8> {
 
 /// Runs util-linux `logger` with `args` and asserts it succeeded.
 pub(crate) fn logger(args: &[&str], stdin: &str) {
-    let mut child = Command::new("logger")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("logger (util-linux) is installed; .ci/run installs bsdutils");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write to logger");
-    let output = child.wait_with_output().expect("wait for logger");
+    let output = run_fed(
+        Command::new("logger").args(args),
+        stdin.as_bytes(),
+        "logger (util-linux) is installed; .ci/run installs bsdutils",
+    );
     assert!(output.status.success(), "logger {args:?}: {output:?}");
 }
 

@@ -129,7 +129,7 @@ fn garbage_and_oversized_frames_are_counted_and_the_server_goes_on() {
 #[test]
 fn floods_silent_clients_and_plaintext_on_tls_are_cut_off() {
     let sandbox = Sandbox::new();
-    let ca = crate::tls::Ca::new("hostile CA");
+    let ca = sinkd_tls::test_pki::Ca::new("hostile CA");
     let tls_files = crate::tls::server_files(&sandbox, &ca);
     let server = Server::start(&sandbox, |ports| {
         format!(

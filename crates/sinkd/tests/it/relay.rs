@@ -6,10 +6,10 @@
 //! judged per device, in order, with duplicates counted and printed.
 
 use crate::harness::{connect, octet_counted, read_stream, Sandbox, Server, PATIENCE};
-use crate::tls::{server_files, Ca};
+use crate::tls::{mutual_server_files, tls_listener};
 use bytes::BytesMut;
-use rcgen::ExtendedKeyUsagePurpose;
 use sinkd_proto::framing::{Deframer, Framing};
+use sinkd_tls::test_pki::Ca;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -240,21 +240,14 @@ fn tcp_listener(port: u16) -> String {
 fn tiered_sites_edge_relays_over_tls_with_a_client_certificate() {
     let ca = Ca::new("tiered test CA");
     let central_box = Sandbox::new();
-    let client_ca = central_box.write("ca.pem", ca.pem());
-    let server_lines = server_files(&central_box, &ca);
+    let server_lines = mutual_server_files(&central_box, &ca);
     let central = Server::start(&central_box, |ports| {
-        format!(
-            "[[listen]]\ntransport = \"tls\"\naddress = \"127.0.0.1:{}\"\n{server_lines}client_ca = \"{}\"\n\n\
-             [[sink]]\ntarget = \"file {{device}}/messages\"\nformat = \"rfc5424\"\n",
-            ports.tls,
-            client_ca.display()
-        )
+        tls_listener(ports.tls, &server_lines)
+            + "[[sink]]\ntarget = \"file {device}/messages\"\nformat = \"rfc5424\"\n"
     });
     let edge_box = Sandbox::new();
-    let edge_cert = ca.issue(ExtendedKeyUsagePurpose::ClientAuth);
-    let ca_path = edge_box.write("central-ca.pem", ca.pem());
-    let cert_path = edge_box.write("edge.pem", edge_cert.cert_pem());
-    let key_path = edge_box.write("edge.key", edge_cert.key_pem());
+    let ca_path = ca.write_pem(edge_box.root(), "central-ca");
+    let (cert_path, key_path) = ca.client_cert("edge").write_pem(edge_box.root(), "edge");
     let central_port = central.ports.tls;
     let edge = Server::start(&edge_box, |ports| {
         format!(

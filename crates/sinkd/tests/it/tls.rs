@@ -1,77 +1,23 @@
 //! TLS (RFC 5425) with client certificates, end to end: a CA, a server
-//! certificate and client certificates made with rcgen; a rustls client with
-//! a good certificate, one without any and one signed by another CA; and
-//! `openssl s_client` as a real, independent peer.
+//! certificate and client certificates made by `sinkd_tls::test_pki`; a
+//! rustls client with a good certificate, one without any and one signed by
+//! another CA; and `openssl s_client` as a real, independent peer. The
+//! listener's files and `[[listen]]` table are written here for every
+//! end-to-end test that needs a TLS listener.
 
 use crate::harness::{read_stream, stream_names, Sandbox, Server};
-use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, SanType,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use crate::support::run_fed;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use sinkd_tls::test_pki::{client_config, Ca};
 use std::io::{Read, Write as _};
-use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-
-/// A certificate authority.
-pub(crate) struct Ca {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-/// A certificate and its private key.
-pub(crate) struct Leaf {
-    cert: Certificate,
-    key: KeyPair,
-}
-
-impl Ca {
-    pub(crate) fn new(name: &str) -> Ca {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let cert = params.self_signed(&key).expect("CA certificate");
-        Ca { cert, key }
-    }
-
-    /// A certificate for `localhost` and 127.0.0.1.
-    pub(crate) fn issue(&self, purpose: ExtendedKeyUsagePurpose) -> Leaf {
-        let key = KeyPair::generate().expect("leaf key");
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.extended_key_usages = vec![purpose];
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .expect("leaf certificate");
-        Leaf { cert, key }
-    }
-
-    pub(crate) fn pem(&self) -> String {
-        self.cert.pem()
-    }
-}
-
-impl Leaf {
-    pub(crate) fn cert_pem(&self) -> String {
-        self.cert.pem()
-    }
-
-    pub(crate) fn key_pem(&self) -> String {
-        self.key.serialize_pem()
-    }
-}
 
 /// Writes a server certificate signed by `ca` into the sandbox and returns
 /// the `cert = ..., key = ...` lines of a TLS listener.
 pub(crate) fn server_files(sandbox: &Sandbox, ca: &Ca) -> String {
-    let server = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
-    let cert = sandbox.write("server.pem", server.cert_pem());
-    let key = sandbox.write("server.key", server.key_pem());
+    let (cert, key) = ca.server_cert("server").write_pem(sandbox.root(), "server");
     format!(
         "cert = \"{}\"\nkey = \"{}\"\n",
         cert.display(),
@@ -79,25 +25,21 @@ pub(crate) fn server_files(sandbox: &Sandbox, ca: &Ca) -> String {
     )
 }
 
-/// A rustls client that trusts `ca` and presents `client` when given.
-fn client_config(ca: &Ca, client: Option<&Leaf>) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(ca.cert.der().clone()).expect("CA root");
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots);
-    let config = match client {
-        Some(leaf) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from(leaf.cert.der().to_vec())],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key.serialize_der())),
-            )
-            .expect("client certificate"),
-        None => builder.with_no_client_auth(),
-    };
-    Arc::new(config)
+/// [`server_files`] and a `client_ca = ...` line: the listener admits only
+/// clients with a certificate signed by `ca`.
+pub(crate) fn mutual_server_files(sandbox: &Sandbox, ca: &Ca) -> String {
+    let client_ca = ca.write_pem(sandbox.root(), "client-ca");
+    format!(
+        "{}client_ca = \"{}\"\n",
+        server_files(sandbox, ca),
+        client_ca.display()
+    )
+}
+
+/// A `[[listen]]` table for TLS on 127.0.0.1:`port` with the lines of
+/// [`server_files`] or [`mutual_server_files`].
+pub(crate) fn tls_listener(port: u16, files: &str) -> String {
+    format!("[[listen]]\ntransport = \"tls\"\naddress = \"127.0.0.1:{port}\"\n{files}\n")
 }
 
 /// Connects over TLS, writes `payload`, sends close_notify and reads to
@@ -125,17 +67,11 @@ fn tls_listener_admits_only_clients_with_a_certificate_from_its_ca() {
     let sandbox = Sandbox::new();
     let ca = Ca::new("sinkd test CA");
     let other_ca = Ca::new("someone else's CA");
-    let client = ca.issue(ExtendedKeyUsagePurpose::ClientAuth);
-    let stranger = other_ca.issue(ExtendedKeyUsagePurpose::ClientAuth);
-    let server_lines = server_files(&sandbox, &ca);
-    let client_ca = sandbox.write("client-ca.pem", ca.pem());
+    let client = ca.client_cert("client");
+    let stranger = other_ca.client_cert("stranger");
+    let server_lines = mutual_server_files(&sandbox, &ca);
     let server = Server::start(&sandbox, |ports| {
-        format!(
-            "[[listen]]\ntransport = \"tls\"\naddress = \"127.0.0.1:{}\"\n{server_lines}client_ca = \"{}\"\n\n\
-             [[sink]]\ntarget = \"file {{device}}/messages\"\n",
-            ports.tls,
-            client_ca.display()
-        )
+        tls_listener(ports.tls, &server_lines) + "[[sink]]\ntarget = \"file {device}/messages\"\n"
     });
     let port = server.ports.tls;
 
@@ -170,34 +106,24 @@ fn tls_listener_admits_only_clients_with_a_certificate_from_its_ca() {
     );
 
     // openssl as an independent peer.
-    let files = [
-        ("ossl.pem", client.cert_pem()),
-        ("ossl.key", client.key_pem()),
-        ("ca.pem", ca.pem()),
-    ]
-    .map(|(name, text)| sandbox.write(name, text));
-    let mut openssl = Command::new("openssl")
+    let (cert, key) = client.write_pem(sandbox.root(), "ossl");
+    let ca_file = ca.write_pem(sandbox.root(), "ca");
+    let mut openssl = Command::new("openssl");
+    openssl
         .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
         .args(["-servername", "localhost", "-quiet", "-no_ign_eof"])
         .arg("-cert")
-        .arg(&files[0])
+        .arg(&cert)
         .arg("-key")
-        .arg(&files[1])
+        .arg(&key)
         .arg("-CAfile")
-        .arg(&files[2])
-        .args(["-verify_return_error"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl is installed; .ci/run installs it");
-    openssl
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"<13>Oct 11 22:14:15 ossl app: via openssl s_client\n")
-        .expect("write to openssl");
-    let output = openssl.wait_with_output().expect("openssl runs");
+        .arg(&ca_file)
+        .args(["-verify_return_error"]);
+    let output = run_fed(
+        &mut openssl,
+        b"<13>Oct 11 22:14:15 ossl app: via openssl s_client\n",
+        "openssl is installed; .ci/run installs it",
+    );
     assert!(output.status.success(), "{output:?}");
 
     let scrape = server.wait_count("sinkd_store_lines_written_total", 3);
