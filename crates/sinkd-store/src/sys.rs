@@ -55,25 +55,3 @@ pub(crate) fn syncfs(_file: &File) -> io::Result<()> {
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
-
-/// Asks the processor to start loading the cache lines covering `bytes`
-/// bytes from `address`, so that an access a little later finds them in
-/// cache. Only a hint: nothing is read, and no address can fault. A no-op
-/// off x86-64.
-#[inline]
-pub(crate) fn prefetch<T>(address: *const T, bytes: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let start = address.cast::<i8>();
-        let mut offset = 0;
-        while offset < bytes {
-            // SAFETY: PREFETCHT0 never dereferences its operand in a way
-            // that can fault or be observed; any address is allowed.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-            offset += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (address, bytes);
-}

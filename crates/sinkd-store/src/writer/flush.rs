@@ -15,9 +15,9 @@
 use super::intake::PREFETCH_STATE_AHEAD;
 use super::{now_micros, Writer};
 use crate::chunks::CHUNK_BYTES;
+use crate::hint;
 use crate::layout::{self, FileKind};
 use crate::stats;
-use crate::sys;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::PathBuf;
@@ -166,7 +166,7 @@ impl Writer {
         let mut by_size = [0usize; SIZE_CLASSES];
         for (index, &id) in self.dirty.iter().enumerate() {
             if let Some(&ahead) = self.dirty.get(index + PREFETCH_STATE_AHEAD) {
-                sys::prefetch(&self.streams[ahead as usize].buf, 64);
+                hint::prefetch(&self.streams[ahead as usize].buf, 64);
             }
             let chunks = self.streams[id as usize].buf.held_bytes() / CHUNK_BYTES;
             if chunks > 0 {

@@ -16,9 +16,9 @@ use super::{now_micros, Phase, Stream, Writer, HOT_BYTES};
 use crate::batch::AppendBatch;
 use crate::chunks::ChunkBuf;
 use crate::config::FsyncPolicy;
+use crate::hint;
 use crate::path::validate_stream_path;
 use crate::stats;
-use crate::sys;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -88,7 +88,7 @@ impl Writer {
                 .get(index + PREFETCH_STATE_AHEAD)
                 .and_then(|&ahead| self.streams.get(ahead as usize))
             {
-                sys::prefetch(stream, HOT_BYTES);
+                hint::prefetch(stream, HOT_BYTES);
             }
             if let Some(stream) = ids
                 .get(index + PREFETCH_TAIL_AHEAD)
