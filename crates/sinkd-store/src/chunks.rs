@@ -134,7 +134,7 @@ impl ChunkPool {
         let number = buf.tail as usize;
         if let Some(slab) = self.slabs.get(number / CHUNKS_PER_SLAB) {
             let offset = (number % CHUNKS_PER_SLAB) * CHUNK_BYTES + used;
-            crate::sys::prefetch(slab.as_ptr().wrapping_add(offset), 1);
+            crate::hint::prefetch(slab.as_ptr().wrapping_add(offset), 1);
         }
     }
 

@@ -100,7 +100,7 @@ impl StreamIds {
     /// Starts loading the slot where a search for `hash` begins.
     pub(crate) fn prefetch(&self, hash: u64) {
         let slot = &self.slots[self.home(hash)];
-        crate::sys::prefetch(slot, std::mem::size_of::<Slot>());
+        crate::hint::prefetch(slot, std::mem::size_of::<Slot>());
     }
 
     /// Starts loading the key the search for `hash` will compare first.
@@ -109,7 +109,7 @@ impl StreamIds {
     pub(crate) fn prefetch_key(&self, hash: u64) {
         let slot = self.slots[self.home(hash)];
         if let Some(key) = self.keys.get(slot.id as usize) {
-            crate::sys::prefetch(key, std::mem::size_of::<StreamKey>());
+            crate::hint::prefetch(key, std::mem::size_of::<StreamKey>());
         }
     }
 

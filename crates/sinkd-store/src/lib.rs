@@ -23,6 +23,8 @@
 //!   recovery, fsync policies, and [`StoreStats`] counters.
 //! - [`StreamReader`] and [`list_streams`]: reading back, across compressed
 //!   and active segments, with index-based seeking.
+//! - [`hint::prefetch`]: the cache prefetch the writer threads use, shared
+//!   with the other stages.
 //!
 //! ```
 //! use sinkd_store::{AppendBatch, Store, StoreConfig, StreamReader};
@@ -48,6 +50,7 @@ mod compress;
 mod config;
 mod error;
 mod fdcache;
+pub mod hint;
 mod key;
 mod layout;
 pub mod path;

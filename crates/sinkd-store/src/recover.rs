@@ -13,10 +13,11 @@
 //! 4. continues the sequence: next seq = the last record's seq + the lines
 //!    after it.
 //!
-//! The index is lazy (see [`crate::writer`]): an active segment in which no
-//! line starts `index_interval_bytes` in has no `N.idx`, and recovery does
-//! not create one for it. Its creation time then comes from the `.log`'s
-//! birth time (its modification time where the filesystem keeps none).
+//! The index is lazy (see `writer/index.rs`): an active segment in which
+//! no line starts `index_interval_bytes` in has no `N.idx`, and recovery
+//! does not create one for it. Its creation time then comes from the
+//! `.log`'s birth time (its modification time where the filesystem keeps
+//! none).
 //!
 //! Older segments still in `.log` form are reported so the compressor can
 //! (re)compress them; half-written compression temp files are the

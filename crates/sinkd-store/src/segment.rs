@@ -4,7 +4,8 @@
 //!
 //! Recovery ([`crate::recover`]), the compressor, the readers and
 //! [`crate::list_streams`] all build on these, so there is one notion of
-//! "what is in a stream directory".
+//! "what is in a stream directory". Nothing here writes a segment:
+//! appending and rotation are the writer thread's, in `writer/append.rs`.
 
 use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
 use std::collections::BTreeMap;

@@ -70,25 +70,3 @@ pub(crate) fn open_file_limit() -> u64 {
     }
     limit.rlim_cur
 }
-
-/// Asks the processor to start loading the cache lines covering `bytes`
-/// bytes from `address`, so that an access a little later finds them in
-/// cache. Only a hint: nothing is read, and no address can fault. A no-op
-/// off x86-64.
-#[inline]
-pub(crate) fn prefetch<T>(address: *const T, bytes: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let start = address.cast::<i8>();
-        let mut offset = 0;
-        while offset < bytes {
-            // SAFETY: PREFETCHT0 never dereferences its operand in a way
-            // that can fault or be observed; any address is allowed.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-            offset += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (address, bytes);
-}

@@ -17,6 +17,7 @@
 //! growing, which the metric's documentation says.
 
 use sinkd_metrics::Metrics;
+use sinkd_store::hint::prefetch;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
@@ -146,7 +147,7 @@ impl LocalDevices {
         let mut pending = std::mem::take(&mut self.pending);
         for (index, &hash) in pending.iter().enumerate() {
             if let Some(&ahead) = pending.get(index + PREFETCH_AHEAD) {
-                prefetch(&self.slots[self.home(ahead)]);
+                prefetch(&self.slots[self.home(ahead)], size_of::<u64>());
             }
             if self.insert(hash) {
                 self.shared.insert(hash);
@@ -195,19 +196,4 @@ impl LocalDevices {
         }
         self.slots[index] = hash;
     }
-}
-
-/// Asks the processor to start loading `value`'s cache line. A no-op off
-/// x86-64.
-#[inline]
-fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: PREFETCHT0 only hints the cache; it reads nothing the
-        // program can observe and cannot fault.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::layout::decode_index;
+use std::path::PathBuf;
 
 fn write_index_file(dir: &Path, first_seq: u64, records: &[IndexRecord]) {
     let mut bytes = IndexHeader {
@@ -14,6 +15,21 @@ fn write_index_file(dir: &Path, first_seq: u64, records: &[IndexRecord]) {
         bytes.extend_from_slice(&record.encode());
     }
     fs::write(layout::file_path(dir, first_seq, FileKind::Index), bytes).unwrap();
+}
+
+/// Writes the text of segment `first_seq` as its `.log`; returns its path.
+fn write_log(dir: &Path, first_seq: u64, text: &[u8]) -> PathBuf {
+    let path = layout::file_path(dir, first_seq, FileKind::Log);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+const fn record(max_timestamp_micros: i64, seq: u64, offset: u64) -> IndexRecord {
+    IndexRecord {
+        max_timestamp_micros,
+        seq,
+        offset,
+    }
 }
 
 fn index_records(dir: &Path, first_seq: u64) -> Vec<IndexRecord> {
@@ -32,28 +48,15 @@ fn empty_directory_starts_at_one() {
 #[test]
 fn cuts_a_torn_line_and_trims_the_index() {
     let dir = tempfile::tempdir().unwrap();
-    let log = layout::file_path(dir.path(), 5, FileKind::Log);
-    fs::write(&log, b"aaaa\nbbbb\ncccc\ntorn-garb").unwrap();
+    let log = write_log(dir.path(), 5, b"aaaa\nbbbb\ncccc\ntorn-garb");
     write_index_file(
         dir.path(),
         5,
         &[
-            IndexRecord {
-                max_timestamp_micros: 10,
-                seq: 5,
-                offset: 0,
-            },
-            IndexRecord {
-                max_timestamp_micros: 20,
-                seq: 7,
-                offset: 10,
-            },
+            record(10, 5, 0),
+            record(20, 7, 10),
             // Points into the torn tail: must go.
-            IndexRecord {
-                max_timestamp_micros: 30,
-                seq: 8,
-                offset: 17,
-            },
+            record(30, 8, 17),
         ],
     );
     let recovered = recover_stream(dir.path(), 8, 0).unwrap();
@@ -67,37 +70,22 @@ fn cuts_a_torn_line_and_trims_the_index() {
     assert_eq!(active.running_max, i64::MAX);
     assert_eq!(
         index_records(dir.path(), 5),
-        [
-            IndexRecord {
-                max_timestamp_micros: 10,
-                seq: 5,
-                offset: 0
-            },
-            IndexRecord {
-                max_timestamp_micros: 20,
-                seq: 7,
-                offset: 10
-            },
-        ]
+        [record(10, 5, 0), record(20, 7, 10)]
     );
 }
 
 #[test]
 fn rebuilds_a_missing_index() {
     let dir = tempfile::tempdir().unwrap();
-    let log = layout::file_path(dir.path(), 1, FileKind::Log);
-    fs::write(&log, b"0123456789\n0123456789\n0123456789\n0123456789\n").unwrap();
+    write_log(
+        dir.path(),
+        1,
+        b"0123456789\n0123456789\n0123456789\n0123456789\n",
+    );
     let recovered = recover_stream(dir.path(), 20, 0).unwrap();
     assert_eq!(recovered.next_seq, 5);
     // No record for offset 0: the first is due one interval (20 bytes) in.
-    assert_eq!(
-        index_records(dir.path(), 1),
-        [IndexRecord {
-            max_timestamp_micros: i64::MAX,
-            seq: 3,
-            offset: 22
-        }]
-    );
+    assert_eq!(index_records(dir.path(), 1), [record(i64::MAX, 3, 22)]);
     let active = recovered.active.unwrap();
     assert_eq!(active.next_index_at, 42);
     assert!(active.index_on_disk);
@@ -106,8 +94,7 @@ fn rebuilds_a_missing_index() {
 #[test]
 fn a_segment_smaller_than_one_interval_gets_no_index() {
     let dir = tempfile::tempdir().unwrap();
-    let log = layout::file_path(dir.path(), 7, FileKind::Log);
-    fs::write(&log, b"first\nsecond\nthird line, tor").unwrap();
+    let log = write_log(dir.path(), 7, b"first\nsecond\nthird line, tor");
     let before = std::time::SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -136,30 +123,15 @@ fn a_segment_smaller_than_one_interval_gets_no_index() {
 #[test]
 fn a_line_starting_one_interval_in_creates_the_index() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        layout::file_path(dir.path(), 1, FileKind::Log),
-        b"0123456789\n0123456789\n",
-    )
-    .unwrap();
+    write_log(dir.path(), 1, b"0123456789\n0123456789\n");
     // Interval 11: the second line starts exactly at it.
     let recovered = recover_stream(dir.path(), 11, 0).unwrap();
     assert_eq!(recovered.next_seq, 3);
     assert!(recovered.active.unwrap().index_on_disk);
-    assert_eq!(
-        index_records(dir.path(), 1),
-        [IndexRecord {
-            max_timestamp_micros: i64::MAX,
-            seq: 2,
-            offset: 11
-        }]
-    );
+    assert_eq!(index_records(dir.path(), 1), [record(i64::MAX, 2, 11)]);
     // Interval 12: no line starts that far in, so no index.
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        layout::file_path(dir.path(), 1, FileKind::Log),
-        b"0123456789\n0123456789\n",
-    )
-    .unwrap();
+    write_log(dir.path(), 1, b"0123456789\n0123456789\n");
     let recovered = recover_stream(dir.path(), 12, 0).unwrap();
     assert!(!recovered.active.unwrap().index_on_disk);
     assert!(!layout::file_path(dir.path(), 1, FileKind::Index).exists());
@@ -168,7 +140,7 @@ fn a_line_starting_one_interval_in_creates_the_index() {
 #[test]
 fn an_invalid_index_of_a_small_segment_is_rewritten_not_left() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(layout::file_path(dir.path(), 1, FileKind::Log), b"a\nb\n").unwrap();
+    write_log(dir.path(), 1, b"a\nb\n");
     let index = layout::file_path(dir.path(), 1, FileKind::Index);
     fs::write(&index, b"not an index at all, too short?").unwrap();
     let recovered = recover_stream(dir.path(), 1000, 0).unwrap();
@@ -183,23 +155,8 @@ fn an_invalid_index_of_a_small_segment_is_rewritten_not_left() {
 #[test]
 fn an_index_with_only_records_past_the_first_interval_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        layout::file_path(dir.path(), 1, FileKind::Log),
-        b"aaaa\nbbbb\ncccc\ndddd\n",
-    )
-    .unwrap();
-    let records = [
-        IndexRecord {
-            max_timestamp_micros: 4,
-            seq: 3,
-            offset: 10,
-        },
-        IndexRecord {
-            max_timestamp_micros: 8,
-            seq: 5,
-            offset: 20,
-        },
-    ];
+    write_log(dir.path(), 1, b"aaaa\nbbbb\ncccc\ndddd\n");
+    let records = [record(4, 3, 10), record(8, 5, 20)];
     write_index_file(dir.path(), 1, &records);
     let recovered = recover_stream(dir.path(), 10, 0).unwrap();
     assert_eq!(recovered.next_seq, 5);
@@ -214,23 +171,8 @@ fn an_index_with_only_records_past_the_first_interval_is_kept() {
 #[test]
 fn a_checkpoint_record_at_the_end_keeps_the_running_max() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(layout::file_path(dir.path(), 1, FileKind::Log), b"a\nb\n").unwrap();
-    write_index_file(
-        dir.path(),
-        1,
-        &[
-            IndexRecord {
-                max_timestamp_micros: 3,
-                seq: 1,
-                offset: 0,
-            },
-            IndexRecord {
-                max_timestamp_micros: 9,
-                seq: 3,
-                offset: 4,
-            },
-        ],
-    );
+    write_log(dir.path(), 1, b"a\nb\n");
+    write_index_file(dir.path(), 1, &[record(3, 1, 0), record(9, 3, 4)]);
     let recovered = recover_stream(dir.path(), 1000, 0).unwrap();
     assert_eq!(recovered.next_seq, 3);
     assert_eq!(recovered.active.unwrap().running_max, 9);
@@ -239,7 +181,7 @@ fn a_checkpoint_record_at_the_end_keeps_the_running_max() {
 #[test]
 fn finds_closed_logs_and_continues_after_a_compressed_newest_segment() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(layout::file_path(dir.path(), 1, FileKind::Log), b"a\nb\n").unwrap();
+    write_log(dir.path(), 1, b"a\nb\n");
     let compressed = zstd::encode_all(&b"c\nd\ne\n"[..], 1).unwrap();
     fs::write(layout::file_path(dir.path(), 3, FileKind::Zst), compressed).unwrap();
     // An index left behind by an interrupted deletion.

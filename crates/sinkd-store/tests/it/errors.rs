@@ -1,14 +1,16 @@
 //! Write errors: counted, logged, never a panic, and the store keeps
 //! serving the other streams.
 
-use super::*;
+use crate::support::*;
+use sinkd_store::StreamReader;
 use std::fs;
+use std::time::Duration;
 
 #[test]
 fn a_file_where_a_directory_should_be_drops_and_counts() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("blocked"), b"not a directory").unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let store = open(dir.path());
     write_lines(&store, "blocked/messages", "lost", 0..5);
     write_lines(&store, "fine/messages", "kept", 0..5);
     store.sync().unwrap();
@@ -37,8 +39,8 @@ fn a_full_disk_drops_and_counts_without_stopping() {
     let stream_dir = dir.path().join("full/messages");
     fs::create_dir_all(&stream_dir).unwrap();
     // Every write to /dev/full fails with ENOSPC.
-    std::os::unix::fs::symlink("/dev/full", stream_dir.join("00000000000000000001.log")).unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    std::os::unix::fs::symlink("/dev/full", stream_dir.join(LOG_1)).unwrap();
+    let store = open(dir.path());
     write_lines(&store, "full/messages", "lost", 0..7);
     write_lines(&store, "other", "kept", 0..2);
     store.sync().unwrap();
@@ -53,7 +55,7 @@ fn a_full_disk_drops_and_counts_without_stopping() {
 fn an_unsafe_stream_path_is_refused_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let store = Store::open(config(&data_dir)).unwrap();
+    let store = open(&data_dir);
     let writer = store.writer();
     for stream in ["../escape", "/abs", "a//b", "", "x/../../y"] {
         writer.submit(batch_of(stream, &["evil"])).unwrap();

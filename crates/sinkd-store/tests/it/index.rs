@@ -5,11 +5,12 @@
 //! that `docs/adr/0001-segment-layout.md` fixes), and that readers,
 //! restarts and crashes do without it.
 
-use super::*;
-use sinkd_store::list_streams;
+use crate::support::*;
+use sinkd_store::{list_streams, FsyncPolicy, StoreConfig, StreamReader};
 use std::fs;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Record {
@@ -40,20 +41,9 @@ fn read_index(path: &Path) -> ((u64, i64), Vec<Record>) {
     (header, records)
 }
 
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64
-}
-
-const LOG_1: &str = "00000000000000000001.log";
-const IDX_1: &str = "00000000000000000001.idx";
-
 #[test]
 fn a_few_lines_leave_no_index_after_flush_and_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     write_lines(&store, "quiet/messages", "q", 0..5);
     store.sync().unwrap();
     let stream_dir = dir.path().join("quiet/messages");
@@ -80,15 +70,11 @@ fn fsync_policies_never_touch_a_missing_index() {
         FsyncPolicy::EveryBatch,
         FsyncPolicy::Interval(Duration::from_millis(1)),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(StoreConfig {
-            fsync,
-            index_interval_bytes: 100,
-            segment_max_bytes: 150,
-            segment_max_count: 0,
-            ..config(dir.path())
-        })
-        .unwrap();
+        let (dir, store) = temp_store_with(|config| {
+            config.fsync = fsync;
+            config.index_interval_bytes = 100;
+            small_segments(config, 150);
+        });
         // "line NN" + LF is 8 bytes: 13 lines end at 104, the last one
         // starting at 96, short of the interval.
         write_lines(&store, "s", "line", 10..23);
@@ -125,11 +111,7 @@ fn fsync_policies_never_touch_a_missing_index() {
 fn the_index_appears_with_the_record_one_interval_in() {
     let dir = tempfile::tempdir().unwrap();
     let started = now_micros();
-    let store = Store::open(StoreConfig {
-        index_interval_bytes: 100,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let store = open_with(dir.path(), |config| config.index_interval_bytes = 100);
     let stream_dir = dir.path().join("s");
     write_lines(&store, "s", "line", 10..23);
     store.sync().unwrap();
@@ -155,13 +137,7 @@ fn the_index_appears_with_the_record_one_interval_in() {
 
 #[test]
 fn a_closed_segment_always_has_an_index_with_its_end_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 100,
-        segment_max_count: 0,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| small_segments(config, 100));
     // 12 lines of 8 bytes fill segment 1 (96 bytes); line 13 rotates.
     write_lines(&store, "r", "line", 10..30);
     store.sync().unwrap();
@@ -190,8 +166,7 @@ fn a_closed_segment_always_has_an_index_with_its_end_record() {
 
 #[test]
 fn seeks_in_an_active_segment_without_an_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     write_lines(&store, "s", "l", 0..50);
     store.sync().unwrap();
     assert_eq!(files_in(&dir.path().join("s")), [LOG_1]);
@@ -217,24 +192,20 @@ fn seeks_in_an_active_segment_without_an_index() {
 
 #[test]
 fn restart_without_an_index_builds_one_only_when_a_record_is_due() {
-    let dir = tempfile::tempdir().unwrap();
-    let small = |dir: &Path| StoreConfig {
-        index_interval_bytes: 100,
-        ..config(dir)
-    };
-    let store = Store::open(small(dir.path())).unwrap();
+    let small = |config: &mut StoreConfig| config.index_interval_bytes = 100;
+    let (dir, store) = temp_store_with(small);
     write_lines(&store, "s", "line", 10..15);
     store.shutdown().unwrap();
     let stream_dir = dir.path().join("s");
     assert_eq!(files_in(&stream_dir), [LOG_1]);
     // Below the interval after the restart: still no index.
-    let store = Store::open(small(dir.path())).unwrap();
+    let store = open_with(dir.path(), small);
     write_lines(&store, "s", "line", 15..20);
     store.shutdown().unwrap();
     assert_eq!(files_in(&stream_dir), [LOG_1]);
     // Past it: the index appears. The timestamps of the lines written
     // before the restart were never recorded, so the maximum is unknown.
-    let store = Store::open(small(dir.path())).unwrap();
+    let store = open_with(dir.path(), small);
     write_lines(&store, "s", "line", 20..25);
     store.shutdown().unwrap();
     let (_, records) = read_index(&stream_dir.join(IDX_1));
@@ -252,18 +223,14 @@ fn restart_without_an_index_builds_one_only_when_a_record_is_due() {
 
 #[test]
 fn restart_with_an_index_keeps_and_extends_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let small = |dir: &Path| StoreConfig {
-        index_interval_bytes: 100,
-        ..config(dir)
-    };
-    let store = Store::open(small(dir.path())).unwrap();
+    let small = |config: &mut StoreConfig| config.index_interval_bytes = 100;
+    let (dir, store) = temp_store_with(small);
     write_lines(&store, "s", "line", 10..24);
     store.shutdown().unwrap();
     let index = dir.path().join("s").join(IDX_1);
     let (header, records) = read_index(&index);
     assert_eq!(records, [record(23, 14, 104), record(23, 15, 112)]);
-    let store = Store::open(small(dir.path())).unwrap();
+    let store = open_with(dir.path(), small);
     write_lines(&store, "s", "line", 24..38);
     store.shutdown().unwrap();
     let (header_after, records) = read_index(&index);
@@ -287,8 +254,7 @@ fn restart_with_an_index_keeps_and_extends_it() {
 
 #[test]
 fn age_rotation_after_a_restart_counts_from_the_segment_birth() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     write_lines(&store, "s", "old", 0..1);
     store.sync().unwrap();
     std::thread::sleep(Duration::from_millis(400));
@@ -303,11 +269,9 @@ fn age_rotation_after_a_restart_counts_from_the_segment_birth() {
     std::thread::sleep(Duration::from_millis(200));
     // The segment was born at least 600 ms ago but last written about
     // 200 ms ago.
-    let store = Store::open(StoreConfig {
-        segment_max_age: Some(Duration::from_millis(500)),
-        ..config(dir.path())
-    })
-    .unwrap();
+    let store = open_with(dir.path(), |config| {
+        config.segment_max_age = Some(Duration::from_millis(500))
+    });
     write_lines(&store, "s", "new", 2..3);
     store.shutdown().unwrap();
     let names = files_in(&stream_dir);
@@ -330,8 +294,7 @@ fn age_rotation_after_a_restart_counts_from_the_segment_birth() {
 
 #[test]
 fn a_kill_with_a_torn_line_and_no_index_recovers() {
-    let live = tempfile::tempdir().unwrap();
-    let store = Store::open(config(live.path())).unwrap();
+    let (live, store) = temp_store();
     write_lines(&store, "r/messages", "ok", 0..5);
     store.sync().unwrap();
     // What the disk holds after kill -9: the files as they are now, plus
@@ -353,7 +316,7 @@ fn a_kill_with_a_torn_line_and_no_index_recovers() {
     reader.seek_time(3).unwrap();
     assert_eq!(drain(&mut reader), expected("ok", 1..6, 0));
 
-    let store = Store::open(config(crashed.path())).unwrap();
+    let store = open(crashed.path());
     write_lines(&store, "r/messages", "ok", 5..7);
     store.sync().unwrap();
     let stats = store.stats().snapshot();

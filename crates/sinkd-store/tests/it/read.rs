@@ -1,19 +1,17 @@
 //! Reading: seeking by sequence number and time, following a growing
 //! stream across rotation, listing streams.
 
-use super::*;
-use sinkd_store::list_streams;
+use crate::support::*;
+use sinkd_store::{list_streams, AppendBatch, Store, StreamReader};
+use std::path::Path;
 
 /// A store with small segments and a dense index, holding lines
 /// "line 0".."line 999" with timestamp = 1000 * i.
 fn indexed_store(dir: &Path) -> Store {
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 2000,
-        segment_max_count: 0,
-        index_interval_bytes: 100,
-        ..config(dir)
-    })
-    .unwrap();
+    let store = open_with(dir, |config| {
+        small_segments(config, 2000);
+        config.index_interval_bytes = 100;
+    });
     let writer = store.writer();
     let mut batch = AppendBatch::new();
     for i in 0..1000i64 {
@@ -86,13 +84,7 @@ fn seeks_by_time_without_missing_a_line() {
 
 #[test]
 fn follows_a_stream_while_it_grows_and_rotates() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 64,
-        segment_max_count: 0,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| small_segments(config, 64));
     write_lines(&store, "f", "a", 0..5);
     store.sync().unwrap();
     let mut reader = StreamReader::open(dir.path(), "f").unwrap();
@@ -109,18 +101,13 @@ fn follows_a_stream_while_it_grows_and_rotates() {
 
 #[test]
 fn lists_streams_with_their_extent() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 100,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| config.segment_max_bytes = 100);
     write_lines(&store, "fw/edge1/local7.log", "line", 10..40);
     write_lines(&store, "router1/messages", "x", 0..1);
     store.shutdown().unwrap();
     std::fs::create_dir_all(dir.path().join("empty/dir")).unwrap();
     // A relay spool is a store of its own under a hidden directory.
-    let spool = Store::open(config(&dir.path().join(".relay/r1"))).unwrap();
+    let spool = open(&dir.path().join(".relay/r1"));
     write_lines(&spool, "queue", "q", 0..3);
     spool.shutdown().unwrap();
     let streams = list_streams(dir.path()).unwrap();

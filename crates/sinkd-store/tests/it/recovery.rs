@@ -4,9 +4,11 @@
 //! since written data is in the page cache) and damaging the copy the way a
 //! crash can.
 
-use super::*;
+use crate::support::*;
+use sinkd_store::{StoreConfig, StreamReader};
 use std::fs;
 use std::io::Write;
+use std::path::Path;
 
 /// Copies every file of `from` into `to` (created).
 fn copy_dir(from: &Path, to: &Path) {
@@ -19,11 +21,10 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn sequence_continues_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     write_lines(&store, "r/messages", "first", 0..10);
     store.shutdown().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let store = open(dir.path());
     write_lines(&store, "r/messages", "second", 0..5);
     store.shutdown().unwrap();
     let mut want = expected("first", 1..11, 0);
@@ -31,16 +32,12 @@ fn sequence_continues_across_restarts() {
     assert_eq!(read_all(dir.path(), "r/messages"), want);
     // 15 short lines are far below one index interval: no index, even
     // across two shutdowns.
-    assert_eq!(
-        files_in(&dir.path().join("r/messages")),
-        ["00000000000000000001.log"]
-    );
+    assert_eq!(files_in(&dir.path().join("r/messages")), [LOG_1]);
 }
 
 #[test]
 fn a_torn_last_line_is_cut_on_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     write_lines(&store, "r/messages", "ok", 0..3);
     store.shutdown().unwrap();
     let segment = dir.path().join("r/messages/00000000000000000001.log");
@@ -53,7 +50,7 @@ fn a_torn_last_line_is_cut_on_restart() {
     // A reader never returns the torn bytes, even before recovery.
     assert_eq!(read_all(dir.path(), "r/messages"), expected("ok", 1..4, 0));
 
-    let store = Store::open(config(dir.path())).unwrap();
+    let store = open(dir.path());
     write_lines(&store, "r/messages", "ok", 3..4);
     let stats = store.stats();
     store.shutdown().unwrap();
@@ -67,14 +64,11 @@ fn a_torn_last_line_is_cut_on_restart() {
 
 #[test]
 fn recovers_a_crashed_stream_with_a_lagging_index_and_a_half_compressed_segment() {
-    let live = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 100,
-        segment_max_count: 0,
-        index_interval_bytes: 16,
-        ..config(live.path())
-    })
-    .unwrap();
+    let crash_config = |config: &mut StoreConfig| {
+        small_segments(config, 100);
+        config.index_interval_bytes = 16;
+    };
+    let (live, store) = temp_store_with(crash_config);
     write_lines(&store, "r", "line", 10..40);
     store.sync().unwrap();
 
@@ -111,13 +105,7 @@ fn recovers_a_crashed_stream_with_a_lagging_index_and_a_half_compressed_segment(
         .write_all(b"line 4")
         .unwrap();
 
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 100,
-        segment_max_count: 0,
-        index_interval_bytes: 16,
-        ..config(crashed.path())
-    })
-    .unwrap();
+    let store = open_with(crashed.path(), crash_config);
     write_lines(&store, "r", "line", 40..45);
     store.sync().unwrap();
     let names = files_in(&stream_dir);
@@ -149,23 +137,17 @@ fn recovers_a_crashed_stream_with_a_lagging_index_and_a_half_compressed_segment(
 
 #[test]
 fn a_closed_segment_present_twice_keeps_the_compressed_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 20,
-        segment_max_count: 0,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| small_segments(config, 20));
     write_lines(&store, "s", "l", 0..6);
     store.shutdown().unwrap();
     let stream_dir = dir.path().join("s");
     // A crash between the rename and the unlink leaves both.
     let zst = stream_dir.join("00000000000000000001.log.zst");
     let text = zstd::decode_all(&fs::read(&zst).unwrap()[..]).unwrap();
-    fs::write(stream_dir.join("00000000000000000001.log"), text).unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    fs::write(stream_dir.join(LOG_1), text).unwrap();
+    let store = open(dir.path());
     store.sync().unwrap();
-    assert!(!stream_dir.join("00000000000000000001.log").exists());
+    assert!(!stream_dir.join(LOG_1).exists());
     assert!(zst.exists());
     store.shutdown().unwrap();
     assert_eq!(read_all(dir.path(), "s"), expected("l", 1..7, 0));

@@ -1,16 +1,11 @@
 //! Rotation by size, count and age, and compression of closed segments.
 
-use super::*;
+use crate::support::*;
+use std::time::Duration;
 
 #[test]
 fn rotates_by_size_and_compresses_closed_segments() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 100,
-        segment_max_count: 0,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| small_segments(config, 100));
     // "line NN\n" is 8 bytes: 12 lines per 100-byte segment.
     write_lines(&store, "r/messages", "line", 10..70);
     store.sync().unwrap();
@@ -44,12 +39,7 @@ fn rotates_by_size_and_compresses_closed_segments() {
 
 #[test]
 fn a_line_longer_than_a_segment_gets_one_of_its_own() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 10,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| config.segment_max_bytes = 10);
     let long = "x".repeat(50);
     store
         .writer()
@@ -62,13 +52,10 @@ fn a_line_longer_than_a_segment_gets_one_of_its_own() {
 
 #[test]
 fn keeps_at_most_segment_max_count_segments() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_bytes: 100,
-        segment_max_count: 3,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| {
+        config.segment_max_bytes = 100;
+        config.segment_max_count = 3;
+    });
     write_lines(&store, "r/messages", "line", 10..70);
     store.sync().unwrap();
     let names = files_in(&dir.path().join("r/messages"));
@@ -88,12 +75,8 @@ fn keeps_at_most_segment_max_count_segments() {
 
 #[test]
 fn rotates_by_age_even_when_the_stream_is_idle() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        segment_max_age: Some(Duration::from_millis(100)),
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) =
+        temp_store_with(|config| config.segment_max_age = Some(Duration::from_millis(100)));
     write_lines(&store, "idle/messages", "old", 0..3);
     store.sync().unwrap();
     let stream_dir = dir.path().join("idle/messages");

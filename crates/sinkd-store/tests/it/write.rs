@@ -1,13 +1,17 @@
 //! Writing: read-back, ordering across writer threads, batching APIs,
 //! shutdown flushing, many streams with few file descriptors.
 
-use super::*;
-use sinkd_store::{list_streams, StoreError, TrySubmitError};
+use crate::support::*;
+use sinkd_store::{
+    list_streams, AppendBatch, FsyncPolicy, Store, StoreConfig, StoreError, TrySubmitError,
+    WriteObserver,
+};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[test]
 fn appended_lines_read_back_with_sequence_numbers() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     write_lines(&store, "router1/messages", "r1", 0..250);
     write_lines(&store, "router2/messages", "r2", 0..3);
     let stats = store.stats();
@@ -33,12 +37,7 @@ fn appended_lines_read_back_with_sequence_numbers() {
 
 #[test]
 fn a_batch_for_many_streams_is_split_between_writers_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        writer_threads: 4,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| config.writer_threads = 4);
     let writer = store.writer();
     let mut batch = AppendBatch::new();
     for round in 0..20 {
@@ -63,14 +62,11 @@ fn a_batch_for_many_streams_is_split_between_writers_in_order() {
 
 #[test]
 fn shutdown_writes_what_the_timer_has_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        flush_interval: Duration::from_secs(3600),
-        quiet_flush: Duration::ZERO,
-        fsync: FsyncPolicy::Interval(Duration::from_secs(3600)),
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| {
+        config.flush_interval = Duration::from_secs(3600);
+        config.quiet_flush = Duration::ZERO;
+        config.fsync = FsyncPolicy::Interval(Duration::from_secs(3600));
+    });
     write_lines(&store, "quiet/messages", "q", 0..10);
     // The writer creates the segment on the first line but nothing forces
     // the buffered lines out yet.
@@ -87,13 +83,10 @@ fn shutdown_writes_what_the_timer_has_not() {
 
 #[test]
 fn sync_makes_lines_visible_and_every_batch_policy_fsyncs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        flush_interval: Duration::from_secs(3600),
-        fsync: FsyncPolicy::EveryBatch,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| {
+        config.flush_interval = Duration::from_secs(3600);
+        config.fsync = FsyncPolicy::EveryBatch;
+    });
     write_lines(&store, "s", "x", 0..5);
     store.sync().unwrap();
     assert_eq!(read_all(dir.path(), "s"), expected("x", 1..6, 0));
@@ -106,13 +99,10 @@ fn interval_fsyncs_happen_while_the_store_runs() {
     // Few streams get per-file syncs, many get one syncfs; both are done by
     // the sync thread without any explicit sync or shutdown.
     for streams in [3, 40] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(StoreConfig {
-            writer_threads: 1,
-            fsync: FsyncPolicy::Interval(Duration::from_millis(5)),
-            ..config(dir.path())
-        })
-        .unwrap();
+        let (dir, store) = temp_store_with(|config| {
+            config.writer_threads = 1;
+            config.fsync = FsyncPolicy::Interval(Duration::from_millis(5));
+        });
         let stats = store.stats();
         for stream in 0..streams {
             write_lines(&store, &format!("d{stream}"), "x", 0..3);
@@ -136,13 +126,10 @@ fn interval_fsyncs_happen_while_the_store_runs() {
 #[test]
 fn a_line_reaches_the_file_by_the_flush_interval_without_a_pause() {
     // No quiet flush: only the interval tick can write the line.
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        flush_interval: Duration::from_millis(50),
-        quiet_flush: Duration::ZERO,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| {
+        config.flush_interval = Duration::from_millis(50);
+        config.quiet_flush = Duration::ZERO;
+    });
     write_lines(&store, "tick", "t", 0..4);
     let segment = dir.path().join("tick/00000000000000000001.log");
     assert!(eventually(
@@ -153,13 +140,10 @@ fn a_line_reaches_the_file_by_the_flush_interval_without_a_pause() {
 
 #[test]
 fn try_submit_accounts_for_every_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        queue_batches: 1,
-        writer_threads: 1,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| {
+        config.queue_batches = 1;
+        config.writer_threads = 1;
+    });
     let writer = store.writer();
     let mut accepted = 0u64;
     let mut refused = 0u64;
@@ -187,8 +171,7 @@ fn try_submit_accounts_for_every_line() {
 
 #[test]
 fn handles_fail_after_shutdown_and_give_the_lines_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (_dir, store) = temp_store();
     let writer = store.writer();
     store.shutdown().unwrap();
     let error = writer.submit(batch_of("s", &["a", "b"])).unwrap_err();
@@ -199,14 +182,13 @@ fn handles_fail_after_shutdown_and_give_the_lines_back() {
 
 #[test]
 fn a_second_store_on_the_same_directory_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(config(dir.path())).unwrap();
+    let (dir, store) = temp_store();
     assert!(matches!(
         Store::open(config(dir.path())),
         Err(StoreError::Locked { .. })
     ));
     store.shutdown().unwrap();
-    Store::open(config(dir.path())).unwrap().shutdown().unwrap();
+    open(dir.path()).shutdown().unwrap();
 }
 
 #[test]
@@ -244,11 +226,7 @@ fn invalid_configuration_is_refused() {
 #[test]
 fn five_thousand_streams_with_sixty_four_descriptors() {
     let dir = fast_tempdir();
-    let store = Store::open(StoreConfig {
-        max_open_files: 64,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let store = open_with(dir.path(), |config| config.max_open_files = 64);
     let writer = store.writer();
     let stats = store.stats();
     let mut max_open = 0;
@@ -288,25 +266,16 @@ fn five_thousand_streams_with_sixty_four_descriptors() {
 
 #[test]
 fn write_observer_hears_how_long_lines_waited() {
-    let dir = tempfile::tempdir().unwrap();
-    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = std::sync::Arc::clone(&heard);
-    let store = Store::open(StoreConfig {
-        on_write: Some(sinkd_store::WriteObserver(std::sync::Arc::new(
-            move |waited| {
-                sink.lock().unwrap().push(waited);
-            },
-        ))),
-        ..config(dir.path())
-    })
-    .unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&heard);
+    let (_dir, store) = temp_store_with(|config| {
+        config.on_write = Some(WriteObserver(Arc::new(move |waited| {
+            sink.lock().unwrap().push(waited);
+        })));
+    });
     // Lines stamped two seconds ago have waited at least that long.
-    let stamped = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as i64
-        - 2_000_000;
-    let mut batch = sinkd_store::AppendBatch::new();
+    let stamped = now_micros() - 2_000_000;
+    let mut batch = AppendBatch::new();
     batch.push("late/messages", stamped, b"<13>late");
     store.writer().submit(batch).unwrap();
     store.shutdown().unwrap();
@@ -318,20 +287,17 @@ fn write_observer_hears_how_long_lines_waited() {
 
 /// Size of the active segment of `stream`, 0 while it has no file.
 fn segment_len(dir: &std::path::Path, stream: &str) -> u64 {
-    std::fs::metadata(dir.join(stream).join("00000000000000000001.log")).map_or(0, |m| m.len())
+    std::fs::metadata(dir.join(stream).join(LOG_1)).map_or(0, |m| m.len())
 }
 
 #[test]
 fn over_the_memory_budget_only_the_largest_buffers_are_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(StoreConfig {
-        writer_threads: 1,
-        max_buffered_bytes: 64 * 1024,
-        flush_interval: Duration::from_secs(3600),
-        quiet_flush: Duration::ZERO,
-        ..config(dir.path())
-    })
-    .unwrap();
+    let (dir, store) = temp_store_with(|config| {
+        config.writer_threads = 1;
+        config.max_buffered_bytes = 64 * 1024;
+        config.flush_interval = Duration::from_secs(3600);
+        config.quiet_flush = Duration::ZERO;
+    });
     let writer = store.writer();
     // 1 KiB lines, one chunk each: "big" holds 20 chunks, "mid" 18, and
     // fifteen small streams 2 each: 68 chunks against a budget of 64.
@@ -349,8 +315,8 @@ fn over_the_memory_budget_only_the_largest_buffers_are_written() {
         }
     }
     writer.submit(batch).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while segment_len(dir.path(), "big/messages") == 0 && std::time::Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while segment_len(dir.path(), "big/messages") == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     // Writing "big" brings the buffers under nine tenths of the budget;

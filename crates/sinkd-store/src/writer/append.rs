@@ -1,0 +1,348 @@
+//! Appending and rotation: a line into its stream's buffer, and the life of
+//! the stream's segments.
+//!
+//! `append` is the per-line path. It makes sure the stream is open
+//! (recovered from disk on its first line, or after a failed write once the
+//! pause is over), rotates the active segment when the line would take it
+//! past `segment_max_bytes` or it is `segment_max_age` old, copies the line
+//! into the buffer and notes an index record when one is due. A segment is
+//! created by its first line, as its `N.log` alone; beyond
+//! `segment_max_count` the oldest segments are deleted. Rotation writes the
+//! buffer out, closes the file and hands the segment to the compressor
+//! thread, never compressing here; jobs that thread's queue has no room
+//! for wait in a backlog. Streams that stay idle are rotated by age from
+//! the tick.
+
+use super::flush::STREAM_FLUSH_BYTES;
+use super::{now_micros, Active, Phase, Writer};
+use crate::compress::CompressJob;
+use crate::config::FsyncPolicy;
+use crate::layout::{self, FileKind, IndexRecord};
+use crate::recover::{self, ActiveSegment, Recovered};
+use crate::stats;
+use crate::sys;
+use crossbeam_channel::TrySendError;
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+impl Writer {
+    pub(super) fn append(
+        &mut self,
+        id: u32,
+        timestamp_micros: i64,
+        line: &[u8],
+        now: Instant,
+        wall: i64,
+    ) {
+        if !self.ensure_ready(id, now, wall) {
+            self.local.lines_dropped += 1;
+            return;
+        }
+        let max_bytes = self.shared.config.segment_max_bytes;
+        let max_age = self.shared.config.segment_max_age;
+        let line_bytes = line.len() as u64 + 1;
+        if let Some(active) = &self.streams[id as usize].active {
+            let too_big = active.size > 0 && active.size + line_bytes > max_bytes;
+            let too_old = active.size > 0
+                && max_age.is_some_and(|age| age_exceeded(active.created_micros, wall, age));
+            if too_big || too_old {
+                self.rotate(id);
+            }
+        }
+        if self.streams[id as usize].active.is_none() && !self.start_segment(id, wall) {
+            self.local.lines_dropped += 1;
+            return;
+        }
+        let interval = self.shared.config.index_interval_bytes.max(1);
+        let stream = &mut self.streams[id as usize];
+        let Some(active) = stream.active.as_mut() else {
+            self.local.lines_dropped += 1;
+            return;
+        };
+        let len_before = stream.buf.len();
+        let pushed = stream
+            .buf
+            .extend(&mut self.pool, line)
+            .and_then(|()| stream.buf.extend(&mut self.pool, b"\n"));
+        if let Err(error) = pushed {
+            // No memory for the line: it is dropped, the buffer unchanged.
+            stream.buf.truncate(&mut self.pool, len_before);
+            self.local.lines_dropped += 1;
+            let dir = stream.dir.clone();
+            self.warn("buffer", &dir, &error.to_string());
+            return;
+        }
+        active.running_max = active.running_max.max(timestamp_micros);
+        if active.size >= active.next_index_at {
+            stream.pending_index.push(IndexRecord {
+                max_timestamp_micros: active.running_max,
+                seq: stream.next_seq,
+                offset: active.size,
+            });
+            active.next_index_at = active.size + interval;
+            active.last_index_offset = Some(active.size);
+        }
+        if len_before == 0 {
+            stream.buf_oldest_micros = timestamp_micros;
+            stream.buf_since = now;
+        }
+        active.size += line_bytes;
+        stream.next_seq += 1;
+        stream.buf_lines += 1;
+        if !stream.in_dirty {
+            stream.in_dirty = true;
+            self.dirty.push(id);
+        }
+        if stream.buf.len() >= STREAM_FLUSH_BYTES {
+            self.flush_stream(id);
+        }
+    }
+
+    /// Recovers the stream if needed; `false` when it cannot take lines now.
+    fn ensure_ready(&mut self, id: u32, now: Instant, wall: i64) -> bool {
+        match self.streams[id as usize].phase {
+            Phase::Ready => true,
+            Phase::Invalid => false,
+            Phase::Failed { retry_at } if now < retry_at => false,
+            Phase::Failed { .. } | Phase::Unopened => self.open_stream(id, now, wall),
+        }
+    }
+
+    fn open_stream(&mut self, id: u32, now: Instant, wall: i64) -> bool {
+        let dir = self.streams[id as usize].dir.clone();
+        let created = match create_stream_dir(&dir) {
+            Ok(created) => created,
+            Err(error) => {
+                self.fail_stream(id, now, "create directory", &dir, &error.to_string());
+                return false;
+            }
+        };
+        // A directory made just now holds nothing to recover: a new
+        // device costs no directory scan.
+        let recovered = if created {
+            Recovered::empty()
+        } else {
+            match recover::recover_stream(
+                &dir,
+                self.shared.config.index_interval_bytes.max(1),
+                wall,
+            ) {
+                Ok(recovered) => recovered,
+                Err(error) => {
+                    self.fail_stream(id, now, "recover", &dir, &error.to_string());
+                    return false;
+                }
+            }
+        };
+        self.local.torn_bytes_cut += recovered.torn_bytes;
+        for first_seq in recovered.closed_logs {
+            self.send_job(CompressJob::Compress {
+                dir: dir.clone(),
+                first_seq,
+            });
+        }
+        let stream = &mut self.streams[id as usize];
+        stream.phase = Phase::Ready;
+        stream.next_seq = recovered.next_seq;
+        stream.segments = recovered.segments;
+        stream.active = recovered.active.map(|active: ActiveSegment| Active {
+            first_seq: active.first_seq,
+            size: active.size,
+            created_micros: active.created_micros,
+            running_max: active.running_max,
+            next_index_at: active.next_index_at,
+            last_index_offset: active.last_index_offset,
+            index_on_disk: active.index_on_disk,
+        });
+        self.enforce_count(id);
+        true
+    }
+
+    /// Creates the segment starting at the stream's next seq: only its
+    /// `N.log`; the index comes with its first record.
+    fn start_segment(&mut self, id: u32, wall: i64) -> bool {
+        let stream = &self.streams[id as usize];
+        let first_seq = stream.next_seq;
+        let log_path = layout::file_path(&stream.dir, first_seq, FileKind::Log);
+        let log = match OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&log_path)
+        {
+            Ok(file) => file,
+            Err(error) => {
+                self.fail_stream(id, Instant::now(), "create", &log_path, &error.to_string());
+                return false;
+            }
+        };
+        let interval = self.shared.config.index_interval_bytes.max(1);
+        let sync_now = self.shared.config.fsync == FsyncPolicy::EveryBatch;
+        let stream = &mut self.streams[id as usize];
+        stream.segments.push_back(first_seq);
+        stream.active = Some(Active {
+            first_seq,
+            size: 0,
+            created_micros: wall,
+            running_max: i64::MIN,
+            next_index_at: interval,
+            last_index_offset: None,
+            index_on_disk: false,
+        });
+        stream.dir_unsynced = true;
+        self.install_file(id, log);
+        self.mark_unsynced(id);
+        if sync_now {
+            let dir = self.streams[id as usize].dir.clone();
+            if let Err(error) = sys::sync_dir(&dir) {
+                self.local.write_errors += 1;
+                self.warn("fsync", &dir, &error.to_string());
+            } else {
+                self.local.fsyncs += 1;
+                self.streams[id as usize].dir_unsynced = false;
+            }
+        }
+        self.enforce_count(id);
+        true
+    }
+
+    /// Closes the active segment: writes it out, records its end in the
+    /// index, and hands it to the compressor. The next line starts a new
+    /// segment.
+    fn rotate(&mut self, id: u32) {
+        self.push_end_record(id);
+        if !self.flush_stream(id) {
+            return;
+        }
+        let policy = self.shared.config.fsync;
+        let stream = &mut self.streams[id as usize];
+        let Some(active) = stream.active.take() else {
+            return;
+        };
+        let dir = stream.dir.clone();
+        if let Some(slot) = stream.slot.take() {
+            if let Some(file) = self.files.remove(slot) {
+                stats::sub(&self.shared.stats.open_files, 1);
+                if policy != FsyncPolicy::Never {
+                    let path = layout::file_path(&dir, active.first_seq, FileKind::Log);
+                    self.sync_closed(file, path);
+                }
+            }
+        }
+        self.local.segments_rotated += 1;
+        self.send_job(CompressJob::Compress {
+            dir,
+            first_seq: active.first_seq,
+        });
+    }
+
+    /// Rotates every stream whose active segment holds lines and is
+    /// `max_age` old, idle streams included (called from the tick).
+    pub(super) fn rotate_expired(&mut self, max_age: Duration) {
+        let wall = now_micros();
+        for id in 0..self.streams.len() as u32 {
+            let expired = self.streams[id as usize]
+                .active
+                .as_ref()
+                .is_some_and(|active| {
+                    active.size > 0 && age_exceeded(active.created_micros, wall, max_age)
+                });
+            if expired {
+                self.rotate(id);
+            }
+        }
+    }
+
+    /// Deletes the oldest segments beyond `segment_max_count`.
+    fn enforce_count(&mut self, id: u32) {
+        let max_count = self.shared.config.segment_max_count;
+        if max_count == 0 {
+            return;
+        }
+        let stream = &mut self.streams[id as usize];
+        let mut doomed = Vec::new();
+        while stream.segments.len() > max_count {
+            match stream.segments.pop_front() {
+                Some(first_seq)
+                    if stream
+                        .active
+                        .as_ref()
+                        .is_some_and(|active| active.first_seq == first_seq) =>
+                {
+                    stream.segments.push_front(first_seq);
+                    break;
+                }
+                Some(first_seq) => doomed.push(first_seq),
+                None => break,
+            }
+        }
+        let dir = stream.dir.clone();
+        for first_seq in doomed {
+            self.send_job(CompressJob::Delete {
+                dir: dir.clone(),
+                first_seq,
+            });
+        }
+    }
+
+    fn send_job(&mut self, job: CompressJob) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(job);
+            return;
+        }
+        match self.shared.compress_tx.try_send(job) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(job)) => self.backlog.push_back(job),
+        }
+    }
+
+    /// Hands queued jobs to the compressor; `blocking` waits for room.
+    pub(super) fn retry_backlog(&mut self, blocking: bool) {
+        while let Some(job) = self.backlog.pop_front() {
+            let result = if blocking {
+                self.shared
+                    .compress_tx
+                    .send(job)
+                    .map_err(|error| TrySendError::Disconnected(error.0))
+            } else {
+                self.shared.compress_tx.try_send(job)
+            };
+            match result {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(job)) => {
+                    self.backlog.push_front(job);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Creates a stream's directory and any missing parents. `true` when the
+/// directory itself was created by this call (so it is empty), `false`
+/// when it was already there.
+fn create_stream_dir(dir: &Path) -> io::Result<bool> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(false),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            match fs::create_dir(dir) {
+                Ok(()) => Ok(true),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {
+                    Ok(false)
+                }
+                Err(error) => Err(error),
+            }
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn age_exceeded(created_micros: i64, wall: i64, max_age: Duration) -> bool {
+    let max_age = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
+    wall.saturating_sub(created_micros) >= max_age
+}

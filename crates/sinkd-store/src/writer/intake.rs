@@ -1,0 +1,161 @@
+//! Intake: a batch from the queue becomes appends to stream ids.
+//!
+//! With thousands of streams, each line's stream lookup, stream state and
+//! buffer tail are cache misses, so a batch is taken in three passes. The
+//! stream paths are hashed first (a run of lines for one stream once) and
+//! their slots in the id table prefetched; then the ids are resolved, the
+//! key to compare prefetched a few lookups ahead, and a stream seen for the
+//! first time gets its state (unopened, or refusing every line when its
+//! path fails validation); then the lines are appended in order, with the
+//! state of the stream a few lines ahead ([`HOT_BYTES`] of it) and the end
+//! of its buffer prefetched. After the batch come the memory budget, the
+//! `EveryBatch` fsync and the counters, and the emptied batch goes back to
+//! the producers for reuse.
+
+use super::{now_micros, Phase, Stream, Writer, HOT_BYTES};
+use crate::batch::AppendBatch;
+use crate::chunks::ChunkBuf;
+use crate::config::FsyncPolicy;
+use crate::hint;
+use crate::path::validate_stream_path;
+use crate::stats;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// In `handle_batch`, how many lines ahead a stream's state, and then the
+/// end of its buffer, are prefetched.
+pub(super) const PREFETCH_STATE_AHEAD: usize = 8;
+/// How many lookups ahead the id table's key to compare is prefetched.
+const PREFETCH_KEY_AHEAD: usize = 8;
+const PREFETCH_TAIL_AHEAD: usize = 4;
+
+/// The id of a batch entry whose bytes could not be resolved.
+const NO_STREAM: u32 = u32::MAX;
+
+impl Writer {
+    pub(super) fn handle_batch(&mut self, mut batch: AppendBatch) {
+        let now = Instant::now();
+        let wall = now_micros();
+        // With thousands of streams, each line's stream lookup, stream
+        // state and buffer tail are cache misses. Hashing every path first
+        // lets the id table's slots be loaded ahead of the lookups, and the
+        // append pass asks for the state of the streams a few lines ahead
+        // before it needs them.
+        let mut hashes = std::mem::take(&mut self.batch_hashes);
+        hashes.clear();
+        let mut previous: Option<(&[u8], u64)> = None;
+        for entry in batch.entries() {
+            let hash = match (batch.resolve(entry), previous) {
+                (None, _) => 0,
+                // A run of lines for one stream (one device per connection)
+                // is hashed once.
+                (Some((stream, _)), Some((previous_stream, hash))) if previous_stream == stream => {
+                    hash
+                }
+                (Some((stream, _)), _) => {
+                    let hash = self.ids.hash(stream);
+                    self.ids.prefetch(hash);
+                    previous = Some((stream, hash));
+                    hash
+                }
+            };
+            hashes.push(hash);
+        }
+        let mut ids = std::mem::take(&mut self.batch_ids);
+        ids.clear();
+        let mut previous: Option<(&[u8], u32)> = None;
+        for (index, (entry, &hash)) in batch.entries().iter().zip(&hashes).enumerate() {
+            if let Some(&ahead) = hashes.get(index + PREFETCH_KEY_AHEAD) {
+                self.ids.prefetch_key(ahead);
+            }
+            let id = match batch.resolve(entry) {
+                None => NO_STREAM,
+                Some((stream, _)) => match previous {
+                    Some((previous_stream, id)) if previous_stream == stream => id,
+                    _ => {
+                        let id = self.stream_id(stream, hash);
+                        previous = Some((stream, id));
+                        id
+                    }
+                },
+            };
+            ids.push(id);
+        }
+        self.batch_hashes = hashes;
+        for (index, entry) in batch.entries().iter().enumerate() {
+            if let Some(stream) = ids
+                .get(index + PREFETCH_STATE_AHEAD)
+                .and_then(|&ahead| self.streams.get(ahead as usize))
+            {
+                hint::prefetch(stream, HOT_BYTES);
+            }
+            if let Some(stream) = ids
+                .get(index + PREFETCH_TAIL_AHEAD)
+                .and_then(|&ahead| self.streams.get(ahead as usize))
+            {
+                self.pool.prefetch_tail(&stream.buf);
+            }
+            let id = ids[index];
+            let Some((_, line)) = batch.resolve(entry).filter(|_| id != NO_STREAM) else {
+                continue;
+            };
+            self.append(id, entry.timestamp_micros, line, now, wall);
+        }
+        self.batch_ids = ids;
+        if self.pool.held_bytes() > self.shared.buffer_budget {
+            self.flush_largest();
+        }
+        if self.shared.config.fsync == FsyncPolicy::EveryBatch {
+            self.flush_dirty();
+            self.sync_unsynced();
+        }
+        self.publish();
+        batch.clear();
+        batch.trim_capacity(4 * 1024 * 1024, 64 * 1024);
+        let _ = self.shared.recycle_tx.try_send(batch);
+    }
+
+    /// The id of `stream` (whose hash in `ids` is `hash`), creating its
+    /// (unopened) state on first sight.
+    fn stream_id(&mut self, stream: &[u8], hash: u64) -> u32 {
+        if let Some(id) = self.ids.get(stream, hash) {
+            return id;
+        }
+        let (dir, phase) = match std::str::from_utf8(stream)
+            .map_err(|_| ())
+            .and_then(|path| validate_stream_path(path).map(|()| path).map_err(|_| ()))
+        {
+            Ok(path) => (self.shared.config.data_dir.join(path), Phase::Unopened),
+            Err(()) => {
+                self.warn(
+                    "validate",
+                    Path::new(&*String::from_utf8_lossy(stream)),
+                    "invalid stream path",
+                );
+                (PathBuf::new(), Phase::Invalid)
+            }
+        };
+        self.streams.push(Stream {
+            dir,
+            phase,
+            next_seq: 1,
+            active: None,
+            segments: VecDeque::new(),
+            buf: ChunkBuf::default(),
+            buf_lines: 0,
+            buf_oldest_micros: 0,
+            buf_since: Instant::now(),
+            pending_index: Vec::new(),
+            slot: None,
+            in_dirty: false,
+            in_unsynced: false,
+            index_unsynced: false,
+            dir_unsynced: false,
+        });
+        let id = self.ids.insert(stream, hash);
+        debug_assert_eq!(id as usize + 1, self.streams.len());
+        stats::add(&self.shared.stats.open_streams, 1);
+        id
+    }
+}
