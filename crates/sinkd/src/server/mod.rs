@@ -31,8 +31,8 @@ use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-/// Batches that may wait in each worker's queue before listeners feel
-/// backpressure (TCP) or count drops (UDP).
+/// Batches that may wait in each worker's queue before listeners wait for
+/// it (TCP tasks await; UDP threads block while the socket buffer fills).
 const WORKER_QUEUE_BATCHES: usize = 32;
 
 /// Where the configuration came from, so SIGHUP can read it again.
