@@ -1,6 +1,6 @@
 //! `sinkd` without a subcommand: the running collector.
 //!
-//! This module only wires the crates together (design.md §2): it loads the
+//! This module only wires the crates together (docs/ARCHITECTURE.md): it loads the
 //! configuration, opens the store, starts the worker threads and the
 //! listeners, serves metrics, and handles signals. SIGHUP reloads the
 //! configuration in place (`reload.rs`); SIGTERM and SIGINT run the drain
