@@ -1,4 +1,5 @@
-//! Checks that every design.md §8 name is exported and labels start at zero.
+//! Checks that the core names of docs/specs/metrics.md are exported and
+//! labels start at zero.
 
 use super::*;
 

@@ -2,7 +2,7 @@
 //! HOST[:PORT]` targets, without ever making a worker wait and without
 //! losing what was accepted.
 //!
-//! The path of a relayed message (design.md §2, §7):
+//! The path of a relayed message (docs/relay.md, "How a message travels"):
 //!
 //! ```text
 //! worker ─ format (sinkd-proto) into a RelayBatch ─ RelayHandle::offer ─┐ (never blocks)

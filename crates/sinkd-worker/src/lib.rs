@@ -8,7 +8,8 @@
 //! `AppendBatch` for the store (`sinkd-store`), which it submits once per
 //! batch. Submitting blocks while the store is behind; the worker then stops
 //! taking batches, its queue fills, and TCP readers stop reading — that is
-//! the backpressure chain described in docs/ARCHITECTURE.md.
+//! the backpressure chain of docs/ARCHITECTURE.md ("Threads, queues and
+//! their bounds").
 //!
 //! Relay sinks get the message in their format as it goes on the wire
 //! (unescaped), in one `RelayBatch` per relay per batch, handed to the

@@ -1,6 +1,6 @@
 //! The comparison as Markdown: one table per scenario, one row per
 //! server, with sinkd's ratio to each peer. This is the text that goes into
-//! `docs/performance.md`.
+//! `docs/performance-history.md`.
 //!
 //! "msgs/s written" counts the lines a server wrote (the messages that
 //! pass the filter, about half of the mix) per second of end-to-end time;

@@ -1,5 +1,5 @@
 //! `sinkd import-device-config`: the device's CLI logging lines on stdin,
-//! the equivalent sinkd TOML on stdout (design.md §5). The translation
+//! the equivalent sinkd TOML on stdout (docs/specs/cli.md). The translation
 //! itself lives in `sinkd_config::import_device_config`.
 
 use std::io::Read;

@@ -1,5 +1,5 @@
 //! `sinkd parse`: raw messages on stdin, one JSON object per message on
-//! stdout, keyed as design.md §3 fixes (`format`, `facility`, `severity`,
+//! stdout, keyed as docs/specs/cli.md fixes (`format`, `facility`, `severity`,
 //! `version`, `timestamp`, `hostname`, `app_name`, `procid`, `msgid`,
 //! `structured_data`, `msg`).
 //!

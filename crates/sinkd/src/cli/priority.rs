@@ -1,5 +1,5 @@
 //! `sinkd priority 'EXPR'`: compiles a device priority expression and prints
-//! the resulting facility/severity table as JSON (design.md §4).
+//! the resulting facility/severity table as JSON (docs/specs/cli.md).
 //!
 //! `--template NAME=EXPR` defines templates the expression may refer to with
 //! `template NAME`, on top of the built-in defaults. A bad expression or

@@ -1,5 +1,5 @@
 //! `sinkd parse` and `sinkd priority` end to end: the JSON shapes of
-//! design.md §3–§4, framing options, strict mode and exit codes.
+//! docs/specs/cli.md, framing options, strict mode and exit codes.
 
 use crate::support::{json_lines, run_with_stdin};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! `sinkd check-config` on good and broken files (exit codes, the sink
 //! table, `line N` in every error), and plain `sinkd` running its embedded
-//! default configuration in a fresh working directory (design.md §5).
+//! default configuration in a fresh working directory (docs/config.md).
 
 use crate::harness::{send_udp, stream_names, Sandbox, Server};
 use crate::support::sinkd_bin;

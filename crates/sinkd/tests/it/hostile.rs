@@ -2,8 +2,8 @@
 //! headers, an endless line, a connection flood, silent clients, plaintext
 //! on the TLS port, and hostnames built to climb out of `data_dir`. After
 //! each, the server must still serve the next client, count what it threw
-//! away (design.md §8), keep its memory bounded, and write nothing outside
-//! the data directory (§6).
+//! away (docs/specs/metrics.md), keep its memory bounded, and write nothing
+//! outside the data directory (docs/ARCHITECTURE.md, "Invariants").
 
 use crate::harness::{
     connect, files_under, read_stream, send_tcp, send_udp, stream_names, wait_closed, Ports,

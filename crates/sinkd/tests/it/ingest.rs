@@ -1,7 +1,8 @@
 //! Messages in, segments out: util-linux `logger` and hand-made frames over
 //! UDP and TCP, in RFC 3164 and RFC 5424, LF-terminated and octet-counted,
 //! from several devices, checked against what lands in each device's
-//! streams and against the counters on `/metrics` (design.md §2, §6, §8).
+//! streams (docs/adr/0001-segment-layout.md) and against the counters on
+//! `/metrics` (docs/specs/metrics.md).
 
 use crate::harness::{
     hostname, logger, octet_counted, read_stream, send_tcp, send_udp, stream_names, Sandbox, Server,

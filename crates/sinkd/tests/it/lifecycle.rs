@@ -1,5 +1,5 @@
 //! The server's life: SIGTERM under load and right after a burst (nothing
-//! accepted is lost, design.md §5–§6), `kill -9` and a restart on the same
+//! accepted is lost, docs/ARCHITECTURE.md), `kill -9` and a restart on the same
 //! data directory (torn lines cut, sequence numbers continue, every segment
 //! readable), and SIGHUP (new routing and listeners while an open
 //! connection carries on; a broken file keeps the running configuration).
