@@ -793,9 +793,10 @@ fn pin_this_thread(cpu: usize) {
 /// use and the server on the second, when there are two and `taskset`
 /// exists.
 pub fn default_pinning() -> Option<(usize, usize)> {
-    // SAFETY: cpu_set_t is a plain bit set; all-zero is a valid value, and
-    // sched_getaffinity writes at most size_of::<cpu_set_t>() bytes.
+    // SAFETY: cpu_set_t is a plain bit set; all-zero is a valid value.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most size_of::<cpu_set_t>() bytes
+    // into `set`, which lives for the call.
     let ok =
         unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) }
             == 0;

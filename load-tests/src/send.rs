@@ -175,6 +175,7 @@ pub fn send_udp(
     // SAFETY: iovec and mmsghdr are plain C structs for which all-zero
     // bytes (null pointers, zero lengths) are a valid value.
     let mut iovecs: Vec<libc::iovec> = vec![unsafe { std::mem::zeroed() }; batch];
+    // SAFETY: as above, all-zero bytes are a valid mmsghdr.
     let mut headers: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; batch];
     let started = Instant::now();
     let mut done: u64 = 0;
