@@ -1,11 +1,15 @@
 //! Listener settings as plain data: [`UdpConfig`], [`StreamConfig`] and
 //! [`TlsConfig`].
 //!
-//! `sinkd-config` maps each `[[listen]]` table of the TOML file onto one of
-//! these structs; the `new(address)` constructors hold the defaults, so a
-//! table only needs the keys it changes. The values are checked once when a
-//! listener starts (or is updated), with errors that name the setting; after
-//! that the listeners trust them.
+//! This crate owns the listener settings, their defaults (the `DEFAULT_*`
+//! constants, used by the `new(address)` constructors) and their ranges
+//! (the `*_LIMIT` and `MIN_*` constants): `sinkd-config` maps each
+//! `[[listen]]` table of the TOML file onto one of these structs, starting
+//! from `new(address)`, so a table only needs the keys it changes. The
+//! values are checked once when a listener is bound (or an update is
+//! prepared), with errors that name the setting; after that the listeners
+//! trust them. The structs compare with `==`, so a reload can tell a
+//! listener whose settings did not change.
 
 use crate::allow::AllowList;
 use crate::error::ListenError;
@@ -14,6 +18,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The syslog port of UDP (RFC 5426) and TCP (RFC 6587) listeners.
+pub const DEFAULT_PORT: u16 = 514;
+/// The syslog port of TLS listeners (RFC 5425).
+pub const DEFAULT_TLS_PORT: u16 = 6514;
 /// Default SO_RCVBUF of a UDP socket. Linux doubles the request for its
 /// bookkeeping and charges each small datagram about 1.3 KB, so 32 MiB holds
 /// some 50,000 typical messages: 140 ms of a 350,000 msg/s burst while the
@@ -24,6 +32,14 @@ pub const DEFAULT_UDP_RECV_BUFFER: usize = 32 * 1024 * 1024;
 pub const DEFAULT_UDP_BATCH_SIZE: usize = 64;
 /// Default largest frame: 64 KiB, which holds any UDP datagram.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
+/// Smallest `max_frame`: 480 bytes, what RFC 5426 §3.2 requires every
+/// receiver to accept.
+pub const MIN_MAX_FRAME: usize = 480;
+/// Default number of UDP receive threads: 0, one per worker queue,
+/// resolved when the listener is bound ([`crate::bind_udp`]).
+pub const DEFAULT_UDP_THREADS: usize = 0;
+/// Most UDP receive threads (sockets) of one listener.
+pub const UDP_THREADS_LIMIT: usize = 1024;
 /// Largest UDP `max_frame`: no datagram is longer than 64 KiB.
 pub const UDP_MAX_FRAME_LIMIT: usize = 64 * 1024;
 /// Largest `recvmmsg` batch (the kernel's UIO_MAXIOV).
@@ -38,7 +54,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// A UDP listener (RFC 5426).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpConfig {
     /// Where to listen, such as `0.0.0.0:514`.
     pub address: SocketAddr,
@@ -51,19 +67,21 @@ pub struct UdpConfig {
     pub recv_buffer: usize,
     /// Datagrams read per `recvmmsg` call (1 to 1024).
     pub batch_size: usize,
-    /// Largest datagram kept whole (1 to 65536 bytes). A longer datagram is
+    /// Largest datagram kept whole (480 to 65536 bytes). A longer datagram is
     /// kept *truncated* to this size, as RFC 5424 §6.1 recommends (a log line
     /// cut short is worth more than none); with the default of 64 KiB no
     /// datagram is ever cut.
     pub max_frame: usize,
     /// Receive threads, each with its own SO_REUSEPORT socket on `address`;
-    /// the kernel spreads senders across them by address hash.
+    /// the kernel spreads senders across them by address hash. 0 (the
+    /// default) means one per worker queue, resolved when the listener is
+    /// bound; at most 1024.
     pub threads: usize,
 }
 
 impl UdpConfig {
     /// The defaults: allow all, 32 MiB buffer, batches of 64, 64 KiB frames,
-    /// one thread per available CPU.
+    /// one thread per worker queue (`threads` 0).
     pub fn new(address: SocketAddr) -> UdpConfig {
         UdpConfig {
             address,
@@ -71,7 +89,17 @@ impl UdpConfig {
             recv_buffer: DEFAULT_UDP_RECV_BUFFER,
             batch_size: DEFAULT_UDP_BATCH_SIZE,
             max_frame: DEFAULT_MAX_FRAME,
-            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            threads: DEFAULT_UDP_THREADS,
+        }
+    }
+
+    /// The number of receive threads for `n_queues` worker queues:
+    /// `threads`, or `n_queues` (at most 1024) when `threads` is 0.
+    pub fn resolved_threads(&self, n_queues: usize) -> usize {
+        if self.threads == 0 {
+            n_queues.clamp(1, UDP_THREADS_LIMIT)
+        } else {
+            self.threads
         }
     }
 
@@ -84,11 +112,14 @@ impl UdpConfig {
         if !(1..=UDP_BATCH_SIZE_LIMIT).contains(&self.batch_size) {
             return Err(error("batch_size", "must be between 1 and 1024"));
         }
-        if !(1..=UDP_MAX_FRAME_LIMIT).contains(&self.max_frame) {
-            return Err(error("max_frame", "must be between 1 and 65536 bytes"));
+        if !(MIN_MAX_FRAME..=UDP_MAX_FRAME_LIMIT).contains(&self.max_frame) {
+            return Err(error("max_frame", "must be between 480 and 65536 bytes"));
         }
-        if !(1..=1024).contains(&self.threads) {
-            return Err(error("threads", "must be between 1 and 1024"));
+        if self.threads > UDP_THREADS_LIMIT {
+            return Err(error(
+                "threads",
+                "must be between 1 and 1024, or 0 for one per worker",
+            ));
         }
         Ok(())
     }
@@ -118,7 +149,7 @@ impl TlsConfig {
 }
 
 /// A TCP (RFC 6587) or, with `tls` set, TLS (RFC 5425) listener.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamConfig {
     /// Where to listen, such as `0.0.0.0:514`.
     pub address: SocketAddr,
@@ -128,7 +159,7 @@ pub struct StreamConfig {
     /// How messages are delimited; `None` detects it per connection from
     /// the first byte (a digit means octet counting).
     pub framing: Option<Framing>,
-    /// Largest message (1 byte to 16 MiB). Longer LF-framed lines are dropped
+    /// Largest message (480 bytes to 16 MiB). Longer LF-framed lines are dropped
     /// and counted as `frame_too_large`, and the connection goes on; an
     /// octet-counted frame claiming more closes the connection, as the stream
     /// can no longer be trusted.
@@ -186,8 +217,8 @@ impl StreamConfig {
             setting,
             reason,
         };
-        if !(1..=STREAM_MAX_FRAME_LIMIT).contains(&self.max_frame) {
-            return Err(error("max_frame", "must be between 1 byte and 16 MiB"));
+        if !(MIN_MAX_FRAME..=STREAM_MAX_FRAME_LIMIT).contains(&self.max_frame) {
+            return Err(error("max_frame", "must be between 480 bytes and 16 MiB"));
         }
         if self.max_connections == 0 {
             return Err(error("max_connections", "must be at least 1"));

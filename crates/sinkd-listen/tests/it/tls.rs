@@ -21,13 +21,13 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 /// A certificate authority that signs server and client certificates.
-struct Ca {
+pub(crate) struct Ca {
     cert: Certificate,
     key: KeyPair,
 }
 
 impl Ca {
-    fn new(name: &str) -> Ca {
+    pub(crate) fn new(name: &str) -> Ca {
         let key = KeyPair::generate().expect("CA key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -37,7 +37,7 @@ impl Ca {
     }
 
     /// A leaf certificate for `localhost` and 127.0.0.1, with its key.
-    fn issue(&self, purpose: ExtendedKeyUsagePurpose) -> (Certificate, KeyPair) {
+    pub(crate) fn issue(&self, purpose: ExtendedKeyUsagePurpose) -> (Certificate, KeyPair) {
         let key = KeyPair::generate().expect("leaf key");
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("leaf params");
         params
@@ -58,15 +58,15 @@ impl Ca {
 }
 
 /// Server certificate files in a temporary directory.
-struct ServerFiles {
+pub(crate) struct ServerFiles {
     _dir: TempDir,
-    cert: PathBuf,
-    key: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
     client_ca: PathBuf,
 }
 
 impl ServerFiles {
-    fn new(server_ca: &Ca, client_ca: &Ca) -> ServerFiles {
+    pub(crate) fn new(server_ca: &Ca, client_ca: &Ca) -> ServerFiles {
         let dir = tempfile::tempdir().expect("temporary directory");
         let files = ServerFiles {
             cert: dir.path().join("server.pem"),
@@ -79,13 +79,13 @@ impl ServerFiles {
         files
     }
 
-    fn write_server(&self, ca: &Ca) {
+    pub(crate) fn write_server(&self, ca: &Ca) {
         let (cert, key) = ca.issue(ExtendedKeyUsagePurpose::ServerAuth);
         write_atomically(&self.cert, &cert.pem());
         write_atomically(&self.key, &key.serialize_pem());
     }
 
-    fn config(&self, require_client_cert: bool) -> StreamConfig {
+    pub(crate) fn config(&self, require_client_cert: bool) -> StreamConfig {
         let mut tls = TlsConfig::new(&self.cert, &self.key);
         if require_client_cert {
             tls.client_ca = Some(self.client_ca.clone());
@@ -100,7 +100,10 @@ fn write_atomically(path: &Path, text: &str) {
     fs::rename(&temporary, path).expect("rename");
 }
 
-fn client(server_ca: &Ca, client_cert: Option<(&Certificate, &KeyPair)>) -> TlsConnector {
+pub(crate) fn client(
+    server_ca: &Ca,
+    client_cert: Option<(&Certificate, &KeyPair)>,
+) -> TlsConnector {
     let builder =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -120,7 +123,7 @@ fn client(server_ca: &Ca, client_cert: Option<(&Certificate, &KeyPair)>) -> TlsC
 
 /// Connects, handshakes and sends `payload`; errors are ignored, since a
 /// rejected client may only find out after its handshake "succeeded".
-async fn send(connector: &TlsConnector, addr: SocketAddr, payload: &[u8]) {
+pub(crate) async fn send(connector: &TlsConnector, addr: SocketAddr, payload: &[u8]) {
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let name = ServerName::try_from("localhost").expect("server name");
     if let Ok(mut stream) = connector.connect(name, tcp).await {
@@ -134,7 +137,7 @@ async fn send(connector: &TlsConnector, addr: SocketAddr, payload: &[u8]) {
     }
 }
 
-fn handshake_failures(harness: &StreamHarness) -> u64 {
+pub(crate) fn handshake_failures(harness: &StreamHarness) -> u64 {
     harness
         .metrics
         .connection_closed(ConnectionEvent::TlsHandshake)
