@@ -195,15 +195,17 @@ impl Spool {
     /// is shut down and opened again here, in place. Should that fail (the
     /// disk failed between two calls), the error is logged and the spool
     /// goes on without a store: what spills is dropped and counted as
-    /// `relay_spool_error` until the relay is started again.
+    /// `relay_spool_error` until the relay is restarted (by a reload that
+    /// changes it, or with sinkd).
     pub(crate) fn resume(&mut self, config: &RelayConfig) {
         self.max_bytes = config.queue_disk;
         self.overflow = config.overflow;
         let wanted = store_config(config);
+        // A store lost to an earlier failed reopen gets another chance.
         let reopen = self
             .store
             .as_ref()
-            .is_some_and(|store| store.config().segment_max_bytes != wanted.segment_max_bytes);
+            .is_none_or(|store| store.config().segment_max_bytes != wanted.segment_max_bytes);
         if reopen {
             self.reopen_store(wanted);
         } else if let Some(store) = &self.store {
