@@ -9,10 +9,11 @@
 //! as a plain `&[u8]` slice of the arena.
 //!
 //! Batches travel over bounded tokio channels, one per worker thread, bundled
-//! as [`WorkerQueues`]. The full-policy differs by transport and lives in the
-//! listeners: UDP drops a batch that meets a full queue (and counts it),
-//! TCP/TLS wait for room, which stops them reading their sockets and so pushes
-//! back on the sender.
+//! as [`WorkerQueues`]. The full-policy lives in the listeners, and both
+//! wait for room: TCP/TLS stop reading their sockets and so push back on the
+//! sender; UDP, which cannot push back, lets datagrams collect in the
+//! socket's receive buffer meanwhile (what overflows it the kernel drops and
+//! SO_RXQ_OVFL counts).
 
 use sinkd_metrics::Transport;
 use std::net::SocketAddr;

@@ -1,11 +1,15 @@
 //! Listener settings as plain data: [`UdpConfig`], [`StreamConfig`] and
 //! [`TlsConfig`].
 //!
-//! `sinkd-config` maps each `[[listen]]` table of the TOML file onto one of
-//! these structs; the `new(address)` constructors hold the defaults, so a
-//! table only needs the keys it changes. The values are checked once when a
-//! listener starts (or is updated), with errors that name the setting; after
-//! that the listeners trust them.
+//! This crate owns the listener settings, their defaults (the `DEFAULT_*`
+//! constants, used by the `new(address)` constructors) and their ranges
+//! (the `*_LIMIT` and `MIN_*` constants): `sinkd-config` maps each
+//! `[[listen]]` table of the TOML file onto one of these structs, starting
+//! from `new(address)`, so a table only needs the keys it changes. The
+//! values are checked once when a listener is bound (or an update is
+//! prepared), with errors that name the setting; after that the listeners
+//! trust them. The structs compare with `==`, so a reload can tell a
+//! listener whose settings did not change.
 
 use crate::allow::AllowList;
 use crate::error::ListenError;
@@ -14,6 +18,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The syslog port of UDP (RFC 5426) and TCP (RFC 6587) listeners.
+pub const DEFAULT_PORT: u16 = 514;
+/// The syslog port of TLS listeners (RFC 5425).
+pub const DEFAULT_TLS_PORT: u16 = 6514;
 /// Default SO_RCVBUF of a UDP socket. Linux doubles the request for its
 /// bookkeeping and charges each small datagram about 1.3 KB, so 32 MiB holds
 /// some 50,000 typical messages: 140 ms of a 350,000 msg/s burst while the
@@ -24,6 +32,14 @@ pub const DEFAULT_UDP_RECV_BUFFER: usize = 32 * 1024 * 1024;
 pub const DEFAULT_UDP_BATCH_SIZE: usize = 64;
 /// Default largest frame: 64 KiB, which holds any UDP datagram.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
+/// Smallest `max_frame`: 480 bytes, what RFC 5426 §3.2 requires every
+/// receiver to accept.
+pub const MIN_MAX_FRAME: usize = 480;
+/// Default number of UDP receive threads: 0, one per worker queue,
+/// resolved when the listener is bound ([`crate::bind_udp`]).
+pub const DEFAULT_UDP_THREADS: usize = 0;
+/// Most UDP receive threads (sockets) of one listener.
+pub const UDP_THREADS_LIMIT: usize = 1024;
 /// Largest UDP `max_frame`: no datagram is longer than 64 KiB.
 pub const UDP_MAX_FRAME_LIMIT: usize = 64 * 1024;
 /// Largest `recvmmsg` batch (the kernel's UIO_MAXIOV).
@@ -38,7 +54,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// A UDP listener (RFC 5426).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UdpConfig {
     /// Where to listen, such as `0.0.0.0:514`.
     pub address: SocketAddr,
@@ -51,20 +67,21 @@ pub struct UdpConfig {
     pub recv_buffer: usize,
     /// Datagrams read per `recvmmsg` call (1 to 1024).
     pub batch_size: usize,
-    /// Largest datagram kept whole (1 to 65536 bytes). A longer datagram is
+    /// Largest datagram kept whole (480 to 65536 bytes). A longer datagram is
     /// kept *truncated* to this size, as RFC 5424 §6.1 recommends (a log line
     /// cut short is worth more than none); with the default of 64 KiB no
     /// datagram is ever cut.
     pub max_frame: usize,
     /// Receive threads, each with its own SO_REUSEPORT socket on `address`;
-    /// the kernel spreads senders across them by address hash. 0 means one
-    /// per worker queue, decided when the listener starts.
+    /// the kernel spreads senders across them by address hash. 0 (the
+    /// default) means one per worker queue, resolved when the listener is
+    /// bound; at most 1024.
     pub threads: usize,
 }
 
 impl UdpConfig {
     /// The defaults: allow all, 32 MiB buffer, batches of 64, 64 KiB frames,
-    /// one thread per worker queue.
+    /// one thread per worker queue (`threads` 0).
     pub fn new(address: SocketAddr) -> UdpConfig {
         UdpConfig {
             address,
@@ -72,15 +89,15 @@ impl UdpConfig {
             recv_buffer: DEFAULT_UDP_RECV_BUFFER,
             batch_size: DEFAULT_UDP_BATCH_SIZE,
             max_frame: DEFAULT_MAX_FRAME,
-            threads: 0,
+            threads: DEFAULT_UDP_THREADS,
         }
     }
 
-    /// The receive threads to start when `n_queues` worker queues take
-    /// their batches: `threads`, or one per queue when it is 0.
-    pub fn threads_for(&self, n_queues: usize) -> usize {
+    /// The number of receive threads for `n_queues` worker queues:
+    /// `threads`, or `n_queues` (at most 1024) when `threads` is 0.
+    pub fn resolved_threads(&self, n_queues: usize) -> usize {
         if self.threads == 0 {
-            n_queues.max(1)
+            n_queues.clamp(1, UDP_THREADS_LIMIT)
         } else {
             self.threads
         }
@@ -95,13 +112,13 @@ impl UdpConfig {
         if !(1..=UDP_BATCH_SIZE_LIMIT).contains(&self.batch_size) {
             return Err(error("batch_size", "must be between 1 and 1024"));
         }
-        if !(1..=UDP_MAX_FRAME_LIMIT).contains(&self.max_frame) {
-            return Err(error("max_frame", "must be between 1 and 65536 bytes"));
+        if !(MIN_MAX_FRAME..=UDP_MAX_FRAME_LIMIT).contains(&self.max_frame) {
+            return Err(error("max_frame", "must be between 480 and 65536 bytes"));
         }
-        if self.threads > 1024 {
+        if self.threads > UDP_THREADS_LIMIT {
             return Err(error(
                 "threads",
-                "must be between 0 (one per worker) and 1024",
+                "must be between 1 and 1024, or 0 for one per worker",
             ));
         }
         Ok(())
@@ -132,7 +149,7 @@ impl TlsConfig {
 }
 
 /// A TCP (RFC 6587) or, with `tls` set, TLS (RFC 5425) listener.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamConfig {
     /// Where to listen, such as `0.0.0.0:514`.
     pub address: SocketAddr,
@@ -142,7 +159,7 @@ pub struct StreamConfig {
     /// How messages are delimited; `None` detects it per connection from
     /// the first byte (a digit means octet counting).
     pub framing: Option<Framing>,
-    /// Largest message (1 byte to 16 MiB). Longer LF-framed lines are dropped
+    /// Largest message (480 bytes to 16 MiB). Longer LF-framed lines are dropped
     /// and counted as `frame_too_large`, and the connection goes on; an
     /// octet-counted frame claiming more closes the connection, as the stream
     /// can no longer be trusted.
@@ -200,8 +217,8 @@ impl StreamConfig {
             setting,
             reason,
         };
-        if !(1..=STREAM_MAX_FRAME_LIMIT).contains(&self.max_frame) {
-            return Err(error("max_frame", "must be between 1 byte and 16 MiB"));
+        if !(MIN_MAX_FRAME..=STREAM_MAX_FRAME_LIMIT).contains(&self.max_frame) {
+            return Err(error("max_frame", "must be between 480 bytes and 16 MiB"));
         }
         if self.max_connections == 0 {
             return Err(error("max_connections", "must be at least 1"));
@@ -214,7 +231,7 @@ impl StreamConfig {
 }
 
 /// One listener of any transport: what a `[[listen]]` table describes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListenerConfig {
     /// `transport = "udp"`.
     Udp(UdpConfig),
@@ -251,9 +268,9 @@ impl ListenerConfig {
     /// (RFC 5425).
     pub fn default_port(transport: &str) -> u16 {
         if transport == "tls" {
-            6514
+            DEFAULT_TLS_PORT
         } else {
-            514
+            DEFAULT_PORT
         }
     }
 }

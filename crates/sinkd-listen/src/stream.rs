@@ -1,8 +1,11 @@
 //! The TCP (RFC 6587) and TLS (RFC 5425) listener: binding, the accept loop,
 //! admission, and live reconfiguration.
 //!
-//! [`start_stream`] binds the address and spawns an accept loop on the tokio
-//! runtime. Each accepted connection passes two gates before it gets a task
+//! [`bind_stream`] checks the settings, builds the TLS acceptor (reading
+//! the certificate files) and binds the address; [`BoundStream::start`]
+//! spawns the accept loop on the tokio runtime; [`start_stream`] does both.
+//! The split lets a reload bind every new listener before it changes
+//! anything. Each accepted connection passes two gates before it gets a task
 //! of its own: the allow list (a stranger is disconnected at once) and the
 //! connection limit (one too many is accepted and closed at once, which the
 //! sender sees as a reset rather than a hanging connect). Both refusals are
@@ -11,10 +14,24 @@
 //! `connection.rs`.
 //!
 //! The listener's settings sit in an `ArcSwap`. A connection takes a snapshot
-//! when it is accepted and keeps it for life, so [`StreamListener::update`]
-//! and [`StreamListener::reload_tls`] (SIGHUP) change what *new* connections
-//! get (allow list, limits, timeouts, framing, certificates) without
-//! touching open ones.
+//! when it is accepted and keeps it for life, so an update (SIGHUP) changes
+//! what *new* connections get (allow list, limits, timeouts, framing,
+//! certificates) without touching open ones. An update is built first
+//! ([`StreamListener::prepare_update`]: checks, certificate files read
+//! again) and swapped in later ([`StreamListener::commit_update`], which
+//! cannot fail); [`StreamListener::update`] and
+//! [`StreamListener::reload_tls`] do both at once.
+//!
+//! A switch between TCP and TLS on one address needs a new listener bound
+//! while the old one still accepts: [`StreamListener::bind_beside`] binds
+//! the new socket into the old one's SO_REUSEPORT group (every stream
+//! listener is bound with SO_REUSEPORT for that reason), and it starts
+//! listening only when started, so no connection waits on it before then.
+//! Once the new one runs, the old one stops accepting: it first accepts and
+//! serves what waits in its backlog (`admit_backlog`), then closes.
+//! Outside of that, an address in use is refused as ever: [`bind_stream`]
+//! first binds a probe socket without SO_REUSEPORT, which any listener on
+//! the address, ours or another program's, makes fail.
 //!
 //! Shutdown follows mini-redis: every connection task holds a clone of an
 //! `mpsc::Sender<()>` that nobody ever sends on; [`StreamListener::join`]
@@ -30,7 +47,7 @@ use arc_swap::ArcSwap;
 use sinkd_metrics::{ConnectionEvent, Metrics, Transport};
 use sinkd_proto::framing::Framing;
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,16 +87,23 @@ pub(crate) struct TlsSettings {
     pub(crate) acceptor: TlsAcceptor,
 }
 
+impl TlsSettings {
+    /// Reads the files of `config` and builds the acceptor.
+    fn load(config: &TlsConfig) -> Result<TlsSettings, ListenError> {
+        Ok(TlsSettings {
+            config: config.clone(),
+            acceptor: tls::acceptor(config)?,
+        })
+    }
+}
+
 impl Settings {
     /// Validates `config` and loads its certificates.
     fn from_config(config: &StreamConfig) -> Result<Settings, ListenError> {
         config.validate()?;
         let tls = match &config.tls {
             None => None,
-            Some(tls_config) => Some(TlsSettings {
-                config: tls_config.clone(),
-                acceptor: tls::acceptor(tls_config)?,
-            }),
+            Some(tls_config) => Some(TlsSettings::load(tls_config)?),
         };
         Ok(Settings {
             allow: config.allow.clone(),
@@ -113,6 +137,7 @@ pub struct StreamListener {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     stop_accepting: watch::Sender<bool>,
+    /// `None` once joined, or when the listener never got to accept.
     accept_task: Option<JoinHandle<()>>,
     connections_done: Option<mpsc::Receiver<()>>,
 }
@@ -130,7 +155,58 @@ impl std::fmt::Debug for StreamListener {
     }
 }
 
-/// Binds `config.address` and starts accepting connections.
+/// A TCP or TLS listener bound and not accepting yet: the first step of
+/// [`start_stream`]. Dropping it closes the socket.
+#[must_use = "a bound listener accepts nothing until it is started"]
+pub struct BoundStream {
+    config: StreamConfig,
+    settings: Settings,
+    socket: Socket,
+    local_addr: SocketAddr,
+    /// Whether `listen` was called (not yet for [`StreamListener::bind_beside`]).
+    listening: bool,
+}
+
+impl std::fmt::Debug for BoundStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundStream")
+            .field("transport", &self.config.transport_name())
+            .field("local_addr", &self.local_addr)
+            .field("listening", &self.listening)
+            .finish()
+    }
+}
+
+/// Checks `config`, builds the TLS acceptor (reading the certificate, key
+/// and client CA files), binds `config.address` and listens. Nothing is
+/// accepted until [`BoundStream::start`]: connections wait in the backlog.
+///
+/// An address in use, by another listener of this process or by any other
+/// program, is a bind error (for a switch between TCP and TLS on the same
+/// address, see [`StreamListener::bind_beside`]); a permission error on a
+/// port below 1024 explains how to allow it. Needs no runtime.
+pub fn bind_stream(config: &StreamConfig) -> Result<BoundStream, ListenError> {
+    let settings = Settings::from_config(config)?;
+    // The probe has no SO_REUSEPORT: it fails on an address that any
+    // listener holds, which the real socket (with SO_REUSEPORT, so it can
+    // be replaced later) would not notice if that listener were ours.
+    let probe = new_socket(config, false)?;
+    bind(config, &probe, config.address)?;
+    let bound_addr = probe
+        .local_addr()
+        .ok()
+        .and_then(|addr| addr.as_socket())
+        .unwrap_or(config.address);
+    drop(probe);
+    let socket = new_socket(config, true)?;
+    // With port 0 the probe picked the port.
+    bind(config, &socket, bound_addr)?;
+    listen(config, &socket)?;
+    Ok(BoundStream::new(config, settings, socket, true))
+}
+
+/// Binds `config.address` and starts accepting connections:
+/// [`bind_stream`] then [`BoundStream::start`].
 ///
 /// Each connection feeds one worker queue (its connection id modulo the
 /// number of queues) with `send().await`: when that queue is full the
@@ -148,45 +224,127 @@ pub async fn start_stream(
     if queues.is_empty() {
         return Err(ListenError::NoWorkerQueues);
     }
-    let settings = Settings::from_config(config)?;
-    let transport = if config.tls.is_some() {
-        Transport::Tls
-    } else {
-        Transport::Tcp
-    };
-    let listener = bind_listener(config)?;
-    let local_addr = listener.local_addr().unwrap_or(config.address);
-    let shared = Arc::new(Shared {
-        transport,
-        configured_address: config.address,
-        settings: ArcSwap::from_pointee(settings),
-        reconfigure: Mutex::new(()),
-        metrics,
-        queues: queues.clone(),
-        open_connections: Arc::new(AtomicUsize::new(0)),
-        next_connection_id: AtomicU64::new(0),
-    });
-    let (stop_accepting, stop_rx) = watch::channel(false);
-    let (done_tx, done_rx) = mpsc::channel(1);
-    let accept_task = tokio::spawn(accept_loop(
-        listener,
-        Arc::clone(&shared),
-        shutdown,
-        stop_rx,
-        done_tx,
-    ));
-    tracing::info!(
-        address = %local_addr,
-        transport = transport.label(),
-        "stream listener started"
-    );
-    Ok(StreamListener {
-        local_addr,
-        shared,
-        stop_accepting,
-        accept_task: Some(accept_task),
-        connections_done: Some(done_rx),
-    })
+    Ok(bind_stream(config)?.start(queues, metrics, shutdown))
+}
+
+impl BoundStream {
+    fn new(config: &StreamConfig, settings: Settings, socket: Socket, listening: bool) -> Self {
+        let local_addr = socket
+            .local_addr()
+            .ok()
+            .and_then(|addr| addr.as_socket())
+            .unwrap_or(config.address);
+        BoundStream {
+            config: config.clone(),
+            settings,
+            socket,
+            local_addr,
+            listening,
+        }
+    }
+
+    /// The bound address (with the real port when the configuration said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Starts accepting: spawns the accept loop on the current tokio
+    /// runtime (so it must be called inside one). Each connection feeds
+    /// one worker queue (its connection id modulo the number of queues)
+    /// with `send().await`: when that queue is full the connection stops
+    /// reading, and TCP flow control slows the sender down. When
+    /// `shutdown` turns true (or its sender is dropped), the listener stops
+    /// accepting and every connection hands over the frames it has decoded,
+    /// then closes.
+    ///
+    /// Nothing here fails for a foreseeable reason; should the kernel
+    /// refuse what is left (`listen` on a socket from
+    /// [`StreamListener::bind_beside`], registering it with the runtime),
+    /// the error is logged and the listener accepts nothing. With no worker
+    /// queue (which [`start_stream`] refuses), every connection is closed
+    /// at once.
+    pub fn start(
+        self,
+        queues: &WorkerQueues,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> StreamListener {
+        let BoundStream {
+            config,
+            settings,
+            socket,
+            local_addr,
+            listening,
+        } = self;
+        if queues.is_empty() {
+            tracing::error!(address = %local_addr, "stream listener started without a worker queue; it closes every connection");
+        }
+        let transport = if config.tls.is_some() {
+            Transport::Tls
+        } else {
+            Transport::Tcp
+        };
+        let socket = if listening {
+            Some(socket)
+        } else {
+            match listen(&config, &socket) {
+                Ok(()) => Some(socket),
+                Err(error) => {
+                    tracing::error!(%error, "stream listener cannot listen; it accepts nothing");
+                    None
+                }
+            }
+        };
+        let shared = Arc::new(Shared {
+            transport,
+            configured_address: config.address,
+            settings: ArcSwap::from_pointee(settings),
+            reconfigure: Mutex::new(()),
+            metrics,
+            queues: queues.clone(),
+            open_connections: Arc::new(AtomicUsize::new(0)),
+            next_connection_id: AtomicU64::new(0),
+        });
+        let (stop_accepting, stop_rx) = watch::channel(false);
+        let (done_tx, done_rx) = mpsc::channel(1);
+        let accept_task = socket.map(|socket| {
+            tokio::spawn(accept_loop(
+                StdTcpListener::from(socket),
+                Arc::clone(&shared),
+                shutdown,
+                stop_rx,
+                done_tx,
+            ))
+        });
+        tracing::info!(
+            address = %local_addr,
+            transport = transport.label(),
+            "stream listener started"
+        );
+        StreamListener {
+            local_addr,
+            shared,
+            stop_accepting,
+            accept_task,
+            connections_done: Some(done_rx),
+        }
+    }
+}
+
+/// A new configuration for a running stream listener, checked and with its
+/// certificate files read, not applied yet: see
+/// [`StreamListener::prepare_update`].
+#[must_use = "an update changes nothing until it is committed"]
+pub struct StreamUpdate {
+    settings: Settings,
+}
+
+impl std::fmt::Debug for StreamUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamUpdate")
+            .field("tls", &self.settings.tls.as_ref().map(|tls| &tls.config))
+            .finish_non_exhaustive()
+    }
 }
 
 impl StreamListener {
@@ -205,16 +363,16 @@ impl StreamListener {
         self.shared.open_connections.load(Ordering::Relaxed)
     }
 
-    /// Applies `config` to connections accepted from now on: allow list,
-    /// framing, `max_frame`, timeouts, `max_connections` and certificates
-    /// (re-read from the files). Open connections keep their settings; a
-    /// lower `max_connections` closes none of them, it only holds back new
-    /// ones until enough have ended.
+    /// Checks `config` and builds what connections accepted after
+    /// [`StreamListener::commit_update`] will get: allow list, framing,
+    /// `max_frame`, timeouts, `max_connections`, and certificates read
+    /// again from the files (so a SIGHUP rotates them, and a file that
+    /// became garbage is an error here). Changes nothing.
     ///
     /// A different address, or a switch between TCP and TLS, cannot be
-    /// applied in place and returns [`ListenError::ChangeNeedsRestart`].
-    /// On any error nothing changes.
-    pub fn update(&self, config: &StreamConfig) -> Result<(), ListenError> {
+    /// applied in place and returns [`ListenError::ChangeNeedsRestart`]
+    /// (for the switch, see [`StreamListener::bind_beside`]).
+    pub fn prepare_update(&self, config: &StreamConfig) -> Result<StreamUpdate, ListenError> {
         let transport_name = self.shared.transport.label();
         let needs_restart = |what| ListenError::ChangeNeedsRestart {
             transport: transport_name,
@@ -227,35 +385,88 @@ impl StreamListener {
         if config.tls.is_some() != (self.shared.transport == Transport::Tls) {
             return Err(needs_restart("the transport (tcp or tls)"));
         }
-        let _serialised = self.shared.reconfigure.lock();
-        let settings = Settings::from_config(config)?;
-        self.shared.settings.store(Arc::new(settings));
+        Ok(StreamUpdate {
+            settings: Settings::from_config(config)?,
+        })
+    }
+
+    /// Applies a prepared update to the connections accepted from now on.
+    /// Open connections keep their settings; a lower `max_connections`
+    /// closes none of them, it only holds back new ones until enough have
+    /// ended. Cannot fail.
+    pub fn commit_update(&self, update: StreamUpdate) {
+        let _serialised = self.reconfiguring();
+        self.swap_settings(update);
+    }
+
+    /// [`StreamListener::prepare_update`] and, when it succeeds,
+    /// [`StreamListener::commit_update`]. On any error nothing changes.
+    pub fn update(&self, config: &StreamConfig) -> Result<(), ListenError> {
+        let _serialised = self.reconfiguring();
+        let update = self.prepare_update(config)?;
+        self.swap_settings(update);
         Ok(())
     }
 
     /// Re-reads the certificate, key and client CA files, for new
-    /// connections. On error the old certificates stay in use and the error
-    /// says which file is at fault. A plain TCP listener has nothing to
-    /// reload and returns `Ok`.
+    /// connections, keeping every other setting. On error the old
+    /// certificates stay in use and the error says which file is at fault.
+    /// A plain TCP listener has nothing to reload and returns `Ok`.
     pub fn reload_tls(&self) -> Result<(), ListenError> {
-        let _serialised = self.shared.reconfigure.lock();
+        let _serialised = self.reconfiguring();
         let current = self.shared.settings.load_full();
         let Some(current_tls) = &current.tls else {
             return Ok(());
         };
-        let acceptor = tls::acceptor(&current_tls.config)?;
-        let mut next = Settings::clone(&current);
-        next.tls = Some(TlsSettings {
-            config: current_tls.config.clone(),
-            acceptor,
-        });
-        self.shared.settings.store(Arc::new(next));
-        tracing::info!(
-            address = %self.local_addr,
-            cert = %current_tls.config.cert.display(),
-            "TLS certificates reloaded"
-        );
+        let mut settings = Settings::clone(&current);
+        settings.tls = Some(TlsSettings::load(&current_tls.config)?);
+        self.swap_settings(StreamUpdate { settings });
         Ok(())
+    }
+
+    /// Binds `config` (a listener for this one's address, typically the
+    /// other of TCP and TLS) next to this running listener, for replacing
+    /// it without a moment in which the address refuses connections: the
+    /// new socket joins this one's SO_REUSEPORT group. It is checked and
+    /// its certificates read like [`bind_stream`]'s, but it listens only
+    /// once [`BoundStream::start`]ed, so until then every connection still
+    /// comes here. Then [`StreamListener::stop_accepting`] this one: it
+    /// accepts and serves what already waits in its backlog, and closes.
+    /// (A connection the kernel hands this socket in the instant between
+    /// that last accept and the close is reset; its sender connects again.)
+    ///
+    /// `config.address` must be this listener's configured address; the
+    /// new socket is bound to the real port when that said 0.
+    pub fn bind_beside(&self, config: &StreamConfig) -> Result<BoundStream, ListenError> {
+        if config.address != self.shared.configured_address {
+            return Err(ListenError::ChangeNeedsRestart {
+                transport: self.shared.transport.label(),
+                address: self.shared.configured_address,
+                what: "the address (a listener bound beside must share it)",
+            });
+        }
+        let settings = Settings::from_config(config)?;
+        let socket = new_socket(config, true)?;
+        bind(config, &socket, self.local_addr)?;
+        Ok(BoundStream::new(config, settings, socket, false))
+    }
+
+    fn reconfiguring(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.shared
+            .reconfigure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn swap_settings(&self, update: StreamUpdate) {
+        if let Some(tls) = &update.settings.tls {
+            tracing::info!(
+                address = %self.local_addr,
+                cert = %tls.config.cert.display(),
+                "TLS certificates loaded for new connections"
+            );
+        }
+        self.shared.settings.store(Arc::new(update.settings));
     }
 
     /// Stops accepting and closes the listening socket; open connections go
@@ -291,12 +502,16 @@ impl Drop for StreamListener {
     }
 }
 
-/// Binds with SO_REUSEADDR, so a restart does not wait for old connections
-/// in TIME_WAIT.
-fn bind_listener(config: &StreamConfig) -> Result<TcpListener, ListenError> {
-    let transport = config.transport_name();
+/// A stream socket for `config`, non-blocking, with SO_REUSEADDR (so a
+/// restart does not wait for old connections in TIME_WAIT) and, when
+/// `reuse_port`, SO_REUSEPORT (so a replacement can be bound beside it).
+///
+/// SO_REUSEPORT lets only sockets of the same user share an address, and
+/// [`bind_stream`] still refuses an address in use (its probe has no
+/// SO_REUSEPORT), so the flag only matters to [`StreamListener::bind_beside`].
+fn new_socket(config: &StreamConfig, reuse_port: bool) -> Result<Socket, ListenError> {
     let socket_error = |operation, source| ListenError::Socket {
-        transport,
+        transport: config.transport_name(),
         address: config.address,
         operation,
         source,
@@ -310,21 +525,36 @@ fn bind_listener(config: &StreamConfig) -> Result<TcpListener, ListenError> {
     socket
         .set_reuse_address(true)
         .map_err(|source| socket_error("set SO_REUSEADDR", source))?;
+    if reuse_port {
+        socket
+            .set_reuse_port(true)
+            .map_err(|source| socket_error("set SO_REUSEPORT", source))?;
+    }
     socket
         .set_nonblocking(true)
         .map_err(|source| socket_error("set O_NONBLOCK", source))?;
+    Ok(socket)
+}
+
+fn bind(config: &StreamConfig, socket: &Socket, address: SocketAddr) -> Result<(), ListenError> {
     socket
-        .bind(&config.address.into())
+        .bind(&address.into())
         .map_err(|source| ListenError::Bind {
-            transport,
+            transport: config.transport_name(),
             address: config.address,
             source,
-        })?;
+        })
+}
+
+fn listen(config: &StreamConfig, socket: &Socket) -> Result<(), ListenError> {
     socket
         .listen(LISTEN_BACKLOG)
-        .map_err(|source| socket_error("listen", source))?;
-    TcpListener::from_std(std::net::TcpListener::from(socket))
-        .map_err(|source| socket_error("register with the runtime", source))
+        .map_err(|source| ListenError::Socket {
+            transport: config.transport_name(),
+            address: config.address,
+            operation: "listen",
+            source,
+        })
 }
 
 /// Resolves once `signal` holds `true` or its sender is gone.
@@ -334,12 +564,20 @@ pub(crate) async fn wait_for_signal(signal: &mut watch::Receiver<bool>) {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: StdTcpListener,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     mut stop_accepting: watch::Receiver<bool>,
     connections_done: mpsc::Sender<()>,
 ) {
+    let address = listener.local_addr().ok();
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(?address, %error, "cannot register a stream listener with the runtime; it accepts nothing");
+            return;
+        }
+    };
     loop {
         let accepted = tokio::select! {
             biased;
@@ -355,8 +593,9 @@ async fn accept_loop(
             }
         }
     }
-    let address = listener.local_addr().ok();
-    admit_backlog(listener, &shared, &shutdown, &connections_done);
+    if let Ok(listener) = listener.into_std() {
+        admit_backlog(&listener, &shared, &shutdown, &connections_done);
+    }
     tracing::info!(
         address = ?address,
         transport = shared.transport.label(),
@@ -371,14 +610,11 @@ async fn accept_loop(
 /// non-blocking `accept` calls (not the runtime's readiness, which may lag),
 /// and is bounded by the kernel's `somaxconn`.
 fn admit_backlog(
-    listener: TcpListener,
+    listener: &StdTcpListener,
     shared: &Shared,
     shutdown: &watch::Receiver<bool>,
     connections_done: &mpsc::Sender<()>,
 ) {
-    let Ok(listener) = listener.into_std() else {
-        return;
-    };
     loop {
         match listener.accept() {
             Ok((stream, peer)) => {
@@ -438,7 +674,7 @@ fn admit(
     }
     let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
     let Some(queue) = shared.queues.for_key(connection_id) else {
-        // `start_stream` refused an empty queue list, so this is unreachable;
+        // Only when started without a queue (`start_stream` refuses that):
         // the connection is closed rather than served without a queue.
         return;
     };

@@ -1,10 +1,11 @@
 //! Building the rustls server configuration of a TLS listener (RFC 5425).
 //!
 //! [`acceptor`] reads the PEM files named by a [`TlsConfig`] and returns a
-//! `tokio_rustls::TlsAcceptor`. It runs when a listener starts, on
-//! `StreamListener::update` and on `StreamListener::reload_tls` (SIGHUP), so
-//! replacing certificate files on disk and sending SIGHUP rotates them; open
-//! connections keep the acceptor they were accepted with.
+//! `tokio_rustls::TlsAcceptor`. It runs when a listener is bound, when an
+//! update is prepared (`StreamListener::prepare_update`, `update`) and on
+//! `StreamListener::reload_tls` (SIGHUP), so replacing certificate files on
+//! disk and sending SIGHUP rotates them; open connections keep the acceptor
+//! they were accepted with.
 //!
 //! The crypto provider is rustls' `ring` (design §10: half the build time of
 //! aws-lc-rs), with its default, safe protocol versions (TLS 1.2 and 1.3).

@@ -3,42 +3,54 @@
 //!
 //! UDP is where the collector is most likely to lose messages, and nothing
 //! can push back on a UDP sender, so this path is built to read fast and to
-//! count everything it cannot keep. [`start_udp`] binds `threads` sockets to
+//! count everything it cannot keep. [`bind_udp`] binds `threads` sockets to
 //! one address with SO_REUSEPORT; the kernel spreads senders across them by
-//! address hash, so each thread sees its own share of devices. Each thread
-//! owns a [`Receiver`]: fixed buffers for `batch_size` datagrams, their peer
-//! addresses and their control messages, filled by a single `recvmmsg` call
-//! (`MSG_WAITFORONE`: wait for one datagram, then take whatever else is
-//! already queued). What one call returned becomes one [`RawBatch`] for the
-//! thread's worker queue. A call that empties the socket is followed by a
-//! 1 ms pause ([`COALESCE`]), so that under load datagrams are taken a full
-//! batch at a time rather than a few per wake-up.
+//! address hash, so each thread sees its own share of devices.
+//! [`BoundUdp::start`] then gives each socket a thread, which owns a
+//! `Receiver` (`udp/recvmmsg.rs`): fixed buffers for `batch_size`
+//! datagrams, their peer addresses and their control messages, filled by a
+//! single `recvmmsg` call (`MSG_WAITFORONE`: wait for one datagram, then take
+//! whatever else is already queued). What one call returned becomes one
+//! [`RawBatch`] for the thread's worker queue. A call that empties the
+//! socket is followed by a 1 ms pause ([`COALESCE`]), so that under load
+//! datagrams are taken a full batch at a time rather than a few per wake-up.
+//!
+//! Binding and starting are two steps so that a reload can bind every new
+//! listener before it changes anything (`sinkd` binds the new sockets of a
+//! changed UDP listener next to the running ones, SO_REUSEPORT allowing,
+//! and retires the old ones only once everything is ready). A bound socket
+//! gets its share of the senders at once, so a [`BoundUdp`] that is not
+//! started must be [`BoundUdp::abandon`]ed: its sockets are read empty
+//! into the worker queues before they close.
 //!
 //! Losses are counted at every step: datagrams from sources outside the
 //! allow list (`not_allowed`), empty datagrams (`frame_invalid`), batches
 //! whose worker queue is closed (`queue_full`, only during shutdown), and
 //! datagrams the kernel dropped because the socket buffer was full. When a
 //! worker queue is full the thread waits for it, so bursts queue up in the
-//! socket's receive buffer instead of being dropped by sinkd. The last come from SO_RXQ_OVFL: the kernel attaches its running
-//! per-socket drop count to each datagram, and the thread adds what it grew
-//! by to `sinkd_udp_kernel_drops_total`.
+//! socket's receive buffer instead of being dropped by sinkd. The kernel's
+//! drops come from SO_RXQ_OVFL: the kernel attaches its running per-socket
+//! drop count to each datagram, and the thread adds what it grew by to
+//! `sinkd_udp_kernel_drops_total`.
 //!
 //! Every socket has a 100 ms receive timeout so its thread notices
 //! [`UdpListener::shutdown`] promptly even when no datagram arrives. A
 //! stopping thread first reads what the kernel already queued, until the
 //! socket is empty or two seconds have passed.
 
+mod recvmmsg;
+
 use crate::allow::AllowList;
 use crate::batch::{now_unix_micros, RawBatch, WorkerQueues};
 use crate::config::UdpConfig;
 use crate::error::ListenError;
+use recvmmsg::{enable_kernel_drop_counter, set_int_option, Receiver};
 use sinkd_metrics::{DropReason, Metrics, Transport};
+use sinkd_proto::trim_trailer;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::mem;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, RawFd};
-use std::ptr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -61,9 +73,6 @@ const RECV_TIMEOUT: Duration = Duration::from_millis(100);
 /// more between calls (a millisecond at that rate is ~300 datagrams, 0.4 MB
 /// of a 32 MiB buffer), and a message waits at most this long longer.
 const COALESCE: Duration = Duration::from_millis(1);
-/// Room for the control messages of one datagram: SO_RXQ_OVFL needs
-/// `CMSG_SPACE(4)` (24 bytes on 64-bit Linux); the rest is slack.
-const CONTROL_WORDS: usize = 8;
 /// Least time between two log lines about the same recurring condition.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -81,9 +90,11 @@ impl UdpListener {
         self.local_addr
     }
 
-    /// Stops the receive threads and waits for them (at most about 100 ms).
-    /// Datagrams already read are in the worker queues by then; those still
-    /// in the kernel's buffers are lost with the sockets.
+    /// Stops the receive threads and waits for them. Each first reads what
+    /// the kernel already queued on its socket into the worker queues,
+    /// until the socket has been empty for a receive timeout (100 ms) or
+    /// for at most two seconds; a datagram that arrives between the last
+    /// read and the close is lost with the socket.
     pub fn shutdown(mut self) {
         self.stop.store(true, Ordering::Release);
         for thread in self.threads.drain(..) {
@@ -102,70 +113,179 @@ impl Drop for UdpListener {
     }
 }
 
-/// Binds `config.threads` sockets (one per worker queue when 0) on
-/// `config.address` and starts one receive thread per socket. Thread `i`
-/// feeds worker queue `i % queues.len()`.
+/// The sockets of a UDP listener, bound and not read yet: the first step
+/// of [`start_udp`]. Either [`BoundUdp::start`] it or, to give it up,
+/// [`BoundUdp::abandon`] it.
+#[derive(Debug)]
+#[must_use = "a bound UDP listener must be started or abandoned"]
+pub struct BoundUdp {
+    config: UdpConfig,
+    local_addr: SocketAddr,
+    sockets: Vec<Socket>,
+}
+
+/// Checks `config` and binds its sockets: `config.threads` of them, or one
+/// per worker queue (`n_queues`) when `threads` is 0. No thread starts and
+/// nothing is read yet.
 ///
-/// Bind errors come back at once; a permission error on a port below 1024
-/// explains how to allow it.
-pub fn start_udp(
-    config: &UdpConfig,
-    queues: &WorkerQueues,
-    metrics: Arc<Metrics>,
-) -> Result<UdpListener, ListenError> {
+/// Every socket has SO_REUSEPORT, so the address may be one a running UDP
+/// listener of this process holds: the new sockets join it, and the kernel
+/// spreads senders over old and new sockets alike from then on. Bind errors
+/// come back at once; a permission error on a port below 1024 explains how
+/// to allow it.
+pub fn bind_udp(config: &UdpConfig, n_queues: usize) -> Result<BoundUdp, ListenError> {
     config.validate()?;
-    if queues.is_empty() {
+    if n_queues == 0 {
         return Err(ListenError::NoWorkerQueues);
     }
-    let n_threads = config.threads_for(queues.len());
-    let mut sockets = Vec::with_capacity(n_threads);
-    let first = bind_socket(config, config.address, true)?;
+    let mut config = config.clone();
+    config.threads = config.resolved_threads(n_queues);
+    let mut sockets = Vec::with_capacity(config.threads);
+    let first = bind_socket(&config, config.address, true)?;
     let local_addr = first
         .local_addr()
         .ok()
         .and_then(|addr| addr.as_socket())
         .unwrap_or(config.address);
     sockets.push(first);
-    for _ in 1..n_threads {
+    for _ in 1..config.threads {
         // With port 0 the first socket picked a port; the others join it.
-        sockets.push(bind_socket(config, local_addr, false)?);
+        sockets.push(bind_socket(&config, local_addr, false)?);
+    }
+    Ok(BoundUdp {
+        config,
+        local_addr,
+        sockets,
+    })
+}
+
+/// Binds `config.threads` sockets on `config.address` (one per worker
+/// queue when 0) and starts one receive thread per socket: [`bind_udp`]
+/// then [`BoundUdp::start`]. Thread `i` feeds worker queue
+/// `i % queues.len()`.
+pub fn start_udp(
+    config: &UdpConfig,
+    queues: &WorkerQueues,
+    metrics: Arc<Metrics>,
+) -> Result<UdpListener, ListenError> {
+    bind_udp(config, queues.len())?.start(queues, metrics)
+}
+
+impl BoundUdp {
+    /// The bound address (with the real port when the configuration said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::with_capacity(sockets.len());
-    for (thread_idx, socket) in sockets.into_iter().enumerate() {
-        let context = ThreadContext {
-            socket,
-            allow: config.allow.clone(),
-            batch_size: config.batch_size,
-            max_frame: config.max_frame,
-            queue_key: thread_idx as u64,
-            queues: queues.clone(),
-            metrics: Arc::clone(&metrics),
-            stop: Arc::clone(&stop),
-        };
-        let spawned = std::thread::Builder::new()
-            .name(format!("sinkd-udp-{thread_idx}"))
-            .spawn(move || receive_loop(context));
-        match spawned {
-            Ok(thread) => threads.push(thread),
-            Err(source) => {
-                // Stop the threads already running before reporting.
-                drop(UdpListener {
-                    local_addr,
-                    stop,
-                    threads,
-                });
-                return Err(ListenError::Thread { source });
+    /// The settings the sockets were bound with, `threads` resolved.
+    pub fn config(&self) -> &UdpConfig {
+        &self.config
+    }
+
+    /// Starts one receive thread per socket; thread `i` feeds worker queue
+    /// `i % queues.len()`. Fails only when there is no queue or the system
+    /// refuses a thread; the threads already started are then stopped.
+    pub fn start(
+        mut self,
+        queues: &WorkerQueues,
+        metrics: Arc<Metrics>,
+    ) -> Result<UdpListener, ListenError> {
+        if queues.is_empty() {
+            return Err(ListenError::NoWorkerQueues);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let sockets = std::mem::take(&mut self.sockets);
+        let mut threads = Vec::with_capacity(sockets.len());
+        for (thread_idx, socket) in sockets.into_iter().enumerate() {
+            let context = self.context(thread_idx, socket, queues, &metrics, &stop);
+            let spawned = std::thread::Builder::new()
+                .name(format!("sinkd-udp-{thread_idx}"))
+                .spawn(move || receive_loop(&context));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                Err(source) => {
+                    // Stop the threads already running before reporting.
+                    drop(UdpListener {
+                        local_addr: self.local_addr,
+                        stop,
+                        threads,
+                    });
+                    return Err(ListenError::Thread { source });
+                }
             }
         }
+        tracing::info!(address = %self.local_addr, threads = threads.len(), "UDP listener started");
+        Ok(UdpListener {
+            local_addr: self.local_addr,
+            stop,
+            threads,
+        })
     }
-    tracing::info!(address = %local_addr, threads = threads.len(), "UDP listener started");
-    Ok(UdpListener {
-        local_addr,
-        stop,
-        threads,
-    })
+
+    /// Gives the sockets up without losing what they already hold: reads
+    /// every datagram the kernel queued on them into the worker queues,
+    /// counted as a running listener counts them, then closes them (as
+    /// [`UdpListener::shutdown`] drains). Blocks for about a receive timeout
+    /// (100 ms), at most two seconds under a steady stream.
+    ///
+    /// A reload that bound this next to a running listener and then fails
+    /// elsewhere must call this rather than drop it: from the moment of the
+    /// bind the kernel has sent part of the address's traffic here.
+    pub fn abandon(mut self, queues: &WorkerQueues, metrics: Arc<Metrics>) {
+        let stop = Arc::new(AtomicBool::new(true));
+        let sockets = std::mem::take(&mut self.sockets);
+        let contexts: Vec<ThreadContext> = sockets
+            .into_iter()
+            .enumerate()
+            .map(|(thread_idx, socket)| self.context(thread_idx, socket, queues, &metrics, &stop))
+            .collect();
+        // One thread per socket, so the receive timeouts overlap; a socket
+        // whose thread cannot start is read on this one.
+        std::thread::scope(|scope| {
+            for (thread_idx, context) in contexts.iter().enumerate() {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("sinkd-udp-{thread_idx}"))
+                    .spawn_scoped(scope, || receive_loop(context));
+                if spawned.is_err() {
+                    receive_loop(context);
+                }
+            }
+        });
+        tracing::info!(address = %self.local_addr, "bound UDP sockets abandoned after reading them empty");
+    }
+
+    fn context(
+        &self,
+        thread_idx: usize,
+        socket: Socket,
+        queues: &WorkerQueues,
+        metrics: &Arc<Metrics>,
+        stop: &Arc<AtomicBool>,
+    ) -> ThreadContext {
+        ThreadContext {
+            socket,
+            allow: self.config.allow.clone(),
+            batch_size: self.config.batch_size,
+            max_frame: self.config.max_frame,
+            queue_key: thread_idx as u64,
+            queues: queues.clone(),
+            metrics: Arc::clone(metrics),
+            stop: Arc::clone(stop),
+        }
+    }
+}
+
+impl Drop for BoundUdp {
+    /// A `BoundUdp` dropped with its sockets (neither started nor
+    /// abandoned) loses what the kernel queued on them; say so.
+    fn drop(&mut self) {
+        if !self.sockets.is_empty() {
+            tracing::warn!(
+                address = %self.local_addr,
+                "bound UDP sockets dropped without being read; datagrams queued on them are lost"
+            );
+        }
+    }
 }
 
 /// Creates, configures and binds one socket of the listener. `first` is set
@@ -236,35 +356,6 @@ fn set_recv_buffer(socket: &Socket, size: usize, log_shortfall: bool) {
     }
 }
 
-/// Asks the kernel to attach the socket's drop count to every datagram.
-fn enable_kernel_drop_counter(fd: RawFd) -> io::Result<()> {
-    set_int_option(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
-}
-
-fn set_int_option(
-    fd: RawFd,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: `value` outlives the call and its size is passed along; the
-    // kernel only reads from the pointer.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            ptr::addr_of!(value).cast(),
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// Everything one receive thread owns.
 struct ThreadContext {
     socket: Socket,
@@ -277,8 +368,8 @@ struct ThreadContext {
     stop: Arc<AtomicBool>,
 }
 
-/// Reads batches until the stop flag is set.
-fn receive_loop(context: ThreadContext) {
+/// Reads batches until the stop flag is set, then reads the socket empty.
+fn receive_loop(context: &ThreadContext) {
     let fd = context.socket.as_raw_fd();
     let mut receiver = Receiver::new(context.batch_size, context.max_frame);
     let metrics = &context.metrics;
@@ -429,196 +520,5 @@ fn due(last: &mut Option<Instant>) -> bool {
             *last = Some(now);
             true
         }
-    }
-}
-
-/// Strips the LF, CR LF or NUL bytes some senders put after a UDP message;
-/// they are transport residue, not message text.
-pub(crate) fn trim_trailer(mut payload: &[u8]) -> &[u8] {
-    while let [rest @ .., b'\n' | b'\r' | b'\0'] = payload {
-        payload = rest;
-    }
-    payload
-}
-
-/// One datagram as `recvmmsg` left it.
-#[derive(Debug)]
-pub(crate) struct Datagram<'a> {
-    /// The payload, at most `max_frame` bytes.
-    pub(crate) payload: &'a [u8],
-    /// The sender.
-    pub(crate) peer: Option<SocketAddr>,
-    /// The datagram was longer than the buffer and was cut (MSG_TRUNC).
-    pub(crate) truncated: bool,
-    /// The socket's cumulative kernel drop count, when the kernel attached
-    /// it (it does so once the count is non-zero).
-    pub(crate) kernel_drops: Option<u32>,
-}
-
-impl Datagram<'_> {
-    const EMPTY: Datagram<'static> = Datagram {
-        payload: &[],
-        peer: None,
-        truncated: false,
-        kernel_drops: None,
-    };
-}
-
-/// Reusable buffers for `recvmmsg`: payload slots, addresses, control
-/// messages and the headers pointing at them.
-///
-/// The headers hold raw pointers into the other vectors. Those vectors are
-/// allocated once in [`Receiver::new`] and never resized, so their heap
-/// buffers stay put even when the `Receiver` itself moves.
-pub(crate) struct Receiver {
-    max_frame: usize,
-    payloads: Vec<u8>,
-    iovecs: Vec<libc::iovec>,
-    addresses: Vec<libc::sockaddr_storage>,
-    controls: Vec<[u64; CONTROL_WORDS]>,
-    headers: Vec<libc::mmsghdr>,
-    n_filled: usize,
-}
-
-impl Receiver {
-    /// Buffers for `batch_size` datagrams of up to `max_frame` bytes (both
-    /// at least 1).
-    pub(crate) fn new(batch_size: usize, max_frame: usize) -> Receiver {
-        let batch_size = batch_size.max(1);
-        let max_frame = max_frame.max(1);
-        let mut receiver = Receiver {
-            max_frame,
-            payloads: vec![0; batch_size * max_frame],
-            iovecs: Vec::with_capacity(batch_size),
-            // SAFETY (zeroed): all-zero bytes are a valid value of these
-            // plain C structs (integers and null pointers).
-            addresses: vec![unsafe { mem::zeroed() }; batch_size],
-            controls: vec![[0; CONTROL_WORDS]; batch_size],
-            headers: Vec::with_capacity(batch_size),
-            n_filled: 0,
-        };
-        for slot in receiver.payloads.chunks_exact_mut(max_frame) {
-            receiver.iovecs.push(libc::iovec {
-                iov_base: slot.as_mut_ptr().cast(),
-                iov_len: max_frame,
-            });
-        }
-        for idx in 0..batch_size {
-            // SAFETY: as above, a zeroed mmsghdr is valid; its pointers are
-            // filled in right away.
-            let mut header: libc::mmsghdr = unsafe { mem::zeroed() };
-            header.msg_hdr.msg_name = ptr::addr_of_mut!(receiver.addresses[idx]).cast();
-            header.msg_hdr.msg_iov = ptr::addr_of_mut!(receiver.iovecs[idx]);
-            header.msg_hdr.msg_iovlen = 1;
-            header.msg_hdr.msg_control = receiver.controls[idx].as_mut_ptr().cast();
-            receiver.headers.push(header);
-        }
-        receiver
-    }
-
-    /// Datagrams one call can return (`batch_size`).
-    pub(crate) fn capacity(&self) -> usize {
-        self.headers.len()
-    }
-
-    /// Receives up to `batch_size` datagrams: waits (up to the socket's
-    /// receive timeout) for the first, then takes those already queued.
-    pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        self.n_filled = 0;
-        for header in &mut self.headers {
-            // The kernel overwrites these on every call.
-            header.msg_hdr.msg_namelen =
-                mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            header.msg_hdr.msg_controllen = mem::size_of::<[u64; CONTROL_WORDS]>();
-            header.msg_hdr.msg_flags = 0;
-            header.msg_len = 0;
-        }
-        let vlen = libc::c_uint::try_from(self.headers.len()).unwrap_or(libc::c_uint::MAX);
-        // SAFETY: every header points at an address, an iovec and a control
-        // buffer owned by `self`, with their true sizes; the iovecs point at
-        // distinct `max_frame`-byte slots of `self.payloads`. The kernel
-        // writes only within those bounds, and `&mut self` guarantees no
-        // one reads the buffers meanwhile.
-        let rc = unsafe {
-            libc::recvmmsg(
-                fd,
-                self.headers.as_mut_ptr(),
-                vlen,
-                libc::MSG_WAITFORONE,
-                ptr::null_mut(),
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        self.n_filled = usize::try_from(rc).unwrap_or(0).min(self.headers.len());
-        Ok(self.n_filled)
-    }
-
-    /// Datagram `idx` of the last [`Receiver::recv`]; an empty one past
-    /// the number it returned.
-    pub(crate) fn datagram(&self, idx: usize) -> Datagram<'_> {
-        let (Some(header), Some(address)) = (self.headers.get(idx), self.addresses.get(idx)) else {
-            return Datagram::EMPTY;
-        };
-        if idx >= self.n_filled {
-            return Datagram::EMPTY;
-        }
-        let len = (header.msg_len as usize).min(self.max_frame);
-        let start = idx * self.max_frame;
-        let payload = self.payloads.get(start..start + len).unwrap_or(&[]);
-        Datagram {
-            payload,
-            peer: socket_addr(address, header.msg_hdr.msg_namelen),
-            truncated: header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-            kernel_drops: kernel_drop_count(&header.msg_hdr),
-        }
-    }
-}
-
-/// The SO_RXQ_OVFL value among a received datagram's control messages.
-fn kernel_drop_count(header: &libc::msghdr) -> Option<u32> {
-    if header.msg_control.is_null() || header.msg_controllen == 0 {
-        return None;
-    }
-    // SAFETY: after `recvmmsg`, `msg_control`/`msg_controllen` describe the
-    // control messages the kernel wrote into our buffer; the CMSG_* macros
-    // walk them without leaving it, and the payload is read unaligned.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(header);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SO_RXQ_OVFL {
-                return Some(ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<u32>()));
-            }
-            cmsg = libc::CMSG_NXTHDR(header, cmsg);
-        }
-    }
-    None
-}
-
-/// Converts a socket address the kernel wrote.
-fn socket_addr(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
-    let len = len as usize;
-    match libc::c_int::from(storage.ss_family) {
-        libc::AF_INET if len >= mem::size_of::<libc::sockaddr_in>() => {
-            // SAFETY: the family says the storage holds a sockaddr_in, and
-            // sockaddr_storage is large and aligned enough for any address.
-            let sin = unsafe { &*ptr::addr_of!(*storage).cast::<libc::sockaddr_in>() };
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
-                u16::from_be(sin.sin_port),
-            )))
-        }
-        libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
-            // SAFETY: as above, for sockaddr_in6.
-            let sin6 = unsafe { &*ptr::addr_of!(*storage).cast::<libc::sockaddr_in6>() };
-            Some(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
-                u16::from_be(sin6.sin6_port),
-                sin6.sin6_flowinfo,
-                sin6.sin6_scope_id,
-            )))
-        }
-        _ => None,
     }
 }

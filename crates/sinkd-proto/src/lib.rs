@@ -34,8 +34,11 @@ pub use rfc5424::{Field, ParseError};
 pub use sd::{SdElement, SdElements, SdParam, SdParams, StructuredData};
 pub use time::{ReceiveTime, Timestamp};
 
-/// Strips what senders append after a message: LF, CR and NUL bytes.
-fn trim_trailer(raw: &[u8]) -> &[u8] {
+/// Strips what senders append after a message: every trailing LF, CR and
+/// NUL byte, in any order (`"<13>a\r\n\0"` becomes `"<13>a"`). They are
+/// transport residue, not message text; the parsers call it first, and the
+/// UDP listener (`sinkd-listen`) on each datagram.
+pub fn trim_trailer(raw: &[u8]) -> &[u8] {
     let mut end = raw.len();
     while end > 0 && matches!(raw[end - 1], b'\n' | b'\r' | 0) {
         end -= 1;

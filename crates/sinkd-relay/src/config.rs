@@ -1,14 +1,16 @@
-//! [`RelayConfig`]: everything one relay needs to run, already validated.
+//! [`RelayConfig`]: everything one relay needs to run.
 //!
-//! This crate owns the relay settings and their defaults: `sinkd-config`
-//! reads the TOML keys of a `[[sink]]` whose target is
-//! `udp|tcp|tls address HOST[:PORT]` straight into this struct, starting
-//! from [`RelayConfig::new`]. Nothing here
-//! is a string that still needs parsing except the host, which is resolved
-//! again on every connection attempt so a DNS change reaches a running
-//! relay. [`Relays`](crate::Relays) compares whole configs to decide whether
-//! a reload may keep a running relay.
+//! This crate owns the relay settings and their defaults
+//! ([`DEFAULT_QUEUE_MEMORY`] and the rest): `sinkd-config` checks the TOML
+//! keys of a `[[sink]]` whose target is `udp|tcp|tls address HOST[:PORT]`
+//! and builds this struct from them; [`RelayConfig::validate`] checks the
+//! ranges again when a relay is prepared. Nothing here is a string that
+//! still needs parsing except the host, which is resolved again on every
+//! connection attempt so a DNS change reaches a running relay.
+//! [`Relays`](crate::Relays) compares whole configs to decide whether a
+//! reload may keep a running relay.
 
+use crate::error::RelayError;
 use sinkd_proto::framing::Framing;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,8 +36,8 @@ impl RelayTransport {
         }
     }
 
-    /// The port a target without one gets: 514 for UDP and TCP, 6514 for
-    /// TLS (RFC 5425).
+    /// The port a target without one gets: 514 for UDP (RFC 5426) and TCP
+    /// (RFC 6587), 6514 for TLS (RFC 5425).
     pub fn default_port(self) -> u16 {
         match self {
             RelayTransport::Tcp | RelayTransport::Udp => 514,
@@ -111,7 +113,7 @@ pub struct RelayConfig {
 
 /// Default `queue_memory`: messages held in memory before spilling.
 pub const DEFAULT_QUEUE_MEMORY: usize = 100_000;
-/// Default `queue_disk`: 1 GiB of spool.
+/// Default `queue_disk`: 1 GiB of disk spool.
 pub const DEFAULT_QUEUE_DISK: u64 = 1 << 30;
 /// Default `send_timeout`.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,6 +144,33 @@ impl RelayConfig {
             overflow: Overflow::DropOldest,
             send_timeout: DEFAULT_SEND_TIMEOUT,
             spool_dir: spool_dir(data_dir, name),
+        }
+    }
+
+    /// Checks the ranges: `queue_memory` at least 1, `queue_disk` at least
+    /// [`MIN_QUEUE_DISK`], a positive `send_timeout`, and TLS files exactly
+    /// for a TLS relay. The files themselves are read when the relay is
+    /// prepared.
+    pub fn validate(&self) -> Result<(), RelayError> {
+        let invalid = |reason: &'static str| RelayError::InvalidConfig {
+            sink: self.name.clone(),
+            reason,
+        };
+        if self.queue_memory == 0 {
+            return Err(invalid("queue_memory must be at least 1"));
+        }
+        if self.queue_disk < MIN_QUEUE_DISK {
+            return Err(invalid("queue_disk must be at least 512K"));
+        }
+        if self.send_timeout.is_zero() {
+            return Err(invalid("send_timeout must be positive"));
+        }
+        match (&self.tls, self.transport) {
+            (None, RelayTransport::Tls) => Err(invalid("a tls relay needs a CA file (ca)")),
+            (Some(_), RelayTransport::Tcp | RelayTransport::Udp) => {
+                Err(invalid("TLS files apply to tls relays only"))
+            }
+            _ => Ok(()),
         }
     }
 

@@ -41,6 +41,11 @@
 //!   window's unspooled batches and the memory queue to the end of the
 //!   spool (they are newer than anything the spool still holds unread),
 //!   closes the spool (fsync) and writes the cursor.
+//! - **Hand-over.** A relay restarted with new settings stops the same way
+//!   but leaves its intake channel open and its spool open, and gives both
+//!   back ([`HandedOver`]): the new engine takes the batches still waiting
+//!   in the channel, and its spool resumes after the cursor, as a reopened
+//!   one would (`Spool::resume`). The workers' handles never notice.
 
 use crate::backoff::Backoff;
 use crate::batch::RelayBatch;
@@ -123,9 +128,27 @@ struct InFlight {
     acked_at: Option<Instant>,
 }
 
+/// How a stopping engine leaves its queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StopMode {
+    /// Close the intake channel and the spool: the relay is gone.
+    Close,
+    /// Keep the intake channel open and give it back with the open spool,
+    /// for the engine that replaces this one.
+    HandOver,
+}
+
+/// What a stopping engine gives to its successor.
+pub(crate) struct HandedOver {
+    /// The intake channel the workers' handles still send on.
+    pub(crate) intake: mpsc::Receiver<RelayBatch>,
+    /// The spool, everything the engine held in memory appended to it.
+    pub(crate) spool: Spool,
+}
+
 /// What woke the engine.
 enum Event {
-    Stop,
+    Stop(StopMode),
     Intake(RelayBatch),
     IntakeClosed,
     Connected(Result<(Conn, SocketAddr), ConnError>),
@@ -208,9 +231,15 @@ impl Engine {
         }
     }
 
-    /// Runs until told to stop, then persists the queue.
-    pub(crate) async fn run(mut self, mut stop: oneshot::Receiver<()>) -> Result<(), RelayError> {
+    /// Runs until told to stop, then persists the queue; with
+    /// [`StopMode::HandOver`] returns the intake channel and the spool. A
+    /// dropped `stop` sender means [`StopMode::Close`].
+    pub(crate) async fn run(
+        mut self,
+        mut stop: oneshot::Receiver<StopMode>,
+    ) -> Result<Option<HandedOver>, RelayError> {
         let mut stopping_until: Option<Instant> = None;
+        let mut mode = StopMode::Close;
         let mut next_tick = Instant::now();
         loop {
             self.absorb_intake();
@@ -244,7 +273,9 @@ impl Engine {
                 // so neither can starve the other.
                 tokio::select! {
                     biased;
-                    _ = &mut stop, if stopping_until.is_none() => Event::Stop,
+                    asked = &mut stop, if stopping_until.is_none() => {
+                        Event::Stop(asked.unwrap_or(StopMode::Close))
+                    }
                     event = poll_link(link, out, flush, scratch) => event,
                     batch = self.intake.recv(), if self.intake_open => match batch {
                         Some(batch) => Event::Intake(batch),
@@ -254,7 +285,8 @@ impl Engine {
                 }
             };
             match event {
-                Event::Stop => {
+                Event::Stop(asked) => {
+                    mode = asked;
                     stopping_until =
                         Some(Instant::now() + STOP_GRACE.min(self.config.send_timeout));
                 }
@@ -274,7 +306,7 @@ impl Engine {
                 }
             }
         }
-        self.persist()
+        self.persist(mode)
     }
 
     fn tick_interval(&self) -> Duration {
@@ -782,10 +814,15 @@ impl Engine {
         }
     }
 
-    /// Writes what memory holds to the spool, closes the spool.
-    fn persist(mut self) -> Result<(), RelayError> {
-        self.intake.close();
-        self.absorb_intake_closed();
+    /// Writes what memory holds to the spool; closes the spool, or hands it
+    /// over with the still open intake channel.
+    fn persist(mut self, mode: StopMode) -> Result<Option<HandedOver>, RelayError> {
+        if mode == StopMode::Close {
+            self.intake.close();
+            self.absorb_intake_closed();
+        }
+        // When handing over, batches still in the channel stay there for
+        // the next engine: they are newer than everything written below.
         let mut n_persisted = 0u64;
         let entries: Vec<InFlight> = self.inflight.drain(..).collect();
         for entry in entries {
@@ -809,14 +846,24 @@ impl Engine {
         self.inflight_messages = 0;
         self.update_gauges();
         self.counters.set_state(RelayConnectionState::Down);
+        let what = match mode {
+            StopMode::Close => "relay stopped; its queue is in the spool",
+            StopMode::HandOver => "relay stopped for new settings; its queue goes to the new one",
+        };
         tracing::info!(
             sink = %self.config.name,
             persisted = n_persisted,
             spooled = self.spool.unacked(),
             cursor = self.spool.acked(),
-            "relay stopped; its queue is in the spool"
+            "{what}"
         );
-        self.spool.close()
+        match mode {
+            StopMode::Close => self.spool.close().map(|()| None),
+            StopMode::HandOver => Ok(Some(HandedOver {
+                intake: self.intake,
+                spool: self.spool,
+            })),
+        }
     }
 
     /// After `close`, takes the batches still buffered in the channel.

@@ -22,6 +22,10 @@
 //! the next appended message gets). Messages in `read_seq..next_seq` wait on
 //! disk; those in `acked+1..read_seq` are in the sender's in-flight window.
 //!
+//! A relay restarted with new settings keeps its spool open: the old engine
+//! hands it to the new one, which calls [`Spool::resume`] to take on the
+//! new limits and read again from the cursor.
+//!
 //! Size: the bytes of the stream's files are measured once a second and
 //! added to as messages are appended. Before an append would take the
 //! spool past `queue_disk`, [`Overflow::DropOldest`] deletes the oldest
@@ -122,21 +126,11 @@ impl Spool {
             path: stream_dir.clone(),
             source,
         })?;
-        let mut store_config = StoreConfig::new(&root);
-        store_config.segment_max_bytes = (config.queue_disk / SEGMENTS_PER_SPOOL).max(64 * 1024);
-        store_config.segment_max_count = 0;
-        store_config.fsync = FsyncPolicy::Interval(Duration::from_secs(1));
-        store_config.writer_threads = 1;
-        store_config.flush_interval = Duration::from_millis(20);
-        store_config.max_buffered_bytes = 4 * 1024 * 1024;
-        store_config.max_open_files = 4;
-        store_config.compression_level = 1;
-        store_config.queue_batches = 16;
         let spool_error = |source| RelayError::Spool {
             sink: sink.clone(),
             source,
         };
-        let store = Store::open(store_config).map_err(spool_error)?;
+        let store = Store::open(store_config(config)).map_err(spool_error)?;
         let (first_seq, next_seq) =
             stream_bounds(&stream_dir).map_err(|source| RelayError::SpoolFile {
                 sink: sink.clone(),
@@ -188,6 +182,85 @@ impl Spool {
             maintained_at: now,
             lines_dropped_seen: 0,
         })
+    }
+
+    /// Takes the spool over for a relay restarted with `config` (same
+    /// spool directory): applies its `queue_disk` and `overflow`, makes
+    /// everything appended durable, writes the cursor, and puts the reader
+    /// back at the message after the cursor, as closing and reopening the
+    /// spool would (what was in the old engine's window is sent again).
+    ///
+    /// The store's segment size follows `queue_disk` (a sixteenth of it)
+    /// and is fixed while the store is open, so when it changes the store
+    /// is shut down and opened again here, in place. Should that fail (the
+    /// disk failed between two calls), the error is logged and the spool
+    /// goes on without a store: what spills is dropped and counted as
+    /// `relay_spool_error` until the relay is restarted (by a reload that
+    /// changes it, or with sinkd).
+    pub(crate) fn resume(&mut self, config: &RelayConfig) {
+        self.max_bytes = config.queue_disk;
+        self.overflow = config.overflow;
+        let wanted = store_config(config);
+        // A store lost to an earlier failed reopen gets another chance.
+        let reopen = self
+            .store
+            .as_ref()
+            .is_none_or(|store| store.config().segment_max_bytes != wanted.segment_max_bytes);
+        if reopen {
+            self.reopen_store(wanted);
+        } else if let Some(store) = &self.store {
+            if let Err(error) = store.sync() {
+                tracing::warn!(sink = %self.sink, %error, "relay spool sync failed");
+            }
+        }
+        if let Err(error) = write_cursor(&self.root, self.acked, true) {
+            tracing::warn!(sink = %self.sink, %error, "cannot write the relay cursor");
+        }
+        self.persisted_acked = self.acked;
+        self.cursor_synced_at = Instant::now();
+        self.read_seq = (self.acked + 1).min(self.next_seq);
+        if let Err(error) = self.reader.seek_seq(self.read_seq) {
+            tracing::warn!(sink = %self.sink, %error, "relay spool seek failed");
+        }
+        self.remeasure();
+    }
+
+    /// Shuts the store down (writing and fsyncing everything) and opens it
+    /// again with `store_config`.
+    fn reopen_store(&mut self, store_config: StoreConfig) {
+        if let Some(store) = self.store.take() {
+            if let Err(error) = store.shutdown() {
+                tracing::warn!(sink = %self.sink, %error, "relay spool store stopped with an error");
+            }
+        }
+        match Store::open(store_config) {
+            Ok(store) => {
+                self.stats = store.stats();
+                self.writer = store.writer();
+                self.appended_bytes = 0;
+                self.lines_dropped_seen = 0;
+                self.store = Some(store);
+                match stream_bounds(&self.stream_dir) {
+                    Ok((_, next_seq)) if next_seq != self.next_seq => {
+                        // Lines the old store failed to write are not on
+                        // disk; number from what is.
+                        self.next_seq = next_seq;
+                        self.acked = self.acked.min(next_seq.saturating_sub(1));
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(sink = %self.sink, %error, "cannot read the relay spool's bounds");
+                    }
+                }
+                tracing::info!(sink = %self.sink, "relay spool reopened with the new queue_disk");
+            }
+            Err(error) => tracing::error!(
+                sink = %self.sink,
+                %error,
+                "cannot reopen the relay spool with the new queue_disk; messages that spill are \
+                 dropped (relay_spool_error) until the relay is started again"
+            ),
+        }
     }
 
     /// Messages written and not yet handed to the sender.
@@ -491,6 +564,22 @@ impl Spool {
         }
         skipped
     }
+}
+
+/// The settings of a spool's store: one writer thread, segments of a
+/// sixteenth of `queue_disk` (at least 64 KiB), never deleted by count.
+fn store_config(config: &RelayConfig) -> StoreConfig {
+    let mut store_config = StoreConfig::new(&config.spool_dir);
+    store_config.segment_max_bytes = (config.queue_disk / SEGMENTS_PER_SPOOL).max(64 * 1024);
+    store_config.segment_max_count = 0;
+    store_config.fsync = FsyncPolicy::Interval(Duration::from_secs(1));
+    store_config.writer_threads = 1;
+    store_config.flush_interval = Duration::from_millis(20);
+    store_config.max_buffered_bytes = 4 * 1024 * 1024;
+    store_config.max_open_files = 4;
+    store_config.compression_level = 1;
+    store_config.queue_batches = 16;
+    store_config
 }
 
 /// Appends `message` escaped for one spool line.

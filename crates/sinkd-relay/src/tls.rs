@@ -1,7 +1,8 @@
 //! The rustls client side of a TLS relay (RFC 5425).
 //!
 //! [`connector`] reads the CA file (and the client certificate and key, when
-//! configured) once when the relay starts and returns a
+//! configured) whenever a relay is prepared (started, and on every reload,
+//! whether its settings changed or not) and returns a
 //! `tokio_rustls::TlsConnector` plus the name the target's certificate must
 //! carry. The provider is rustls' `ring`, as for the listeners in
 //! `sinkd-listen` (design §10), with rustls' safe default protocol versions.

@@ -16,15 +16,15 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 /// Server certificate files in a temporary directory.
-struct ServerFiles {
+pub(crate) struct ServerFiles {
     dir: TempDir,
-    cert: PathBuf,
-    key: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
     client_ca: PathBuf,
 }
 
 impl ServerFiles {
-    fn new(server_ca: &Ca, client_ca: &Ca) -> ServerFiles {
+    pub(crate) fn new(server_ca: &Ca, client_ca: &Ca) -> ServerFiles {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (cert, key) = server_ca
             .server_cert("server")
@@ -39,12 +39,12 @@ impl ServerFiles {
     }
 
     /// Replaces the server certificate and key with ones from `ca`.
-    fn write_server(&self, ca: &Ca) {
+    pub(crate) fn write_server(&self, ca: &Ca) {
         ca.server_cert("server")
             .write_pem(self.dir.path(), "server");
     }
 
-    fn config(&self, require_client_cert: bool) -> StreamConfig {
+    pub(crate) fn config(&self, require_client_cert: bool) -> StreamConfig {
         let mut tls = TlsConfig::new(&self.cert, &self.key);
         if require_client_cert {
             tls.client_ca = Some(self.client_ca.clone());
@@ -53,13 +53,13 @@ impl ServerFiles {
     }
 }
 
-fn client(server_ca: &Ca, client_cert: Option<&Leaf>) -> TlsConnector {
+pub(crate) fn client(server_ca: &Ca, client_cert: Option<&Leaf>) -> TlsConnector {
     TlsConnector::from(client_config(server_ca, client_cert))
 }
 
 /// Connects, handshakes and sends `payload`; errors are ignored, since a
 /// rejected client may only find out after its handshake "succeeded".
-async fn send(connector: &TlsConnector, addr: SocketAddr, payload: &[u8]) {
+pub(crate) async fn send(connector: &TlsConnector, addr: SocketAddr, payload: &[u8]) {
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let name = ServerName::try_from("localhost").expect("server name");
     if let Ok(mut stream) = connector.connect(name, tcp).await {
@@ -73,7 +73,7 @@ async fn send(connector: &TlsConnector, addr: SocketAddr, payload: &[u8]) {
     }
 }
 
-fn handshake_failures(harness: &StreamHarness) -> u64 {
+pub(crate) fn handshake_failures(harness: &StreamHarness) -> u64 {
     harness
         .metrics
         .connection_closed(ConnectionEvent::TlsHandshake)

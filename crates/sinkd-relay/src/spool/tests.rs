@@ -1,5 +1,6 @@
-//! The spool round-trips any bytes, resumes after its cursor, deletes what
-//! is acknowledged, and applies both overflow policies with exact counts.
+//! The spool round-trips any bytes, resumes after its cursor (reopened, or
+//! handed to a restarted relay), deletes what is acknowledged, and applies
+//! both overflow policies with exact counts.
 
 use super::{escape, unescape, Spool};
 use crate::batch::RelayBatch;
@@ -85,6 +86,43 @@ fn resumes_after_the_cursor_across_a_restart() {
     assert_eq!(read.first().unwrap(), b"<13>message 00000003 ");
     assert_eq!(read.last().unwrap(), b"<13>message 00000009 ");
     assert_eq!(spool.append(&batch_of(10..12, 0)).seqs, Some((12, 13)));
+    spool.close().unwrap();
+}
+
+#[test]
+fn a_handed_over_spool_resumes_after_the_cursor_with_new_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spool = Spool::open(&config(dir.path(), 1 << 30, Overflow::DropOldest)).unwrap();
+    assert_eq!(spool.append(&batch_of(0..10, 0)).seqs, Some((1, 10)));
+    assert_eq!(read_all(&mut spool).len(), 10);
+    spool.ack(4);
+
+    // Only the overflow policy changes: the store stays open.
+    spool.resume(&config(dir.path(), 1 << 30, Overflow::RefuseNew));
+    assert_eq!(spool.overflow, Overflow::RefuseNew);
+    assert_eq!(spool.unread(), 6);
+    let read = read_all(&mut spool);
+    assert_eq!(read.first().unwrap(), b"<13>message 00000004 ");
+    assert_eq!(read.len(), 6);
+
+    // A smaller queue_disk means smaller segments: the store reopens in
+    // place, numbering and cursor intact.
+    spool.ack(6);
+    spool.resume(&config(dir.path(), 512 * 1024, Overflow::DropOldest));
+    assert_eq!(spool.max_bytes, 512 * 1024);
+    let segment_max_bytes = spool.store.as_ref().unwrap().config().segment_max_bytes;
+    assert_eq!(segment_max_bytes, 64 * 1024);
+    assert_eq!(spool.acked(), 6);
+    assert_eq!(read_all(&mut spool).len(), 4);
+    assert_eq!(spool.append(&batch_of(10..12, 0)).seqs, Some((11, 12)));
+    assert_eq!(read_all(&mut spool).len(), 2);
+    spool.close().unwrap();
+
+    let mut spool = Spool::open(&config(dir.path(), 512 * 1024, Overflow::DropOldest)).unwrap();
+    assert_eq!(spool.acked(), 6);
+    let read = read_all(&mut spool);
+    assert_eq!(read.len(), 6);
+    assert_eq!(read.last().unwrap(), b"<13>message 00000011 ");
     spool.close().unwrap();
 }
 

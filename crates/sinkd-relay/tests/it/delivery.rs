@@ -85,12 +85,7 @@ fn tls_with_a_client_certificate_is_verified_both_ways() {
 fn tls_refuses_a_server_with_the_wrong_name_and_keeps_the_messages() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path());
-    let receiver = StreamReceiver::start(
-        0,
-        Framing::OctetCounting,
-        Some(pki.server_config(false)),
-        Behaviour::Record,
-    );
+    let receiver = StreamReceiver::tls(0, &pki);
     let metrics = metrics();
     let mut config = relay_config(
         "tlsname",

@@ -117,6 +117,17 @@ impl StreamReceiver {
         }
     }
 
+    /// An octet-counting TLS receiver on `port` (0 for any) that records
+    /// every frame, presenting a server certificate of `pki`.
+    pub(crate) fn tls(port: u16, pki: &Pki) -> StreamReceiver {
+        StreamReceiver::start(
+            port,
+            Framing::OctetCounting,
+            Some(pki.server_config(false)),
+            Behaviour::Record,
+        )
+    }
+
     pub(crate) fn messages(&self) -> Vec<Vec<u8>> {
         self.messages.lock().unwrap().clone()
     }
