@@ -102,8 +102,6 @@ impl Step {
 pub struct RelayPlan<'a> {
     relays: &'a Relays,
     steps: Vec<Step>,
-    /// Stop the running relays the plan does not name.
-    stop_others: bool,
 }
 
 impl std::fmt::Debug for RelayPlan<'_> {
@@ -144,20 +142,11 @@ impl Relays {
     /// changes. The first failure is returned, naming the sink, and what
     /// was prepared until then is released.
     pub fn prepare(&self, wanted: Vec<RelayConfig>) -> Result<RelayPlan<'_>, RelayError> {
-        self.plan(wanted, true)
-    }
-
-    fn plan(
-        &self,
-        wanted: Vec<RelayConfig>,
-        stop_others: bool,
-    ) -> Result<RelayPlan<'_>, RelayError> {
         // Built step by step: on an error, dropping it releases the steps
         // already prepared.
         let mut plan = RelayPlan {
             relays: self,
             steps: Vec::with_capacity(wanted.len()),
-            stop_others,
         };
         for config in wanted {
             if plan.handle(&config.name).is_some() {
@@ -211,39 +200,6 @@ impl Relays {
             plan.steps.push(step);
         }
         Ok(plan)
-    }
-
-    /// The handle of the relay for `config`, starting it (or restarting it
-    /// with new settings) when needed; other relays are left alone. The
-    /// same as preparing and committing a plan of this one relay that
-    /// stops no other; a reload should prepare all of its relays at once
-    /// with [`Relays::prepare`] instead.
-    pub fn ensure(&self, config: RelayConfig) -> Result<RelayHandle, RelayError> {
-        let name = config.name.clone();
-        let plan = self.plan(vec![config], false)?;
-        let handle = plan.handle(&name);
-        plan.commit();
-        handle.ok_or(RelayError::InvalidConfig {
-            sink: name,
-            reason: "the relay was not prepared",
-        })
-    }
-
-    /// Stops every relay whose sink name is not in `keep`.
-    pub fn retain(&self, keep: &[&str]) {
-        let removed: Vec<Relay> = {
-            let mut running = self.lock();
-            let names: Vec<String> = running
-                .keys()
-                .filter(|name| !keep.contains(&name.as_str()))
-                .cloned()
-                .collect();
-            names
-                .iter()
-                .filter_map(|name| running.remove(name))
-                .collect()
-        };
-        stop_removed(removed);
     }
 
     /// Names of the running relays.
@@ -343,15 +299,11 @@ impl RelayPlan<'_> {
                     }
                 }
             }
-            let gone: Vec<String> = if self.stop_others {
-                running
-                    .keys()
-                    .filter(|name| !wanted.contains(name))
-                    .cloned()
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            let gone: Vec<String> = running
+                .keys()
+                .filter(|name| !wanted.contains(name))
+                .cloned()
+                .collect();
             gone.iter()
                 .filter_map(|name| running.remove(name))
                 .map(|mut relay| {

@@ -8,14 +8,15 @@
 //! [`SinkConfig`], whose [`Target`] carries everything its kind needs (a
 //! path template for a file sink, a whole [`RelayConfig`] for a relay).
 //!
-//! Relay sinks point at a running relay (`sinkd-relay`): building routes
-//! asks the caller for each relay sink's handle, which the server takes
-//! from its relay set, so a SIGHUP swaps routes without dropping a relay's
-//! connection or queue.
+//! Relay sinks point at a relay (`sinkd-relay`): building routes asks the
+//! caller for each relay sink's handle, which the server takes from a
+//! prepared relay plan, so routes are built before anything running
+//! changes and a SIGHUP swaps them without dropping a relay's connection
+//! or queue.
 
 use sinkd_metrics::{Metrics, SinkCounters};
 use sinkd_proto::format::OutputFormat;
-use sinkd_relay::{RelayConfig, RelayError, RelayHandle};
+use sinkd_relay::{RelayConfig, RelayHandle};
 use sinkd_route::PriorityTable;
 use sinkd_store::PathTemplate;
 
@@ -57,9 +58,9 @@ impl SinkConfig {
 /// Why routes could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
-    /// A relay sink's relay could not be had (spool, TLS files).
-    #[error(transparent)]
-    Relay(#[from] RelayError),
+    /// No relay was prepared for a relay sink.
+    #[error("sink {sink:?}: no relay was prepared for it")]
+    NoRelay { sink: String },
 }
 
 /// Where a routed message goes.
@@ -89,18 +90,22 @@ pub struct Routes {
 
 impl Routes {
     /// Builds the routes of `sinks`, resolving each sink's counters and
-    /// taking each relay sink's handle from `relay` (which starts the
-    /// relay, or finds the one already prepared or running).
+    /// taking each relay sink's handle from `relay` (the relay prepared for
+    /// it).
     pub fn build(
         sinks: &[SinkConfig],
         metrics: &Metrics,
-        mut relay: impl FnMut(&RelayConfig) -> Result<RelayHandle, RelayError>,
+        relay: impl Fn(&RelayConfig) -> Option<RelayHandle>,
     ) -> Result<Routes, RouteError> {
         let mut routes = Vec::with_capacity(sinks.len());
         for sink in sinks {
             let output = match &sink.target {
                 Target::File(template) => Output::File(template.clone()),
-                Target::Relay(config) => Output::Relay(relay(config)?),
+                Target::Relay(config) => {
+                    Output::Relay(relay(config).ok_or_else(|| RouteError::NoRelay {
+                        sink: sink.name.clone(),
+                    })?)
+                }
             };
             routes.push(RouteSink {
                 table: sink.table,

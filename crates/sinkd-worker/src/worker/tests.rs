@@ -26,10 +26,7 @@ fn setup(sinks: &[SinkConfig]) -> (tempfile::TempDir, Store, Worker, Arc<Metrics
     let dir = tempfile::tempdir().unwrap();
     let metrics = Metrics::new();
     let routes = Arc::new(ArcSwap::from_pointee(
-        Routes::build(sinks, &metrics, |relay| {
-            panic!("no relay expected, asked for {relay:?}")
-        })
-        .unwrap(),
+        Routes::build(sinks, &metrics, |_| None).unwrap(),
     ));
     let store = Store::open(StoreConfig::new(dir.path())).unwrap();
     let devices = DeviceSet::new(Arc::clone(&metrics));
@@ -177,9 +174,11 @@ fn relay_sinks_get_the_wire_format_not_the_store_form() {
     };
     let metrics = Metrics::new();
     let relays = sinkd_relay::Relays::new(Arc::clone(&metrics));
+    let plan = relays.prepare(vec![sink.relay().unwrap().clone()]).unwrap();
     let routes = Arc::new(ArcSwap::from_pointee(
-        Routes::build(&[sink], &metrics, |relay| relays.ensure(relay.clone())).unwrap(),
+        Routes::build(&[sink], &metrics, |relay| plan.handle(&relay.name)).unwrap(),
     ));
+    plan.commit();
     assert_eq!(routes.load().relay_names(), ["central"]);
     let store = Store::open(StoreConfig::new(dir.path().join("store"))).unwrap();
     let mut worker = Worker::new(

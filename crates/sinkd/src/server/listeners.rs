@@ -1,17 +1,25 @@
-//! The set of running listeners, keyed by transport family and address, so
-//! a reload can tell which to start, which to update in place and which to
-//! retire.
+//! The set of running listeners, keyed by transport family and address, and
+//! how a reload changes it: first a [`ListenerPlan`] is prepared (every
+//! socket bound, every certificate read, every setting checked) while the
+//! running listeners carry on untouched; only when the whole new
+//! configuration has been built is the plan committed, which cannot fail
+//! for anything the configuration says.
 //!
-//! UDP listeners are restarted when their settings change (SO_REUSEPORT
-//! lets the new sockets bind before the old ones close, so no datagram
-//! finds the port closed). TCP/TLS listeners are updated in place and
-//! their certificates re-read; open connections are never touched. A
-//! removed stream listener stops accepting, and its connections run on
-//! until they end or sinkd stops.
+//! UDP listeners whose settings change get new sockets bound beside the old
+//! ones (SO_REUSEPORT), so no datagram finds the port closed; the old
+//! sockets are read empty when they stop. TCP/TLS listeners are updated in
+//! place with their certificates re-read; open connections are never
+//! touched. A switch between TCP and TLS on one address binds the new
+//! listener into the old one's port group before the old one stops
+//! accepting. A removed stream listener stops accepting, and its
+//! connections run on until they end or sinkd stops. An abandoned plan
+//! hands whatever the kernel already queued on its new UDP sockets to the
+//! workers, so even a refused reload loses no datagram.
 
 use anyhow::Context as _;
 use sinkd_listen::{
-    start_stream, start_udp, ListenerConfig, StreamListener, UdpListener, WorkerQueues,
+    bind_stream, bind_udp, BoundStream, BoundUdp, ListenerConfig, StreamListener, StreamUpdate,
+    UdpListener, WorkerQueues,
 };
 use sinkd_metrics::Metrics;
 use std::collections::HashMap;
@@ -27,9 +35,38 @@ enum Key {
     Udp(SocketAddr),
 }
 
+fn key_of(listener: &ListenerConfig) -> Key {
+    match listener {
+        ListenerConfig::Udp(udp) => Key::Udp(udp.address),
+        ListenerConfig::Stream(stream) => Key::Stream(stream.address),
+    }
+}
+
 enum Running {
     Stream(StreamListener, ListenerConfig),
     Udp(UdpListener, ListenerConfig),
+}
+
+/// What committing a plan does for one wanted listener.
+enum Step {
+    /// A UDP listener whose settings did not change.
+    Keep,
+    /// A new UDP listener, or new sockets for one whose settings changed
+    /// (the old one stops once the new one runs).
+    Udp(BoundUdp),
+    /// A new stream listener, or a TCP/TLS switch on a running one's
+    /// address (bound beside it).
+    Stream(Box<BoundStream>),
+    /// New settings (and freshly read certificates) for a running stream
+    /// listener.
+    Update(StreamUpdate),
+}
+
+/// A prepared change of the listener set; see the module doc.
+#[must_use = "a plan does nothing until committed, and must be abandoned otherwise"]
+pub(crate) struct ListenerPlan {
+    steps: Vec<(Key, Step, ListenerConfig)>,
+    removed: Vec<Key>,
 }
 
 pub(crate) struct Listeners {
@@ -38,13 +75,6 @@ pub(crate) struct Listeners {
     shutdown: watch::Receiver<bool>,
     running: HashMap<Key, Running>,
     retired: Vec<StreamListener>,
-}
-
-fn key_of(listener: &ListenerConfig) -> Key {
-    match listener {
-        ListenerConfig::Udp(udp) => Key::Udp(udp.address),
-        ListenerConfig::Stream(stream) => Key::Stream(stream.address),
-    }
 }
 
 impl Listeners {
@@ -62,48 +92,76 @@ impl Listeners {
         }
     }
 
-    async fn start(&self, listener: &ListenerConfig) -> anyhow::Result<Running> {
-        let what = || {
-            format!(
-                "{} listener on {}",
-                listener.transport_name(),
-                listener.address()
-            )
+    /// Builds everything `wanted` needs without changing what runs: binds
+    /// the sockets of new and changed listeners, reads every TLS
+    /// listener's certificates. On error, what was bound is released (UDP
+    /// sockets read empty first) and the error names the listener.
+    pub(crate) fn prepare(&self, wanted: &[ListenerConfig]) -> anyhow::Result<ListenerPlan> {
+        let mut plan = ListenerPlan {
+            steps: Vec::with_capacity(wanted.len()),
+            removed: self
+                .running
+                .keys()
+                .filter(|key| !wanted.iter().any(|listener| key_of(listener) == **key))
+                .copied()
+                .collect(),
         };
-        Ok(match listener {
-            ListenerConfig::Udp(config) => {
-                let udp = start_udp(config, &self.queues, Arc::clone(&self.metrics))
-                    .with_context(what)?;
-                tracing::info!(transport = "udp", address = %udp.local_addr(), "listening");
-                Running::Udp(udp, listener.clone())
+        for listener in wanted {
+            match self.prepare_one(listener) {
+                Ok(step) => plan.steps.push((key_of(listener), step, listener.clone())),
+                Err(error) => {
+                    self.abandon(plan);
+                    return Err(error).with_context(|| {
+                        format!(
+                            "{} listener on {}",
+                            listener.transport_name(),
+                            listener.address()
+                        )
+                    });
+                }
             }
-            ListenerConfig::Stream(config) => {
-                let stream = start_stream(
-                    config,
-                    &self.queues,
-                    Arc::clone(&self.metrics),
-                    self.shutdown.clone(),
-                )
-                .await
-                .with_context(what)?;
-                tracing::info!(transport = listener.transport_name(), address = %stream.local_addr(), "listening");
-                Running::Stream(stream, listener.clone())
-            }
-        })
+        }
+        Ok(plan)
     }
 
-    /// Makes the running listeners match `wanted`: starts new ones, updates
-    /// or restarts changed ones, retires removed ones. Stops at the first
-    /// error, leaving what already changed in place.
-    pub(crate) async fn apply(&mut self, wanted: &[ListenerConfig]) -> anyhow::Result<()> {
-        let wanted_keys: Vec<Key> = wanted.iter().map(key_of).collect();
-        let removed: Vec<Key> = self
-            .running
-            .keys()
-            .filter(|key| !wanted_keys.contains(key))
-            .copied()
-            .collect();
-        for key in removed {
+    fn prepare_one(&self, listener: &ListenerConfig) -> anyhow::Result<Step> {
+        let step = match (self.running.get(&key_of(listener)), listener) {
+            (Some(Running::Udp(_, old)), _) if old == listener => Step::Keep,
+            (_, ListenerConfig::Udp(config)) => Step::Udp(bind_udp(config, self.queues.len())?),
+            (Some(Running::Stream(stream, old)), ListenerConfig::Stream(config))
+                if old.transport_name() != listener.transport_name() =>
+            {
+                Step::Stream(Box::new(stream.bind_beside(config)?))
+            }
+            (Some(Running::Stream(stream, _)), ListenerConfig::Stream(config)) => {
+                Step::Update(stream.prepare_update(config)?)
+            }
+            (_, ListenerConfig::Stream(config)) => Step::Stream(Box::new(bind_stream(config)?)),
+        };
+        Ok(step)
+    }
+
+    /// Releases what a plan bound: UDP sockets are read empty into the
+    /// worker queues first, since the kernel may already have spread
+    /// datagrams onto them.
+    pub(crate) fn abandon(&self, plan: ListenerPlan) {
+        for (_, step, _) in plan.steps {
+            if let Step::Udp(bound) = step {
+                tokio::task::block_in_place(|| {
+                    bound.abandon(&self.queues, Arc::clone(&self.metrics));
+                });
+            }
+        }
+    }
+
+    /// Applies a prepared plan: starts the new listeners, swaps in the
+    /// updates, then stops what was replaced or removed. Needs the runtime
+    /// (stream listeners spawn their accept loop on it). Returns what could
+    /// not start — only a receive thread the system refuses can fail here,
+    /// and the listener it would replace keeps running.
+    pub(crate) fn commit(&mut self, plan: ListenerPlan) -> Vec<anyhow::Error> {
+        let mut failed = Vec::new();
+        for key in plan.removed {
             match self.running.remove(&key) {
                 Some(Running::Udp(udp, _)) => {
                     tracing::info!(address = %udp.local_addr(), "udp listener removed");
@@ -117,63 +175,56 @@ impl Listeners {
                 None => {}
             }
         }
-        for listener in wanted {
-            let key = key_of(listener);
-            match self.running.remove(&key) {
-                None => {
-                    let running = self.start(listener).await?;
-                    self.running.insert(key, running);
+        for (key, step, config) in plan.steps {
+            match step {
+                Step::Keep => {}
+                Step::Update(update) => {
+                    if let Some(Running::Stream(stream, old)) = self.running.get_mut(&key) {
+                        stream.commit_update(update);
+                        *old = config;
+                    }
                 }
-                Some(Running::Udp(udp, old)) if old == *listener => {
-                    self.running.insert(key, Running::Udp(udp, old));
+                Step::Stream(bound) => {
+                    let stream = bound.start(
+                        &self.queues,
+                        Arc::clone(&self.metrics),
+                        self.shutdown.clone(),
+                    );
+                    tracing::info!(transport = config.transport_name(), address = %stream.local_addr(), "listening");
+                    let previous = self.running.insert(key, Running::Stream(stream, config));
+                    if let Some(Running::Stream(old, _)) = previous {
+                        // A TCP/TLS switch: the old listener serves what
+                        // waits in its backlog, then closes.
+                        old.stop_accepting();
+                        self.retired.push(old);
+                    }
                 }
-                Some(Running::Udp(udp, old)) => match self.start(listener).await {
-                    Ok(running) => {
-                        tokio::task::block_in_place(|| udp.shutdown());
-                        self.running.insert(key, running);
-                    }
-                    Err(error) => {
-                        self.running.insert(key, Running::Udp(udp, old));
-                        return Err(error);
-                    }
-                },
-                Some(Running::Stream(stream, old)) => {
-                    let ListenerConfig::Stream(config) = listener else {
-                        unreachable!("a stream key holds a stream listener");
-                    };
-                    if old.transport_name() != listener.transport_name() {
-                        // tcp <-> tls on the same address: retire and restart.
-                        stream.stop_accepting();
-                        self.retired.push(stream);
-                        let running = self.start(listener).await?;
-                        self.running.insert(key, running);
-                        continue;
-                    }
-                    let result = stream.update(config);
-                    let result = result.and_then(|()| {
-                        if config.tls.is_some() {
-                            stream.reload_tls()
-                        } else {
-                            Ok(())
+                Step::Udp(bound) => match bound.start(&self.queues, Arc::clone(&self.metrics)) {
+                    Ok(udp) => {
+                        tracing::info!(transport = "udp", address = %udp.local_addr(), "listening");
+                        let previous = self.running.insert(key, Running::Udp(udp, config));
+                        if let Some(Running::Udp(old, _)) = previous {
+                            tokio::task::block_in_place(|| old.shutdown());
                         }
-                    });
-                    let keep = if result.is_ok() {
-                        listener.clone()
-                    } else {
-                        old
-                    };
-                    self.running.insert(key, Running::Stream(stream, keep));
-                    result.with_context(|| {
-                        format!(
-                            "{} listener on {}",
-                            listener.transport_name(),
-                            listener.address()
-                        )
-                    })?;
-                }
+                    }
+                    Err(error) => failed.push(
+                        anyhow::Error::new(error)
+                            .context(format!("udp listener on {}", config.address())),
+                    ),
+                },
             }
         }
-        Ok(())
+        failed
+    }
+
+    /// Makes the running listeners match `wanted` (prepare, then commit),
+    /// as at start-up.
+    pub(crate) fn apply(&mut self, wanted: &[ListenerConfig]) -> anyhow::Result<()> {
+        let plan = self.prepare(wanted)?;
+        match self.commit(plan).into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// Stops every listener and waits until each connection has handed its

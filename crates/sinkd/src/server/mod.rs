@@ -119,11 +119,9 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     mirror_store_stats(&metrics, &store);
     let relays = Arc::new(Relays::new(Arc::clone(&metrics)));
-    let routes = Arc::new(ArcSwap::from_pointee(Routes::build(
-        &config.sinks,
-        &metrics,
-        |relay| relays.ensure(relay.clone()),
-    )?));
+    let (relay_plan, first_routes) = reload::prepare_routes(&config, &relays, &metrics)?;
+    relay_plan.commit();
+    let routes = Arc::new(ArcSwap::from_pointee(first_routes));
     let devices = DeviceSet::new(Arc::clone(&metrics));
     let (queues, receivers) = WorkerQueues::bounded(n_workers, config.workers.queue_batches);
     let zone = Clock::system().zone().clone();
@@ -197,7 +195,7 @@ async fn serve(
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut listeners = Listeners::new(queues, Arc::clone(&metrics), shutdown_rx.clone());
-    let started = listeners.apply(&config.listeners).await;
+    let started = listeners.apply(&config.listeners);
     if let Err(error) = started {
         listeners.shutdown().await;
         return Err(error);
@@ -225,7 +223,7 @@ async fn serve(
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                reload::reload(&source, &mut current, &mut listeners, &routes, &relays, &metrics).await;
+                reload::reload(&source, &mut current, &mut listeners, &routes, &relays, &metrics);
             }
             _ = terminate.recv() => {
                 tracing::info!("SIGTERM: draining");

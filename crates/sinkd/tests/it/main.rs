@@ -13,6 +13,7 @@ mod hostile;
 mod ingest;
 mod lifecycle;
 mod relay;
+mod reload;
 mod support;
 mod tidy;
 mod tls;

@@ -149,13 +149,13 @@ fn closed_port() -> u16 {
 }
 
 /// The RFC 5424 message number `seq` of `device`.
-fn message(device: &str, seq: u32) -> String {
+pub(crate) fn message(device: &str, seq: u32) -> String {
     format!("<13>1 2026-03-08T09:00:00Z {device} app - - - seq {seq:06}")
 }
 
 /// Sends messages `range` of `device` over one TCP connection, octet
 /// counted, and waits until sinkd has read them all (it closes after EOF).
-fn send_device(port: u16, device: &str, range: std::ops::Range<u32>) {
+pub(crate) fn send_device(port: u16, device: &str, range: std::ops::Range<u32>) {
     let mut stream = connect(port);
     let mut chunk = Vec::with_capacity(1 << 20);
     for seq in range {
@@ -172,7 +172,7 @@ fn send_device(port: u16, device: &str, range: std::ops::Range<u32>) {
 }
 
 /// What arrived, per device: the sequence numbers in arrival order.
-fn by_device(frames: &[Vec<u8>]) -> BTreeMap<String, Vec<u32>> {
+pub(crate) fn by_device(frames: &[Vec<u8>]) -> BTreeMap<String, Vec<u32>> {
     let mut devices: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for frame in frames {
         let text = String::from_utf8_lossy(frame);
@@ -196,7 +196,7 @@ fn by_device(frames: &[Vec<u8>]) -> BTreeMap<String, Vec<u32>> {
 
 /// Checks that every device's messages `0..per_device` arrived, in order
 /// once repeats are set aside, and returns the number of duplicates.
-fn check_in_order(frames: &[Vec<u8>], devices: &[&str], per_device: u32) -> usize {
+pub(crate) fn check_in_order(frames: &[Vec<u8>], devices: &[&str], per_device: u32) -> usize {
     let arrived = by_device(frames);
     let mut duplicates = 0;
     for device in devices {
@@ -232,7 +232,7 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-fn tcp_listener(port: u16) -> String {
+pub(crate) fn tcp_listener(port: u16) -> String {
     format!("[[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\n")
 }
 
