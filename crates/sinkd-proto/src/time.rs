@@ -244,8 +244,11 @@ fn push_digits(out: &mut Vec<u8>, value: u32, width: usize) {
 pub(crate) type Fault = (usize, &'static str);
 
 /// Exactly `count` ASCII digits at `at` (1 to 9, so the value fits in a
-/// `u32`).
-#[inline]
+/// `u32`). Always inlined, as is [`expect_digits`]: with `count` known at
+/// each call the loop unrolls, and the parsers call these a dozen times per
+/// timestamp from other modules, where a plain `#[inline]` was not always
+/// taken.
+#[inline(always)]
 pub(crate) fn fixed_digits(input: &[u8], at: usize, count: usize) -> Option<u32> {
     if count == 0 || count > 9 {
         return None;
@@ -262,7 +265,7 @@ pub(crate) fn fixed_digits(input: &[u8], at: usize, count: usize) -> Option<u32>
 }
 
 /// [`fixed_digits`], or a fault at the first byte that is not a digit.
-#[inline]
+#[inline(always)]
 fn expect_digits(
     input: &[u8],
     at: usize,
