@@ -26,7 +26,7 @@
 use crate::message::{Format, Message};
 use crate::pri::Pri;
 use crate::sd;
-use crate::time::{days_in_month, Timestamp};
+use crate::time::{days_in_month, fraction, full_date, time_of_day, time_offset, Fault, Timestamp};
 use std::fmt;
 
 /// The RFC 5424 part a strict-mode error points at.
@@ -349,71 +349,18 @@ fn header_field<'a>(
     }
 }
 
-/// A timestamp error: the 0-based index of the offending byte and why.
-type TimestampError = (usize, &'static str);
-
-/// Reads `count` ASCII digits at `at`.
-#[inline]
-fn digits(
-    input: &[u8],
-    at: usize,
-    count: usize,
-    reason: &'static str,
-) -> Result<u32, TimestampError> {
-    let mut value = 0u32;
-    for idx in at..at + count {
-        match input.get(idx) {
-            Some(&byte) if byte.is_ascii_digit() => value = value * 10 + u32::from(byte - b'0'),
-            _ => return Err((idx, reason)),
-        }
-    }
-    Ok(value)
-}
-
-#[inline]
-fn literal(
-    input: &[u8],
-    at: usize,
-    expected: u8,
-    reason: &'static str,
-) -> Result<(), TimestampError> {
-    if input.get(at) == Some(&expected) {
-        Ok(())
-    } else {
-        Err((at, reason))
-    }
-}
-
 /// Reads `FULL-DATE "T" FULL-TIME` (§6.2.3) at `pos`; returns the timestamp
-/// and the index after it.
-fn parse_timestamp(
-    input: &[u8],
-    pos: usize,
-    strict: bool,
-) -> Result<(Timestamp, usize), TimestampError> {
-    let year = digits(
-        input,
-        pos,
-        4,
-        "expected a 4-digit year (YYYY-MM-DDThh:mm:ss)",
-    )?;
-    literal(input, pos + 4, b'-', "expected '-' after the year")?;
-    let month = digits(input, pos + 5, 2, "expected a 2-digit month")?;
-    literal(input, pos + 7, b'-', "expected '-' after the month")?;
-    let day = digits(input, pos + 8, 2, "expected a 2-digit day")?;
+/// and the index after it. A fault is the 0-based index of the offending
+/// byte and why.
+fn parse_timestamp(input: &[u8], pos: usize, strict: bool) -> Result<(Timestamp, usize), Fault> {
+    let (year, month, day) = full_date(input, pos, b'-')?;
     match input.get(pos + 10) {
         Some(b'T') => {}
         Some(b't') if !strict => {}
         _ => return Err((pos + 10, "expected 'T' between date and time")),
     }
-    let hour = digits(input, pos + 11, 2, "expected a 2-digit hour")?;
-    literal(input, pos + 13, b':', "expected ':' after the hour")?;
-    let minute = digits(input, pos + 14, 2, "expected 2-digit minutes")?;
-    literal(input, pos + 16, b':', "expected ':' after the minutes")?;
-    let second = digits(input, pos + 17, 2, "expected 2-digit seconds")?;
+    let (hour, minute, second) = time_of_day(input, pos + 11)?;
 
-    // Range checks: the values fit in u8/u16 since they have 2 or 4 digits.
-    let (year, month, day) = (year as u16, month as u8, day as u8);
     if !(1..=12).contains(&month) {
         return Err((pos + 5, "month must be 01 to 12"));
     }
@@ -434,76 +381,32 @@ fn parse_timestamp(
     let mut micros = 0u32;
     let mut frac_digits = 0u8;
     if input.get(idx) == Some(&b'.') {
-        idx += 1;
-        let frac_start = idx;
-        while let Some(&byte) = input.get(idx) {
-            if !byte.is_ascii_digit() {
-                break;
-            }
-            if frac_digits < 6 {
-                micros = micros * 10 + u32::from(byte - b'0');
-                frac_digits += 1;
-            }
-            idx += 1;
+        let frac_start = idx + 1;
+        let digits = fraction(input, frac_start);
+        if digits.end == frac_start {
+            return Err((frac_start, "expected digits after '.'"));
         }
-        let n_digits = idx - frac_start;
-        if n_digits == 0 {
-            return Err((idx, "expected digits after '.'"));
-        }
-        if strict && n_digits > 6 {
+        if strict && digits.end - frac_start > 6 {
             return Err((frac_start + 6, "at most 6 fractional-second digits"));
         }
-        micros *= 10u32.pow(6 - u32::from(frac_digits));
+        micros = digits.micros;
+        frac_digits = digits.frac_digits;
+        idx = digits.end;
     }
-
-    let offset_minutes = match input.get(idx) {
-        Some(b'Z') => {
-            idx += 1;
-            0
-        }
-        Some(b'z') if !strict => {
-            idx += 1;
-            0
-        }
-        Some(&sign @ (b'+' | b'-')) => {
-            let offset_hour = digits(input, idx + 1, 2, "expected a 2-digit offset hour")?;
-            let mut minutes_at = idx + 3;
-            match input.get(minutes_at) {
-                Some(b':') => minutes_at += 1,
-                Some(byte) if !strict && byte.is_ascii_digit() => {}
-                _ => return Err((minutes_at, "expected ':' in the UTC offset")),
-            }
-            let offset_minute = digits(input, minutes_at, 2, "expected 2-digit offset minutes")?;
-            if offset_hour >= 24 {
-                return Err((idx + 1, "offset hour must be 00 to 23"));
-            }
-            if offset_minute >= 60 {
-                return Err((minutes_at, "offset minutes must be 00 to 59"));
-            }
-            idx = minutes_at + 2;
-            // At most 23 * 60 + 59, so it fits in i16.
-            let magnitude = (offset_hour * 60 + offset_minute) as i16;
-            if sign == b'-' {
-                -magnitude
-            } else {
-                magnitude
-            }
-        }
-        _ => return Err((idx, "expected 'Z' or a UTC offset (+hh:mm or -hh:mm)")),
-    };
+    let (offset_minutes, end) = time_offset(input, idx, strict)?;
 
     let timestamp = Timestamp {
         year,
         month,
         day,
-        hour: hour as u8,
-        minute: minute as u8,
-        second: second as u8,
+        hour,
+        minute,
+        second,
         micros,
         frac_digits,
         offset_minutes,
     };
-    Ok((timestamp, idx))
+    Ok((timestamp, end))
 }
 
 #[cfg(test)]

@@ -7,6 +7,11 @@
 //! both from the [`ReceiveTime`] the caller passes in, with
 //! [`ReceiveTime::year_for`] handling the December→January rollover. This
 //! module does no I/O; the caller decides what "now" and the local offset are.
+//!
+//! It also reads the pieces of RFC 3339 (fixed-width digits, the date, the
+//! time of day, fractional seconds, UTC offsets) for both parsers:
+//! `rfc5424` reads its TIMESTAMP from them, `rfc3164::timestamp` its ISO
+//! and classic forms and the vendors' dates.
 
 use std::fmt;
 
@@ -27,6 +32,19 @@ pub struct Timestamp {
     /// Offset from UTC in minutes, east positive.
     pub offset_minutes: i16,
 }
+
+/// 1970-01-01T00:00:00Z.
+const EPOCH: Timestamp = Timestamp {
+    year: 1970,
+    month: 1,
+    day: 1,
+    hour: 0,
+    minute: 0,
+    second: 0,
+    micros: 0,
+    frac_digits: 0,
+    offset_minutes: 0,
+};
 
 /// Days from 1970-01-01 to the given proleptic Gregorian date.
 pub fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
@@ -134,11 +152,7 @@ impl Timestamp {
         out.push(b'-');
         push_digits(out, u32::from(self.day), 2);
         out.push(b'T');
-        push_digits(out, u32::from(self.hour), 2);
-        out.push(b':');
-        push_digits(out, u32::from(self.minute), 2);
-        out.push(b':');
-        push_digits(out, u32::from(self.second), 2);
+        self.write_time_of_day(out);
         if frac_digits > 0 {
             out.push(b'.');
             let digits = frac_digits.min(6);
@@ -156,6 +170,17 @@ impl Timestamp {
         }
     }
 
+    /// Writes `hh:mm:ss`, as both forms have it. Always inlined: left out
+    /// of line it cost the writers a call per timestamp.
+    #[inline(always)]
+    fn write_time_of_day(&self, out: &mut Vec<u8>) {
+        push_digits(out, u32::from(self.hour), 2);
+        out.push(b':');
+        push_digits(out, u32::from(self.minute), 2);
+        out.push(b':');
+        push_digits(out, u32::from(self.second), 2);
+    }
+
     /// Writes the RFC 3164 form `Mmm dd hh:mm:ss` (day space-padded).
     pub fn write_rfc3164(&self, out: &mut Vec<u8>) {
         let month = MONTH_ABBREVIATIONS
@@ -171,11 +196,7 @@ impl Timestamp {
             push_digits(out, u32::from(self.day), 2);
         }
         out.push(b' ');
-        push_digits(out, u32::from(self.hour), 2);
-        out.push(b':');
-        push_digits(out, u32::from(self.minute), 2);
-        out.push(b':');
-        push_digits(out, u32::from(self.second), 2);
+        self.write_time_of_day(out);
     }
 }
 
@@ -212,6 +233,184 @@ fn push_digits(out: &mut Vec<u8>, value: u32, width: usize) {
     out.extend_from_slice(&buf[..width]);
 }
 
+// ---------------------------------------------------------------------------
+// Reading RFC 3339 pieces. RFC 5424 reads its TIMESTAMP with all of them
+// and reports where one failed; the RFC 3164 parser reads its ISO form, its
+// clock and its zones with them and only asks whether they matched. The
+// date and time readers take any digits (month 13, hour 24) and leave the
+// ranges to the parsers, which check them each in its way; the offset
+// readers check theirs.
+// ---------------------------------------------------------------------------
+
+/// Why a piece could not be read: the 0-based index of the byte at fault and
+/// what was expected there.
+pub(crate) type Fault = (usize, &'static str);
+
+/// Exactly `count` ASCII digits at `at` (1 to 9, so the value fits in a
+/// `u32`). Always inlined, as is [`expect_digits`]: with `count` known at
+/// each call the loop unrolls, and the parsers call these a dozen times per
+/// timestamp from other modules, where a plain `#[inline]` was not always
+/// taken.
+#[inline(always)]
+pub(crate) fn fixed_digits(input: &[u8], at: usize, count: usize) -> Option<u32> {
+    if count == 0 || count > 9 {
+        return None;
+    }
+    let digits = input.get(at..at.checked_add(count)?)?;
+    let mut value = 0u32;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(byte - b'0');
+    }
+    Some(value)
+}
+
+/// [`fixed_digits`], or a fault at the first byte that is not a digit.
+#[inline(always)]
+fn expect_digits(
+    input: &[u8],
+    at: usize,
+    count: usize,
+    reason: &'static str,
+) -> Result<u32, Fault> {
+    fixed_digits(input, at, count).ok_or_else(|| {
+        let leading = input
+            .iter()
+            .skip(at)
+            .take(count)
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        (at + leading, reason)
+    })
+}
+
+/// The byte `expected` at `at`.
+#[inline]
+fn expect_byte(input: &[u8], at: usize, expected: u8, reason: &'static str) -> Result<(), Fault> {
+    if input.get(at) == Some(&expected) {
+        Ok(())
+    } else {
+        Err((at, reason))
+    }
+}
+
+/// RFC 3339's full-date `YYYY-MM-DD` at `at`, with `separator` in place of
+/// `-` (vendors also write `/`; the fault reasons name `-`). Returns year,
+/// month and day as written.
+#[inline]
+pub(crate) fn full_date(input: &[u8], at: usize, separator: u8) -> Result<(u16, u8, u8), Fault> {
+    let year = expect_digits(
+        input,
+        at,
+        4,
+        "expected a 4-digit year (YYYY-MM-DDThh:mm:ss)",
+    )?;
+    expect_byte(input, at + 4, separator, "expected '-' after the year")?;
+    let month = expect_digits(input, at + 5, 2, "expected a 2-digit month")?;
+    expect_byte(input, at + 7, separator, "expected '-' after the month")?;
+    let day = expect_digits(input, at + 8, 2, "expected a 2-digit day")?;
+    // Four and two digits fit in u16 and u8.
+    Ok((year as u16, month as u8, day as u8))
+}
+
+/// RFC 3339's partial-time up to the seconds, `hh:mm:ss`, at `at`. Returns
+/// hour, minute and second as written; the fraction is [`fraction`]'s.
+#[inline]
+pub(crate) fn time_of_day(input: &[u8], at: usize) -> Result<(u8, u8, u8), Fault> {
+    let hour = expect_digits(input, at, 2, "expected a 2-digit hour")?;
+    expect_byte(input, at + 2, b':', "expected ':' after the hour")?;
+    let minute = expect_digits(input, at + 3, 2, "expected 2-digit minutes")?;
+    expect_byte(input, at + 5, b':', "expected ':' after the minutes")?;
+    let second = expect_digits(input, at + 6, 2, "expected 2-digit seconds")?;
+    Ok((hour as u8, minute as u8, second as u8))
+}
+
+/// The digits of a fractional second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fraction {
+    /// The first six digits as microseconds.
+    pub micros: u32,
+    /// How many digits `micros` was read from (at most 6).
+    pub frac_digits: u8,
+    /// The index after the last digit; `end - at` digits were written,
+    /// none when `end == at`.
+    pub end: usize,
+}
+
+/// The run of digits at `at` (after the `.`) as a fractional second: all
+/// are consumed, the first six are kept.
+#[inline]
+pub(crate) fn fraction(input: &[u8], at: usize) -> Fraction {
+    let mut idx = at;
+    let mut micros = 0u32;
+    let mut frac_digits = 0u8;
+    while let Some(&byte) = input.get(idx) {
+        if !byte.is_ascii_digit() {
+            break;
+        }
+        if frac_digits < 6 {
+            micros = micros * 10 + u32::from(byte - b'0');
+            frac_digits += 1;
+        }
+        idx += 1;
+    }
+    Fraction {
+        micros: micros * 10u32.pow(6 - u32::from(frac_digits)),
+        frac_digits,
+        end: idx,
+    }
+}
+
+/// A numeric UTC offset at `at`: `+hh:mm` or `-hh:mm`, and `+hhmm` unless
+/// `colon_required`. Returns minutes east of UTC and the index after it.
+#[inline]
+pub(crate) fn numeric_offset(
+    input: &[u8],
+    at: usize,
+    colon_required: bool,
+) -> Result<(i16, usize), Fault> {
+    let negative = match input.get(at) {
+        Some(b'+') => false,
+        Some(b'-') => true,
+        _ => return Err((at, "expected a UTC offset (+hh:mm or -hh:mm)")),
+    };
+    let hours = expect_digits(input, at + 1, 2, "expected a 2-digit offset hour")?;
+    let mut minutes_at = at + 3;
+    match input.get(minutes_at) {
+        Some(b':') => minutes_at += 1,
+        Some(byte) if !colon_required && byte.is_ascii_digit() => {}
+        _ => return Err((minutes_at, "expected ':' in the UTC offset")),
+    }
+    let minutes = expect_digits(input, minutes_at, 2, "expected 2-digit offset minutes")?;
+    if hours >= 24 {
+        return Err((at + 1, "offset hour must be 00 to 23"));
+    }
+    if minutes >= 60 {
+        return Err((minutes_at, "offset minutes must be 00 to 59"));
+    }
+    // At most 23 * 60 + 59, so it fits in i16.
+    let magnitude = (hours * 60 + minutes) as i16;
+    Ok((
+        if negative { -magnitude } else { magnitude },
+        minutes_at + 2,
+    ))
+}
+
+/// RFC 3339's time-offset at `at`: `Z` or a numeric offset. Unless
+/// `strict`, also a lower-case `z` and `+hhmm`. Returns minutes east of UTC
+/// and the index after it.
+#[inline]
+pub(crate) fn time_offset(input: &[u8], at: usize, strict: bool) -> Result<(i16, usize), Fault> {
+    match input.get(at) {
+        Some(b'Z') => Ok((0, at + 1)),
+        Some(b'z') if !strict => Ok((0, at + 1)),
+        Some(b'+' | b'-') => numeric_offset(input, at, strict),
+        _ => Err((at, "expected 'Z' or a UTC offset (+hh:mm or -hh:mm)")),
+    }
+}
+
 /// When and in which zone a message was received: what completes a
 /// timestamp that lacks its year or zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,15 +423,8 @@ impl ReceiveTime {
     /// The receive instant `unix_secs` seen at `offset_minutes` east of UTC.
     pub fn new(unix_secs: i64, micros: u32, offset_minutes: i16) -> ReceiveTime {
         let local = Timestamp::from_unix(unix_secs, micros, offset_minutes).unwrap_or(Timestamp {
-            year: 1970,
-            month: 1,
-            day: 1,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            micros: 0,
-            frac_digits: 0,
             offset_minutes,
+            ..EPOCH
         });
         ReceiveTime { local }
     }
@@ -267,6 +459,26 @@ impl ReceiveTime {
     pub fn offset_minutes(&self) -> i16 {
         self.local.offset_minutes
     }
+}
+
+/// The receive time of `year-month-day hour:minute:second` UTC, seen at
+/// `offset_minutes`: what the parsers' tests complete timestamps with.
+#[cfg(test)]
+pub(crate) fn receive_at(
+    (year, month, day): (u16, u8, u8),
+    (hour, minute, second): (u8, u8, u8),
+    offset_minutes: i16,
+) -> ReceiveTime {
+    let utc = Timestamp {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        ..EPOCH
+    };
+    ReceiveTime::new(utc.unix_seconds(), 0, offset_minutes)
 }
 
 #[cfg(test)]
@@ -307,43 +519,46 @@ mod tests {
 
     #[test]
     fn rollover() {
-        let january = ReceiveTime::new(
-            Timestamp {
-                year: 2026,
-                month: 1,
-                day: 1,
-                hour: 0,
-                minute: 0,
-                second: 5,
-                micros: 0,
-                frac_digits: 0,
-                offset_minutes: 0,
-            }
-            .unix_seconds(),
-            0,
-            0,
-        );
+        let january = receive_at((2026, 1, 1), (0, 0, 5), 0);
         assert_eq!(january.year_for(12), 2025);
         assert_eq!(january.year_for(1), 2026);
         assert_eq!(january.year_for(2), 2026);
-        let december = ReceiveTime::new(
-            Timestamp {
-                year: 2025,
-                month: 12,
-                day: 31,
-                hour: 23,
-                minute: 59,
-                second: 58,
-                micros: 0,
-                frac_digits: 0,
-                offset_minutes: 0,
-            }
-            .unix_seconds(),
-            0,
-            0,
-        );
+        let december = receive_at((2025, 12, 31), (23, 59, 58), 0);
         assert_eq!(december.year_for(1), 2026);
         assert_eq!(december.year_for(11), 2025);
+    }
+
+    #[test]
+    fn rfc3339_pieces() {
+        assert_eq!(fixed_digits(b"x2026", 1, 4), Some(2026));
+        assert_eq!(fixed_digits(b"202", 0, 4), None);
+        assert_eq!(fixed_digits(b"1234567890", 0, 10), None);
+        assert_eq!(fixed_digits(b"1", 0, 0), None);
+        assert_eq!(
+            expect_digits(b"20x6", 0, 4, "year"),
+            Err((2, "year")),
+            "the fault points at the first non-digit"
+        );
+        assert_eq!(expect_digits(b"20", 0, 4, "year"), Err((2, "year")));
+
+        assert_eq!(full_date(b"2019/05/13", 0, b'/'), Ok((2019, 5, 13)));
+        assert_eq!(full_date(b"2019-05-13", 0, b'/').map_err(|f| f.0), Err(4));
+        assert_eq!(time_of_day(b"T23:59:60", 1), Ok((23, 59, 60)));
+        assert_eq!(time_of_day(b"23:5", 0).map_err(|f| f.0), Err(4));
+
+        let long = fraction(b"1234567899Z", 0);
+        assert_eq!((long.micros, long.frac_digits, long.end), (123_456, 6, 10));
+        let short = fraction(b"05 ", 0);
+        assert_eq!((short.micros, short.frac_digits, short.end), (50_000, 2, 2));
+        assert_eq!(fraction(b"Z", 0).end, 0);
+
+        assert_eq!(numeric_offset(b"-07:30", 0, true), Ok((-450, 6)));
+        assert_eq!(numeric_offset(b"+0100", 0, false), Ok((60, 5)));
+        assert_eq!(numeric_offset(b"+0100", 0, true).map_err(|f| f.0), Err(3));
+        assert_eq!(numeric_offset(b"+24:00", 0, true).map_err(|f| f.0), Err(1));
+        assert_eq!(numeric_offset(b"+01:60", 0, true).map_err(|f| f.0), Err(4));
+        assert_eq!(time_offset(b"z", 0, false), Ok((0, 1)));
+        assert_eq!(time_offset(b"z", 0, true).map_err(|f| f.0), Err(0));
     }
 
     #[test]

@@ -29,10 +29,12 @@
 mod devices;
 mod routes;
 mod worker;
+mod zone;
 
 pub use devices::{DeviceSet, MAX_TRACKED_DEVICES};
 pub use routes::{RouteError, Routes, SinkConfig, Target};
 pub use worker::{SharedRoutes, Worker};
+pub use zone::LocalZone;
 
 pub use sinkd_listen::RawBatch;
 

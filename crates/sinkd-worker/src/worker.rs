@@ -9,6 +9,7 @@
 
 use crate::devices::{DeviceSet, LocalDevices};
 use crate::routes::{Output, Routes};
+use crate::zone::ZoneCache;
 use arc_swap::ArcSwap;
 use jiff::tz::TimeZone;
 use sinkd_listen::RawBatch;
@@ -24,37 +25,6 @@ use tokio::sync::mpsc;
 
 /// The routes every worker reads, swapped whole on reload.
 pub type SharedRoutes = Arc<ArcSwap<Routes>>;
-
-/// The local zone's UTC offset, cached for the quarter hour (zone changes
-/// happen on quarter-hour boundaries).
-struct ZoneCache {
-    zone: TimeZone,
-    window_start: i64,
-    offset_minutes: i16,
-}
-
-const ZONE_WINDOW_SECS: i64 = 900;
-
-impl ZoneCache {
-    fn new(zone: TimeZone) -> ZoneCache {
-        ZoneCache {
-            zone,
-            window_start: i64::MIN,
-            offset_minutes: 0,
-        }
-    }
-
-    fn offset_at(&mut self, unix_secs: i64) -> i16 {
-        let window_start = unix_secs - unix_secs.rem_euclid(ZONE_WINDOW_SECS);
-        if window_start != self.window_start {
-            self.window_start = window_start;
-            self.offset_minutes = jiff::Timestamp::from_second(unix_secs)
-                .map(|instant| (self.zone.to_offset(instant).seconds() / 60) as i16)
-                .unwrap_or(0);
-        }
-        self.offset_minutes
-    }
-}
 
 /// Per-sink tallies of one batch.
 #[derive(Clone, Copy, Default)]

@@ -4,34 +4,33 @@
 //! Timestamps without a zone (RFC 3164) are completed with the offset of the
 //! zone sinkd runs in, as rsyslog and syslog-ng do. The zone comes from `TZ`
 //! or `/etc/localtime` through jiff, so daylight-saving changes are honoured
-//! per instant rather than fixed at start-up.
+//! per instant rather than fixed at start-up. The offset itself is
+//! `sinkd_worker::LocalZone`'s, the same the workers use.
 
 use jiff::tz::TimeZone;
 use sinkd_proto::ReceiveTime;
+use sinkd_worker::LocalZone;
 
 /// The local time zone, looked up once.
 pub(crate) struct Clock {
-    zone: TimeZone,
+    local: LocalZone,
 }
 
 impl Clock {
     pub(crate) fn system() -> Clock {
         Clock {
-            zone: TimeZone::try_system().unwrap_or(TimeZone::UTC),
+            local: LocalZone::new(TimeZone::try_system().unwrap_or(TimeZone::UTC)),
         }
     }
 
     /// The local zone.
     pub(crate) fn zone(&self) -> &TimeZone {
-        &self.zone
+        self.local.zone()
     }
 
     /// The receive context for the instant `unix_secs`.`micros`.
     pub(crate) fn at(&self, unix_secs: i64, micros: u32) -> ReceiveTime {
-        let offset_minutes = jiff::Timestamp::from_second(unix_secs)
-            .map(|instant| self.zone.to_offset(instant).seconds() / 60)
-            .unwrap_or(0);
-        ReceiveTime::new(unix_secs, micros, offset_minutes as i16)
+        self.local.receive_time(unix_secs, micros)
     }
 
     /// The receive context for now.

@@ -7,28 +7,8 @@
 //! plus property tests for robustness.
 
 use crate::message::{Format, Message};
-use crate::time::{ReceiveTime, Timestamp};
+use crate::time::{receive_at, ReceiveTime};
 use proptest::prelude::*;
-
-/// `year-month-day hour:minute:second` UTC, seen at `offset_minutes`.
-fn receive_at(
-    (year, month, day): (u16, u8, u8),
-    (hour, minute, second): (u8, u8, u8),
-    offset_minutes: i16,
-) -> ReceiveTime {
-    let utc = Timestamp {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-        micros: 0,
-        frac_digits: 0,
-        offset_minutes: 0,
-    };
-    ReceiveTime::new(utc.unix_seconds(), 0, offset_minutes)
-}
 
 fn received() -> ReceiveTime {
     receive_at((2026, 3, 8), (9, 0, 0), 60)
