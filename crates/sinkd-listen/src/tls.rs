@@ -7,8 +7,9 @@
 //! disk and sending SIGHUP rotates them; open connections keep the acceptor
 //! they were accepted with.
 //!
-//! The crypto provider is rustls' `ring` (design §10: half the build time of
-//! aws-lc-rs), with its default, safe protocol versions (TLS 1.2 and 1.3).
+//! The crypto provider is rustls' `ring` (`sinkd_tls::provider`: half the
+//! build time of aws-lc-rs), with its default, safe protocol versions (TLS
+//! 1.2 and 1.3).
 //! With `client_ca` set, rustls' WebPKI verifier requires every client to
 //! present a certificate chaining to one of those CAs; the handshake of a
 //! client without one fails and is counted by the connection code.
@@ -16,7 +17,7 @@
 use crate::config::TlsConfig;
 use crate::error::ListenError;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::ServerConfig;
 use rustls_pki_types::CertificateDer;
 use std::path::Path;
 use std::sync::Arc;
@@ -49,14 +50,12 @@ fn server_config(config: &TlsConfig) -> Result<ServerConfig, ListenError> {
     let builder = match &config.client_ca {
         None => builder.with_no_client_auth(),
         Some(ca_path) => {
-            let mut roots = RootCertStore::empty();
-            for ca_cert in load_certificates(ca_path, "client CA certificates")? {
-                roots.add(ca_cert).map_err(|error| ListenError::TlsFile {
+            let roots =
+                sinkd_tls::read_root_store(ca_path).map_err(|reason| ListenError::TlsFile {
                     role: "client CA certificates",
                     path: ca_path.clone(),
-                    reason: error.to_string(),
+                    reason,
                 })?;
-            }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|error| ListenError::TlsFile {

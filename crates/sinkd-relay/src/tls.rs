@@ -5,7 +5,8 @@
 //! whether its settings changed or not) and returns a
 //! `tokio_rustls::TlsConnector` plus the name the target's certificate must
 //! carry. The provider is rustls' `ring`, as for the listeners in
-//! `sinkd-listen` (design §10), with rustls' safe default protocol versions.
+//! `sinkd-listen` (`sinkd_tls::provider`), with rustls' safe default
+//! protocol versions.
 //! The target is verified by rustls' WebPKI verifier against exactly the
 //! configured CA file, and by name: `server_name` when configured, the
 //! target's host otherwise (a DNS name or an IP address, matched against the
@@ -13,7 +14,7 @@
 
 use crate::config::TlsClientFiles;
 use crate::error::RelayError;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::ClientConfig;
 use rustls_pki_types::{CertificateDer, ServerName};
 use std::path::Path;
 use std::sync::Arc;
@@ -28,17 +29,12 @@ pub(crate) fn connector(
         sink: sink.to_owned(),
         reason,
     };
-    let mut roots = RootCertStore::empty();
-    for certificate in load_certificates(sink, &files.ca, "CA certificates")? {
-        roots
-            .add(certificate)
-            .map_err(|error| RelayError::TlsFile {
-                sink: sink.to_owned(),
-                role: "CA certificates",
-                path: files.ca.clone(),
-                reason: error.to_string(),
-            })?;
-    }
+    let roots = sinkd_tls::read_root_store(&files.ca).map_err(|reason| RelayError::TlsFile {
+        sink: sink.to_owned(),
+        role: "CA certificates",
+        path: files.ca.clone(),
+        reason,
+    })?;
     let builder = ClientConfig::builder_with_provider(sinkd_tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|error| tls_error(error.to_string()))?
