@@ -53,6 +53,14 @@ fn wait_for_traffic(server: &Server, sink: &str) {
     });
 }
 
+/// Rewrites the configuration with `body`, sends SIGHUP and waits for the
+/// `n`th refused reload.
+fn refused_reload(server: &Server, body: &str, n: u64) {
+    server.rewrite_config(body);
+    server.signal(libc::SIGHUP);
+    server.wait_count("sinkd_config_reloads_total{result=\"error\"}", n);
+}
+
 /// Central sinkd storing what arrives over TLS, edge sinkd relaying to it.
 /// Two reloads are refused while messages flow: the relay's `ca` pointed at
 /// a garbage file; then the relay's settings changed together with a new
@@ -101,12 +109,8 @@ fn a_refused_reload_keeps_a_tls_relay_delivering() {
     std::fs::write(relay_dir.join("blocked"), "in the way").expect("blocking file");
     let sender = send_paced(edge.ports.tcp, "relay-hup");
     wait_for_traffic(&edge, "central");
-    edge.rewrite_config(&body(edge.ports.tcp, &garbage_ca, false));
-    edge.signal(libc::SIGHUP);
-    edge.wait_count("sinkd_config_reloads_total{result=\"error\"}", 1);
-    edge.rewrite_config(&body(edge.ports.tcp, &good_ca, true));
-    edge.signal(libc::SIGHUP);
-    edge.wait_count("sinkd_config_reloads_total{result=\"error\"}", 2);
+    refused_reload(&edge, &body(edge.ports.tcp, &garbage_ca, false), 1);
+    refused_reload(&edge, &body(edge.ports.tcp, &good_ca, true), 2);
     sender.join().expect("sender");
     let scrape = edge.wait_count(
         "sinkd_relay_messages_sent_total{sink=\"central\"}",
@@ -185,12 +189,8 @@ fn a_refused_reload_adds_no_sink() {
     let ports = (server.ports.tcp, server.ports.tls);
     let sender = send_paced(server.ports.tcp, "sink-hup");
     wait_for_traffic(&server, "local");
-    server.rewrite_config(&body(ports, &garbage_cert, true, false));
-    server.signal(libc::SIGHUP);
-    server.wait_count("sinkd_config_reloads_total{result=\"error\"}", 1);
-    server.rewrite_config(&body(ports, &good_cert, true, true));
-    server.signal(libc::SIGHUP);
-    server.wait_count("sinkd_config_reloads_total{result=\"error\"}", 2);
+    refused_reload(&server, &body(ports, &garbage_cert, true, false), 1);
+    refused_reload(&server, &body(ports, &good_cert, true, true), 2);
     sender.join().expect("sender");
     let scrape = server.wait_count(
         "sinkd_sink_messages_total{sink=\"local\"}",
