@@ -141,6 +141,11 @@ fn bad_values_name_their_lines() {
             "json",
         ),
         ("[storage]\nfsync = \"sometimes\"\n", 2, "sometimes"),
+        (
+            "[[listen]]\ntransport = \"udp\"\nthreads = 5000\n",
+            3,
+            "threads",
+        ),
         ("metrics = \"here\"\n", 1, "here"),
     ] {
         let message = error_of(source);

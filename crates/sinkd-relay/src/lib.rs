@@ -53,7 +53,7 @@ pub use config::{
 };
 pub use error::{ConnError, Fault, RelayError};
 pub use relay::Relay;
-pub use relays::{RelayPlan, Relays};
+pub use relays::{RelayPlan, Relays, RetiredRelays};
 
 use crossbeam_channel::{Receiver, Sender};
 use sinkd_metrics::{DropReason, Metrics, RelayCounters};

@@ -238,13 +238,14 @@ impl RelayPlan<'_> {
 
     /// Applies the plan: keeps the unchanged relays (their next connection
     /// uses the TLS files just read), restarts the changed ones behind the
-    /// same handle, starts the new ones, and stops the running relays the
-    /// plan does not name (each writes its queue to its spool). Blocks
-    /// while restarted and stopped relays persist their queues (up to a
-    /// second of grace each, overlapping). Nothing in it can fail; a relay
-    /// that cannot hand over its queue (its thread failed) is logged and
-    /// left stopped.
-    pub fn commit(mut self) {
+    /// same handle, starts the new ones, and takes the running relays the
+    /// plan does not name out of the set, returning them still running:
+    /// stop them with [`RetiredRelays::stop`] once no worker can offer to
+    /// them (each writes its queue to its spool). Blocks while restarted
+    /// relays persist their queues (up to a second of grace, overlapping).
+    /// Nothing in it can fail; a relay that cannot hand over its queue (its
+    /// thread failed) is logged and left stopped.
+    pub fn commit(mut self) -> RetiredRelays {
         let steps = std::mem::take(&mut self.steps);
         let mut starting = Vec::new();
         let mut restarting = Vec::new();
@@ -306,10 +307,6 @@ impl RelayPlan<'_> {
                 .collect();
             gone.iter()
                 .filter_map(|name| running.remove(name))
-                .map(|mut relay| {
-                    relay.signal(StopMode::Close);
-                    relay
-                })
                 .collect()
         };
         let mut started = Vec::with_capacity(starting.len() + restarting.len());
@@ -348,7 +345,28 @@ impl RelayPlan<'_> {
                 running.insert(relay.config().name.clone(), relay);
             }
         }
-        stop_removed(removed);
+        RetiredRelays(removed)
+    }
+}
+
+/// The relays a committed plan no longer wants, still running: workers
+/// that took their batch's routes before the swap may still offer to them.
+/// [`RetiredRelays::stop`] (or dropping this) stops them, each writing its
+/// queue to its spool; call it once no worker holds the old routes, so no
+/// batch routed to a removed sink is refused.
+#[derive(Debug)]
+pub struct RetiredRelays(Vec<Relay>);
+
+impl RetiredRelays {
+    /// Stops every retired relay and waits for each to persist its queue.
+    pub fn stop(mut self) {
+        stop_removed(std::mem::take(&mut self.0));
+    }
+}
+
+impl Drop for RetiredRelays {
+    fn drop(&mut self) {
+        stop_removed(std::mem::take(&mut self.0));
     }
 }
 
@@ -388,10 +406,14 @@ fn close_spool(spool: Spool) {
     }
 }
 
-/// Waits for relays already told to stop (or stops them) and logs errors.
-fn stop_removed(removed: Vec<Relay>) {
-    for relay in removed {
+/// Tells every relay to stop at once (so their grace periods overlap), then
+/// waits for each and logs errors.
+fn stop_removed(mut removed: Vec<Relay>) {
+    for relay in &mut removed {
         tracing::info!(sink = %relay.config().name, "relay sink removed; stopping it");
+        relay.signal(StopMode::Close);
+    }
+    for relay in removed {
         if let Err(error) = relay.shutdown() {
             tracing::error!(%error, "relay stopped with an error");
         }

@@ -9,7 +9,7 @@ use crate::raw::RawListen;
 use ipnet::IpNet;
 use sinkd_listen::{
     AllowList, Framing, ListenerConfig, StreamConfig, TlsConfig, UdpConfig, UDP_BATCH_SIZE_LIMIT,
-    UDP_MAX_FRAME_LIMIT,
+    UDP_MAX_FRAME_LIMIT, UDP_THREADS_LIMIT,
 };
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -109,6 +109,11 @@ pub(super) fn check_listener(
             config.batch_size = batch_size.min(UDP_BATCH_SIZE_LIMIT);
         }
         if let Some(threads) = &raw.threads {
+            if *threads.get_ref() > UDP_THREADS_LIMIT {
+                return Err(
+                    checker.invalid(threads.span(), "threads must be 0 (one per worker) to 1024")
+                );
+            }
             config.threads = *threads.get_ref();
         }
         if let Some(max_frame) = max_frame {

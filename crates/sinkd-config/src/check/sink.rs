@@ -69,25 +69,10 @@ pub(super) fn check_sink(
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let name = match &raw.name {
-        Some(name) => {
-            let text = name.get_ref();
-            if text.is_empty()
-                || text.len() > 64
-                || !text
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            {
-                return Err(checker.invalid(
-                    name.span(),
-                    format!("sink name {text:?}: use 1 to 64 letters, digits, '-', '_' or '.'"),
-                ));
-            }
-            text.clone()
-        }
-        None => format!("sink-{}", index + 1),
-    };
-    let mut target = parse_target(&target_text, &name, data_dir)
+    // The relay's name and spool follow once the name is checked, so errors
+    // come in the order of the keys' importance: target, priority, format,
+    // name.
+    let mut target = parse_target(&target_text, "", data_dir)
         .map_err(|message| checker.invalid(raw.target.span(), message))?;
     let (priority_text, table) = match &raw.priority {
         None => ("*.*".to_string(), PriorityTable::all()),
@@ -108,6 +93,28 @@ pub(super) fn check_sink(
             .parse::<OutputFormat>()
             .map_err(|error| checker.invalid(text.span(), error.to_string()))?,
     };
+    let name = match &raw.name {
+        Some(name) => {
+            let text = name.get_ref();
+            if text.is_empty()
+                || text.len() > 64
+                || !text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(checker.invalid(
+                    name.span(),
+                    format!("sink name {text:?}: use 1 to 64 letters, digits, '-', '_' or '.'"),
+                ));
+            }
+            text.clone()
+        }
+        None => format!("sink-{}", index + 1),
+    };
+    if let Target::Relay(relay) = &mut target {
+        relay.name.clone_from(&name);
+        relay.spool_dir = sinkd_relay::spool_dir(data_dir, &name);
+    }
     match &mut target {
         Target::Relay(relay) => check_relay(checker, sink, relay)?,
         Target::File(_) => check_file(checker, sink)?,

@@ -120,7 +120,8 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     mirror_store_stats(&metrics, &store);
     let relays = Arc::new(Relays::new(Arc::clone(&metrics)));
     let (relay_plan, first_routes) = reload::prepare_routes(&config, &relays, &metrics)?;
-    relay_plan.commit();
+    // Nothing runs yet, so nothing is retired.
+    drop(relay_plan.commit());
     let routes = Arc::new(ArcSwap::from_pointee(first_routes));
     let devices = DeviceSet::new(Arc::clone(&metrics));
     let (queues, receivers) = WorkerQueues::bounded(n_workers, config.workers.queue_batches);

@@ -10,11 +10,12 @@
 //! prepared relays and bound sockets are released, datagrams that reached
 //! new UDP sockets handed to the workers — and the running configuration
 //! carries on untouched; `sinkd_config_reloads_total{result="error"}`
-//! counts it. Only then are routes swapped (between two batches),
-//! listeners started, updated or retired, and relays kept, restarted
-//! behind the same handle, started or stopped. Settings that need a
-//! restart (`data_dir`, `[storage]`, `workers`, `metrics`) are reported,
-//! not applied.
+//! counts it. Only then are relays kept, restarted behind the same handle
+//! or started, routes swapped (between two batches), listeners started,
+//! updated or retired, and — once no worker holds the old routes — the
+//! relays of removed sinks stopped. Settings that need a restart
+//! (`data_dir`, `[storage]`, `workers`, `metrics`) are reported and keep
+//! their running values.
 
 use super::listeners::Listeners;
 use super::ConfigSource;
@@ -24,8 +25,9 @@ use sinkd_config::Config;
 use sinkd_metrics::Metrics;
 use sinkd_relay::{RelayPlan, Relays};
 use sinkd_store::StoreConfig;
-use sinkd_worker::Routes;
+use sinkd_worker::{Routes, Target};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Prepares the relays of `config` and builds its routes against them;
 /// nothing running changes until the plan is committed.
@@ -78,20 +80,48 @@ fn apply(
 ) -> anyhow::Result<()> {
     // Build. Preparing relays reads files, opens spools and may wait for
     // threads: blocking work, kept off the other tasks.
-    let config = tokio::task::block_in_place(|| source.load())?;
+    let mut config = tokio::task::block_in_place(|| source.load())?;
+    keep_restart_settings(&mut config, current);
     let (relay_plan, new_routes) =
         tokio::task::block_in_place(|| prepare_routes(&config, relays, metrics))?;
     let listener_plan = listeners.prepare(&config.listeners)?;
-    // Commit: nothing from here on fails for what the file says.
-    let storage_without_dir = |storage: &StoreConfig| StoreConfig {
-        data_dir: Default::default(),
-        ..storage.clone()
-    };
+    // Commit: nothing from here on fails for what the file says. New and
+    // changed relays run before routes point at them; relays of removed
+    // sinks stop only once no worker holds the old routes.
+    let retired = tokio::task::block_in_place(|| relay_plan.commit());
+    let old_routes = routes.swap(Arc::new(new_routes));
+    let failed = listeners.commit(listener_plan);
+    tokio::task::block_in_place(|| {
+        wait_unshared(&old_routes);
+        retired.stop();
+    });
+    *current = config;
+    // Only a receive thread the system refused gets here: the listener it
+    // would have replaced runs on, and the reload is reported as failed.
+    let mut failed = failed.into_iter();
+    match failed.next() {
+        None => Ok(()),
+        Some(first) => {
+            for error in failed {
+                tracing::error!(error = format!("{error:#}"), "listener not started");
+            }
+            Err(first.context("applied, but a listener could not start"))
+        }
+    }
+}
+
+/// Settings that take effect only at the next start keep their running
+/// values (a warning says which changed), so relays keep their spools under
+/// the running `data_dir` and the next reload compares against what runs.
+fn keep_restart_settings(config: &mut Config, current: &Config) {
     for (setting, changed) in [
         ("data_dir", config.data_dir() != current.data_dir()),
         (
             "[storage]",
-            storage_without_dir(&config.storage) != storage_without_dir(&current.storage),
+            StoreConfig {
+                data_dir: current.storage.data_dir.clone(),
+                ..config.storage.clone()
+            } != current.storage,
         ),
         ("workers", config.workers != current.workers),
         ("metrics", config.metrics != current.metrics),
@@ -100,15 +130,27 @@ fn apply(
             tracing::warn!(setting, "changed, but takes effect only after a restart");
         }
     }
-    routes.store(Arc::new(new_routes));
-    let failed = listeners.commit(listener_plan);
-    // Relays whose sinks are gone (no route points at them any more) write
-    // their queues to their spools; changed ones restart behind the same
-    // handle.
-    tokio::task::block_in_place(|| relay_plan.commit());
-    *current = config;
-    for error in failed {
-        tracing::error!(error = format!("{error:#}"), "listener not started");
+    config.storage = current.storage.clone();
+    config.workers = current.workers;
+    config.metrics = current.metrics;
+    for sink in &mut config.sinks {
+        if let Target::Relay(relay) = &mut sink.target {
+            relay.spool_dir = sinkd_relay::spool_dir(current.data_dir(), &relay.name);
+        }
     }
-    Ok(())
+}
+
+/// Longest wait for workers to finish the batches they routed with the
+/// previous routes.
+const OLD_ROUTES_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits until no worker holds `old` (each holds its routes for one batch),
+/// at most [`OLD_ROUTES_GRACE`]: a worker blocked on a full store may hold
+/// them longer, and what it then offers to a stopped relay is counted as
+/// `relay_queue_full`.
+fn wait_unshared(old: &Arc<Routes>) {
+    let deadline = Instant::now() + OLD_ROUTES_GRACE;
+    while Arc::strong_count(old) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

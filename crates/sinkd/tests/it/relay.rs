@@ -387,8 +387,11 @@ fn stuck_and_refusing_targets_hold_up_neither_files_nor_other_relays() {
         send_device(edge.ports.tcp, device, 0..PER_DEVICE);
     }
     let total = 4 * u64::from(PER_DEVICE);
-    let scrape = edge.wait_count("sinkd_relay_messages_sent_total{sink=\"healthy\"}", total);
+    edge.wait_count("sinkd_relay_messages_sent_total{sink=\"healthy\"}", total);
     edge.wait_count("sinkd_store_lines_written_total", total);
+    // A file sink's count follows the store's acceptance of the batch, a
+    // moment after the relays were offered theirs: wait for it too.
+    let scrape = edge.wait_count("sinkd_sink_messages_total{sink=\"files\"}", total);
     // Every sink took every message; the bad targets hold theirs on disk.
     for sink in ["files", "stuck", "refusing", "healthy"] {
         assert_eq!(
