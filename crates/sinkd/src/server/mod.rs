@@ -224,7 +224,13 @@ async fn serve(
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                reload::reload(&source, &mut current, &mut listeners, &routes, &relays, &metrics);
+                let live = reload::Live {
+                    listeners: &mut listeners,
+                    routes: &routes,
+                    relays: &relays,
+                    metrics: &metrics,
+                };
+                reload::reload(&source, &mut current, live);
             }
             _ = terminate.recv() => {
                 tracing::info!("SIGTERM: draining");

@@ -43,15 +43,18 @@ pub(crate) fn prepare_routes<'r>(
     Ok((plan, routes))
 }
 
-pub(crate) fn reload(
-    source: &ConfigSource,
-    current: &mut Config,
-    listeners: &mut Listeners,
-    routes: &Arc<ArcSwap<Routes>>,
-    relays: &Relays,
-    metrics: &Arc<Metrics>,
-) {
-    match apply(source, current, listeners, routes, relays, metrics) {
+/// The parts of a running sinkd that a reload changes.
+pub(crate) struct Live<'a> {
+    pub(crate) listeners: &'a mut Listeners,
+    pub(crate) routes: &'a Arc<ArcSwap<Routes>>,
+    pub(crate) relays: &'a Relays,
+    pub(crate) metrics: &'a Arc<Metrics>,
+}
+
+/// Reloads from `source` over `current`, counting the outcome.
+pub(crate) fn reload(source: &ConfigSource, current: &mut Config, mut live: Live<'_>) {
+    let metrics = live.metrics;
+    match apply(source, current, &mut live) {
         Ok(()) => {
             metrics.reloads.with_label_values(&["ok"]).inc();
             tracing::info!(
@@ -70,14 +73,13 @@ pub(crate) fn reload(
     }
 }
 
-fn apply(
-    source: &ConfigSource,
-    current: &mut Config,
-    listeners: &mut Listeners,
-    routes: &Arc<ArcSwap<Routes>>,
-    relays: &Relays,
-    metrics: &Arc<Metrics>,
-) -> anyhow::Result<()> {
+fn apply(source: &ConfigSource, current: &mut Config, live: &mut Live<'_>) -> anyhow::Result<()> {
+    let Live {
+        listeners,
+        routes,
+        relays,
+        metrics,
+    } = live;
     // Build. Preparing relays reads files, opens spools and may wait for
     // threads: blocking work, kept off the other tasks.
     let mut config = tokio::task::block_in_place(|| source.load())?;
