@@ -21,12 +21,42 @@ mod raw;
 pub mod units;
 
 pub use import::{import_device_config, ImportError};
-pub use model::{Config, ConfigError, PemKind, DEFAULT_CONFIG};
+pub use model::{Config, ConfigError, PemKind};
 
 pub use sinkd_listen::{ListenerConfig, StreamConfig, TlsConfig, UdpConfig};
 pub use sinkd_relay::{Overflow, RelayConfig, RelayTransport, TlsClientFiles};
 pub use sinkd_store::{FsyncPolicy, StoreConfig};
 pub use sinkd_worker::{SinkConfig, Target, WorkerConfig};
+
+use std::path::Path;
+
+/// The configuration `sinkd` runs when started without `--config`.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// Loading: the model (`model.rs`) knows nothing of TOML; these read a
+/// file's text through the checks in `check/`.
+impl Config {
+    /// The embedded default configuration.
+    pub fn default_config() -> Config {
+        // The embedded text is covered by a test; failing here would be a
+        // build-time mistake, not an input error.
+        #[allow(clippy::expect_used)]
+        Config::from_toml(DEFAULT_CONFIG).expect("the embedded default configuration is valid")
+    }
+
+    /// Reads and validates a configuration file's text.
+    pub fn from_toml(source: &str) -> Result<Config, ConfigError> {
+        check::config(source)
+    }
+
+    /// Reads and validates a configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError::Global(format!("cannot read {}: {error}", path.display()))
+        })?;
+        Config::from_toml(&source)
+    }
+}
 
 #[cfg(test)]
 mod tests;

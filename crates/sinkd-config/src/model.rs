@@ -12,9 +12,6 @@ use sinkd_worker::{SinkConfig, WorkerConfig};
 use std::net::SocketAddr;
 use std::path::Path;
 
-/// The configuration `sinkd` runs when started without `--config`.
-pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
-
 /// A configuration error, with the 1-based line it points at when known.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -54,27 +51,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// The embedded default configuration.
-    pub fn default_config() -> Config {
-        // The embedded text is covered by a test; failing here would be a
-        // build-time mistake, not an input error.
-        #[allow(clippy::expect_used)]
-        Config::from_toml(DEFAULT_CONFIG).expect("the embedded default configuration is valid")
-    }
-
-    /// Reads and validates a configuration file's text.
-    pub fn from_toml(source: &str) -> Result<Config, ConfigError> {
-        crate::check::config(source)
-    }
-
-    /// Reads and validates a configuration file.
-    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let source = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError::Global(format!("cannot read {}: {error}", path.display()))
-        })?;
-        Config::from_toml(&source)
-    }
-
     /// Where every file sink's streams and every relay's spool live.
     pub fn data_dir(&self) -> &Path {
         &self.storage.data_dir

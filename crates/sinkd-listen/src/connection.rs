@@ -20,12 +20,19 @@
 //! because of a framing error or shutdown. On shutdown a connection first
 //! drains: it reads on until its peer's data stops (EOF, a short quiet
 //! spell, or a time limit), so what a sender wrote before SIGTERM is kept.
+//!
+//! [`Settings`] is what a connection takes from its listener's
+//! configuration when it is accepted (the listener swaps in new ones on a
+//! reload; open connections keep theirs).
 
+use crate::allow::AllowList;
 use crate::batch::{now_unix_micros, BatchSender, RawBatch};
-use crate::stream::{wait_for_signal, Settings};
+use crate::config::{StreamConfig, TlsConfig};
+use crate::error::ListenError;
+use crate::tls;
 use bytes::{BufMut, BytesMut};
 use sinkd_metrics::{ConnectionEvent, DropReason, Metrics, Transport};
-use sinkd_proto::framing::{Deframer, FrameError};
+use sinkd_proto::framing::{Deframer, FrameError, Framing};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -36,6 +43,63 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+/// What a connection needs to know from the configuration, fixed when it is
+/// accepted.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) allow: AllowList,
+    pub(crate) framing: Option<Framing>,
+    pub(crate) max_frame: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) tls: Option<TlsSettings>,
+}
+
+/// The certificate files and the acceptor built from them.
+#[derive(Clone)]
+pub(crate) struct TlsSettings {
+    pub(crate) config: TlsConfig,
+    pub(crate) acceptor: TlsAcceptor,
+}
+
+impl TlsSettings {
+    /// Reads the files of `config` and builds the acceptor.
+    pub(crate) fn load(config: &TlsConfig) -> Result<TlsSettings, ListenError> {
+        Ok(TlsSettings {
+            config: config.clone(),
+            acceptor: tls::acceptor(config)?,
+        })
+    }
+}
+
+impl Settings {
+    /// Validates `config` and loads its certificates.
+    pub(crate) fn from_config(config: &StreamConfig) -> Result<Settings, ListenError> {
+        config.validate()?;
+        let tls = match &config.tls {
+            None => None,
+            Some(tls_config) => Some(TlsSettings::load(tls_config)?),
+        };
+        Ok(Settings {
+            allow: config.allow.clone(),
+            framing: config.framing,
+            max_frame: config.max_frame,
+            idle_timeout: config.idle_timeout,
+            handshake_timeout: config.handshake_timeout,
+            max_connections: config.max_connections,
+            tls,
+        })
+    }
+}
+
+/// Resolves once `signal` holds `true` or its sender is gone.
+pub(crate) async fn wait_for_signal(signal: &mut watch::Receiver<bool>) {
+    // An error means the sender was dropped, which counts as the signal.
+    let _ = signal.wait_for(|raised| *raised).await;
+}
 
 #[cfg(test)]
 mod tests;

@@ -37,15 +37,14 @@
 //! `mpsc::Sender<()>` that nobody ever sends on; [`StreamListener::join`]
 //! waits for the matching receiver to report that all clones are gone.
 
-use crate::allow::AllowList;
 use crate::batch::WorkerQueues;
-use crate::config::{StreamConfig, TlsConfig};
-use crate::connection::{self, Connection, ConnectionGuard};
+use crate::config::StreamConfig;
+use crate::connection::{
+    self, wait_for_signal, Connection, ConnectionGuard, Settings, TlsSettings,
+};
 use crate::error::ListenError;
-use crate::tls;
 use arc_swap::ArcSwap;
 use sinkd_metrics::{ConnectionEvent, Metrics, Transport};
-use sinkd_proto::framing::Framing;
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -54,7 +53,6 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 /// Pending connections the kernel may queue before `accept`.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -66,56 +64,6 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 const KEEPALIVE_TIME: Duration = Duration::from_secs(60);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE_RETRIES: u32 = 4;
-
-/// What a connection needs to know from the configuration, fixed when it is
-/// accepted.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) allow: AllowList,
-    pub(crate) framing: Option<Framing>,
-    pub(crate) max_frame: usize,
-    pub(crate) idle_timeout: Duration,
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) max_connections: usize,
-    pub(crate) tls: Option<TlsSettings>,
-}
-
-/// The certificate files and the acceptor built from them.
-#[derive(Clone)]
-pub(crate) struct TlsSettings {
-    pub(crate) config: TlsConfig,
-    pub(crate) acceptor: TlsAcceptor,
-}
-
-impl TlsSettings {
-    /// Reads the files of `config` and builds the acceptor.
-    fn load(config: &TlsConfig) -> Result<TlsSettings, ListenError> {
-        Ok(TlsSettings {
-            config: config.clone(),
-            acceptor: tls::acceptor(config)?,
-        })
-    }
-}
-
-impl Settings {
-    /// Validates `config` and loads its certificates.
-    fn from_config(config: &StreamConfig) -> Result<Settings, ListenError> {
-        config.validate()?;
-        let tls = match &config.tls {
-            None => None,
-            Some(tls_config) => Some(TlsSettings::load(tls_config)?),
-        };
-        Ok(Settings {
-            allow: config.allow.clone(),
-            framing: config.framing,
-            max_frame: config.max_frame,
-            idle_timeout: config.idle_timeout,
-            handshake_timeout: config.handshake_timeout,
-            max_connections: config.max_connections,
-            tls,
-        })
-    }
-}
 
 /// State shared by the listener handle and its accept loop.
 struct Shared {
@@ -555,12 +503,6 @@ fn listen(config: &StreamConfig, socket: &Socket) -> Result<(), ListenError> {
             operation: "listen",
             source,
         })
-}
-
-/// Resolves once `signal` holds `true` or its sender is gone.
-pub(crate) async fn wait_for_signal(signal: &mut watch::Receiver<bool>) {
-    // An error means the sender was dropped, which counts as the signal.
-    let _ = signal.wait_for(|raised| *raised).await;
 }
 
 async fn accept_loop(
