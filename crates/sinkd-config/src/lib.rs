@@ -21,7 +21,7 @@ mod raw;
 pub mod units;
 
 pub use import::{import_device_config, ImportError};
-pub use model::{Config, ConfigError, PemKind};
+pub use model::{Config, ConfigError, PemKind, RunAs};
 
 pub use sinkd_listen::{ListenerConfig, StreamConfig, TlsConfig, UdpConfig};
 pub use sinkd_relay::{Overflow, RelayConfig, RelayTransport, TlsClientFiles};

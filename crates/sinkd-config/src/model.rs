@@ -1,6 +1,6 @@
 //! The assembled configuration: [`Config`] holds each stage's settings as
 //! that stage defines them, plus the few settings of the process itself
-//! (the metrics address and the templates). It also knows which files the
+//! (the metrics address, the user it runs as, and the templates). It also knows which files the
 //! settings name that are read only later (TLS material), so `check-config`
 //! and a reload can read them up front.
 
@@ -34,11 +34,23 @@ pub enum PemKind {
     PrivateKey,
 }
 
+/// The account a root-started sinkd switches to (`user`, `group`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunAs {
+    /// A user name from the system's user database.
+    pub user: String,
+    /// A group name; `None` means the user's primary group.
+    pub group: Option<String>,
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Address of `/metrics` and `/healthz`; `None` when disabled.
     pub metrics: Option<SocketAddr>,
+    /// The `user` and `group` keys: who sinkd runs as once its ports are
+    /// bound, when started as root; `None` keeps the starting identity.
+    pub run_as: Option<RunAs>,
     /// The `workers` key.
     pub workers: WorkerConfig,
     /// The `[[listen]]` tables, in order.

@@ -17,6 +17,8 @@ use toml::Spanned;
 pub(crate) struct RawConfig {
     pub(crate) data_dir: Option<Spanned<String>>,
     pub(crate) metrics: Option<Spanned<String>>,
+    pub(crate) user: Option<Spanned<String>>,
+    pub(crate) group: Option<Spanned<String>>,
     pub(crate) workers: Option<Spanned<usize>>,
     #[serde(default)]
     pub(crate) listen: Vec<Spanned<RawListen>>,

@@ -370,3 +370,29 @@ fn check_files_reads_a_ca_as_trust_anchors() {
         "{message}"
     );
 }
+
+#[test]
+fn user_and_group_name_the_account_to_run_as() {
+    assert_eq!(Config::from_toml("").unwrap().run_as, None);
+    let config = Config::from_toml("user = \"sinkd\"\n").unwrap();
+    assert_eq!(
+        config.run_as,
+        Some(RunAs {
+            user: "sinkd".into(),
+            group: None
+        })
+    );
+    let config = Config::from_toml("user = \"nobody\"\ngroup = \"nogroup\"\n").unwrap();
+    assert_eq!(config.run_as.unwrap().group.as_deref(), Some("nogroup"));
+    let message = error_of("data_dir = \"/x\"\ngroup = \"adm\"\n");
+    assert!(
+        message.contains("line 2") && message.contains("needs `user`"),
+        "{message}"
+    );
+    let message = error_of("user = \"root; rm\"\n");
+    assert!(
+        message.contains("line 1") && message.contains("not a user"),
+        "{message}"
+    );
+    assert!(error_of("user = \"\"\n").contains("not a user"));
+}

@@ -29,6 +29,10 @@ struct Args {
     /// Configuration file (TOML); see docs/config.md.
     #[arg(long, short = 'c', value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    /// Started as root: bind the ports, then run as this user (and group;
+    /// default the user's own). Overrides `user` and `group` in the file.
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse_run_as)]
+    user: Option<sinkd_config::RunAs>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -43,6 +47,21 @@ enum Command {
     CheckConfig(cli::check_config::CheckConfigArgs),
     /// Translate the device's CLI logging lines (stdin) into sinkd TOML (stdout).
     ImportDeviceConfig(cli::import_device_config::ImportArgs),
+}
+
+/// `USER` or `USER:GROUP`.
+fn parse_run_as(text: &str) -> Result<sinkd_config::RunAs, String> {
+    let (user, group) = match text.split_once(':') {
+        Some((user, group)) => (user, Some(group)),
+        None => (text, None),
+    };
+    if user.is_empty() || group.is_some_and(str::is_empty) {
+        return Err(format!("{text:?} is not USER or USER:GROUP"));
+    }
+    Ok(sinkd_config::RunAs {
+        user: user.to_owned(),
+        group: group.map(str::to_owned),
+    })
 }
 
 fn init_tracing() {
@@ -72,7 +91,7 @@ fn main() -> ExitCode {
                 Some(path) => server::ConfigSource::File(path),
                 None => server::ConfigSource::Embedded,
             };
-            server::run(source)
+            server::run(source, args.user)
         }
     };
     match result {

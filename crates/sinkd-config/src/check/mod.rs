@@ -14,7 +14,7 @@ mod storage;
 #[cfg(test)]
 pub(crate) use sink::parse_target;
 
-use crate::model::{Config, ConfigError};
+use crate::model::{Config, ConfigError, RunAs};
 use crate::raw::RawConfig;
 use sinkd_route::Templates;
 use sinkd_worker::{SinkConfig, WorkerConfig};
@@ -74,6 +74,7 @@ pub(crate) fn config(source: &str) -> Result<Config, ConfigError> {
                 .map_err(|message| checker.invalid(text.span(), format!("metrics: {message}")))?,
         ),
     };
+    let run_as = check_run_as(&checker, &raw)?;
     let workers = WorkerConfig {
         threads: raw.workers.map(Spanned::into_inner).unwrap_or(0),
         ..WorkerConfig::default()
@@ -116,12 +117,48 @@ pub(crate) fn config(source: &str) -> Result<Config, ConfigError> {
     let storage = storage::check_storage(&checker, &raw.storage, data_dir)?;
     Ok(Config {
         metrics,
+        run_as,
         workers,
         listeners,
         templates,
         sinks,
         storage,
     })
+}
+
+/// `user` and `group`: names only (looked up when sinkd starts, on the
+/// machine it runs on); a group alone has no user to belong to.
+fn check_run_as(checker: &Checker<'_>, raw: &RawConfig) -> Result<Option<RunAs>, ConfigError> {
+    let name = |key: &str, value: &Spanned<String>| {
+        let text = value.get_ref();
+        let valid = !text.is_empty()
+            && !text.starts_with('-')
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+        if valid {
+            Ok(text.clone())
+        } else {
+            Err(checker.invalid(
+                value.span(),
+                format!("{key}: {text:?} is not a user or group name"),
+            ))
+        }
+    };
+    match (&raw.user, &raw.group) {
+        (None, None) => Ok(None),
+        (None, Some(group)) => Err(checker.invalid(
+            group.span(),
+            "group: needs `user` too (the group sinkd switches to with that user)",
+        )),
+        (Some(user), group) => Ok(Some(RunAs {
+            user: name("user", user)?,
+            group: group
+                .as_ref()
+                .map(|group| name("group", group))
+                .transpose()?,
+        })),
+    }
 }
 
 /// Reads `IP:PORT`, `[IPv6]:PORT`, `:PORT` or a bare `PORT` (all

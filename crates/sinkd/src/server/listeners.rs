@@ -217,16 +217,6 @@ impl Listeners {
         failed
     }
 
-    /// Makes the running listeners match `wanted` (prepare, then commit),
-    /// as at start-up.
-    pub(crate) fn apply(&mut self, wanted: &[ListenerConfig]) -> anyhow::Result<()> {
-        let plan = self.prepare(wanted)?;
-        match self.commit(plan).into_iter().next() {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
-    }
-
     /// Stops every listener and waits until each connection has handed its
     /// decoded frames to the workers.
     pub(crate) async fn shutdown(&mut self) {

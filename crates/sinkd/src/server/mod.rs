@@ -12,15 +12,26 @@
 //! spools → the store flushes and fsyncs every file. Relays start when the
 //! routes are first built (`Routes::build` asks the [`Relays`] set) and
 //! survive SIGHUP route swaps.
+//!
+//! Under systemd (`Type=notify`) the loop reports its state through
+//! `notify.rs`: ready once every listener serves, reloading around SIGHUP,
+//! stopping on SIGTERM, and a watchdog ping from the loop itself. Started
+//! as root with a `user` set, sinkd switches to that user (`privilege.rs`)
+//! after the store is open and every listener bound, before any listener
+//! reads.
 
 mod listeners;
+mod notify;
+mod privilege;
 mod reload;
 
 use crate::clock::Clock;
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use listeners::Listeners;
-use sinkd_config::Config;
+use notify::Notifier;
+use privilege::Switch;
+use sinkd_config::{Config, RunAs};
 use sinkd_listen::WorkerQueues;
 use sinkd_metrics::{CounterMirror, DropReason, Metrics};
 use sinkd_relay::Relays;
@@ -77,6 +88,16 @@ fn mirror_store_stats(metrics: &Arc<Metrics>, store: &Store) {
     });
 }
 
+/// The next tick of `interval`, or never when there is none.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Lets sinkd hold as many files open as the hard limit allows (the store
 /// caches segment files and every TCP connection is a descriptor). The
 /// store sizes its descriptor cache from the limit in force.
@@ -99,9 +120,11 @@ fn raise_open_file_limit() {
     }
 }
 
-/// Runs the collector until SIGTERM or SIGINT.
-pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
+/// Runs the collector until SIGTERM or SIGINT. `user` (from `--user`)
+/// overrides the configuration's `user` and `group`.
+pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<ExitCode> {
     let config = source.load()?;
+    let switch = Switch::plan(user.as_ref().or(config.run_as.as_ref()))?;
     raise_open_file_limit();
     let n_workers = config.workers.resolved_threads();
     let metrics = Metrics::new();
@@ -150,6 +173,7 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     let outcome = runtime.block_on(serve(
         source,
         config,
+        switch,
         queues,
         Arc::clone(&metrics),
         routes,
@@ -182,10 +206,12 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-/// The async part: listeners, metrics endpoint, signals.
+/// The async part: listeners, metrics endpoint, signals, and telling
+/// systemd about each.
 async fn serve(
     source: ConfigSource,
     config: Config,
+    switch: Option<Switch>,
     queues: WorkerQueues,
     metrics: Arc<Metrics>,
     routes: Arc<ArcSwap<Routes>>,
@@ -195,43 +221,68 @@ async fn serve(
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let notifier = Notifier::from_env();
     let mut listeners = Listeners::new(queues, Arc::clone(&metrics), shutdown_rx.clone());
-    let started = listeners.apply(&config.listeners);
-    if let Err(error) = started {
+    // Every socket is bound (as root, when switching) before anything
+    // reads from one; the switch comes in between.
+    let plan = listeners.prepare(&config.listeners)?;
+    let metrics_listener = match config.metrics {
+        Some(address) => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                listeners.abandon(plan);
+                return Err(error).with_context(|| format!("cannot serve metrics on {address}"));
+            }
+        },
+        None => None,
+    };
+    if let Some(switch) = &switch {
+        let switched = tokio::task::block_in_place(|| switch.apply(config.data_dir()));
+        if let Err(error) = switched {
+            listeners.abandon(plan);
+            return Err(error);
+        }
+    }
+    if let Some(error) = listeners.commit(plan).into_iter().next() {
         listeners.shutdown().await;
         return Err(error);
     }
-    let metrics_task = match config.metrics {
-        Some(address) => {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .with_context(|| format!("cannot serve metrics on {address}"))?;
-            tracing::info!(%address, "metrics on /metrics and /healthz");
-            Some(tokio::spawn(sinkd_metrics::serve(
-                listener,
-                Arc::clone(&metrics),
-                shutdown_rx.clone(),
-            )))
-        }
-        None => None,
-    };
+    let metrics_task = metrics_listener.map(|listener| {
+        tracing::info!(address = ?listener.local_addr().ok(), "metrics on /metrics and /healthz");
+        tokio::spawn(sinkd_metrics::serve(
+            listener,
+            Arc::clone(&metrics),
+            shutdown_rx.clone(),
+        ))
+    });
     tracing::info!(
         data_dir = %config.data_dir().display(),
         sinks = config.sinks.len(),
         "sinkd ready"
     );
+    notifier.ready("serving");
+    // The watchdog ticks in this loop, so a ping proves the loop runs; with
+    // no WATCHDOG_USEC the timer never fires.
+    let mut watchdog = notify::watchdog_interval().map(tokio::time::interval);
     let mut current = config;
     loop {
         tokio::select! {
             _ = hangup.recv() => {
+                notifier.reloading();
                 let live = reload::Live {
                     listeners: &mut listeners,
                     routes: &routes,
                     relays: &relays,
                     metrics: &metrics,
                 };
-                reload::reload(&source, &mut current, live);
+                let applied = reload::reload(&source, &mut current, live);
+                notifier.ready(if applied {
+                    "serving; configuration reloaded"
+                } else {
+                    "serving; configuration reload failed, see the log"
+                });
             }
+            _ = tick(&mut watchdog) => notifier.watchdog(),
             _ = terminate.recv() => {
                 tracing::info!("SIGTERM: draining");
                 break;
@@ -242,6 +293,7 @@ async fn serve(
             }
         }
     }
+    notifier.stopping();
     let _ = shutdown_tx.send(true);
     listeners.shutdown().await;
     if let Some(task) = metrics_task {

@@ -14,7 +14,7 @@
 //! or started, routes swapped (between two batches), listeners started,
 //! updated or retired, and — once no worker holds the old routes — the
 //! relays of removed sinks stopped. Settings that need a restart
-//! (`data_dir`, `[storage]`, `workers`, `metrics`) are reported and keep
+//! (`data_dir`, `[storage]`, `workers`, `metrics`, `user`) are reported and keep
 //! their running values.
 
 use super::listeners::Listeners;
@@ -51,8 +51,9 @@ pub(crate) struct Live<'a> {
     pub(crate) metrics: &'a Arc<Metrics>,
 }
 
-/// Reloads from `source` over `current`, counting the outcome.
-pub(crate) fn reload(source: &ConfigSource, current: &mut Config, mut live: Live<'_>) {
+/// Reloads from `source` over `current`, counting the outcome; whether the
+/// new configuration was applied.
+pub(crate) fn reload(source: &ConfigSource, current: &mut Config, mut live: Live<'_>) -> bool {
     let metrics = live.metrics;
     match apply(source, current, &mut live) {
         Ok(()) => {
@@ -62,6 +63,7 @@ pub(crate) fn reload(source: &ConfigSource, current: &mut Config, mut live: Live
                 listeners = current.listeners.len(),
                 "configuration reloaded"
             );
+            true
         }
         Err(error) => {
             metrics.reloads.with_label_values(&["error"]).inc();
@@ -69,6 +71,7 @@ pub(crate) fn reload(source: &ConfigSource, current: &mut Config, mut live: Live
                 error = format!("{error:#}"),
                 "configuration reload failed; keeping the running configuration"
             );
+            false
         }
     }
 }
@@ -127,6 +130,7 @@ fn keep_restart_settings(config: &mut Config, current: &Config) {
         ),
         ("workers", config.workers != current.workers),
         ("metrics", config.metrics != current.metrics),
+        ("user", config.run_as != current.run_as),
     ] {
         if changed {
             tracing::warn!(setting, "changed, but takes effect only after a restart");
@@ -135,6 +139,7 @@ fn keep_restart_settings(config: &mut Config, current: &Config) {
     config.storage = current.storage.clone();
     config.workers = current.workers;
     config.metrics = current.metrics;
+    config.run_as = current.run_as.clone();
     for sink in &mut config.sinks {
         if let Target::Relay(relay) = &mut sink.target {
             relay.spool_dir = sinkd_relay::spool_dir(current.data_dir(), &relay.name);
