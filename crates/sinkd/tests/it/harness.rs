@@ -210,6 +210,16 @@ impl Server {
     /// (listeners, sinks, storage) below a header setting `data_dir`,
     /// `metrics` and `workers`, and waits until it serves `/healthz`.
     pub(crate) fn start(sandbox: &Sandbox, body: impl Fn(&Ports) -> String) -> Server {
+        Server::start_with_env(sandbox, &[], body)
+    }
+
+    /// [`Server::start`] with extra environment variables (`NOTIFY_SOCKET`
+    /// standing in for systemd, for one).
+    pub(crate) fn start_with_env(
+        sandbox: &Sandbox,
+        env: &[(&str, &str)],
+        body: impl Fn(&Ports) -> String,
+    ) -> Server {
         let mut last_log = String::new();
         for _attempt in 0..4 {
             let ports = Ports::reserve();
@@ -219,7 +229,8 @@ impl Server {
                 config_header(&data_dir, &ports) + &body(&ports),
             );
             let args = [OsString::from("--config"), config_path.clone().into()];
-            let mut server = Server::spawn(ports, data_dir, config_path, sandbox.root(), &args);
+            let mut server =
+                Server::spawn(ports, data_dir, config_path, sandbox.root(), &args, env);
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(log) if log.contains("in use") => last_log = log,
@@ -243,7 +254,14 @@ impl Server {
             metrics: 9514,
         };
         let data_dir = sandbox.root().join("sinkd-data");
-        let mut server = Server::spawn(ports, data_dir, sandbox.config_path(), sandbox.root(), &[]);
+        let mut server = Server::spawn(
+            ports,
+            data_dir,
+            sandbox.config_path(),
+            sandbox.root(),
+            &[],
+            &[],
+        );
         server.wait_ready().map(|()| server)
     }
 
@@ -253,11 +271,17 @@ impl Server {
         config_path: PathBuf,
         cwd: &Path,
         args: &[OsString],
+        env: &[(&str, &str)],
     ) -> Server {
         let mut child = Command::new(sinkd_bin())
             .args(args)
             .current_dir(cwd)
             .env("SINKD_LOG", "info")
+            // Never notify a systemd the test suite itself runs under.
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
