@@ -12,6 +12,7 @@ mod harness;
 mod hostile;
 mod ingest;
 mod lifecycle;
+mod prometheus;
 mod relay;
 mod reload;
 mod support;
