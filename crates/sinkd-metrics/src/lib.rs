@@ -11,8 +11,10 @@
 //! `docs/specs/metrics.md`.
 
 mod http;
+mod system;
 
 pub use http::serve;
+pub use system::filesystem_bytes;
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -234,6 +236,13 @@ pub struct Metrics {
     pub udp_kernel_drops: IntCounter,
     /// Distinct devices seen since start.
     pub devices: IntGauge,
+    /// When each recently seen device last sent, in Unix seconds; filled
+    /// at scrape time through [`Metrics::set_devices_last_seen`].
+    device_last_seen: IntGaugeVec,
+    /// Free and total bytes of the filesystem under `data_dir`.
+    data_dir_free_bytes: IntGauge,
+    data_dir_size_bytes: IntGauge,
+    process: system::ProcessMetrics,
     /// Seconds from receiving a message to its write into a segment file.
     pub receive_to_write_seconds: Histogram,
     sink_messages: IntCounterVec,
@@ -262,7 +271,7 @@ pub struct Metrics {
 
 /// Registration of a metric can only fail on a duplicate name or an invalid
 /// name, both fixed in this file and covered by the tests below.
-fn registered<T: prometheus::core::Collector + Clone + 'static>(
+pub(crate) fn registered<T: prometheus::core::Collector + Clone + 'static>(
     registry: &Registry,
     metric: T,
 ) -> T {
@@ -273,13 +282,13 @@ fn registered<T: prometheus::core::Collector + Clone + 'static>(
     metric
 }
 
-fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+pub(crate) fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     #[allow(clippy::expect_used)]
     let metric = IntCounter::new(name, help).expect("valid metric name");
     registered(registry, metric)
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+pub(crate) fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     #[allow(clippy::expect_used)]
     let metric = IntGauge::new(name, help).expect("valid metric name");
     registered(registry, metric)
@@ -365,6 +374,23 @@ impl Metrics {
                 "sinkd_devices",
                 "Distinct devices seen since start.",
             ),
+            device_last_seen: gauge_vec(
+                &registry,
+                "sinkd_device_last_seen_seconds",
+                "When a device last sent, in Unix seconds (only the most recently seen devices, a bounded number).",
+                "device",
+            ),
+            data_dir_free_bytes: gauge(
+                &registry,
+                "sinkd_data_dir_free_bytes",
+                "Bytes still available to sinkd on the filesystem holding data_dir.",
+            ),
+            data_dir_size_bytes: gauge(
+                &registry,
+                "sinkd_data_dir_size_bytes",
+                "Total bytes of the filesystem holding data_dir.",
+            ),
+            process: system::ProcessMetrics::register(&registry),
             receive_to_write_seconds,
             sink_messages: counter_vec(
                 &registry,
@@ -479,12 +505,20 @@ impl Metrics {
                 "sinkd_store_fsyncs_total",
                 "fsync calls on segments.",
             ),
-            reloads: counter_vec(
-                &registry,
-                "sinkd_config_reloads_total",
-                "Configuration reloads on SIGHUP, by result.",
-                "result",
-            ),
+            reloads: {
+                let reloads = counter_vec(
+                    &registry,
+                    "sinkd_config_reloads_total",
+                    "Configuration reloads on SIGHUP, by result.",
+                    "result",
+                );
+                // Both results start at 0, so the first failure is an
+                // increase a rule can see.
+                for result in ["ok", "error"] {
+                    reloads.with_label_values(&[result]);
+                }
+                reloads
+            },
             registry,
             scrape_hooks: Mutex::new(Vec::new()),
         })
@@ -557,6 +591,17 @@ impl Metrics {
         }
     }
 
+    /// Replaces the `sinkd_device_last_seen_seconds` series with `devices`
+    /// (device name, Unix seconds). The caller bounds their number.
+    pub fn set_devices_last_seen<'a>(&self, devices: impl IntoIterator<Item = (&'a str, i64)>) {
+        self.device_last_seen.reset();
+        for (device, seconds) in devices {
+            self.device_last_seen
+                .with_label_values(&[device])
+                .set(seconds);
+        }
+    }
+
     /// Runs `hook` before every scrape, to copy state kept elsewhere.
     pub fn add_scrape_hook(&self, hook: impl Fn() + Send + Sync + 'static) {
         if let Ok(mut hooks) = self.scrape_hooks.lock() {
@@ -566,6 +611,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
+        self.process.refresh();
         if let Ok(hooks) = self.scrape_hooks.lock() {
             for hook in hooks.iter() {
                 hook();

@@ -1,5 +1,6 @@
 //! [`DeviceSet`]: the distinct devices seen, behind the `sinkd_devices`
-//! gauge.
+//! gauge, and when the most recently seen of them last sent, behind
+//! `sinkd_device_last_seen_seconds{device}`.
 //!
 //! A device is remembered by a 64-bit hash of its key, not by the key
 //! itself: the per-message check is then one hash and one probe of a table
@@ -15,10 +16,19 @@
 //! come from the network, and a sender inventing a new hostname per message
 //! must not grow memory without end. Past the bound the gauge stops
 //! growing, which the metric's documentation says.
+//!
+//! Last-seen times are kept per batch, in whole seconds of the batch's
+//! receive time: each slot of a worker's table carries the second it last
+//! reported its device, so the shared map of recent devices is told about
+//! a device at most once per second per worker, in one lock per batch.
+//! That map holds names (the label value) for at most
+//! [`MAX_LAST_SEEN_DEVICES`] devices; when full, the quarter seen longest
+//! ago is forgotten, so the exported series are the most recently seen
+//! devices and their number is bounded whatever senders invent.
 
 use sinkd_metrics::Metrics;
 use sinkd_store::hint::prefetch;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
@@ -27,12 +37,18 @@ mod tests;
 
 /// Most devices the shared set remembers.
 pub const MAX_TRACKED_DEVICES: usize = 1_000_000;
+/// Most devices whose last-seen time is exported (the series of
+/// `sinkd_device_last_seen_seconds`).
+pub const MAX_LAST_SEEN_DEVICES: usize = 10_000;
 /// Most devices one worker remembers before it starts over.
 const MAX_LOCAL_DEVICES: usize = 65_536;
 
 /// A set of already-hashed keys (the shared set): the identity hasher
 /// passes them through.
 type HashedSet = HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// Recently seen devices by hash: name and last second seen.
+type RecentMap = HashMap<u64, (Box<str>, u32), std::hash::BuildHasherDefault<PassThrough>>;
 
 /// Hasher for keys that are already uniformly distributed 64-bit hashes.
 #[derive(Default)]
@@ -57,17 +73,70 @@ impl std::hash::Hasher for PassThrough {
 /// The devices seen by every worker.
 pub struct DeviceSet {
     seen: Mutex<HashedSet>,
+    recent: Mutex<RecentMap>,
     hasher: foldhash::fast::RandomState,
     metrics: Arc<Metrics>,
 }
 
+/// A device a worker reports as seen: its hash and where its name ends in
+/// the worker's buffer of names.
+type Sighting = (u64, usize);
+
 impl DeviceSet {
+    /// The set, with a scrape hook that exports the recent devices'
+    /// last-seen times.
     pub fn new(metrics: Arc<Metrics>) -> Arc<DeviceSet> {
-        Arc::new(DeviceSet {
+        let set = Arc::new(DeviceSet {
             seen: Mutex::new(HashedSet::default()),
+            recent: Mutex::new(RecentMap::default()),
             hasher: foldhash::fast::RandomState::default(),
-            metrics,
-        })
+            metrics: Arc::clone(&metrics),
+        });
+        let weak = Arc::downgrade(&set);
+        metrics.add_scrape_hook(move || {
+            if let Some(set) = weak.upgrade() {
+                set.export_last_seen();
+            }
+        });
+        set
+    }
+
+    /// Copies the recent devices into `sinkd_device_last_seen_seconds`.
+    fn export_last_seen(&self) {
+        let Ok(recent) = self.recent.lock() else {
+            return;
+        };
+        self.metrics.set_devices_last_seen(
+            recent
+                .values()
+                .map(|(name, second)| (&**name, i64::from(*second))),
+        );
+    }
+
+    /// Records that the devices in `sightings` (names in `names`) sent at
+    /// `second`.
+    fn saw(&self, sightings: &[Sighting], names: &str, second: u32) {
+        let Ok(mut recent) = self.recent.lock() else {
+            return;
+        };
+        let mut start = 0;
+        for &(hash, end) in sightings {
+            let name = names.get(start..end).unwrap_or("");
+            start = end;
+            if let Some(entry) = recent.get_mut(&hash) {
+                entry.1 = entry.1.max(second);
+                continue;
+            }
+            if recent.len() >= MAX_LAST_SEEN_DEVICES {
+                forget_oldest_quarter(&mut recent);
+            }
+            recent.insert(hash, (name.into(), second));
+        }
+    }
+
+    /// Number of devices whose last-seen time is kept.
+    pub fn recent_len(&self) -> usize {
+        self.recent.lock().map(|recent| recent.len()).unwrap_or(0)
     }
 
     fn insert(&self, device_hash: u64) {
@@ -89,6 +158,16 @@ impl DeviceSet {
     }
 }
 
+/// Removes the quarter of `recent` seen longest ago (ties may take a few
+/// more): one pass to find the cut, one to remove, once per quarter of the
+/// bound in new devices.
+fn forget_oldest_quarter(recent: &mut RecentMap) {
+    let mut seconds: Vec<u32> = recent.values().map(|(_, second)| *second).collect();
+    let cut = seconds.len() / 4;
+    let (_, &mut threshold, _) = seconds.select_nth_unstable(cut);
+    recent.retain(|_, (_, second)| *second > threshold);
+}
+
 /// A worker's view: a local cache in front of the shared set.
 ///
 /// The messages of a batch only note their device's hash
@@ -100,9 +179,18 @@ pub(crate) struct LocalDevices {
     /// Open addressing over the hashes themselves (`EMPTY` = free), a
     /// power of two in length, at most half full.
     slots: Vec<u64>,
+    /// Per slot: the second its device was last reported to the shared
+    /// map of recent devices (0 = never).
+    stamps: Vec<u32>,
     len: usize,
     /// Hashes noted since the last flush.
     pending: Vec<u64>,
+    /// Their names, back to back, and where each ends.
+    pending_names: String,
+    pending_ends: Vec<usize>,
+    /// The devices of this flush to report, names in `report_names`.
+    report: Vec<Sighting>,
+    report_names: String,
     shared: Arc<DeviceSet>,
 }
 
@@ -122,8 +210,13 @@ impl LocalDevices {
     pub(crate) fn new(shared: Arc<DeviceSet>) -> LocalDevices {
         LocalDevices {
             slots: vec![EMPTY; FIRST_SLOTS],
+            stamps: vec![0; FIRST_SLOTS],
             len: 0,
             pending: Vec::new(),
+            pending_names: String::new(),
+            pending_ends: Vec::new(),
+            report: Vec::new(),
+            report_names: String::new(),
             shared,
         }
     }
@@ -138,62 +231,94 @@ impl LocalDevices {
         };
         if self.pending.last() != Some(&hash) {
             self.pending.push(hash);
+            self.pending_names.push_str(device);
+            self.pending_ends.push(self.pending_names.len());
         }
     }
 
-    /// Records the devices noted since the last call; the shared set is
-    /// locked only for those this worker had not seen.
-    pub(crate) fn flush(&mut self) {
+    /// Records the devices noted since the last call as seen at `second`
+    /// (Unix seconds, the batch's receive time). The shared set is locked
+    /// only for devices this worker had not seen, the map of recent
+    /// devices once if any device was not yet reported for this second.
+    pub(crate) fn flush(&mut self, second: i64) {
+        // Unix seconds fit in 32 bits until 2106; 0 stays "never".
+        let second = u32::try_from(second).unwrap_or(u32::MAX).max(1);
         let mut pending = std::mem::take(&mut self.pending);
-        for (index, &hash) in pending.iter().enumerate() {
+        let mut ends = std::mem::take(&mut self.pending_ends);
+        let mut start = 0;
+        for (index, (&hash, &end)) in pending.iter().zip(&ends).enumerate() {
             if let Some(&ahead) = pending.get(index + PREFETCH_AHEAD) {
-                prefetch(&self.slots[self.home(ahead)], size_of::<u64>());
+                let home = self.home(ahead);
+                prefetch(&self.slots[home], size_of::<u64>());
+                prefetch(&self.stamps[home], size_of::<u32>());
             }
-            if self.insert(hash) {
+            let (slot, new) = self.insert(hash);
+            if new {
                 self.shared.insert(hash);
             }
+            if self.stamps[slot] != second {
+                self.stamps[slot] = second;
+                self.report_names
+                    .push_str(self.pending_names.get(start..end).unwrap_or(""));
+                self.report.push((hash, self.report_names.len()));
+            }
+            start = end;
+        }
+        if !self.report.is_empty() {
+            self.shared.saw(&self.report, &self.report_names, second);
+            self.report.clear();
+            self.report_names.clear();
         }
         pending.clear();
         self.pending = pending;
+        ends.clear();
+        self.pending_ends = ends;
+        self.pending_names.clear();
     }
 
     fn home(&self, hash: u64) -> usize {
         hash as usize & (self.slots.len() - 1)
     }
 
-    /// Adds `hash`; `false` if it was there already.
-    fn insert(&mut self, hash: u64) -> bool {
+    /// The slot of `hash`, added if absent; `true` if it was added.
+    fn insert(&mut self, hash: u64) -> (usize, bool) {
         let mask = self.slots.len() - 1;
         let mut index = self.home(hash);
         loop {
             match self.slots[index] {
                 EMPTY => break,
-                found if found == hash => return false,
+                found if found == hash => return (index, false),
                 _ => index = (index + 1) & mask,
             }
         }
         if self.len >= MAX_LOCAL_DEVICES {
             // Bounded: start over rather than grow without end.
             self.slots = vec![EMPTY; FIRST_SLOTS];
+            self.stamps = vec![0; FIRST_SLOTS];
             self.len = 0;
         } else if (self.len + 1) * 2 > self.slots.len() {
             let doubled = vec![EMPTY; self.slots.len() * 2];
             let old = std::mem::replace(&mut self.slots, doubled);
-            for hash in old.into_iter().filter(|&hash| hash != EMPTY) {
-                self.place(hash);
+            let old_stamps = std::mem::replace(&mut self.stamps, vec![0; old.len() * 2]);
+            for (hash, stamp) in old.into_iter().zip(old_stamps) {
+                if hash != EMPTY {
+                    let slot = self.place(hash);
+                    self.stamps[slot] = stamp;
+                }
             }
         }
-        self.place(hash);
+        let slot = self.place(hash);
         self.len += 1;
-        true
+        (slot, true)
     }
 
-    fn place(&mut self, hash: u64) {
+    fn place(&mut self, hash: u64) -> usize {
         let mask = self.slots.len() - 1;
         let mut index = self.home(hash);
         while self.slots[index] != EMPTY {
             index = (index + 1) & mask;
         }
         self.slots[index] = hash;
+        index
     }
 }

@@ -151,7 +151,7 @@ impl Worker {
                 n_unrouted += 1;
             }
         }
-        self.devices.flush();
+        self.devices.flush(received_secs);
         // `sinkd_messages_received_total` is counted by the listeners, as
         // the frames come off the wire (with the ones they drop); counting
         // again here would double it.

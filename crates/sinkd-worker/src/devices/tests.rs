@@ -16,7 +16,7 @@ fn each_device_counts_once_across_batches() {
             local.observe(device);
         }
         // Nothing reaches the shared set before the end of the batch.
-        local.flush();
+        local.flush(1_700_000_000);
     }
     assert_eq!(shared.len(), 3);
     assert_eq!(local.len, 3);
@@ -30,7 +30,7 @@ fn the_local_table_grows_past_its_first_size() {
         for device in 0..5000 {
             local.observe(&format!("dev-{device}"));
         }
-        local.flush();
+        local.flush(1_700_000_000);
         assert_eq!(shared.len(), 5000, "round {round}");
     }
     assert_eq!(local.len, 5000);
@@ -44,10 +44,10 @@ fn the_local_table_is_bounded_and_the_count_stays_true() {
     for device in 0..devices {
         local.observe(&format!("dev-{device}"));
         if device % 500 == 0 {
-            local.flush();
+            local.flush(1_700_000_000);
         }
     }
-    local.flush();
+    local.flush(1_700_000_000);
     assert!(local.len <= MAX_LOCAL_DEVICES);
     assert_eq!(shared.len(), devices);
 }
@@ -61,7 +61,55 @@ fn workers_share_one_count() {
     first.observe("b");
     second.observe("b");
     second.observe("c");
-    first.flush();
-    second.flush();
+    first.flush(1_700_000_000);
+    second.flush(1_700_000_000);
     assert_eq!(shared.len(), 3);
+}
+
+#[test]
+fn last_seen_is_kept_per_device_and_exported() {
+    let metrics = Metrics::new();
+    let shared = DeviceSet::new(Arc::clone(&metrics));
+    let mut local = LocalDevices::new(Arc::clone(&shared));
+    local.observe("fw-1");
+    local.observe("sw-2");
+    local.flush(1_700_000_000);
+    local.observe("fw-1");
+    local.flush(1_700_000_030);
+    // Same second again: nothing new to report, the time stays.
+    local.observe("sw-2");
+    local.flush(1_700_000_000);
+    let text = metrics.encode();
+    for line in [
+        "sinkd_device_last_seen_seconds{device=\"fw-1\"} 1700000030",
+        "sinkd_device_last_seen_seconds{device=\"sw-2\"} 1700000000",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}
+
+#[test]
+fn last_seen_keeps_the_most_recent_devices_within_its_bound() {
+    let metrics = Metrics::new();
+    let shared = DeviceSet::new(Arc::clone(&metrics));
+    let mut local = LocalDevices::new(Arc::clone(&shared));
+    let devices = MAX_LAST_SEEN_DEVICES * 2;
+    for device in 0..devices {
+        local.observe(&format!("dev-{device}"));
+        // One device per second: later devices are more recent.
+        local.flush(1_700_000_000 + device as i64);
+    }
+    assert!(shared.recent_len() <= MAX_LAST_SEEN_DEVICES);
+    assert!(shared.recent_len() >= MAX_LAST_SEEN_DEVICES * 3 / 4);
+    let text = metrics.encode();
+    let series = text
+        .lines()
+        .filter(|line| line.starts_with("sinkd_device_last_seen_seconds{"))
+        .count();
+    assert_eq!(series, shared.recent_len());
+    let last = format!("dev-{}", devices - 1);
+    assert!(text.contains(&format!("device=\"{last}\"")));
+    assert!(!text.contains("device=\"dev-0\""));
+    // Every device still counts in sinkd_devices.
+    assert_eq!(shared.len(), devices);
 }

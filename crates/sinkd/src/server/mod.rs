@@ -131,6 +131,7 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
     let data_dir = config.data_dir();
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
+    metrics.watch_data_dir(data_dir.to_path_buf());
     let mut store_settings = config.storage.resolved(n_workers);
     // Lines are stamped with their receive time (worker.rs), so the store's
     // write observer measures receive-to-written latency.

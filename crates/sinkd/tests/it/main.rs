@@ -13,6 +13,7 @@ mod hostile;
 mod ingest;
 mod lifecycle;
 mod privilege;
+mod prometheus;
 mod relay;
 mod reload;
 mod support;
