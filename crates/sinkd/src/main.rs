@@ -4,7 +4,8 @@
 //! configuration given with `--config`, or on the embedded default. The
 //! subcommands in `cli/` expose the library crates directly: `parse` and
 //! `priority` (the protocol core and priority compiler), `check-config` and
-//! `import-device-config`.
+//! `import-device-config`; `healthcheck`, `completions` and the hidden `man`
+//! serve deployment (the container's HEALTHCHECK, the Debian package).
 //! Errors are reported through `anyhow` here and nowhere else; a usage or
 //! validation error exits with status 2, like clap's own.
 
@@ -47,6 +48,13 @@ enum Command {
     CheckConfig(cli::check_config::CheckConfigArgs),
     /// Translate the device's CLI logging lines (stdin) into sinkd TOML (stdout).
     ImportDeviceConfig(cli::import_device_config::ImportArgs),
+    /// Ask a running sinkd's /healthz; exit 0 when healthy, 1 otherwise.
+    Healthcheck(cli::healthcheck::HealthcheckArgs),
+    /// Print a shell completion script.
+    Completions(cli::completions::CompletionsArgs),
+    /// Write the manual pages into a directory (for packaging).
+    #[command(hide = true)]
+    Man(cli::completions::ManArgs),
 }
 
 /// `USER` or `USER:GROUP`.
@@ -85,6 +93,11 @@ fn main() -> ExitCode {
         Some(Command::ImportDeviceConfig(import_args)) => {
             cli::import_device_config::run(&import_args)
         }
+        Some(Command::Healthcheck(health_args)) => cli::healthcheck::run(&health_args),
+        Some(Command::Completions(completion_args)) => {
+            cli::completions::run_completions(&completion_args)
+        }
+        Some(Command::Man(man_args)) => cli::completions::run_man(&man_args),
         None => {
             init_tracing();
             let source = match args.config {

@@ -2,6 +2,8 @@
 //! a `run` function returning the process exit code.
 
 pub(crate) mod check_config;
+pub(crate) mod completions;
+pub(crate) mod healthcheck;
 pub(crate) mod import_device_config;
 pub(crate) mod parse;
 pub(crate) mod priority;

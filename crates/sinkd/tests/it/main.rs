@@ -8,6 +8,7 @@
 
 mod cli;
 mod config;
+mod deploy;
 mod harness;
 mod hostile;
 mod ingest;
