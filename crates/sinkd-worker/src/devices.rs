@@ -18,9 +18,10 @@
 //! growing, which the metric's documentation says.
 //!
 //! Last-seen times are kept per batch, in whole seconds of the batch's
-//! receive time: each slot of a worker's table carries the second it last
-//! reported its device, so the shared map of recent devices is told about
-//! a device at most once per second per worker, in one lock per batch.
+//! receive time: a small per-worker filter remembers which devices were
+//! already reported for the current second, so the shared map of recent
+//! devices is told about a device about once per second per worker, in one
+//! lock per batch, and the hot path copies a device's name only then.
 //! That map holds names (the label value) for at most
 //! [`MAX_LAST_SEEN_DEVICES`] devices; when full, the quarter seen longest
 //! ago is forgotten, so the exported series are the most recently seen
@@ -179,16 +180,18 @@ pub(crate) struct LocalDevices {
     /// Open addressing over the hashes themselves (`EMPTY` = free), a
     /// power of two in length, at most half full.
     slots: Vec<u64>,
-    /// Per slot: the second its device was last reported to the shared
-    /// map of recent devices (0 = never).
-    stamps: Vec<u32>,
     len: usize,
     /// Hashes noted since the last flush.
     pending: Vec<u64>,
-    /// Their names, back to back, and where each ends.
-    pending_names: String,
-    pending_ends: Vec<usize>,
-    /// The devices of this flush to report, names in `report_names`.
+    /// The devices already reported to the shared map of recent devices
+    /// for `second`, direct-mapped by the hash's top bits (a collision
+    /// only reports a device twice). 32 KiB that stay in cache, so the
+    /// per-message check is one load, and a device's name is copied once
+    /// a second, not once a message.
+    reported: Box<[u64]>,
+    /// The receive second of the current batch (0 before the first).
+    second: u32,
+    /// The devices of this batch to report, names in `report_names`.
     report: Vec<Sighting>,
     report_names: String,
     shared: Arc<DeviceSet>,
@@ -206,24 +209,39 @@ const FIRST_SLOTS: usize = 1024;
 /// How many lookups ahead `flush` loads a slot.
 const PREFETCH_AHEAD: usize = 8;
 
+/// Entries of the per-second filter of reported devices: 2^12.
+const REPORTED_BITS: u32 = 12;
+
 impl LocalDevices {
     pub(crate) fn new(shared: Arc<DeviceSet>) -> LocalDevices {
         LocalDevices {
             slots: vec![EMPTY; FIRST_SLOTS],
-            stamps: vec![0; FIRST_SLOTS],
             len: 0,
             pending: Vec::new(),
-            pending_names: String::new(),
-            pending_ends: Vec::new(),
+            reported: vec![EMPTY; 1 << REPORTED_BITS].into_boxed_slice(),
+            second: 0,
             report: Vec::new(),
             report_names: String::new(),
             shared,
         }
     }
 
+    /// Starts a batch received at `second` (Unix seconds): devices noted
+    /// from here on are reported as seen then. A new second empties the
+    /// filter of devices already reported.
+    pub(crate) fn begin(&mut self, second: i64) {
+        // Unix seconds fit in 32 bits until 2106; 0 stays "never".
+        let second = u32::try_from(second).unwrap_or(u32::MAX).max(1);
+        if second != self.second {
+            self.reported.fill(EMPTY);
+            self.second = second;
+        }
+    }
+
     /// Notes `device` for the next [`LocalDevices::flush`]. Consecutive
     /// messages usually come from the same device (one TCP connection per
-    /// device), and such repeats are noted once.
+    /// device), and such repeats are noted once; a device not yet reported
+    /// for this batch's second has its name kept for the report.
     pub(crate) fn observe(&mut self, device: &str) {
         let hash = match self.shared.hasher.hash_one(device) {
             EMPTY => EMPTY_STAND_IN,
@@ -231,94 +249,77 @@ impl LocalDevices {
         };
         if self.pending.last() != Some(&hash) {
             self.pending.push(hash);
-            self.pending_names.push_str(device);
-            self.pending_ends.push(self.pending_names.len());
+            let reported = &mut self.reported[(hash >> (64 - REPORTED_BITS)) as usize];
+            if *reported != hash {
+                *reported = hash;
+                self.report_names.push_str(device);
+                self.report.push((hash, self.report_names.len()));
+            }
         }
     }
 
-    /// Records the devices noted since the last call as seen at `second`
-    /// (Unix seconds, the batch's receive time). The shared set is locked
-    /// only for devices this worker had not seen, the map of recent
-    /// devices once if any device was not yet reported for this second.
-    pub(crate) fn flush(&mut self, second: i64) {
-        // Unix seconds fit in 32 bits until 2106; 0 stays "never".
-        let second = u32::try_from(second).unwrap_or(u32::MAX).max(1);
+    /// Adds the devices noted since the last call to the sets, and reports
+    /// them as seen at the batch's second. The shared set is locked only
+    /// for devices this worker had not seen, the map of recent devices
+    /// once if any device was not yet reported for this second.
+    pub(crate) fn flush(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
-        let mut ends = std::mem::take(&mut self.pending_ends);
-        let mut start = 0;
-        for (index, (&hash, &end)) in pending.iter().zip(&ends).enumerate() {
+        for (index, &hash) in pending.iter().enumerate() {
             if let Some(&ahead) = pending.get(index + PREFETCH_AHEAD) {
-                let home = self.home(ahead);
-                prefetch(&self.slots[home], size_of::<u64>());
-                prefetch(&self.stamps[home], size_of::<u32>());
+                prefetch(&self.slots[self.home(ahead)], size_of::<u64>());
             }
-            let (slot, new) = self.insert(hash);
-            if new {
+            if self.insert(hash) {
                 self.shared.insert(hash);
             }
-            if self.stamps[slot] != second {
-                self.stamps[slot] = second;
-                self.report_names
-                    .push_str(self.pending_names.get(start..end).unwrap_or(""));
-                self.report.push((hash, self.report_names.len()));
-            }
-            start = end;
         }
         if !self.report.is_empty() {
-            self.shared.saw(&self.report, &self.report_names, second);
+            self.shared
+                .saw(&self.report, &self.report_names, self.second);
             self.report.clear();
             self.report_names.clear();
         }
         pending.clear();
         self.pending = pending;
-        ends.clear();
-        self.pending_ends = ends;
-        self.pending_names.clear();
     }
 
     fn home(&self, hash: u64) -> usize {
         hash as usize & (self.slots.len() - 1)
     }
 
-    /// The slot of `hash`, added if absent; `true` if it was added.
-    fn insert(&mut self, hash: u64) -> (usize, bool) {
+    /// Adds `hash` if absent; `true` if it was added.
+    fn insert(&mut self, hash: u64) -> bool {
         let mask = self.slots.len() - 1;
         let mut index = self.home(hash);
         loop {
             match self.slots[index] {
                 EMPTY => break,
-                found if found == hash => return (index, false),
+                found if found == hash => return false,
                 _ => index = (index + 1) & mask,
             }
         }
         if self.len >= MAX_LOCAL_DEVICES {
             // Bounded: start over rather than grow without end.
             self.slots = vec![EMPTY; FIRST_SLOTS];
-            self.stamps = vec![0; FIRST_SLOTS];
             self.len = 0;
         } else if (self.len + 1) * 2 > self.slots.len() {
             let doubled = vec![EMPTY; self.slots.len() * 2];
-            let old = std::mem::replace(&mut self.slots, doubled);
-            let old_stamps = std::mem::replace(&mut self.stamps, vec![0; old.len() * 2]);
-            for (hash, stamp) in old.into_iter().zip(old_stamps) {
+            for hash in std::mem::replace(&mut self.slots, doubled) {
                 if hash != EMPTY {
-                    let slot = self.place(hash);
-                    self.stamps[slot] = stamp;
+                    self.place(hash);
                 }
             }
         }
-        let slot = self.place(hash);
+        self.place(hash);
         self.len += 1;
-        (slot, true)
+        true
     }
 
-    fn place(&mut self, hash: u64) -> usize {
+    fn place(&mut self, hash: u64) {
         let mask = self.slots.len() - 1;
         let mut index = self.home(hash);
         while self.slots[index] != EMPTY {
             index = (index + 1) & mask;
         }
         self.slots[index] = hash;
-        index
     }
 }

@@ -83,6 +83,7 @@ impl Worker {
             raw.received_unix_micros.rem_euclid(1_000_000) as u32,
             self.zone.offset_at(received_secs),
         );
+        self.devices.begin(received_secs);
         self.tallies.clear();
         self.tallies
             .resize(routes.sinks.len(), SinkTally::default());
@@ -151,7 +152,7 @@ impl Worker {
                 n_unrouted += 1;
             }
         }
-        self.devices.flush(received_secs);
+        self.devices.flush();
         // `sinkd_messages_received_total` is counted by the listeners, as
         // the frames come off the wire (with the ones they drop); counting
         // again here would double it.

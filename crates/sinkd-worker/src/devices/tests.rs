@@ -12,11 +12,12 @@ fn local() -> (Arc<DeviceSet>, LocalDevices) {
 fn each_device_counts_once_across_batches() {
     let (shared, mut local) = local();
     for _ in 0..3 {
+        local.begin(1_700_000_000);
         for device in ["fw-1", "fw-1", "sw-2", "fw-1", "10.0.0.7"] {
             local.observe(device);
         }
         // Nothing reaches the shared set before the end of the batch.
-        local.flush(1_700_000_000);
+        local.flush();
     }
     assert_eq!(shared.len(), 3);
     assert_eq!(local.len, 3);
@@ -27,10 +28,11 @@ fn each_device_counts_once_across_batches() {
 fn the_local_table_grows_past_its_first_size() {
     let (shared, mut local) = local();
     for round in 0..2 {
+        local.begin(1_700_000_000);
         for device in 0..5000 {
             local.observe(&format!("dev-{device}"));
         }
-        local.flush(1_700_000_000);
+        local.flush();
         assert_eq!(shared.len(), 5000, "round {round}");
     }
     assert_eq!(local.len, 5000);
@@ -41,13 +43,14 @@ fn the_local_table_grows_past_its_first_size() {
 fn the_local_table_is_bounded_and_the_count_stays_true() {
     let (shared, mut local) = local();
     let devices = MAX_LOCAL_DEVICES + 1000;
+    local.begin(1_700_000_000);
     for device in 0..devices {
         local.observe(&format!("dev-{device}"));
         if device % 500 == 0 {
-            local.flush(1_700_000_000);
+            local.flush();
         }
     }
-    local.flush(1_700_000_000);
+    local.flush();
     assert!(local.len <= MAX_LOCAL_DEVICES);
     assert_eq!(shared.len(), devices);
 }
@@ -57,12 +60,14 @@ fn workers_share_one_count() {
     let shared = DeviceSet::new(Metrics::new());
     let mut first = LocalDevices::new(Arc::clone(&shared));
     let mut second = LocalDevices::new(Arc::clone(&shared));
+    first.begin(1_700_000_000);
+    second.begin(1_700_000_000);
     first.observe("a");
     first.observe("b");
     second.observe("b");
     second.observe("c");
-    first.flush(1_700_000_000);
-    second.flush(1_700_000_000);
+    first.flush();
+    second.flush();
     assert_eq!(shared.len(), 3);
 }
 
@@ -71,14 +76,17 @@ fn last_seen_is_kept_per_device_and_exported() {
     let metrics = Metrics::new();
     let shared = DeviceSet::new(Arc::clone(&metrics));
     let mut local = LocalDevices::new(Arc::clone(&shared));
+    local.begin(1_700_000_000);
     local.observe("fw-1");
     local.observe("sw-2");
-    local.flush(1_700_000_000);
+    local.flush();
+    local.begin(1_700_000_030);
     local.observe("fw-1");
-    local.flush(1_700_000_030);
-    // Same second again: nothing new to report, the time stays.
+    local.flush();
+    // An earlier second than one already reported: the time stays.
+    local.begin(1_700_000_000);
     local.observe("sw-2");
-    local.flush(1_700_000_000);
+    local.flush();
     let text = metrics.encode();
     for line in [
         "sinkd_device_last_seen_seconds{device=\"fw-1\"} 1700000030",
@@ -95,9 +103,10 @@ fn last_seen_keeps_the_most_recent_devices_within_its_bound() {
     let mut local = LocalDevices::new(Arc::clone(&shared));
     let devices = MAX_LAST_SEEN_DEVICES * 2;
     for device in 0..devices {
-        local.observe(&format!("dev-{device}"));
         // One device per second: later devices are more recent.
-        local.flush(1_700_000_000 + device as i64);
+        local.begin(1_700_000_000 + device as i64);
+        local.observe(&format!("dev-{device}"));
+        local.flush();
     }
     assert!(shared.recent_len() <= MAX_LAST_SEEN_DEVICES);
     assert!(shared.recent_len() >= MAX_LAST_SEEN_DEVICES * 3 / 4);
@@ -112,4 +121,22 @@ fn last_seen_keeps_the_most_recent_devices_within_its_bound() {
     assert!(!text.contains("device=\"dev-0\""));
     // Every device still counts in sinkd_devices.
     assert_eq!(shared.len(), devices);
+}
+
+#[test]
+fn a_device_is_reported_once_a_second_whatever_its_messages() {
+    let (shared, mut local) = local();
+    local.begin(1_700_000_000);
+    for _ in 0..1000 {
+        local.observe("fw-1");
+        local.observe("sw-2");
+    }
+    // Two names kept for the report, not two thousand.
+    assert_eq!(local.report.len(), 2);
+    local.flush();
+    assert_eq!(shared.recent_len(), 2);
+    local.begin(1_700_000_001);
+    local.observe("fw-1");
+    assert_eq!(local.report.len(), 1);
+    local.flush();
 }
