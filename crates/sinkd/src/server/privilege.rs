@@ -22,9 +22,14 @@
 //! reported.
 
 use anyhow::{bail, Context as _};
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Group, Uid, User};
 use sinkd_config::RunAs;
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 /// The identity to run as, resolved from the system's user database.
@@ -53,8 +58,10 @@ impl Switch {
             Some(group) => format!("{}:{group}", run_as.user),
             None => run_as.user.clone(),
         };
-        // SAFETY: these calls only read the process's credentials.
-        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (euid, egid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         if euid == uid && egid == gid {
             return Ok(None);
         }
@@ -88,25 +95,20 @@ impl Switch {
     }
 
     fn drop_root(&self) -> anyhow::Result<()> {
-        let os_error = |call: &str| {
-            anyhow::Error::new(std::io::Error::last_os_error())
+        let failed = |call: &str, errno: Errno| {
+            anyhow::Error::new(std::io::Error::from(errno))
                 .context(format!("{call} while switching to {}", self.name))
         };
-        // SAFETY: credential calls with plain integer arguments; glibc
-        // applies them to every thread.
-        unsafe {
-            if libc::setgroups(0, std::ptr::null()) != 0 {
-                return Err(os_error("setgroups([])"));
-            }
-            if libc::setgid(self.gid) != 0 {
-                return Err(os_error("setgid"));
-            }
-            if libc::setuid(self.uid) != 0 {
-                return Err(os_error("setuid"));
-            }
-            if self.uid != 0 && (libc::setuid(0) == 0 || libc::seteuid(0) == 0) {
-                bail!("switched to {}, but could become root again", self.name);
-            }
+        // nix calls glibc's wrappers, which apply each change to every
+        // thread of the process.
+        nix::unistd::setgroups(&[]).map_err(|errno| failed("setgroups([])", errno))?;
+        nix::unistd::setgid(Gid::from_raw(self.gid)).map_err(|errno| failed("setgid", errno))?;
+        nix::unistd::setuid(Uid::from_raw(self.uid)).map_err(|errno| failed("setuid", errno))?;
+        if self.uid != 0
+            && (nix::unistd::setuid(Uid::from_raw(0)).is_ok()
+                || nix::unistd::seteuid(Uid::from_raw(0)).is_ok())
+        {
+            bail!("switched to {}, but could become root again", self.name);
         }
         Ok(())
     }
@@ -114,62 +116,17 @@ impl Switch {
 
 /// The uid and primary gid of `name`.
 fn lookup_user(name: &str) -> anyhow::Result<(libc::uid_t, libc::gid_t)> {
-    let c_name = CString::new(name).with_context(|| format!("user {name:?}"))?;
-    // SAFETY: passwd is plain data, valid when zeroed.
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    // SAFETY: getpwnam_r fills `entry`, points its strings into `buffer`
-    // and writes at most `buffer.len()` bytes; only the integers are read.
-    let found = lookup(|buffer, result| unsafe {
-        libc::getpwnam_r(
-            c_name.as_ptr(),
-            &mut entry,
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            result as *mut *mut libc::passwd,
-        )
-    })
-    .with_context(|| format!("cannot look up user {name:?}"))?;
-    if !found {
-        bail!("user {name:?} does not exist on this system (see `getent passwd {name}`)");
+    match User::from_name(name).with_context(|| format!("cannot look up user {name:?}"))? {
+        Some(user) => Ok((user.uid.as_raw(), user.gid.as_raw())),
+        None => bail!("user {name:?} does not exist on this system (see `getent passwd {name}`)"),
     }
-    Ok((entry.pw_uid, entry.pw_gid))
 }
 
 /// The gid of group `name`.
 fn lookup_group(name: &str) -> anyhow::Result<libc::gid_t> {
-    let c_name = CString::new(name).with_context(|| format!("group {name:?}"))?;
-    // SAFETY: group is plain data, valid when zeroed.
-    let mut entry: libc::group = unsafe { std::mem::zeroed() };
-    // SAFETY: as in lookup_user, with getgrnam_r and struct group.
-    let found = lookup(|buffer, result| unsafe {
-        libc::getgrnam_r(
-            c_name.as_ptr(),
-            &mut entry,
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            result as *mut *mut libc::group,
-        )
-    })
-    .with_context(|| format!("cannot look up group {name:?}"))?;
-    if !found {
-        bail!("group {name:?} does not exist on this system (see `getent group {name}`)");
-    }
-    Ok(entry.gr_gid)
-}
-
-/// Runs a `get*nam_r` call with a buffer that grows while it is too small;
-/// whether an entry was found.
-fn lookup(
-    mut call: impl FnMut(&mut Vec<libc::c_char>, *mut *mut libc::c_void) -> libc::c_int,
-) -> std::io::Result<bool> {
-    let mut buffer: Vec<libc::c_char> = vec![0; 1024];
-    loop {
-        let mut result: *mut libc::c_void = std::ptr::null_mut();
-        match call(&mut buffer, &mut result) {
-            0 => return Ok(!result.is_null()),
-            libc::ERANGE if buffer.len() < 1 << 20 => buffer.resize(buffer.len() * 4, 0),
-            error => return Err(std::io::Error::from_raw_os_error(error)),
-        }
+    match Group::from_name(name).with_context(|| format!("cannot look up group {name:?}"))? {
+        Some(group) => Ok(group.gid.as_raw()),
+        None => bail!("group {name:?} does not exist on this system (see `getent group {name}`)"),
     }
 }
 
@@ -184,42 +141,33 @@ impl Walk {
     /// `data_dir` itself may be reached through links the operator made
     /// (it is their path); nothing below it is.
     fn top(&mut self, data_dir: &Path) -> std::io::Result<()> {
-        let c_path = CString::new(data_dir.as_os_str().as_encoded_bytes())
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        // SAFETY: open with a valid C string; the descriptor is owned below.
-        let fd = unsafe {
-            libc::open(
-                c_path.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just opened and nothing else owns it.
-        self.directory(unsafe { OwnedFd::from_raw_fd(fd) })
+        let dir = nix::fcntl::open(
+            data_dir,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        self.directory(dir)
     }
 
     /// Gives the open directory `dir` and everything below it away.
     fn directory(&mut self, dir: OwnedFd) -> std::io::Result<()> {
         self.chown(&dir)?;
-        let entries = Entries::open(dir)?;
-        while let Some(name) = entries.next()? {
-            self.entry(&entries, &name)?;
+        for name in entry_names(&dir)? {
+            self.entry(&dir, &name)?;
         }
         Ok(())
     }
 
-    fn entry(&mut self, parent: &Entries, name: &CStr) -> std::io::Result<()> {
+    fn entry(&mut self, parent: &OwnedFd, name: &CStr) -> std::io::Result<()> {
         // A real directory opens with O_DIRECTORY|O_NOFOLLOW; a link or
         // anything else fails to, and is looked at without being opened.
-        match open_at(parent.fd(), name, libc::O_RDONLY | libc::O_DIRECTORY) {
+        match open_at(parent, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
             Ok(child) => return self.directory(child),
-            Err(error) if matches!(error.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP)) => {}
-            Err(error) => return Err(error),
+            Err(Errno::ENOTDIR | Errno::ELOOP) => {}
+            Err(errno) => return Err(errno.into()),
         }
-        let handle = open_at(parent.fd(), name, libc::O_PATH)?;
-        let status = fstat(&handle)?;
+        let handle = open_at(parent, name, OFlag::O_PATH)?;
+        let status = nix::sys::stat::fstat(&handle)?;
         match status.st_mode & libc::S_IFMT {
             libc::S_IFLNK => Ok(()),
             libc::S_IFREG if status.st_nlink > 1 => {
@@ -237,111 +185,47 @@ impl Walk {
     /// Changes the owner of what `fd` refers to (a directory, or an
     /// `O_PATH` handle) unless it is already right.
     fn chown(&mut self, fd: &OwnedFd) -> std::io::Result<()> {
-        let status = fstat(fd)?;
+        let status = nix::sys::stat::fstat(fd)?;
         if status.st_uid == self.uid && status.st_gid == self.gid {
             return Ok(());
         }
-        // SAFETY: fchownat on an open descriptor with an empty path changes
-        // exactly the inode the descriptor refers to.
-        let result = unsafe {
-            libc::fchownat(
-                fd.as_raw_fd(),
-                c"".as_ptr(),
-                self.uid,
-                self.gid,
-                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if result != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        // An empty path with AT_EMPTY_PATH changes exactly the inode the
+        // descriptor refers to.
+        nix::unistd::fchownat(
+            fd,
+            c"",
+            Some(Uid::from_raw(self.uid)),
+            Some(Gid::from_raw(self.gid)),
+            AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
         self.changed += 1;
         Ok(())
     }
 }
 
 /// `openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC)`.
-fn open_at(dir: libc::c_int, name: &CStr, flags: libc::c_int) -> std::io::Result<OwnedFd> {
-    // SAFETY: openat with a valid directory descriptor and C string.
-    let fd = unsafe {
-        libc::openat(
-            dir,
-            name.as_ptr(),
-            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+fn open_at(dir: &OwnedFd, name: &CStr, flags: OFlag) -> Result<OwnedFd, Errno> {
+    nix::fcntl::openat(
+        dir,
+        name,
+        flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
-fn fstat(fd: &OwnedFd) -> std::io::Result<libc::stat> {
-    // SAFETY: stat is plain data, valid when zeroed.
-    let mut status: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat fills the struct passed in.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut status) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(status)
-}
-
-/// The entries of an open directory (`fdopendir`/`readdir`), without `.`
-/// and `..`.
-struct Entries {
-    stream: *mut libc::DIR,
-}
-
-impl Entries {
-    fn open(dir: OwnedFd) -> std::io::Result<Entries> {
-        use std::os::fd::IntoRawFd as _;
-        let fd = dir.into_raw_fd();
-        // SAFETY: fdopendir takes over `fd` on success; on failure it is
-        // still ours and is closed here.
-        let stream = unsafe { libc::fdopendir(fd) };
-        if stream.is_null() {
-            let error = std::io::Error::last_os_error();
-            // SAFETY: `fd` is still ours after a failed fdopendir.
-            unsafe { libc::close(fd) };
-            return Err(error);
-        }
-        Ok(Entries { stream })
-    }
-
-    fn fd(&self) -> libc::c_int {
-        // SAFETY: the stream is open until drop.
-        unsafe { libc::dirfd(self.stream) }
-    }
-
-    fn next(&self) -> std::io::Result<Option<CString>> {
-        loop {
-            // SAFETY: readdir on an open stream; errno is cleared first so
-            // that the end of the directory tells apart from an error. The
-            // entry's name is copied out before the next call.
-            unsafe {
-                *libc::__errno_location() = 0;
-                let entry = libc::readdir(self.stream);
-                if entry.is_null() {
-                    return match *libc::__errno_location() {
-                        0 => Ok(None),
-                        errno => Err(std::io::Error::from_raw_os_error(errno)),
-                    };
-                }
-                let name = CStr::from_ptr((*entry).d_name.as_ptr());
-                if name != c"." && name != c".." {
-                    return Ok(Some(name.to_owned()));
-                }
-            }
+/// The names in the open directory `dir`, without `.` and `..`, read
+/// through a duplicate of its descriptor (so `dir` stays usable for the
+/// `*at` calls on them).
+fn entry_names(dir: &OwnedFd) -> std::io::Result<Vec<CString>> {
+    let mut stream = Dir::from_fd(dir.try_clone()?)?;
+    let mut names = Vec::new();
+    for entry in stream.iter() {
+        let name = entry?.file_name().to_owned();
+        if name.as_c_str() != c"." && name.as_c_str() != c".." {
+            names.push(name);
         }
     }
-}
-
-impl Drop for Entries {
-    fn drop(&mut self) {
-        // SAFETY: the stream was opened by fdopendir and is closed once.
-        unsafe { libc::closedir(self.stream) };
-    }
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -372,9 +256,11 @@ mod tests {
 
     #[test]
     fn running_as_the_configured_user_already_needs_no_switch() {
-        // SAFETY: reads the process's own credentials.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let name = passwd_name(uid);
+        let (uid, gid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        let name = User::from_uid(Uid::from_raw(uid)).unwrap().unwrap().name;
         let (_, primary) = lookup_user(&name).unwrap();
         if primary == gid {
             let plan = Switch::plan(Some(&RunAs {
@@ -386,22 +272,12 @@ mod tests {
         assert!(Switch::plan(None).unwrap().is_none());
     }
 
-    fn passwd_name(uid: libc::uid_t) -> String {
-        // SAFETY: getpwuid returns a pointer into static storage, read at
-        // once (tests here run no other passwd lookup on this thread).
-        unsafe {
-            let entry = libc::getpwuid(uid);
-            assert!(!entry.is_null(), "uid {uid} has a passwd entry");
-            CStr::from_ptr((*entry).pw_name)
-                .to_string_lossy()
-                .into_owned()
-        }
-    }
-
     #[test]
     fn the_walk_skips_links_and_stays_inside() {
-        // SAFETY: reads the process's own credentials.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (uid, gid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         let outside = tempfile::tempdir().unwrap();
         let data_dir = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), "x").unwrap();
