@@ -21,6 +21,8 @@ pub(crate) struct ProcessMetrics {
     open_fds: IntGauge,
     max_fds: IntGauge,
     start_time: IntGauge,
+    /// `start_time` has been read from `/proc` (boot time + start ticks).
+    start_exact: std::sync::atomic::AtomicBool,
 }
 
 /// Fields of `/proc/self/stat` this module reads.
@@ -118,11 +120,22 @@ impl ProcessMetrics {
                 "process_max_fds",
                 "The soft limit on open file descriptors.",
             ),
-            start_time: gauge(
-                registry,
-                "process_start_time_seconds",
-                "Start time of the process, in seconds since the Unix epoch.",
-            ),
+            start_time: {
+                let start_time = gauge(
+                    registry,
+                    "process_start_time_seconds",
+                    "Start time of the process, in seconds since the Unix epoch.",
+                );
+                // Until /proc says better (it may not: systemd's
+                // ProcSubset=pid hides /proc/stat), the metrics' creation,
+                // moments after the start.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs());
+                start_time.set(i64::try_from(now).unwrap_or(i64::MAX));
+                start_time
+            },
+            start_exact: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -142,10 +155,12 @@ impl ProcessMetrics {
             self.resident_bytes
                 .set((stat.resident_pages * page_size) as i64);
             self.virtual_bytes.set(stat.virtual_bytes as i64);
-            if self.start_time.get() == 0 {
+            if !self.start_exact.load(std::sync::atomic::Ordering::Relaxed) {
                 if let Some(boot) = boot_time() {
                     self.start_time
                         .set((boot + stat.start_ticks / ticks_per_second) as i64);
+                    self.start_exact
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }

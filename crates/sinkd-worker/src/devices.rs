@@ -104,14 +104,17 @@ impl DeviceSet {
 
     /// Copies the recent devices into `sinkd_device_last_seen_seconds`.
     fn export_last_seen(&self) {
-        let Ok(recent) = self.recent.lock() else {
-            return;
-        };
-        self.metrics.set_devices_last_seen(
-            recent
+        // Copied out first, so the workers' reports never wait for the
+        // gauges to be set.
+        let snapshot: Vec<(Box<str>, i64)> = match self.recent.lock() {
+            Ok(recent) => recent
                 .values()
-                .map(|(name, second)| (&**name, i64::from(*second))),
-        );
+                .map(|(name, second)| (name.clone(), i64::from(*second)))
+                .collect(),
+            Err(_) => return,
+        };
+        self.metrics
+            .set_devices_last_seen(snapshot.iter().map(|(name, second)| (&**name, *second)));
     }
 
     /// Records that the devices in `sightings` (names in `names`) sent at
@@ -159,14 +162,18 @@ impl DeviceSet {
     }
 }
 
-/// Removes the quarter of `recent` seen longest ago (ties may take a few
-/// more): one pass to find the cut, one to remove, once per quarter of the
-/// bound in new devices.
+/// Removes the quarter of `recent` seen longest ago: one pass to find the
+/// cut, one to remove, once per quarter of the bound in new devices.
 fn forget_oldest_quarter(recent: &mut RecentMap) {
-    let mut seconds: Vec<u32> = recent.values().map(|(_, second)| *second).collect();
-    let cut = seconds.len() / 4;
-    let (_, &mut threshold, _) = seconds.select_nth_unstable(cut);
-    recent.retain(|_, (_, second)| *second > threshold);
+    // Ordered by (second, hash), so devices seen in the same second are
+    // still told apart and exactly a quarter goes, however many share it.
+    let mut keys: Vec<(u32, u64)> = recent
+        .iter()
+        .map(|(hash, (_, second))| (*second, *hash))
+        .collect();
+    let cut = keys.len() / 4;
+    let (_, &mut threshold, _) = keys.select_nth_unstable(cut);
+    recent.retain(|hash, (_, second)| (*second, *hash) > threshold);
 }
 
 /// A worker's view: a local cache in front of the shared set.

@@ -140,3 +140,17 @@ fn a_device_is_reported_once_a_second_whatever_its_messages() {
     assert_eq!(local.report.len(), 1);
     local.flush();
 }
+
+#[test]
+fn devices_seen_in_one_second_are_forgotten_a_quarter_at_a_time() {
+    let (shared, mut local) = local();
+    local.begin(1_700_000_000);
+    for device in 0..=MAX_LAST_SEEN_DEVICES {
+        local.observe(&format!("dev-{device}"));
+    }
+    local.flush();
+    // All in the same second: a quarter goes, not all of them.
+    let kept = shared.recent_len();
+    assert!(kept >= MAX_LAST_SEEN_DEVICES * 3 / 4, "{kept}");
+    assert!(kept <= MAX_LAST_SEEN_DEVICES, "{kept}");
+}

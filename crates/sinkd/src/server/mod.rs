@@ -34,7 +34,7 @@ use privilege::Switch;
 use sinkd_config::{Config, RunAs};
 use sinkd_listen::WorkerQueues;
 use sinkd_metrics::{CounterMirror, DropReason, Metrics};
-use sinkd_relay::Relays;
+use sinkd_relay::{RelayPlan, Relays};
 use sinkd_store::{Store, WriteObserver};
 use sinkd_worker::{DeviceSet, Routes, Worker};
 use std::path::PathBuf;
@@ -143,9 +143,10 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     mirror_store_stats(&metrics, &store);
     let relays = Arc::new(Relays::new(Arc::clone(&metrics)));
+    // The relays start in `serve`, after the switch to `user` (if any),
+    // so none of them connects or writes its spool as root; the routes hold
+    // their handles already.
     let (relay_plan, first_routes) = reload::prepare_routes(&config, &relays, &metrics)?;
-    // Nothing runs yet, so nothing is retired.
-    drop(relay_plan.commit());
     let routes = Arc::new(ArcSwap::from_pointee(first_routes));
     let devices = DeviceSet::new(Arc::clone(&metrics));
     let (queues, receivers) = WorkerQueues::bounded(n_workers, config.workers.queue_batches);
@@ -174,7 +175,7 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
     let outcome = runtime.block_on(serve(
         source,
         config,
-        switch,
+        BeforeReading { switch, relay_plan },
         queues,
         Arc::clone(&metrics),
         routes,
@@ -209,10 +210,17 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
 
 /// The async part: listeners, metrics endpoint, signals, and telling
 /// systemd about each.
+/// What happens between binding every socket and reading from any: the
+/// switch to `user` (if any), then the relays' start (as that user).
+struct BeforeReading<'r> {
+    switch: Option<Switch>,
+    relay_plan: RelayPlan<'r>,
+}
+
 async fn serve(
     source: ConfigSource,
     config: Config,
-    switch: Option<Switch>,
+    before_reading: BeforeReading<'_>,
     queues: WorkerQueues,
     metrics: Arc<Metrics>,
     routes: Arc<ArcSwap<Routes>>,
@@ -237,6 +245,7 @@ async fn serve(
         },
         None => None,
     };
+    let BeforeReading { switch, relay_plan } = before_reading;
     if let Some(switch) = &switch {
         let switched = tokio::task::block_in_place(|| switch.apply(config.data_dir()));
         if let Err(error) = switched {
@@ -244,6 +253,8 @@ async fn serve(
             return Err(error);
         }
     }
+    // Nothing runs yet, so nothing is retired.
+    drop(tokio::task::block_in_place(|| relay_plan.commit()));
     if let Some(error) = listeners.commit(plan).into_iter().next() {
         listeners.shutdown().await;
         return Err(error);

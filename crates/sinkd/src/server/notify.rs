@@ -28,8 +28,13 @@ impl Notifier {
     /// and treated as absent.
     pub(crate) fn from_env() -> Notifier {
         let target = std::env::var_os("NOTIFY_SOCKET").and_then(|value| {
-            let opened = socket_address(value.as_encoded_bytes())
-                .and_then(|address| Ok((UnixDatagram::unbound()?, address)));
+            // Non-blocking: a manager that stops reading must not stall the
+            // server loop that sends; a full queue is a failed send.
+            let opened = socket_address(value.as_encoded_bytes()).and_then(|address| {
+                let socket = UnixDatagram::unbound()?;
+                socket.set_nonblocking(true)?;
+                Ok((socket, address))
+            });
             match opened {
                 Ok(target) => Some(target),
                 Err(error) => {
@@ -105,7 +110,8 @@ fn watchdog_interval_of(usec: Option<&str>, pid: Option<&str>, own_pid: u32) -> 
             return None;
         }
     }
-    Some(Duration::from_micros(usec / 2))
+    // Half the period, and never a zero interval (which would spin).
+    Some(Duration::from_micros(usec / 2).max(Duration::from_millis(1)))
 }
 
 /// `CLOCK_MONOTONIC` in microseconds, the clock systemd compares with.

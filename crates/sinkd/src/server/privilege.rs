@@ -81,9 +81,24 @@ impl Switch {
             gid: self.gid,
             changed: 0,
         };
+        refuse_system_directory(data_dir)?;
         walk.top(data_dir)
             .with_context(|| format!("cannot hand {} to {}", data_dir.display(), self.name))?;
         self.drop_root()?;
+        // The directories above data_dir are the operator's: say now, not
+        // at the first write, if they keep the user out.
+        nix::unistd::access(
+            data_dir,
+            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        )
+        .map_err(std::io::Error::from)
+        .with_context(|| {
+            format!(
+                "{} cannot write in data_dir {} (check the directories above it)",
+                self.name,
+                data_dir.display()
+            )
+        })?;
         tracing::info!(
             user = %self.name,
             uid = self.uid,
@@ -112,6 +127,31 @@ impl Switch {
         }
         Ok(())
     }
+}
+
+/// Directories whose whole tree must never be handed to a user, however
+/// `data_dir` was mistyped.
+const SYSTEM_DIRECTORIES: [&str; 18] = [
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
+];
+
+/// Refuses a `data_dir` that is (or resolves to) a system directory.
+fn refuse_system_directory(data_dir: &Path) -> anyhow::Result<()> {
+    let resolved = data_dir
+        .canonicalize()
+        .with_context(|| format!("data_dir {}", data_dir.display()))?;
+    if SYSTEM_DIRECTORIES
+        .iter()
+        .any(|system| resolved == Path::new(system))
+    {
+        bail!(
+            "data_dir {} is the system directory {}; sinkd hands data_dir to its user, so it must be a directory of its own (such as /var/lib/sinkd)",
+            data_dir.display(),
+            resolved.display()
+        );
+    }
+    Ok(())
 }
 
 /// The uid and primary gid of `name`.
@@ -164,9 +204,15 @@ impl Walk {
         match open_at(parent, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
             Ok(child) => return self.directory(child),
             Err(Errno::ENOTDIR | Errno::ELOOP) => {}
+            // Removed since it was listed (the store deletes old segments).
+            Err(Errno::ENOENT) => return Ok(()),
             Err(errno) => return Err(errno.into()),
         }
-        let handle = open_at(parent, name, OFlag::O_PATH)?;
+        let handle = match open_at(parent, name, OFlag::O_PATH) {
+            Ok(handle) => handle,
+            Err(Errno::ENOENT) => return Ok(()),
+            Err(errno) => return Err(errno.into()),
+        };
         let status = nix::sys::stat::fstat(&handle)?;
         match status.st_mode & libc::S_IFMT {
             libc::S_IFLNK => Ok(()),
@@ -231,6 +277,19 @@ fn entry_names(dir: &OwnedFd) -> std::io::Result<Vec<CString>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_system_directory_is_never_handed_over() {
+        for system in ["/", "/var", "/etc/", "/usr/../var"] {
+            let error = refuse_system_directory(Path::new(system)).unwrap_err();
+            assert!(
+                format!("{error:#}").contains("system directory"),
+                "{error:#}"
+            );
+        }
+        let own = tempfile::tempdir().unwrap();
+        refuse_system_directory(own.path()).unwrap();
+    }
 
     #[test]
     fn unknown_names_are_named_in_the_error() {
