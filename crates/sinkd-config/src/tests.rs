@@ -31,8 +31,12 @@ fn embedded_default_is_valid() {
     assert_eq!(config.listeners[1].transport_name(), "tcp");
     assert_eq!(config.data_dir(), Path::new("./sinkd-data"));
     assert_eq!(config.metrics, Some("127.0.0.1:9514".parse().unwrap()));
-    assert_eq!(config.sinks.len(), 1);
-    assert!(matches!(config.sinks[0].target, Target::File(_)));
+    let names: Vec<&str> = config.sinks.iter().map(|sink| sink.name.as_str()).collect();
+    assert_eq!(names, ["messages", "auth.log"]);
+    assert!(config
+        .sinks
+        .iter()
+        .all(|sink| matches!(sink.target, Target::File(_))));
 }
 
 #[test]

@@ -22,7 +22,8 @@
 //!   submission, rotation by size, count and age, a compressor thread, crash
 //!   recovery, fsync policies, and [`StoreStats`] counters.
 //! - [`StreamReader`] and [`list_streams`]: reading back, across compressed
-//!   and active segments, with index-based seeking.
+//!   and active segments, with index-based seeking; [`list_devices`] groups
+//!   the streams by device for `sinkd dir` and `sinkd show`.
 //! - [`hint::prefetch`]: the cache prefetch the writer threads use, shared
 //!   with the other stages.
 //!
@@ -48,6 +49,7 @@ mod batch;
 mod chunks;
 mod compress;
 mod config;
+mod devices;
 mod error;
 mod fdcache;
 pub mod hint;
@@ -66,6 +68,7 @@ mod writer;
 
 pub use batch::AppendBatch;
 pub use config::{FsyncPolicy, StoreConfig, WriteObserver};
+pub use devices::{list_devices, DeviceFile, DeviceInfo};
 pub use error::{StoreError, SubmitError, TemplateError, TrySubmitError};
 pub use path::{
     sanitize_component, sanitize_component_bytes, validate_stream_path, Field, PathTemplate,

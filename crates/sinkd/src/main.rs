@@ -4,7 +4,8 @@
 //! configuration given with `--config`, or on the embedded default. The
 //! subcommands in `cli/` expose the library crates directly: `parse` and
 //! `priority` (the protocol core and priority compiler), `check-config` and
-//! `import-device-config`; `healthcheck`, `completions` and the hidden `man`
+//! `import-device-config`; `dir` and `show` read back what the store holds;
+//! `healthcheck`, `completions` and the hidden `man`
 //! serve deployment (the container's HEALTHCHECK, the Debian package).
 //! Errors are reported through `anyhow` here and nowhere else; a usage or
 //! validation error exits with status 2, like clap's own.
@@ -50,6 +51,10 @@ enum Command {
     ImportDeviceConfig(cli::import_device_config::ImportArgs),
     /// Ask a running sinkd's /healthz; exit 0 when healthy, 1 otherwise.
     Healthcheck(cli::healthcheck::HealthcheckArgs),
+    /// List the stored devices, or one device's files (like `dir log`).
+    Dir(cli::dir::DirArgs),
+    /// Print a device's stored lines, filtered (like `show log`).
+    Show(cli::show::ShowArgs),
     /// Print a shell completion script.
     Completions(cli::completions::CompletionsArgs),
     /// Write the manual pages into a directory (for packaging).
@@ -94,6 +99,8 @@ fn main() -> ExitCode {
             cli::import_device_config::run(&import_args)
         }
         Some(Command::Healthcheck(health_args)) => cli::healthcheck::run(&health_args),
+        Some(Command::Dir(dir_args)) => cli::dir::run(&dir_args, args.config.as_deref()),
+        Some(Command::Show(show_args)) => cli::show::run(&show_args, args.config.as_deref()),
         Some(Command::Completions(completion_args)) => {
             cli::completions::run_completions(&completion_args)
         }

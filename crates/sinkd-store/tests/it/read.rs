@@ -2,7 +2,7 @@
 //! stream across rotation, listing streams.
 
 use crate::support::*;
-use sinkd_store::{list_streams, AppendBatch, Store, StreamReader};
+use sinkd_store::{list_devices, list_streams, AppendBatch, Store, StreamReader};
 use std::path::Path;
 
 /// A store with small segments and a dense index, holding lines
@@ -132,4 +132,32 @@ fn lists_streams_with_their_extent() {
     assert!(streams
         .iter()
         .all(|info| info.total_bytes > 0 && info.last_modified.is_some()));
+}
+
+#[test]
+fn lists_devices_with_their_files() {
+    let (dir, store) = temp_store();
+    let writer = store.writer();
+    let mut batch = AppendBatch::new();
+    batch.push("sw2/messages", 1, b"a");
+    batch.push("sw1/messages", 2, b"bb");
+    batch.push("sw1/auth.log", 3, b"ccc");
+    batch.push("lonely", 4, b"d");
+    batch.push("fw/kern", 5, b"e");
+    writer.submit(batch).unwrap();
+    store.shutdown().unwrap();
+    let devices = list_devices(dir.path()).unwrap();
+    let names: Vec<&str> = devices.iter().map(|device| device.name.as_str()).collect();
+    assert_eq!(names, ["fw", "lonely", "sw1", "sw2"]);
+    let sw1 = &devices[2];
+    let files: Vec<&str> = sw1.files.iter().map(|file| file.name.as_str()).collect();
+    assert_eq!(files, ["auth.log", "messages"]);
+    assert_eq!(sw1.file("auth.log").unwrap().stream.path, "sw1/auth.log");
+    assert_eq!(sw1.default_file().unwrap().name, "messages");
+    assert!(sw1.total_bytes() >= 7);
+    assert!(sw1.last_modified().is_some());
+    // Without `messages`, the only file is the default.
+    assert_eq!(devices[0].default_file().unwrap().stream.path, "fw/kern");
+    assert_eq!(devices[1].default_file().unwrap().stream.path, "lonely");
+    assert!(list_devices(&dir.path().join("missing")).is_err());
 }

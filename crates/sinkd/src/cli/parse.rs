@@ -41,9 +41,9 @@ enum FramingArg {
     OctetCounting,
 }
 
-/// The JSON shape of one parsed message.
+/// The JSON shape of one parsed message (also `sinkd show --json`'s).
 #[derive(Serialize)]
-struct MessageView<'a> {
+pub(crate) struct MessageView<'a> {
     format: &'static str,
     facility: u8,
     severity: u8,
@@ -69,7 +69,7 @@ struct ErrorView {
 }
 
 impl<'a> MessageView<'a> {
-    fn new(message: &Message<'a>) -> MessageView<'a> {
+    pub(crate) fn new(message: &Message<'a>) -> MessageView<'a> {
         MessageView {
             format: message.format.name(),
             facility: message.facility.code(),

@@ -175,13 +175,19 @@ fn plain_sinkd_runs_the_embedded_default_in_its_working_directory() {
         Err(log) => panic!("plain sinkd did not start:\n{log}"),
     };
     send_udp(514, b"<13>Oct 11 22:14:15 default-run app: hello");
-    server.wait_count("sinkd_store_lines_written_total", 1);
+    // auth.notice: stored in `messages` and in `auth.log`.
+    send_udp(514, b"<37>Oct 11 22:14:16 default-run sshd: login");
+    server.wait_count("sinkd_store_lines_written_total", 3);
     server.stop().assert_clean_exit();
     let data_dir = sandbox.root().join("sinkd-data");
     assert!(data_dir.is_dir());
+    let names = stream_names(&data_dir);
     assert!(
-        stream_names(&data_dir).contains(&"default-run/messages".to_owned()),
-        "{:?}",
-        stream_names(&data_dir)
+        names.contains(&"default-run/messages".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"default-run/auth.log".to_owned()),
+        "{names:?}"
     );
 }

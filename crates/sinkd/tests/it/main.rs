@@ -15,6 +15,7 @@ mod ingest;
 mod lifecycle;
 mod privilege;
 mod prometheus;
+mod read;
 mod relay;
 mod reload;
 mod support;

@@ -1,0 +1,218 @@
+//! `sinkd show DEVICE[/FILE]`: a device's stored lines, oldest first, across
+//! its closed (zstd) and active segments, filtered (see `filter`), like the
+//! device's `show log`. Without FILE it reads `messages` when the device has
+//! it, else its only file. `--tail N` keeps the last N that pass; `--json`
+//! prints each as `sinkd parse` would, plus `device`. On a terminal the
+//! output goes through `$PAGER` (default `less`). Reads only.
+//!
+//! The store's sparse index is keyed by receive time, while `--since` is on
+//! the messages' own timestamps: the reader seeks to a day before `--since`
+//! so a device whose clock runs up to a day ahead loses nothing, and every
+//! line from there on is parsed and judged on its own timestamp.
+
+use crate::cli::filter::{Filter, FilterArgs};
+use crate::cli::parse::MessageView;
+use crate::cli::store_args::{self, DataDirArgs, UsageError};
+use crate::clock::Clock;
+use serde::Serialize;
+use sinkd_proto::ReceiveTime;
+use sinkd_store::StreamReader;
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal as _, Write};
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
+
+/// How far before `--since` (by receive time) reading starts.
+const CLOCK_AHEAD_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ShowArgs {
+    /// DEVICE or DEVICE/FILE (`sinkd dir DEVICE` lists the files).
+    target: String,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// Only the last N lines that pass the filters.
+    #[arg(long, value_name = "N")]
+    tail: Option<usize>,
+    /// One JSON object per line, with the keys of `sinkd parse` and `device`.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    data_dir: DataDirArgs,
+}
+
+/// One line in `--json`.
+#[derive(Serialize)]
+struct LineView<'a> {
+    device: &'a str,
+    #[serde(flatten)]
+    message: MessageView<'a>,
+}
+
+pub(crate) fn run(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    store_args::exit_code(show(args, config))
+}
+
+fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let data_dir = args.data_dir.resolve(config)?;
+    let clock = Clock::system();
+    let received = clock.now();
+    let filter = args
+        .filter
+        .compile(received.local.unix_micros(), clock.zone())?;
+    let devices = store_args::devices(&data_dir)?;
+    let (device_name, file_name) = match args.target.split_once('/') {
+        Some((device, file)) => (device, Some(file)),
+        None => (args.target.as_str(), None),
+    };
+    let device = store_args::find_device(&devices, device_name)?;
+    let file = match file_name {
+        Some(name) => device.file(name).ok_or_else(|| {
+            let names = device.files.iter().map(|file| file.name.as_str());
+            UsageError(store_args::unknown(
+                &format!("file of {device_name}:"),
+                name,
+                names,
+            ))
+        })?,
+        None => device.default_file().ok_or_else(|| {
+            let names: Vec<&str> = device.files.iter().map(|file| file.name.as_str()).collect();
+            UsageError(format!(
+                "{device_name} has no `messages`; name one of its files: {}",
+                names.join(", ")
+            ))
+        })?,
+    };
+    let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
+    if let Some(since) = filter.since {
+        reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
+    }
+    let mut output = Output::open();
+    let result = copy(
+        &mut reader,
+        &filter,
+        args,
+        device_name,
+        &received,
+        &mut output,
+    );
+    let finished = output.finish();
+    match result {
+        Err(error) if is_broken_pipe(&error) => {}
+        other => other?,
+    }
+    finished?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the lines that pass, all of them or the last `--tail`.
+fn copy(
+    reader: &mut StreamReader,
+    filter: &Filter,
+    args: &ShowArgs,
+    device: &str,
+    received: &ReceiveTime,
+    output: &mut Output,
+) -> anyhow::Result<()> {
+    let mut tail: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut rendered = Vec::with_capacity(1024);
+    while let Some((_, line)) = reader.next_line()? {
+        if !filter.may_match(line) {
+            continue;
+        }
+        let message = sinkd_proto::parse(line, received);
+        if !filter.matches(line, &message) {
+            continue;
+        }
+        rendered.clear();
+        if args.json {
+            let view = LineView {
+                device,
+                message: MessageView::new(&message),
+            };
+            serde_json::to_writer(&mut rendered, &view)?;
+        } else {
+            rendered.extend_from_slice(line);
+        }
+        rendered.push(b'\n');
+        match args.tail {
+            Some(0) => {}
+            Some(keep) => {
+                if tail.len() == keep {
+                    tail.pop_front();
+                }
+                tail.push_back(rendered.clone());
+            }
+            None => output.write_all(&rendered)?,
+        }
+    }
+    for line in tail {
+        output.write_all(&line)?;
+    }
+    Ok(())
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<io::Error>()
+        .is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Standard output, or `$PAGER` when it is a terminal.
+struct Output {
+    out: Box<dyn Write>,
+    pager: Option<Child>,
+}
+
+impl Output {
+    fn open() -> Output {
+        if io::stdout().is_terminal() {
+            if let Some(output) = Output::pager() {
+                return output;
+            }
+        }
+        Output {
+            out: Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout().lock())),
+            pager: None,
+        }
+    }
+
+    /// `$PAGER` (default `less`) through `sh -c`, so it may carry options;
+    /// `less` is told to quit when the text fits on one screen. `None` when
+    /// it cannot be started: the text then goes to the terminal directly.
+    fn pager() -> Option<Output> {
+        let pager = std::env::var("PAGER")
+            .ok()
+            .filter(|pager| !pager.trim().is_empty())
+            .unwrap_or_else(|| String::from("less"));
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(&pager).stdin(Stdio::piped());
+        if std::env::var_os("LESS").is_none() {
+            command.env("LESS", "FRX");
+        }
+        let mut child = command.spawn().ok()?;
+        let stdin = child.stdin.take()?;
+        Some(Output {
+            out: Box::new(io::BufWriter::new(stdin)),
+            pager: Some(child),
+        })
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
+    /// Flushes and, with a pager, waits until the reader quits it.
+    fn finish(mut self) -> io::Result<()> {
+        let flushed = self.out.flush();
+        drop(self.out);
+        match self.pager.take() {
+            // The reader may quit the pager before the end: not an error.
+            Some(mut child) => child.wait().map(drop),
+            None => match flushed {
+                Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                other => other,
+            },
+        }
+    }
+}

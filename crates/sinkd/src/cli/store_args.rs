@@ -1,0 +1,184 @@
+//! What `sinkd dir` and `sinkd show` share: where the stored data is
+//! (`--config FILE`'s `data_dir`, else `--data-dir DIR`, else the embedded
+//! default's), finding a device or one of its files, and the message for an
+//! unknown name, which lists the existing names closest first.
+
+use sinkd_config::Config;
+use sinkd_store::{list_devices, DeviceInfo};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+/// Most names an "unknown device" message suggests.
+const MAX_SUGGESTIONS: usize = 8;
+
+/// `--data-dir`; `--config` is the global option of `sinkd`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct DataDirArgs {
+    /// The data directory to read when no --config is given
+    /// (default: the embedded default's ./sinkd-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// A failure that exits with status 2 (a usage error: unknown name, bad
+/// option value) rather than 1.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The exit code of a reading command: a [`UsageError`] is printed here and
+/// exits with 2; other errors go on to `main`.
+pub(crate) fn exit_code(result: anyhow::Result<ExitCode>) -> anyhow::Result<ExitCode> {
+    match result {
+        Err(error) => match error.downcast_ref::<UsageError>() {
+            Some(usage) => {
+                eprintln!("sinkd: {usage}");
+                Ok(ExitCode::from(2))
+            }
+            None => Err(error),
+        },
+        ok => ok,
+    }
+}
+
+impl DataDirArgs {
+    /// The data directory to read.
+    pub(crate) fn resolve(&self, config: Option<&Path>) -> Result<PathBuf, UsageError> {
+        if let Some(file) = config {
+            let config = Config::from_file(file)
+                .map_err(|error| UsageError(format!("{}: {error}", file.display())))?;
+            return Ok(config.data_dir().to_owned());
+        }
+        Ok(match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => Config::default_config().data_dir().to_owned(),
+        })
+    }
+}
+
+/// Every device under `data_dir`; a missing directory is a usage error
+/// naming it.
+pub(crate) fn devices(data_dir: &Path) -> anyhow::Result<Vec<DeviceInfo>> {
+    if !data_dir.is_dir() {
+        return Err(UsageError(format!(
+            "{}: no such data directory (give --config FILE or --data-dir DIR)",
+            data_dir.display()
+        ))
+        .into());
+    }
+    Ok(list_devices(data_dir)?)
+}
+
+/// The device called `name`, or a usage error listing the others.
+pub(crate) fn find_device<'a>(
+    devices: &'a [DeviceInfo],
+    name: &str,
+) -> Result<&'a DeviceInfo, UsageError> {
+    devices
+        .iter()
+        .find(|device| device.name == name)
+        .ok_or_else(|| {
+            let names = devices.iter().map(|device| device.name.as_str());
+            UsageError(unknown("device", name, names))
+        })
+}
+
+/// "unknown KIND NAME; existing: a, b" with the existing names closest
+/// first (edit distance, then name).
+pub(crate) fn unknown<'a>(
+    kind: &str,
+    name: &str,
+    existing: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut ranked: Vec<(usize, &str)> = existing
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .collect();
+    ranked.sort();
+    let mut message = format!("unknown {kind} {name:?}");
+    if ranked.is_empty() {
+        message.push_str(" (there are none)");
+        return message;
+    }
+    message.push_str("; closest: ");
+    for (position, (_, candidate)) in ranked.iter().take(MAX_SUGGESTIONS).enumerate() {
+        if position > 0 {
+            message.push_str(", ");
+        }
+        message.push_str(candidate);
+    }
+    if ranked.len() > MAX_SUGGESTIONS {
+        let _ = write!(message, " (and {} more)", ranked.len() - MAX_SUGGESTIONS);
+    }
+    message
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, a_char) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, &b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != b_char);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in the local zone, or `-` when unknown.
+pub(crate) fn local_time(time: Option<SystemTime>, zone: &jiff::tz::TimeZone) -> String {
+    time.and_then(|time| jiff::Timestamp::try_from(time).ok())
+        .map(|instant| {
+            instant
+                .to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| String::from("-"))
+}
+
+/// RFC 3339 in UTC, for JSON, or `None` when unknown.
+pub(crate) fn rfc3339(time: Option<SystemTime>) -> Option<String> {
+    time.and_then(|time| jiff::Timestamp::try_from(time).ok())
+        .map(|instant| instant.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("sw1", "sw1"), 0);
+        assert_eq!(edit_distance("sw1", "sw2"), 1);
+        assert_eq!(edit_distance("sw", "sw12"), 2);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn unknown_names_the_closest_first() {
+        let existing = ["router-b", "sw1", "core", "sw12"];
+        assert_eq!(
+            unknown("device", "sw2", existing.into_iter()),
+            "unknown device \"sw2\"; closest: sw1, sw12, core, router-b"
+        );
+        assert_eq!(
+            unknown("device", "x", std::iter::empty()),
+            "unknown device \"x\" (there are none)"
+        );
+    }
+}
