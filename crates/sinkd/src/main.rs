@@ -55,6 +55,8 @@ enum Command {
     Dir(cli::dir::DirArgs),
     /// Print a device's stored lines, filtered (like `show log`).
     Show(cli::show::ShowArgs),
+    /// Print a device's new lines as they are stored, filtered (like `follow`).
+    Follow(cli::follow::FollowArgs),
     /// Print a shell completion script.
     Completions(cli::completions::CompletionsArgs),
     /// Write the manual pages into a directory (for packaging).
@@ -101,6 +103,9 @@ fn main() -> ExitCode {
         Some(Command::Healthcheck(health_args)) => cli::healthcheck::run(&health_args),
         Some(Command::Dir(dir_args)) => cli::dir::run(&dir_args, args.config.as_deref()),
         Some(Command::Show(show_args)) => cli::show::run(&show_args, args.config.as_deref()),
+        Some(Command::Follow(follow_args)) => {
+            cli::follow::run(&follow_args, args.config.as_deref())
+        }
         Some(Command::Completions(completion_args)) => {
             cli::completions::run_completions(&completion_args)
         }

@@ -1,5 +1,6 @@
-//! The filters of `sinkd show` (and of the later `follow` and read API):
-//! `--since`/`--until` on the messages' own timestamps, `--priority` in the
+//! The filters of `sinkd show` and `sinkd follow` (and of the later read
+//! API): `--since`/`--until` on the messages' own timestamps (`follow` has
+//! no `--until`, so that one is given apart), `--priority` in the
 //! device's expression syntax, `--grep` over the stored line.
 //!
 //! Times are RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` in the local zone, or a
@@ -13,16 +14,14 @@ use memchr::memmem;
 use sinkd_proto::Message;
 use sinkd_route::{PriorityTable, Templates};
 
-/// The filter options as given on the command line.
+/// The filter options as given on the command line, but `--until`, which
+/// only `show` has (see [`UntilArg`]).
 #[derive(clap::Args, Debug, Default)]
 pub(crate) struct FilterArgs {
     /// Only messages with a timestamp at or after T (RFC 3339,
     /// `YYYY-MM-DD[ HH:MM[:SS]]` local, or a duration ago: 90s, 15m, 2h, 7d).
     #[arg(long, value_name = "T")]
     since: Option<String>,
-    /// Only messages with a timestamp before T (same forms as --since).
-    #[arg(long, value_name = "T")]
-    until: Option<String>,
     /// Only messages this priority expression takes (the device's syntax,
     /// e.g. 'auth.*;*.err').
     #[arg(long, value_name = "EXPR")]
@@ -30,6 +29,14 @@ pub(crate) struct FilterArgs {
     /// Only stored lines this regular expression matches anywhere.
     #[arg(long, value_name = "REGEX")]
     grep: Option<String>,
+}
+
+/// `--until`, for the commands that read up to a time.
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct UntilArg {
+    /// Only messages with a timestamp before T (same forms as --since).
+    #[arg(long, value_name = "T")]
+    pub(crate) until: Option<String>,
 }
 
 /// How `--grep` searches.
@@ -49,15 +56,20 @@ pub(crate) struct Filter {
 }
 
 impl FilterArgs {
-    /// Compiles the options; a bad value is a usage error naming it.
-    pub(crate) fn compile(&self, now_micros: i64, zone: &TimeZone) -> Result<Filter, UsageError> {
-        let time = |option: &str, text: &Option<String>| {
-            text.as_deref()
-                .map(|text| {
-                    parse_time(text, now_micros, zone)
-                        .map_err(|error| UsageError(format!("{option} {text:?}: {error}")))
-                })
-                .transpose()
+    /// Compiles the options, with `until` from [`UntilArg`] when the
+    /// command has it; a bad value is a usage error naming it.
+    pub(crate) fn compile(
+        &self,
+        until: Option<&str>,
+        now_micros: i64,
+        zone: &TimeZone,
+    ) -> Result<Filter, UsageError> {
+        let time = |option: &str, text: Option<&str>| {
+            text.map(|text| {
+                parse_time(text, now_micros, zone)
+                    .map_err(|error| UsageError(format!("{option} {text:?}: {error}")))
+            })
+            .transpose()
         };
         let priority = self
             .priority
@@ -83,8 +95,8 @@ impl FilterArgs {
             })
             .transpose()?;
         Ok(Filter {
-            since: time("--since", &self.since)?,
-            until: time("--until", &self.until)?,
+            since: time("--since", self.since.as_deref())?,
+            until: time("--until", until)?,
             priority,
             grep,
         })
@@ -218,7 +230,7 @@ mod tests {
             grep: Some(String::from("login")),
             ..FilterArgs::default()
         };
-        let filter = args.compile(NOW, &TimeZone::UTC).unwrap();
+        let filter = args.compile(None, NOW, &TimeZone::UTC).unwrap();
         assert!(matches!(filter.grep, Some(Grep::Literal(_))));
         assert!(filter.may_match(b"a login here"));
         assert!(!filter.may_match(b"logout"));
@@ -226,12 +238,12 @@ mod tests {
             grep: Some(String::from("log(in|out)$")),
             ..FilterArgs::default()
         };
-        let filter = args.compile(NOW, &TimeZone::UTC).unwrap();
+        let filter = args.compile(None, NOW, &TimeZone::UTC).unwrap();
         assert!(matches!(filter.grep, Some(Grep::Regex(_))));
         let args = FilterArgs {
             grep: Some(String::from("(")),
             ..FilterArgs::default()
         };
-        assert!(args.compile(NOW, &TimeZone::UTC).is_err());
+        assert!(args.compile(None, NOW, &TimeZone::UTC).is_err());
     }
 }

@@ -5,6 +5,7 @@ pub(crate) mod check_config;
 pub(crate) mod completions;
 pub(crate) mod dir;
 pub(crate) mod filter;
+pub(crate) mod follow;
 pub(crate) mod healthcheck;
 pub(crate) mod import_device_config;
 pub(crate) mod parse;

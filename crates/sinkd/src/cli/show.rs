@@ -10,35 +10,45 @@
 //! so a device whose clock runs up to a day ahead loses nothing, and every
 //! line from there on is parsed and judged on its own timestamp.
 
-use crate::cli::filter::{Filter, FilterArgs};
+use crate::cli::filter::{Filter, FilterArgs, UntilArg};
 use crate::cli::parse::MessageView;
 use crate::cli::store_args::{self, DataDirArgs, UsageError};
 use crate::clock::Clock;
 use serde::Serialize;
 use sinkd_proto::ReceiveTime;
-use sinkd_store::StreamReader;
+use sinkd_store::{DeviceFile, DeviceInfo, StreamReader};
 use std::collections::VecDeque;
 use std::io::{self, IsTerminal as _, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 
 /// How far before `--since` (by receive time) reading starts.
-const CLOCK_AHEAD_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
+pub(crate) const CLOCK_AHEAD_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ShowArgs {
     /// DEVICE or DEVICE/FILE (`sinkd dir DEVICE` lists the files).
     target: String,
     #[command(flatten)]
-    filter: FilterArgs,
+    read: ReadArgs,
+    #[command(flatten)]
+    until: UntilArg,
     /// Only the last N lines that pass the filters.
     #[arg(long, value_name = "N")]
     tail: Option<usize>,
+}
+
+/// The options `show` and `follow` share: the filters but `--until`,
+/// `--json`, and where the data is.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ReadArgs {
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
     /// One JSON object per line, with the keys of `sinkd parse` and `device`.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
-    data_dir: DataDirArgs,
+    pub(crate) data_dir: DataDirArgs,
 }
 
 /// One line in `--json`.
@@ -54,18 +64,50 @@ pub(crate) fn run(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<Exit
 }
 
 fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let data_dir = args.data_dir.resolve(config)?;
+    let data_dir = args.read.data_dir.resolve(config)?;
     let clock = Clock::system();
     let received = clock.now();
-    let filter = args
-        .filter
-        .compile(received.local.unix_micros(), clock.zone())?;
+    let filter = args.read.filter.compile(
+        args.until.until.as_deref(),
+        received.local.unix_micros(),
+        clock.zone(),
+    )?;
     let devices = store_args::devices(&data_dir)?;
-    let (device_name, file_name) = match args.target.split_once('/') {
+    let (device_name, file) = find_file(&devices, &args.target)?;
+    let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
+    if let Some(since) = filter.since {
+        reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
+    }
+    let mut output = Output::open();
+    let result = copy(
+        &mut reader,
+        &filter,
+        (args.read.json, args.tail),
+        device_name,
+        &received,
+        output.writer(),
+    );
+    let finished = output.finish();
+    match result {
+        Err(error) if is_broken_pipe(&error) => {}
+        other => other?,
+    }
+    finished?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The device and file `target` (`DEVICE` or `DEVICE/FILE`) names: without
+/// FILE, the device's default file. An unknown name is a usage error that
+/// lists the closest existing ones.
+pub(crate) fn find_file<'a>(
+    devices: &'a [DeviceInfo],
+    target: &'a str,
+) -> Result<(&'a str, &'a DeviceFile), UsageError> {
+    let (device_name, file_name) = match target.split_once('/') {
         Some((device, file)) => (device, Some(file)),
-        None => (args.target.as_str(), None),
+        None => (target, None),
     };
-    let device = store_args::find_device(&devices, device_name)?;
+    let device = store_args::find_device(devices, device_name)?;
     let file = match file_name {
         Some(name) => device.file(name).ok_or_else(|| {
             let names = device.files.iter().map(|file| file.name.as_str());
@@ -83,59 +125,57 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
             ))
         })?,
     };
-    let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
-    if let Some(since) = filter.since {
-        reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
-    }
-    let mut output = Output::open();
-    let result = copy(
-        &mut reader,
-        &filter,
-        args,
-        device_name,
-        &received,
-        &mut output,
-    );
-    let finished = output.finish();
-    match result {
-        Err(error) if is_broken_pipe(&error) => {}
-        other => other?,
-    }
-    finished?;
-    Ok(ExitCode::SUCCESS)
+    Ok((device_name, file))
 }
 
-/// Writes the lines that pass, all of them or the last `--tail`.
-fn copy(
-    reader: &mut StreamReader,
+/// Appends `line` as printed (the stored line, or its `--json` object) and a
+/// `\n` to `rendered` when it passes `filter`; `false` when it does not.
+pub(crate) fn render(
+    line: &[u8],
     filter: &Filter,
-    args: &ShowArgs,
+    json: bool,
     device: &str,
     received: &ReceiveTime,
-    output: &mut Output,
+    rendered: &mut Vec<u8>,
+) -> anyhow::Result<bool> {
+    if !filter.may_match(line) {
+        return Ok(false);
+    }
+    let message = sinkd_proto::parse(line, received);
+    if !filter.matches(line, &message) {
+        return Ok(false);
+    }
+    if json {
+        let view = LineView {
+            device,
+            message: MessageView::new(&message),
+        };
+        serde_json::to_writer(&mut *rendered, &view)?;
+    } else {
+        rendered.extend_from_slice(line);
+    }
+    rendered.push(b'\n');
+    Ok(true)
+}
+
+/// Writes the lines the reader has now that pass, all of them or, with
+/// `tail` (the second of `(json, tail)`), the last N.
+pub(crate) fn copy(
+    reader: &mut StreamReader,
+    filter: &Filter,
+    (json, tail_len): (bool, Option<usize>),
+    device: &str,
+    received: &ReceiveTime,
+    output: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut tail: VecDeque<Vec<u8>> = VecDeque::new();
     let mut rendered = Vec::with_capacity(1024);
     while let Some((_, line)) = reader.next_line()? {
-        if !filter.may_match(line) {
-            continue;
-        }
-        let message = sinkd_proto::parse(line, received);
-        if !filter.matches(line, &message) {
-            continue;
-        }
         rendered.clear();
-        if args.json {
-            let view = LineView {
-                device,
-                message: MessageView::new(&message),
-            };
-            serde_json::to_writer(&mut rendered, &view)?;
-        } else {
-            rendered.extend_from_slice(line);
+        if !render(line, filter, json, device, received, &mut rendered)? {
+            continue;
         }
-        rendered.push(b'\n');
-        match args.tail {
+        match tail_len {
             Some(0) => {}
             Some(keep) => {
                 if tail.len() == keep {
@@ -152,7 +192,7 @@ fn copy(
     Ok(())
 }
 
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
         .downcast_ref::<io::Error>()
         .is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
@@ -198,8 +238,9 @@ impl Output {
         })
     }
 
-    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(bytes)
+    /// Where the text goes.
+    fn writer(&mut self) -> &mut dyn Write {
+        &mut *self.out
     }
 
     /// Flushes and, with a pager, waits until the reader quits it.

@@ -1,4 +1,4 @@
-//! What `sinkd dir` and `sinkd show` share: where the stored data is
+//! What `sinkd dir`, `sinkd show` and `sinkd follow` share: where the stored data is
 //! (`--config FILE`'s `data_dir`, else `--data-dir DIR`, else the embedded
 //! default's), finding a device or one of its files, and the message for an
 //! unknown name, which lists the existing names closest first.

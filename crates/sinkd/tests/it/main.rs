@@ -9,6 +9,7 @@
 mod cli;
 mod config;
 mod deploy;
+mod follow;
 mod harness;
 mod hostile;
 mod ingest;
