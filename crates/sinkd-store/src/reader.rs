@@ -19,12 +19,21 @@
 //! segment without an index (an active one still smaller than one index
 //! interval) has no records: it is entered at offset 0 with its first
 //! sequence number, which is always right.
+//!
+//! Damaged files do not stop a reader: an index that is not valid is
+//! ignored (the segment is read from its start), a compressed segment that
+//! ends early or fails to decompress gives the lines decoded before the
+//! damage and the reader goes on with the next segment, and a segment
+//! deleted between listing and opening is skipped. Each is reported once,
+//! naming the file, through [`StreamReader::take_warnings`].
 
 use crate::error::StoreError;
 use crate::layout::{self, FileKind, IndexRecord};
 use crate::path::validate_stream_path;
 use crate::segment::{self, SegmentText};
 use memmap2::Mmap;
+use std::collections::HashSet;
+use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -144,6 +153,21 @@ fn stream_info(dir: &Path, relative: &str) -> Result<Option<StreamInfo>, StoreEr
         last_seq: (next_seq > first_seq).then(|| next_seq - 1),
         last_modified,
     }))
+}
+
+/// A damaged or vanished file a [`StreamReader`] went past.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadWarning {
+    /// The file.
+    pub path: PathBuf,
+    /// What was wrong with it and what the reader did instead.
+    pub reason: String,
+}
+
+impl fmt::Display for ReadWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
 }
 
 /// Where to start inside one segment.
@@ -322,6 +346,10 @@ pub struct StreamReader {
     next_seq: u64,
     /// Lines before this sequence number are skipped (seek by seq).
     min_seq: u64,
+    /// Damage met and not yet taken by the caller.
+    warnings: Vec<ReadWarning>,
+    /// Files already reported, so each is reported once.
+    reported: HashSet<PathBuf>,
 }
 
 impl StreamReader {
@@ -344,6 +372,8 @@ impl StreamReader {
             start: None,
             next_seq: 1,
             min_seq: 0,
+            warnings: Vec::new(),
+            reported: HashSet::new(),
         };
         reader.refresh_segments()?;
         if let Some(&first) = reader.segments.first() {
@@ -355,6 +385,19 @@ impl StreamReader {
     /// First seqs of the segments known to the reader, oldest first.
     pub fn segments(&self) -> &[u64] {
         &self.segments
+    }
+
+    /// The damaged or vanished files met since the last call, each once
+    /// per reader, oldest first. The lines of the rest of the stream were
+    /// (or will be) read all the same.
+    pub fn take_warnings(&mut self) -> Vec<ReadWarning> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    fn warn(&mut self, path: PathBuf, reason: String) {
+        if self.reported.insert(path.clone()) {
+            self.warnings.push(ReadWarning { path, reason });
+        }
     }
 
     /// Sequence number the next line will have (if no segment was deleted
@@ -381,7 +424,7 @@ impl StreamReader {
             self.start = None;
             return Ok(());
         };
-        let records = self.index_records(segment)?;
+        let records = self.index_records(segment);
         let end = records.partition_point(|record| record.seq <= seq);
         self.start = Some(Start::before(segment, &records, end));
         Ok(())
@@ -401,7 +444,7 @@ impl StreamReader {
         self.start = None;
         let segments = self.segments.clone();
         for (position, &segment) in segments.iter().enumerate() {
-            let records = self.index_records(segment)?;
+            let records = self.index_records(segment);
             let next_segment = segments.get(position + 1).copied();
             if let (Some(last), Some(next)) = (records.last(), next_segment) {
                 if last.seq == next && last.max_timestamp_micros < timestamp_micros {
@@ -431,9 +474,20 @@ impl StreamReader {
                     continue;
                 }
                 Cursor::Mapped(mapped) => mapped.next_range(),
-                Cursor::Streamed(streamed) => streamed
-                    .next_range()
-                    .map_err(|error| StoreError::io("read", self.current_path(), error))?,
+                Cursor::Streamed(streamed) => match streamed.next_range() {
+                    Ok(found) => found,
+                    Err(error) => {
+                        self.cursor = Cursor::Closed;
+                        let segment = self.current.unwrap_or(0);
+                        let path = layout::file_path(&self.dir, segment, FileKind::Zst);
+                        let read = self.next_seq.saturating_sub(segment);
+                        self.warn(
+                            path,
+                            format!("damaged after {read} lines ({error}); rest skipped"),
+                        );
+                        continue;
+                    }
+                },
             };
             match found {
                 Some(range) => {
@@ -517,6 +571,10 @@ impl StreamReader {
                 if self.open_segment(segment, start)? {
                     return Ok(true);
                 }
+                self.warn(
+                    layout::file_path(&self.dir, segment, FileKind::Log),
+                    String::from("segment deleted before it could be read; skipped"),
+                );
             }
         }
         Ok(false)
@@ -548,31 +606,41 @@ impl StreamReader {
             Err(error) => return Err(StoreError::io("open", log_path, error)),
         }
         let zst_path = layout::file_path(&self.dir, segment, FileKind::Zst);
-        let open = |path: &Path| -> Result<Option<Streamed>, StoreError> {
+        let open = |path: &Path| -> Result<Option<io::Result<Streamed>>, StoreError> {
             match File::open(path) {
-                Ok(file) => {
-                    let decoder = zstd::stream::read::Decoder::new(file)
-                        .map_err(|error| StoreError::io("decompress", path, error))?;
-                    Ok(Some(Streamed::new(SegmentText::Compressed(decoder))))
-                }
+                Ok(file) => Ok(Some(
+                    zstd::stream::read::Decoder::new(file)
+                        .map(|decoder| Streamed::new(SegmentText::Compressed(decoder))),
+                )),
                 Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(error) => Err(StoreError::io("open", path, error)),
             }
         };
-        let Some(mut streamed) = open(&zst_path)? else {
+        let Some(opened) = open(&zst_path)? else {
             return Ok(false);
         };
         self.next_seq = segment;
+        let mut streamed = match opened {
+            Ok(streamed) => streamed,
+            Err(error) => {
+                self.warn(zst_path, format!("cannot decompress ({error}); skipped"));
+                self.cursor = Cursor::Closed;
+                return Ok(true);
+            }
+        };
         if let Some(start) = start {
-            if streamed
-                .skip(start.offset)
-                .map_err(|error| StoreError::io("decompress", &zst_path, error))?
-            {
+            // The index may point past the data (or past damage): then the
+            // segment is read from its start, as far as it decompresses.
+            if matches!(streamed.skip(start.offset), Ok(true)) {
                 self.next_seq = start.seq;
             } else {
-                // The index pointed past the data: read from the start.
                 match open(&zst_path)? {
-                    Some(fresh) => streamed = fresh,
+                    Some(Ok(fresh)) => streamed = fresh,
+                    Some(Err(error)) => {
+                        self.warn(zst_path, format!("cannot decompress ({error}); skipped"));
+                        self.cursor = Cursor::Closed;
+                        return Ok(true);
+                    }
                     None => return Ok(false),
                 }
             }
@@ -594,15 +662,22 @@ impl StreamReader {
         Ok(())
     }
 
-    fn index_records(&self, segment: u64) -> Result<Vec<IndexRecord>, StoreError> {
-        let index = segment::read_index(&self.dir, segment).map_err(|error| {
-            StoreError::io(
-                "read",
-                layout::file_path(&self.dir, segment, FileKind::Index),
-                error,
-            )
-        })?;
-        Ok(index.map(|(_, records)| records).unwrap_or_default())
+    /// The index records of `segment`; none (the segment is then read
+    /// from its start) when the index is missing, unreadable or not valid,
+    /// the last two reported as warnings.
+    fn index_records(&mut self, segment: u64) -> Vec<IndexRecord> {
+        let path = layout::file_path(&self.dir, segment, FileKind::Index);
+        let reason = match segment::read_index(&self.dir, segment) {
+            Ok(Some((_, records))) => return records,
+            // Missing, or just created and still empty: nothing to report.
+            Ok(None) if fs::metadata(&path).map_or(true, |meta| meta.len() == 0) => {
+                return Vec::new()
+            }
+            Ok(None) => String::from("not a valid index; read without it"),
+            Err(error) => format!("cannot read index ({error}); read without it"),
+        };
+        self.warn(path, reason);
+        Vec::new()
     }
 
     fn current_path(&self) -> PathBuf {

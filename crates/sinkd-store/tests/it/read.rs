@@ -161,3 +161,85 @@ fn lists_devices_with_their_files() {
     assert_eq!(devices[1].default_file().unwrap().stream.path, "lonely");
     assert!(list_devices(&dir.path().join("missing")).is_err());
 }
+
+#[test]
+fn damaged_files_are_reported_and_the_rest_still_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    indexed_store(dir.path()).shutdown().unwrap();
+    let stream = dir.path().join("s");
+    let segments = StreamReader::open(dir.path(), "s")
+        .unwrap()
+        .segments()
+        .to_vec();
+    assert!(segments.len() >= 5, "{segments:?}");
+    let file = |seq: u64, ext: &str| stream.join(format!("{seq:020}.{ext}"));
+    assert!(file(segments[1], "log.zst").exists());
+    // A compressed segment cut in half, and an index that is garbage.
+    let truncated = file(segments[1], "log.zst");
+    let length = std::fs::metadata(&truncated).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&truncated)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+    let garbage = file(segments[2], "idx");
+    std::fs::write(&garbage, vec![0xab; 200]).unwrap();
+
+    let mut reader = StreamReader::open(dir.path(), "s").unwrap();
+    assert_eq!(reader.segments(), &segments[..]);
+    // A segment deleted after the reader listed it (count rotation).
+    std::fs::remove_file(file(segments[3], "log.zst")).unwrap();
+    let lines = drain(&mut reader);
+    for (seq, line) in &lines {
+        assert_eq!(line, &format!("line {}", seq - 1));
+    }
+    let seqs: Vec<u64> = lines.iter().map(|(seq, _)| *seq).collect();
+    let in_segment = |at: usize| -> Vec<u64> {
+        let end = segments.get(at + 1).copied().unwrap_or(1001);
+        seqs.iter()
+            .copied()
+            .filter(|seq| (segments[at]..end).contains(seq))
+            .collect()
+    };
+    for at in (0..segments.len()).filter(|at| ![1, 3].contains(at)) {
+        let end = segments.get(at + 1).copied().unwrap_or(1001);
+        assert_eq!(in_segment(at), (segments[at]..end).collect::<Vec<_>>());
+    }
+    // The truncated segment gives the lines before the damage, in order.
+    let partial = in_segment(1);
+    assert!(partial.len() < (segments[2] - segments[1]) as usize);
+    assert_eq!(
+        partial,
+        (segments[1]..segments[1] + partial.len() as u64).collect::<Vec<_>>()
+    );
+    assert!(in_segment(3).is_empty());
+    let warnings = reader.take_warnings();
+    let mut named: Vec<_> = warnings.iter().map(|w| w.path.clone()).collect();
+    named.sort();
+    assert_eq!(
+        named,
+        [truncated.clone(), file(segments[3], "log")],
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[0].to_string().contains("rest skipped"),
+        "{warnings:?}"
+    );
+    assert!(reader.take_warnings().is_empty(), "reported once");
+
+    // Seeks: into the segment without a usable index (read from its
+    // start), and past the damage of the truncated one (next segment).
+    let mut reader = StreamReader::open(dir.path(), "s").unwrap();
+    reader.seek_seq(segments[2] + 7).unwrap();
+    assert_eq!(reader.next_line().unwrap().unwrap().0, segments[2] + 7);
+    let warnings = reader.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].path, garbage);
+    assert!(warnings[0].reason.contains("not a valid index"));
+    reader.seek_seq(segments[2] - 1).unwrap();
+    assert_eq!(reader.next_line().unwrap().unwrap().0, segments[2]);
+    assert_eq!(reader.take_warnings()[0].path, truncated);
+    reader.seek_time(0).unwrap();
+    assert_eq!(drain(&mut reader), lines);
+}

@@ -77,6 +77,7 @@ fn follow(args: &FollowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> 
             reader.seek_seq(next)?;
         }
         out.flush()?;
+        show::report_damage(&mut reader);
         let mut rendered = Vec::with_capacity(1024);
         loop {
             match stop.recv_timeout(POLL) {
@@ -98,6 +99,7 @@ fn follow(args: &FollowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> 
                 }
             }
             out.flush()?;
+            show::report_damage(&mut reader);
         }
     })();
     match result {

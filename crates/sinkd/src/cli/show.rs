@@ -88,6 +88,8 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         output.writer(),
     );
     let finished = output.finish();
+    // After the pager has quit, so the messages are not drawn over.
+    report_damage(&mut reader);
     match result {
         Err(error) if is_broken_pipe(&error) => {}
         other => other?,
@@ -190,6 +192,14 @@ pub(crate) fn copy(
         output.write_all(&line)?;
     }
     Ok(())
+}
+
+/// Prints, on stderr, the damaged files the reader went past since the
+/// last call (`sinkd: FILE: REASON`); reading goes on with the rest.
+pub(crate) fn report_damage(reader: &mut StreamReader) {
+    for warning in reader.take_warnings() {
+        eprintln!("sinkd: {warning}");
+    }
 }
 
 pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {

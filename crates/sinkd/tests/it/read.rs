@@ -6,7 +6,7 @@
 
 use crate::harness::*;
 use crate::support::sinkd_bin;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -337,4 +337,46 @@ fn show_filters_stored_lines_while_running_and_after_stop() {
     assert_eq!(numbers(&show(&["sw2", "--tail", "1"])), [299]);
     assert_eq!(lines(&sinkd(&data_dir, &["dir"])).len(), 4);
     assert_eq!(files_under(&data_dir), before);
+}
+
+#[test]
+fn show_reads_past_a_truncated_segment_and_names_it() {
+    let sandbox = Sandbox::new();
+    let server = populated(&sandbox);
+    server.stop().assert_clean_exit();
+    let data_dir = sandbox.data_dir();
+    let stream = data_dir.join("sw2/messages");
+    let mut compressed: Vec<PathBuf> = std::fs::read_dir(&stream)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.to_string_lossy().ends_with(".log.zst"))
+        .collect();
+    compressed.sort();
+    let damaged = &compressed[0];
+    let length = std::fs::metadata(damaged).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(damaged)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+
+    let output = sinkd(&data_dir, &["show", "sw2"]);
+    let shown = numbers(&lines(&output));
+    // The lines before the damage and every later segment's, in order.
+    assert!(shown.len() < SW2_LINES, "{}", shown.len());
+    assert!(shown.windows(2).all(|pair| pair[0] < pair[1]));
+    assert_eq!(shown.last(), Some(&(SW2_LINES - 1)));
+    let gap = (0..shown.len()).find(|&at| shown[at] != at).unwrap();
+    assert_eq!(
+        shown[gap..],
+        (shown[gap]..SW2_LINES).collect::<Vec<_>>()[..]
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("sinkd: {}: damaged after", damaged.display()))
+            && stderr.contains("rest skipped"),
+        "{stderr}"
+    );
 }
