@@ -388,6 +388,11 @@ impl Spool {
                 }
             }
         }
+        // The reader went past a damaged spool file; the lines it could not
+        // give back show as a jump in sequence numbers, counted in `lost`.
+        for warning in self.reader.take_warnings() {
+            tracing::warn!(sink = %self.sink, %warning, "relay spool file damaged; its unreadable messages are counted as lost");
+        }
         found
     }
 
