@@ -3,7 +3,7 @@
 //! the keys that apply to UDP or to TCP/TLS only. A key left out keeps the
 //! listen crate's default ([`UdpConfig::new`], [`StreamConfig::new`]).
 
-use super::{parse_socket_addr, Checker};
+use super::{keyword, parse_socket_addr, Checker};
 use crate::model::ConfigError;
 use crate::raw::RawListen;
 use ipnet::IpNet;
@@ -126,17 +126,16 @@ pub(super) fn check_listener(
     config.allow = allow;
     config.tls = tls;
     if let Some(text) = &raw.framing {
-        config.framing = match text.get_ref().as_str() {
-            "auto" => None,
-            "lf" => Some(Framing::NonTransparent),
-            "octet-counting" => Some(Framing::OctetCounting),
-            other => {
-                return Err(checker.invalid(
-                    text.span(),
-                    format!("unknown framing {other:?}: expected auto, lf or octet-counting"),
-                ))
-            }
-        };
+        config.framing = keyword(
+            checker,
+            "framing",
+            text,
+            &[
+                ("auto", None),
+                ("lf", Some(Framing::NonTransparent)),
+                ("octet-counting", Some(Framing::OctetCounting)),
+            ],
+        )?;
     }
     if let Some(max_frame) = max_frame {
         config.max_frame = max_frame;

@@ -161,6 +161,31 @@ fn check_run_as(checker: &Checker<'_>, raw: &RawConfig) -> Result<Option<RunAs>,
     }
 }
 
+/// The value of `key` among its keywords: `choices` pairs each keyword
+/// with what it means; anything else is an error at `text`'s line that
+/// lists them.
+pub(crate) fn keyword<T: Copy>(
+    checker: &Checker<'_>,
+    key: &str,
+    text: &Spanned<String>,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let written = text.get_ref().as_str();
+    if let Some((_, value)) = choices.iter().find(|(name, _)| *name == written) {
+        return Ok(*value);
+    }
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    let expected = match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Err(checker.invalid(
+        text.span(),
+        format!("unknown {key} {written:?}: expected {expected}"),
+    ))
+}
+
 /// Reads `IP:PORT`, `[IPv6]:PORT`, `:PORT` or a bare `PORT` (all
 /// addresses), or a bare IP (default port).
 fn parse_socket_addr(text: &str, default_port: u16) -> Result<SocketAddr, String> {

@@ -5,7 +5,7 @@
 //! defaults ([`RelayConfig::new`]). Keys that the target's kind cannot use
 //! are errors with their line.
 
-use super::{split_host_port, Checker};
+use super::{keyword, split_host_port, Checker};
 use crate::model::ConfigError;
 use crate::raw::RawSink;
 use sinkd_proto::format::OutputFormat;
@@ -186,16 +186,15 @@ fn check_relay(
         }
     }
     if let Some(text) = &raw.framing {
-        relay.framing = match text.get_ref().as_str() {
-            "octet-counting" => Framing::OctetCounting,
-            "lf" => Framing::NonTransparent,
-            other => {
-                return Err(checker.invalid(
-                    text.span(),
-                    format!("unknown framing {other:?}: expected octet-counting or lf"),
-                ))
-            }
-        };
+        relay.framing = keyword(
+            checker,
+            "framing",
+            text,
+            &[
+                ("octet-counting", Framing::OctetCounting),
+                ("lf", Framing::NonTransparent),
+            ],
+        )?;
     }
     if transport == RelayTransport::Tls {
         let Some(ca) = &raw.ca else {
@@ -247,16 +246,15 @@ fn check_relay(
         relay.queue_disk = size.get_ref().0;
     }
     if let Some(text) = &raw.overflow {
-        relay.overflow = match text.get_ref().as_str() {
-            "drop-oldest" => Overflow::DropOldest,
-            "refuse-new" => Overflow::RefuseNew,
-            other => {
-                return Err(checker.invalid(
-                    text.span(),
-                    format!("unknown overflow {other:?}: expected drop-oldest or refuse-new"),
-                ))
-            }
-        };
+        relay.overflow = keyword(
+            checker,
+            "overflow",
+            text,
+            &[
+                ("drop-oldest", Overflow::DropOldest),
+                ("refuse-new", Overflow::RefuseNew),
+            ],
+        )?;
     }
     if let Some(timeout) = &raw.send_timeout {
         if timeout.get_ref().0 < MIN_SEND_TIMEOUT {
