@@ -11,7 +11,7 @@
 //! next one), so no line is lost or repeated. The store writes at its flush
 //! interval, so a line shows within that interval plus one poll. Reads only.
 
-use crate::cli::show::{self, ReadArgs, CLOCK_AHEAD_MARGIN_MICROS};
+use crate::cli::show::{self, ReadArgs};
 use crate::cli::store_args;
 use crate::clock::Clock;
 use anyhow::Context as _;
@@ -55,16 +55,13 @@ fn follow(args: &FollowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> 
     let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
     let mut out = io::stdout().lock();
     let result = (|| -> anyhow::Result<()> {
-        if let Some(since) = filter.since {
-            reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
-        }
-        if filter.since.is_some() || args.tail.is_some() {
+        sinkd_read::start(&mut reader, &filter)?;
+        if filter.since().is_some() || args.tail.is_some() {
             show::copy(
                 &mut reader,
                 &filter,
-                (args.read.json, args.tail),
-                device,
-                &received,
+                (args.read.form(), args.tail),
+                (device, &received),
                 &mut out,
             )?;
         } else {
@@ -78,26 +75,19 @@ fn follow(args: &FollowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> 
         }
         out.flush()?;
         show::report_damage(&mut reader);
-        let mut rendered = Vec::with_capacity(1024);
         loop {
             match stop.recv_timeout(POLL) {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
             }
             let received = clock.now();
-            while let Some((_, line)) = reader.next_line()? {
-                rendered.clear();
-                if show::render(
-                    line,
-                    &filter,
-                    args.read.json,
-                    device,
-                    &received,
-                    &mut rendered,
-                )? {
-                    out.write_all(&rendered)?;
-                }
-            }
+            show::copy(
+                &mut reader,
+                &filter,
+                (args.read.form(), None),
+                (device, &received),
+                &mut out,
+            )?;
             out.flush()?;
             show::report_damage(&mut reader);
         }

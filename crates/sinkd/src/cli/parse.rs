@@ -12,7 +12,8 @@ use crate::clock::{parse_receive_time, Clock};
 use bytes::BytesMut;
 use serde::Serialize;
 use sinkd_proto::framing::{Deframer, Framing};
-use sinkd_proto::{Message, ReceiveTime};
+use sinkd_proto::ReceiveTime;
+use sinkd_read::MessageView;
 use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
 
@@ -41,59 +42,9 @@ enum FramingArg {
     OctetCounting,
 }
 
-/// The JSON shape of one parsed message (also `sinkd show --json`'s).
-#[derive(Serialize)]
-pub(crate) struct MessageView<'a> {
-    format: &'static str,
-    facility: u8,
-    severity: u8,
-    version: Option<u16>,
-    timestamp: Option<String>,
-    hostname: Option<&'a str>,
-    app_name: Option<&'a str>,
-    procid: Option<&'a str>,
-    msgid: Option<&'a str>,
-    structured_data: Option<Vec<ElementView<'a>>>,
-    msg: std::borrow::Cow<'a, str>,
-}
-
-#[derive(Serialize)]
-struct ElementView<'a> {
-    id: &'a str,
-    params: Vec<(&'a str, std::borrow::Cow<'a, str>)>,
-}
-
 #[derive(Serialize)]
 struct ErrorView {
     error: String,
-}
-
-impl<'a> MessageView<'a> {
-    pub(crate) fn new(message: &Message<'a>) -> MessageView<'a> {
-        MessageView {
-            format: message.format.name(),
-            facility: message.facility.code(),
-            severity: message.severity.code(),
-            version: message.version,
-            timestamp: message.timestamp.map(|ts| ts.to_string()),
-            hostname: message.hostname,
-            app_name: message.app_name,
-            procid: message.procid,
-            msgid: message.msgid,
-            structured_data: message.structured_data.map(|sd| {
-                sd.iter()
-                    .map(|element| ElementView {
-                        id: element.id,
-                        params: element
-                            .params()
-                            .map(|param| (param.name, param.value()))
-                            .collect(),
-                    })
-                    .collect()
-            }),
-            msg: String::from_utf8_lossy(message.msg),
-        }
-    }
 }
 
 pub(crate) fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {

@@ -5,25 +5,15 @@
 //! prints each as `sinkd parse` would, plus `device`. On a terminal the
 //! output goes through `$PAGER` (default `less`). Reads only.
 //!
-//! The store's sparse index is keyed by receive time, while `--since` is on
-//! the messages' own timestamps: the reader seeks to a day before `--since`
-//! so a device whose clock runs up to a day ahead loses nothing, and every
-//! line from there on is parsed and judged on its own timestamp.
-
-use crate::cli::filter::{Filter, FilterArgs, UntilArg};
-use crate::cli::parse::MessageView;
+use crate::cli::filter::{FilterArgs, UntilArg};
 use crate::cli::store_args::{self, DataDirArgs, UsageError};
 use crate::clock::Clock;
-use serde::Serialize;
 use sinkd_proto::ReceiveTime;
+use sinkd_read::{Form, Query, ScanError};
 use sinkd_store::{DeviceFile, DeviceInfo, StreamReader};
-use std::collections::VecDeque;
 use std::io::{self, IsTerminal as _, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
-
-/// How far before `--since` (by receive time) reading starts.
-pub(crate) const CLOCK_AHEAD_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ShowArgs {
@@ -51,12 +41,15 @@ pub(crate) struct ReadArgs {
     pub(crate) data_dir: DataDirArgs,
 }
 
-/// One line in `--json`.
-#[derive(Serialize)]
-struct LineView<'a> {
-    device: &'a str,
-    #[serde(flatten)]
-    message: MessageView<'a>,
+impl ReadArgs {
+    /// How a matching line is printed.
+    pub(crate) fn form(&self) -> Form {
+        if self.json {
+            Form::Json
+        } else {
+            Form::Line
+        }
+    }
 }
 
 pub(crate) fn run(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -75,16 +68,13 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let devices = store_args::devices(&data_dir)?;
     let (device_name, file) = find_file(&devices, &args.target)?;
     let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
-    if let Some(since) = filter.since {
-        reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
-    }
+    sinkd_read::start(&mut reader, &filter)?;
     let mut output = Output::open();
     let result = copy(
         &mut reader,
         &filter,
-        (args.read.json, args.tail),
-        device_name,
-        &received,
+        (args.read.form(), args.tail),
+        (device_name, &received),
         output.writer(),
     );
     let finished = output.finish();
@@ -98,100 +88,33 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The device and file `target` (`DEVICE` or `DEVICE/FILE`) names: without
-/// FILE, the device's default file. An unknown name is a usage error that
-/// lists the closest existing ones.
+/// The device and file `target` (`DEVICE` or `DEVICE/FILE`) names; an
+/// unknown name is a usage error that lists the closest existing ones.
 pub(crate) fn find_file<'a>(
     devices: &'a [DeviceInfo],
     target: &'a str,
 ) -> Result<(&'a str, &'a DeviceFile), UsageError> {
-    let (device_name, file_name) = match target.split_once('/') {
-        Some((device, file)) => (device, Some(file)),
-        None => (target, None),
-    };
-    let device = store_args::find_device(devices, device_name)?;
-    let file = match file_name {
-        Some(name) => device.file(name).ok_or_else(|| {
-            let names = device.files.iter().map(|file| file.name.as_str());
-            UsageError(store_args::unknown(
-                &format!("file of {device_name}:"),
-                name,
-                names,
-            ))
-        })?,
-        None => device.default_file().ok_or_else(|| {
-            let names: Vec<&str> = device.files.iter().map(|file| file.name.as_str()).collect();
-            UsageError(format!(
-                "{device_name} has no `messages`; name one of its files: {}",
-                names.join(", ")
-            ))
-        })?,
-    };
-    Ok((device_name, file))
+    sinkd_read::find_file(devices, target).map_err(|error| UsageError(error.to_string()))
 }
 
-/// Appends `line` as printed (the stored line, or its `--json` object) and a
-/// `\n` to `rendered` when it passes `filter`; `false` when it does not.
-pub(crate) fn render(
-    line: &[u8],
-    filter: &Filter,
-    json: bool,
-    device: &str,
-    received: &ReceiveTime,
-    rendered: &mut Vec<u8>,
-) -> anyhow::Result<bool> {
-    if !filter.may_match(line) {
-        return Ok(false);
-    }
-    let message = sinkd_proto::parse(line, received);
-    if !filter.matches(line, &message) {
-        return Ok(false);
-    }
-    if json {
-        let view = LineView {
-            device,
-            message: MessageView::new(&message),
-        };
-        serde_json::to_writer(&mut *rendered, &view)?;
-    } else {
-        rendered.extend_from_slice(line);
-    }
-    rendered.push(b'\n');
-    Ok(true)
-}
-
-/// Writes the lines the reader has now that pass, all of them or, with
-/// `tail` (the second of `(json, tail)`), the last N.
+/// Writes the lines the reader has now that pass, each ended by `\n`, all
+/// of them or, with `tail` (the second of `(form, tail)`), the last N.
 pub(crate) fn copy(
     reader: &mut StreamReader,
-    filter: &Filter,
-    (json, tail_len): (bool, Option<usize>),
-    device: &str,
-    received: &ReceiveTime,
+    filter: &Query,
+    (form, tail): (Form, Option<usize>),
+    at: (&str, &ReceiveTime),
     output: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut tail: VecDeque<Vec<u8>> = VecDeque::new();
-    let mut rendered = Vec::with_capacity(1024);
-    while let Some((_, line)) = reader.next_line()? {
-        rendered.clear();
-        if !render(line, filter, json, device, received, &mut rendered)? {
-            continue;
-        }
-        match tail_len {
-            Some(0) => {}
-            Some(keep) => {
-                if tail.len() == keep {
-                    tail.pop_front();
-                }
-                tail.push_back(rendered.clone());
-            }
-            None => output.write_all(&rendered)?,
-        }
+    let mut emit = |line: &[u8]| {
+        output.write_all(line)?;
+        output.write_all(b"\n")
+    };
+    match sinkd_read::scan(reader, filter, form, at, tail, &mut emit) {
+        Ok(_) => Ok(()),
+        Err(ScanError::Emit(error)) => Err(error.into()),
+        Err(ScanError::Store(error)) => Err(error.into()),
     }
-    for line in tail {
-        output.write_all(&line)?;
-    }
-    Ok(())
 }
 
 /// Prints, on stderr, the damaged files the reader went past since the

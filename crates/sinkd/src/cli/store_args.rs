@@ -5,13 +5,9 @@
 
 use sinkd_config::Config;
 use sinkd_store::{list_devices, DeviceInfo};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
-
-/// Most names an "unknown device" message suggests.
-const MAX_SUGGESTIONS: usize = 8;
 
 /// `--data-dir`; `--config` is the global option of `sinkd`.
 #[derive(clap::Args, Debug)]
@@ -83,58 +79,7 @@ pub(crate) fn find_device<'a>(
     devices: &'a [DeviceInfo],
     name: &str,
 ) -> Result<&'a DeviceInfo, UsageError> {
-    devices
-        .iter()
-        .find(|device| device.name == name)
-        .ok_or_else(|| {
-            let names = devices.iter().map(|device| device.name.as_str());
-            UsageError(unknown("device", name, names))
-        })
-}
-
-/// "unknown KIND NAME; existing: a, b" with the existing names closest
-/// first (edit distance, then name).
-pub(crate) fn unknown<'a>(
-    kind: &str,
-    name: &str,
-    existing: impl Iterator<Item = &'a str>,
-) -> String {
-    let mut ranked: Vec<(usize, &str)> = existing
-        .map(|candidate| (edit_distance(name, candidate), candidate))
-        .collect();
-    ranked.sort();
-    let mut message = format!("unknown {kind} {name:?}");
-    if ranked.is_empty() {
-        message.push_str(" (there are none)");
-        return message;
-    }
-    message.push_str("; closest: ");
-    for (position, (_, candidate)) in ranked.iter().take(MAX_SUGGESTIONS).enumerate() {
-        if position > 0 {
-            message.push_str(", ");
-        }
-        message.push_str(candidate);
-    }
-    if ranked.len() > MAX_SUGGESTIONS {
-        let _ = write!(message, " (and {} more)", ranked.len() - MAX_SUGGESTIONS);
-    }
-    message
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, a_char) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, &b_char) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a_char != b_char);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
+    sinkd_read::find_device(devices, name).map_err(|error| UsageError(error.to_string()))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in the local zone, or `-` when unknown.
@@ -153,32 +98,4 @@ pub(crate) fn local_time(time: Option<SystemTime>, zone: &jiff::tz::TimeZone) ->
 pub(crate) fn rfc3339(time: Option<SystemTime>) -> Option<String> {
     time.and_then(|time| jiff::Timestamp::try_from(time).ok())
         .map(|instant| instant.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edit_distance_counts_single_character_edits() {
-        assert_eq!(edit_distance("", ""), 0);
-        assert_eq!(edit_distance("sw1", "sw1"), 0);
-        assert_eq!(edit_distance("sw1", "sw2"), 1);
-        assert_eq!(edit_distance("sw", "sw12"), 2);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-    }
-
-    #[test]
-    fn unknown_names_the_closest_first() {
-        let existing = ["router-b", "sw1", "core", "sw12"];
-        assert_eq!(
-            unknown("device", "sw2", existing.into_iter()),
-            "unknown device \"sw2\"; closest: sw1, sw12, core, router-b"
-        );
-        assert_eq!(
-            unknown("device", "x", std::iter::empty()),
-            "unknown device \"x\" (there are none)"
-        );
-    }
 }

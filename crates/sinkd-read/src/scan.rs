@@ -1,0 +1,87 @@
+//! Running a [`Query`] over a stream: where reading starts, and every
+//! matching line, or only the last N, handed to the caller rendered.
+
+use crate::query::Query;
+use crate::view::{render, Form};
+use sinkd_proto::ReceiveTime;
+use sinkd_store::{StoreError, StreamReader};
+use std::collections::VecDeque;
+use std::io;
+
+/// How far before `since` (by the index's time) reading starts.
+///
+/// The store's sparse index is keyed by receive time, while `since` is on
+/// the messages' own timestamps: reading starts a day early so a device
+/// whose clock runs up to a day ahead loses nothing, and every line from
+/// there on is judged on its own timestamp.
+const CLOCK_AHEAD_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
+
+/// What a scan went through.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Scanned {
+    /// Lines read from the stream.
+    pub read: u64,
+    /// Lines that passed and were handed over (with a tail: kept).
+    pub matched: u64,
+}
+
+/// Why a scan stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The caller's `emit` failed (the output went away).
+    #[error(transparent)]
+    Emit(io::Error),
+}
+
+/// Positions `reader` for `query`: at the first line that can be at or
+/// after `since`, or where it is when there is no `since`.
+pub fn start(reader: &mut StreamReader, query: &Query) -> Result<(), StoreError> {
+    if let Some(since) = query.since() {
+        reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
+    }
+    Ok(())
+}
+
+/// Hands every line the reader has now that passes `query`, rendered in
+/// `form` without a line ending, to `emit`, oldest first; with `tail`,
+/// only the last N (kept in memory: at most N rendered lines).
+pub fn scan(
+    reader: &mut StreamReader,
+    query: &Query,
+    form: Form,
+    (device, received): (&str, &ReceiveTime),
+    tail: Option<usize>,
+    emit: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<Scanned, ScanError> {
+    let mut scanned = Scanned::default();
+    let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut rendered = Vec::with_capacity(1024);
+    while let Some((_, line)) = reader.next_line()? {
+        scanned.read += 1;
+        rendered.clear();
+        if !render(line, query, form, device, received, &mut rendered) {
+            continue;
+        }
+        match tail {
+            Some(0) => {}
+            Some(keep) => {
+                if kept.len() == keep {
+                    kept.pop_front();
+                } else {
+                    scanned.matched += 1;
+                }
+                kept.push_back(rendered.clone());
+            }
+            None => {
+                scanned.matched += 1;
+                emit(&rendered).map_err(ScanError::Emit)?;
+            }
+        }
+    }
+    for line in kept {
+        emit(&line).map_err(ScanError::Emit)?;
+    }
+    Ok(scanned)
+}
