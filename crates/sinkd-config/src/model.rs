@@ -4,12 +4,12 @@
 //! settings name that are read only later (TLS material), so `check-config`
 //! and a reload can read them up front.
 
+use sinkd_http::HttpConfig;
 use sinkd_listen::ListenerConfig;
 use sinkd_relay::RelayConfig;
 use sinkd_route::Templates;
 use sinkd_store::StoreConfig;
 use sinkd_worker::{SinkConfig, WorkerConfig};
-use std::net::SocketAddr;
 use std::path::Path;
 
 /// A configuration error, with the 1-based line it points at when known.
@@ -46,8 +46,9 @@ pub struct RunAs {
 /// A validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Address of `/metrics` and `/healthz`; `None` when disabled.
-    pub metrics: Option<SocketAddr>,
+    /// The http address (`/metrics`, `/healthz`, the read API) and its
+    /// access settings; `None` when disabled.
+    pub http: Option<HttpConfig>,
     /// The `user` and `group` keys: who sinkd runs as once its ports are
     /// bound, when started as root; `None` keeps the starting identity.
     pub run_as: Option<RunAs>,
@@ -102,6 +103,25 @@ impl Config {
                 ));
             }
         }
+        if let Some(tls) = self.http.as_ref().and_then(|http| http.tls.as_ref()) {
+            files.push((
+                String::from("[http]: cert"),
+                tls.cert.as_path(),
+                PemKind::Certificates,
+            ));
+            files.push((
+                String::from("[http]: key"),
+                tls.key.as_path(),
+                PemKind::PrivateKey,
+            ));
+            if let Some(ca) = &tls.client_ca {
+                files.push((
+                    String::from("[http]: client_ca"),
+                    ca.as_path(),
+                    PemKind::CaCertificates,
+                ));
+            }
+        }
         for relay in self.relays() {
             let Some(tls) = &relay.tls else { continue };
             let who = format!("sink {:?}", relay.name);
@@ -139,6 +159,10 @@ impl Config {
                     path.display()
                 )));
             }
+        }
+        if let Some(file) = self.http.as_ref().and_then(|http| http.token_file.as_ref()) {
+            sinkd_http::read_token(file)
+                .map_err(|error| ConfigError::Global(format!("[http]: {error}")))?;
         }
         Ok(())
     }

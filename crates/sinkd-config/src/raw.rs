@@ -28,6 +28,17 @@ pub(crate) struct RawConfig {
     pub(crate) sink: Vec<Spanned<RawSink>>,
     #[serde(default)]
     pub(crate) storage: RawStorage,
+    pub(crate) http: Option<Spanned<RawHttp>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    pub(crate) address: Option<Spanned<String>>,
+    pub(crate) token_file: Option<Spanned<String>>,
+    pub(crate) cert: Option<Spanned<String>>,
+    pub(crate) key: Option<Spanned<String>>,
+    pub(crate) client_ca: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]

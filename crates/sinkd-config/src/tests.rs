@@ -30,7 +30,7 @@ fn embedded_default_is_valid() {
     );
     assert_eq!(config.listeners[1].transport_name(), "tcp");
     assert_eq!(config.data_dir(), Path::new("./sinkd-data"));
-    assert_eq!(config.metrics, Some("127.0.0.1:9514".parse().unwrap()));
+    assert_eq!(config.http, Some(sinkd_http::HttpConfig::default()));
     let names: Vec<&str> = config.sinks.iter().map(|sink| sink.name.as_str()).collect();
     assert_eq!(names, ["messages", "auth.log"]);
     assert!(config
@@ -157,6 +157,55 @@ fn bad_values_name_their_lines() {
             message.contains(&format!("line {line}")),
             "{source:?} -> {message}"
         );
+        assert!(message.contains(fragment), "{source:?} -> {message}");
+    }
+}
+
+#[test]
+fn http_address_and_access() {
+    let config = Config::from_toml(
+        "[http]\naddress = \"0.0.0.0:9600\"\ntoken_file = \"/etc/sinkd/token\"\n",
+    )
+    .unwrap();
+    let http = config.http.unwrap();
+    assert_eq!(http.address, "0.0.0.0:9600".parse().unwrap());
+    assert_eq!(
+        http.token_file.as_deref(),
+        Some(Path::new("/etc/sinkd/token"))
+    );
+    assert!(http.tls.is_none());
+    assert!(http.authenticates());
+    let config = Config::from_toml(
+        "metrics = \":9700\"\n[http]\ncert = \"c.pem\"\nkey = \"k.pem\"\nclient_ca = \"ca.pem\"\n",
+    )
+    .unwrap();
+    let http = config.http.unwrap();
+    assert_eq!(http.address.port(), 9700);
+    let tls = http.tls.unwrap();
+    assert_eq!(tls.client_ca.as_deref(), Some(Path::new("ca.pem")));
+    assert!(Config::from_toml("metrics = \"off\"\n")
+        .unwrap()
+        .http
+        .is_none());
+    assert!(Config::from_toml("[http]\naddress = \"off\"\n")
+        .unwrap()
+        .http
+        .is_none());
+    for (source, fragment) in [
+        ("metrics = \":1\"\n[http]\naddress = \":2\"\n", "keep one"),
+        (
+            "metrics = \"off\"\n[http]\ntoken_file = \"t\"\n",
+            "nothing to apply",
+        ),
+        ("[http]\ncert = \"c\"\n", "needs `key`"),
+        ("[http]\nkey = \"k\"\n", "needs `cert`"),
+        ("[http]\nclient_ca = \"ca\"\n", "give `cert` and `key`"),
+        ("[http]\ntoken_file = \"\"\n", "empty path"),
+        ("[http]\ntoken = \"x\"\n", "token"),
+        ("[http]\naddress = \"here\"\n", "address"),
+    ] {
+        let message = error_of(source);
+        assert!(message.contains("line "), "{source:?} -> {message}");
         assert!(message.contains(fragment), "{source:?} -> {message}");
     }
 }

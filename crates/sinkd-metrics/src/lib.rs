@@ -1,5 +1,5 @@
-//! sinkd's telemetry: every metric name and label lives here, and so does
-//! the small HTTP endpoint that serves them.
+//! sinkd's telemetry: every metric name and label lives here (sinkd-http
+//! serves them on `/metrics`).
 //!
 //! Other crates never spell a metric name: they take a [`Metrics`] (shared in
 //! an `Arc`) and increment the pre-resolved counters it hands out, choosing
@@ -10,10 +10,8 @@
 //! hooks that run just before each scrape. Names follow
 //! `docs/specs/metrics.md`.
 
-mod http;
 mod system;
 
-pub use http::serve;
 pub use system::filesystem_bytes;
 
 use prometheus::{

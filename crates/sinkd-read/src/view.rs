@@ -1,12 +1,15 @@
 //! A stored line as a reader gets it: the line itself, or its JSON object
 //! — the keys of `sinkd parse` (`format`, `facility`, `severity`,
 //! `version`, `timestamp`, `hostname`, `app_name`, `procid`, `msgid`,
-//! `structured_data`, `msg`) plus `device`.
+//! `structured_data`, `msg`) plus `device`; and the JSON rows of device
+//! and file listings.
 
 use crate::query::Query;
 use serde::Serialize;
 use sinkd_proto::{Message, ReceiveTime};
+use sinkd_store::{DeviceFile, DeviceInfo};
 use std::borrow::Cow;
+use std::time::SystemTime;
 
 /// The JSON shape of one parsed message.
 #[derive(Serialize)]
@@ -110,4 +113,53 @@ pub fn render(
         }
     }
     true
+}
+
+/// A device as listings show it (`sinkd dir --json`, `GET
+/// /api/v1/devices`): name, newest modification (RFC 3339, UTC), bytes on
+/// disk, and its files' names.
+#[derive(Serialize)]
+pub struct DeviceView<'a> {
+    pub name: &'a str,
+    pub last_modified: Option<String>,
+    pub bytes: u64,
+    pub files: Vec<&'a str>,
+}
+
+impl<'a> DeviceView<'a> {
+    pub fn new(device: &'a DeviceInfo) -> DeviceView<'a> {
+        DeviceView {
+            name: &device.name,
+            last_modified: rfc3339(device.last_modified()),
+            bytes: device.total_bytes(),
+            files: device.files.iter().map(|file| file.name.as_str()).collect(),
+        }
+    }
+}
+
+/// One file of a device as listings show it (`sinkd dir DEVICE --json`,
+/// `GET /api/v1/devices/{device}`).
+#[derive(Serialize)]
+pub struct FileView<'a> {
+    pub name: &'a str,
+    pub last_modified: Option<String>,
+    pub bytes: u64,
+    pub segments: usize,
+}
+
+impl<'a> FileView<'a> {
+    pub fn new(file: &'a DeviceFile) -> FileView<'a> {
+        FileView {
+            name: &file.name,
+            last_modified: rfc3339(file.stream.last_modified),
+            bytes: file.stream.total_bytes,
+            segments: file.stream.segments,
+        }
+    }
+}
+
+/// RFC 3339 in UTC, or `None` when unknown.
+pub fn rfc3339(time: Option<SystemTime>) -> Option<String> {
+    time.and_then(|time| jiff::Timestamp::try_from(time).ok())
+        .map(|instant| instant.to_string())
 }

@@ -4,9 +4,11 @@
 //! One file per part of the file: `listen.rs` (`[[listen]]` into
 //! `ListenerConfig`), `sink.rs` (`[[sink]]`, its target in the device's
 //! syntax and a relay's keys, into `SinkConfig`), `storage.rs` (`data_dir`
-//! and `[storage]` into `StoreConfig`). This module runs them in order and
+//! and `[storage]` into `StoreConfig`), `http.rs` (`metrics` and `[http]`
+//! into `HttpConfig`). This module runs them in order and
 //! holds what they share: the line finder and the address readers.
 
+mod http;
 mod listen;
 mod sink;
 mod storage;
@@ -21,13 +23,6 @@ use sinkd_worker::{SinkConfig, WorkerConfig};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use toml::Spanned;
-
-/// Default address of `/metrics` and `/healthz`.
-const DEFAULT_METRICS: SocketAddr = SocketAddr::new(
-    IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 1)),
-    DEFAULT_METRICS_PORT,
-);
-const DEFAULT_METRICS_PORT: u16 = 9514;
 
 /// Turns byte offsets of the source into line numbers for errors.
 pub(crate) struct Checker<'s> {
@@ -66,14 +61,7 @@ pub(crate) fn config(source: &str) -> Result<Config, ConfigError> {
         .as_ref()
         .map(|dir| PathBuf::from(dir.get_ref()))
         .unwrap_or_else(|| PathBuf::from("./sinkd-data"));
-    let metrics = match &raw.metrics {
-        None => Some(DEFAULT_METRICS),
-        Some(text) if matches!(text.get_ref().as_str(), "" | "off" | "false") => None,
-        Some(text) => Some(
-            parse_socket_addr(text.get_ref(), DEFAULT_METRICS_PORT)
-                .map_err(|message| checker.invalid(text.span(), format!("metrics: {message}")))?,
-        ),
-    };
+    let http = http::check_http(&checker, &raw)?;
     let run_as = check_run_as(&checker, &raw)?;
     let workers = WorkerConfig {
         threads: raw.workers.map(Spanned::into_inner).unwrap_or(0),
@@ -116,7 +104,7 @@ pub(crate) fn config(source: &str) -> Result<Config, ConfigError> {
     }
     let storage = storage::check_storage(&checker, &raw.storage, data_dir)?;
     Ok(Config {
-        metrics,
+        http,
         run_as,
         workers,
         listeners,

@@ -29,8 +29,24 @@ pub(crate) fn run(args: &CheckConfigArgs) -> anyhow::Result<ExitCode> {
     }
     println!("{}: OK", args.file.display());
     println!("data_dir: {}", config.data_dir().display());
-    match config.metrics {
-        Some(address) => println!("metrics:  http://{address}/metrics"),
+    match &config.http {
+        Some(http) => {
+            let scheme = if http.tls.is_some() { "https" } else { "http" };
+            let access = match (
+                &http.token_file,
+                http.tls.as_ref().and_then(|tls| tls.client_ca.as_ref()),
+            ) {
+                (None, None) => String::from("read API: loopback clients only"),
+                (Some(token), None) => format!("read API: bearer token from {}", token.display()),
+                (None, Some(ca)) => format!("read API: client certificates from {}", ca.display()),
+                (Some(token), Some(ca)) => format!(
+                    "read API: bearer token from {} or client certificates from {}",
+                    token.display(),
+                    ca.display()
+                ),
+            };
+            println!("metrics:  {scheme}://{}/metrics ({access})", http.address);
+        }
         None => println!("metrics:  off"),
     }
     for listener in &config.listeners {

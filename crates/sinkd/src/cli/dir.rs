@@ -6,7 +6,7 @@
 use crate::cli::store_args::{self, DataDirArgs};
 use crate::clock::Clock;
 use serde::Serialize;
-use sinkd_store::DeviceInfo;
+use sinkd_read::{DeviceView, FileView};
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,24 +22,6 @@ pub(crate) struct DirArgs {
     data_dir: DataDirArgs,
 }
 
-/// One device in `--json`.
-#[derive(Serialize)]
-struct DeviceView<'a> {
-    name: &'a str,
-    last_modified: Option<String>,
-    bytes: u64,
-    files: Vec<&'a str>,
-}
-
-/// One file in `--json`.
-#[derive(Serialize)]
-struct FileView<'a> {
-    name: &'a str,
-    last_modified: Option<String>,
-    bytes: u64,
-    segments: usize,
-}
-
 pub(crate) fn run(args: &DirArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     store_args::exit_code(list(args, config))
 }
@@ -49,7 +31,10 @@ fn list(args: &DirArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let devices = store_args::devices(&data_dir)?;
     let mut out = io::stdout().lock();
     match &args.device {
-        None if args.json => write_json(&mut out, &device_views(&devices))?,
+        None if args.json => write_json(
+            &mut out,
+            &devices.iter().map(DeviceView::new).collect::<Vec<_>>(),
+        )?,
         None => {
             let zone = Clock::system().zone().clone();
             writeln!(out, "{:<21}{:>14}  DEVICE", "LAST MODIFIED", "BYTES")?;
@@ -66,7 +51,10 @@ fn list(args: &DirArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         Some(name) => {
             let device = store_args::find_device(&devices, name)?;
             if args.json {
-                write_json(&mut out, &file_views(device))?;
+                write_json(
+                    &mut out,
+                    &device.files.iter().map(FileView::new).collect::<Vec<_>>(),
+                )?;
             } else {
                 let zone = Clock::system().zone().clone();
                 writeln!(out, "{:<21}{:>14}  FILE", "LAST MODIFIED", "BYTES")?;
@@ -84,31 +72,6 @@ fn list(args: &DirArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn device_views(devices: &[DeviceInfo]) -> Vec<DeviceView<'_>> {
-    devices
-        .iter()
-        .map(|device| DeviceView {
-            name: &device.name,
-            last_modified: store_args::rfc3339(device.last_modified()),
-            bytes: device.total_bytes(),
-            files: device.files.iter().map(|file| file.name.as_str()).collect(),
-        })
-        .collect()
-}
-
-fn file_views(device: &DeviceInfo) -> Vec<FileView<'_>> {
-    device
-        .files
-        .iter()
-        .map(|file| FileView {
-            name: &file.name,
-            last_modified: store_args::rfc3339(file.stream.last_modified),
-            bytes: file.stream.total_bytes,
-            segments: file.stream.segments,
-        })
-        .collect()
 }
 
 fn write_json(out: &mut impl Write, value: &impl Serialize) -> io::Result<()> {

@@ -93,9 +93,3 @@ pub(crate) fn local_time(time: Option<SystemTime>, zone: &jiff::tz::TimeZone) ->
         })
         .unwrap_or_else(|| String::from("-"))
 }
-
-/// RFC 3339 in UTC, for JSON, or `None` when unknown.
-pub(crate) fn rfc3339(time: Option<SystemTime>) -> Option<String> {
-    time.and_then(|time| jiff::Timestamp::try_from(time).ok())
-        .map(|instant| instant.to_string())
-}

@@ -32,6 +32,7 @@ use listeners::Listeners;
 use notify::Notifier;
 use privilege::Switch;
 use sinkd_config::{Config, RunAs};
+use sinkd_http::{HttpServer, Reading};
 use sinkd_listen::WorkerQueues;
 use sinkd_metrics::{CounterMirror, DropReason, Metrics};
 use sinkd_relay::{RelayPlan, Relays};
@@ -235,12 +236,12 @@ async fn serve(
     // Every socket is bound (as root, when switching) before anything
     // reads from one; the switch comes in between.
     let plan = listeners.prepare(&config.listeners)?;
-    let metrics_listener = match config.metrics {
-        Some(address) => match tokio::net::TcpListener::bind(address).await {
-            Ok(listener) => Some(listener),
+    let http_server = match &config.http {
+        Some(http) => match HttpServer::bind(http).await {
+            Ok(server) => Some(server),
             Err(error) => {
                 listeners.abandon(plan);
-                return Err(error).with_context(|| format!("cannot serve metrics on {address}"));
+                return Err(error).context("cannot serve http");
             }
         },
         None => None,
@@ -259,13 +260,18 @@ async fn serve(
         listeners.shutdown().await;
         return Err(error);
     }
-    let metrics_task = metrics_listener.map(|listener| {
-        tracing::info!(address = ?listener.local_addr().ok(), "metrics on /metrics and /healthz");
-        tokio::spawn(sinkd_metrics::serve(
-            listener,
-            Arc::clone(&metrics),
-            shutdown_rx.clone(),
-        ))
+    let http_task = http_server.map(|server| {
+        tracing::info!(
+            address = ?server.local_addr().ok(),
+            "http: /metrics, /healthz and the read API /api/v1/"
+        );
+        let clock = Arc::new(Clock::system());
+        let reading = Reading {
+            data_dir: config.data_dir().to_owned(),
+            zone: clock.zone().clone(),
+            now: Arc::new(move || clock.now()),
+        };
+        tokio::spawn(server.run(Arc::clone(&metrics), reading, shutdown_rx.clone()))
     });
     tracing::info!(
         data_dir = %config.data_dir().display(),
@@ -308,7 +314,7 @@ async fn serve(
     notifier.stopping();
     let _ = shutdown_tx.send(true);
     listeners.shutdown().await;
-    if let Some(task) = metrics_task {
+    if let Some(task) = http_task {
         let _ = task.await;
     }
     Ok(())

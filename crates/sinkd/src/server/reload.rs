@@ -129,7 +129,7 @@ fn keep_restart_settings(config: &mut Config, current: &Config) {
             } != current.storage,
         ),
         ("workers", config.workers != current.workers),
-        ("metrics", config.metrics != current.metrics),
+        ("metrics / [http]", config.http != current.http),
         ("user", config.run_as != current.run_as),
     ] {
         if changed {
@@ -138,7 +138,7 @@ fn keep_restart_settings(config: &mut Config, current: &Config) {
     }
     config.storage = current.storage.clone();
     config.workers = current.workers;
-    config.metrics = current.metrics;
+    config.http = current.http.clone();
     config.run_as = current.run_as.clone();
     for sink in &mut config.sinks {
         if let Target::Relay(relay) = &mut sink.target {

@@ -19,7 +19,7 @@ const HISTORY: usize = 30;
 const ROUNDS: usize = 4;
 const PER_ROUND: usize = 100;
 
-fn config(ports: &Ports) -> String {
+pub(crate) fn config(ports: &Ports) -> String {
     format!(
         r#"
 [[listen]]

@@ -197,9 +197,9 @@ pub(crate) struct Server {
 }
 
 /// The part of the configuration every run shares.
-fn config_header(data_dir: &Path, ports: &Ports) -> String {
+fn config_header(data_dir: &Path, ports: &Ports, metrics_host: &str) -> String {
     format!(
-        "data_dir = \"{}\"\nmetrics = \"127.0.0.1:{}\"\nworkers = 2\n\n",
+        "data_dir = \"{}\"\nmetrics = \"{metrics_host}:{}\"\nworkers = 2\n\n",
         data_dir.display(),
         ports.metrics
     )
@@ -220,13 +220,25 @@ impl Server {
         env: &[(&str, &str)],
         body: impl Fn(&Ports) -> String,
     ) -> Server {
+        Server::start_http_on(sandbox, env, "127.0.0.1", body)
+    }
+
+    /// [`Server::start_with_env`] with the http address on `metrics_host`
+    /// (`0.0.0.0` to be reachable from a network namespace). Readiness is
+    /// `/healthz` over plain HTTP or, for HTTPS, the "sinkd ready" log line.
+    pub(crate) fn start_http_on(
+        sandbox: &Sandbox,
+        env: &[(&str, &str)],
+        metrics_host: &str,
+        body: impl Fn(&Ports) -> String,
+    ) -> Server {
         let mut last_log = String::new();
         for _attempt in 0..4 {
             let ports = Ports::reserve();
             let data_dir = sandbox.data_dir();
             let config_path = sandbox.write(
                 "sinkd.toml",
-                config_header(&data_dir, &ports) + &body(&ports),
+                config_header(&data_dir, &ports, metrics_host) + &body(&ports),
             );
             let args = [OsString::from("--config"), config_path.clone().into()];
             let mut server =
@@ -322,6 +334,9 @@ impl Server {
             if let Ok((200, _)) = http_get(local(self.ports.metrics), "/healthz") {
                 return Ok(());
             }
+            if self.log().contains("sinkd ready") {
+                return Ok(());
+            }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
@@ -390,7 +405,7 @@ impl Server {
     pub(crate) fn rewrite_config(&self, body: &str) {
         std::fs::write(
             &self.config_path,
-            config_header(&self.data_dir, &self.ports) + body,
+            config_header(&self.data_dir, &self.ports, "127.0.0.1") + body,
         )
         .expect("rewrite configuration");
     }
@@ -557,4 +572,25 @@ pub(crate) fn hostname() -> String {
         .expect("read the hostname")
         .trim()
         .to_owned()
+}
+
+/// Whether the tests run as root.
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `true` as root; otherwise says the test is skipped for `what` and
+/// returns `false` — except under CI, which runs the suite as root, where
+/// it fails.
+pub(crate) fn root_for(what: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} needs root, and CI runs the suite as root"
+    );
+    eprintln!("SKIPPED: {what} needs root (CI runs the suite as root)");
+    false
 }

@@ -6,6 +6,7 @@
 //! data directory, and judge it by its sockets, `/metrics`, its log and the
 //! segment files it leaves.
 
+mod api;
 mod cli;
 mod config;
 mod deploy;

@@ -10,11 +10,6 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 /// `nobody` and `nogroup` on Debian.
 const NOBODY: u32 = 65534;
 
-fn is_root() -> bool {
-    // SAFETY: reads the process's own effective uid.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// The `Uid:`/`Gid:`/`Groups:` lines of every thread of `pid`.
 fn thread_credentials(pid: i32) -> Vec<(String, String)> {
     let mut threads = Vec::new();
@@ -39,12 +34,7 @@ fn thread_credentials(pid: i32) -> Vec<(String, String)> {
 
 #[test]
 fn a_root_start_with_a_user_binds_then_runs_as_that_user() {
-    if !is_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "switching users needs root, and CI runs the suite as root"
-        );
-        eprintln!("SKIPPED: switching users needs root (CI runs the suite as root)");
+    if !crate::harness::root_for("switching users") {
         return;
     }
     let sandbox = Sandbox::new();

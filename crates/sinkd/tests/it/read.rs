@@ -17,7 +17,7 @@ const SW1_LINES: usize = 40;
 /// `core`'s lines.
 const CORE_LINES: usize = 5;
 
-fn config(ports: &Ports) -> String {
+pub(crate) fn config(ports: &Ports) -> String {
     let listeners: String = [("udp", ports.udp), ("tcp", ports.tcp)]
         .iter()
         .map(|(transport, port)| {
@@ -45,7 +45,7 @@ rotate_count = 0
 }
 
 /// Line `index` of `sw2`: every tenth is auth.notice, the rest user.info.
-fn sw2_line(index: usize) -> String {
+pub(crate) fn sw2_line(index: usize) -> String {
     let pri = if index.is_multiple_of(10) { 37 } else { 14 };
     format!(
         "<{pri}>1 2026-01-10T10:{:02}:{:02}Z sw2 app - - - n{index:04} some padding to fill segments\n",
@@ -56,7 +56,7 @@ fn sw2_line(index: usize) -> String {
 
 /// Starts a server, stores the three devices' lines and waits until `sw2`
 /// has compressed segments.
-fn populated(sandbox: &Sandbox) -> Server {
+pub(crate) fn populated(sandbox: &Sandbox) -> Server {
     let server = Server::start(sandbox, config);
     let sw2: String = (0..SW2_LINES).map(sw2_line).collect();
     send_tcp(server.ports.tcp, sw2.as_bytes());
@@ -81,6 +81,24 @@ fn populated(sandbox: &Sandbox) -> Server {
         std::thread::sleep(Duration::from_millis(20));
     }
     server
+}
+
+/// Checks a JSON device listing (`sinkd dir --json`, `GET
+/// /api/v1/devices`) of what [`populated`] stored.
+pub(crate) fn assert_populated_listing(json: &serde_json::Value) {
+    let names: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|device| device["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["core", "sw1", "sw2"]);
+    assert_eq!(
+        json[2]["files"],
+        serde_json::json!(["auth.log", "messages"])
+    );
+    assert!(json[2]["bytes"].as_u64().unwrap() > 4096);
+    assert!(json[2]["last_modified"].as_str().unwrap().ends_with('Z'));
 }
 
 /// Now as RFC 3339 UTC seconds, without a date library in the tests.
@@ -123,7 +141,7 @@ fn has_zst(dir: &Path) -> bool {
 }
 
 /// Runs `sinkd ARGS --data-dir DIR` (TZ=UTC, so local times are UTC).
-fn sinkd(data_dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn sinkd(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(sinkd_bin())
         .args(args)
         .arg("--data-dir")
@@ -182,19 +200,7 @@ fn dir_lists_devices_and_their_files() {
         .expect("run sinkd");
     let json: serde_json::Value = serde_json::from_slice(&by_config.stdout)
         .unwrap_or_else(|error| panic!("{error}: {by_config:?}"));
-    let names: Vec<&str> = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|device| device["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["core", "sw1", "sw2"]);
-    assert_eq!(
-        json[2]["files"],
-        serde_json::json!(["auth.log", "messages"])
-    );
-    assert!(json[2]["bytes"].as_u64().unwrap() > 4096);
-    assert!(json[2]["last_modified"].as_str().unwrap().ends_with('Z'));
+    assert_populated_listing(&json);
 
     let files = lines(&sinkd(&data_dir, &["dir", "sw2"]));
     let names: Vec<&str> = files[1..]

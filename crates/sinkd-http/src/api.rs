@@ -1,0 +1,529 @@
+//! The read API's endpoints under `/api/v1/`. Each one reads the store on
+//! a blocking thread: the lookup, the query and the reader's start are
+//! settled first, so a bad parameter or an unknown name is a 400 or 404
+//! with a JSON `error`; only then does the listing (or the follow) stream.
+
+use crate::body::{self, ResponseBody};
+use crate::server::Site;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde::Serialize;
+use sinkd_proto::ReceiveTime;
+use sinkd_read::{DeviceView, FileView, Form, LookupError, Query, QueryText, ScanError};
+use sinkd_store::{list_devices, DeviceInfo, StoreError, StreamReader};
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The largest `limit` (and follow `tail`): the newest N are kept in
+/// memory until the scan ends.
+const MAX_LIMIT: usize = 100_000;
+/// Bytes gathered before a piece goes to the connection.
+const PIECE: usize = 64 * 1024;
+/// How often a follow looks for new lines.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+/// A comment line is sent when a follow has been quiet this long, so
+/// proxies keep the stream and a gone client is noticed.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A failed request: its status and message.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::warn!(%error, "read API");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<LookupError> for ApiError {
+    fn from(error: LookupError) -> ApiError {
+        match error {
+            LookupError::NoDefaultFile(message) => ApiError::bad_request(message),
+            LookupError::UnknownDevice(message) | LookupError::UnknownFile(message) => {
+                ApiError::not_found(message)
+            }
+        }
+    }
+}
+
+/// A JSON `{"error": message}` answer.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<ResponseBody> {
+    #[derive(Serialize)]
+    struct ErrorView<'a> {
+        error: &'a str,
+    }
+    let body = serde_json::to_vec(&ErrorView { error: message }).unwrap_or_default();
+    json_response(status, body::full(body))
+}
+
+fn json_response(status: StatusCode, body: ResponseBody) -> Response<ResponseBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Routes a request the access rule let through.
+pub(crate) async fn handle(
+    site: &Arc<Site>,
+    request: &Request<Incoming>,
+) -> Response<ResponseBody> {
+    let answered = route(site, request).await;
+    answered.unwrap_or_else(|failure| error(failure.status, &failure.message))
+}
+
+async fn route(
+    site: &Arc<Site>,
+    request: &Request<Incoming>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let path = request.uri().path();
+    let query = request.uri().query();
+    let parts: Vec<&str> = path
+        .strip_prefix("/api/v1/")
+        .unwrap_or_default()
+        .split('/')
+        .collect();
+    match parts.as_slice() {
+        ["devices"] | ["devices", ""] => {
+            params(query, &[])?;
+            devices(site).await
+        }
+        ["devices", device] => {
+            params(query, &[])?;
+            files(site, decode(device)?).await
+        }
+        ["devices", device, "messages"] => {
+            let params = params(
+                query,
+                &["file", "since", "until", "priority", "grep", "limit"],
+            )?;
+            messages(site, decode(device)?, params).await
+        }
+        ["devices", device, "follow"] => {
+            let params = params(query, &["file", "since", "priority", "grep", "tail"])?;
+            let last_event_id = request
+                .headers()
+                .get("last-event-id")
+                .map(|value| {
+                    value
+                        .to_str()
+                        .ok()
+                        .and_then(|text| text.trim().parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            ApiError::bad_request("Last-Event-ID is not a sequence number")
+                        })
+                })
+                .transpose()?;
+            follow(site, decode(device)?, params, last_event_id).await
+        }
+        _ => Err(ApiError::not_found(format!(
+            "no endpoint {path}; there are /api/v1/devices, /api/v1/devices/DEVICE, \
+             /api/v1/devices/DEVICE/messages and /api/v1/devices/DEVICE/follow"
+        ))),
+    }
+}
+
+/// A percent-decoded path segment.
+fn decode(segment: &str) -> Result<String, ApiError> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| ApiError::bad_request("the device name is not UTF-8"))
+}
+
+/// The query string's parameters, each at most once and each one of
+/// `allowed`.
+fn params(query: Option<&str>, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut found = BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if !allowed.contains(&name.as_ref()) {
+            return Err(ApiError::bad_request(if allowed.is_empty() {
+                format!("unknown parameter {name:?}: this endpoint takes none")
+            } else {
+                format!(
+                    "unknown parameter {name:?}; this endpoint takes {}",
+                    allowed.join(", ")
+                )
+            }));
+        }
+        if found
+            .insert(name.clone().into_owned(), value.into_owned())
+            .is_some()
+        {
+            return Err(ApiError::bad_request(format!(
+                "parameter {name:?} is given twice"
+            )));
+        }
+    }
+    Ok(found)
+}
+
+/// A count parameter: a number from 0 to [`MAX_LIMIT`].
+fn count(params: &BTreeMap<String, String>, name: &str) -> Result<Option<usize>, ApiError> {
+    params
+        .get(name)
+        .map(|text| match text.parse::<usize>() {
+            Ok(n) if n <= MAX_LIMIT => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} {text:?}: expected a number from 0 to {MAX_LIMIT}"
+            ))),
+        })
+        .transpose()
+}
+
+/// Runs `work` on a blocking thread.
+async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// Every device; a data directory not made yet has none.
+fn all_devices(site: &Site) -> Result<Vec<DeviceInfo>, ApiError> {
+    match list_devices(&site.reading.data_dir) {
+        Ok(devices) => Ok(devices),
+        Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Ok(Vec::new())
+        }
+        Err(error) => Err(ApiError::internal(error)),
+    }
+}
+
+async fn devices(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
+    let site = Arc::clone(site);
+    let json = blocking(move || {
+        let devices = all_devices(&site)?;
+        let views: Vec<DeviceView<'_>> = devices.iter().map(DeviceView::new).collect();
+        serde_json::to_vec(&views).map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, body::full(json)))
+}
+
+async fn files(site: &Arc<Site>, device: String) -> Result<Response<ResponseBody>, ApiError> {
+    let site = Arc::clone(site);
+    let json = blocking(move || {
+        let devices = all_devices(&site)?;
+        let device = sinkd_read::find_device(&devices, &device)?;
+        let views: Vec<FileView<'_>> = device.files.iter().map(FileView::new).collect();
+        serde_json::to_vec(&views).map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, body::full(json)))
+}
+
+/// A read ready to stream: the reader at its start and what it needs.
+struct Prepared {
+    reader: StreamReader,
+    query: Query,
+    device: String,
+    /// Where a follow without a start of its own begins: after the newest
+    /// line the listing saw.
+    end_seq: u64,
+}
+
+/// Finds the file, compiles the filters and opens the reader.
+fn prepare(
+    site: &Site,
+    device: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Prepared, ApiError> {
+    let received = (site.reading.now)();
+    let text = |name: &str| params.get(name).map(String::as_str);
+    let query = QueryText {
+        since: text("since"),
+        until: text("until"),
+        priority: text("priority"),
+        grep: text("grep"),
+    }
+    .compile(received.local.unix_micros(), &site.reading.zone)
+    .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let devices = all_devices(site)?;
+    let target = match text("file") {
+        Some(file) => format!("{device}/{file}"),
+        None => device.to_owned(),
+    };
+    let (device_name, file) = sinkd_read::find_file(&devices, &target)?;
+    let reader = StreamReader::open(&site.reading.data_dir, &file.stream.path)
+        .map_err(ApiError::internal)?;
+    Ok(Prepared {
+        reader,
+        query,
+        device: device_name.to_owned(),
+        end_seq: file
+            .stream
+            .last_seq
+            .map_or(file.stream.first_seq, |last| last + 1),
+    })
+}
+
+async fn messages(
+    site: &Arc<Site>,
+    device: String,
+    params: BTreeMap<String, String>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let limit = count(&params, "limit")?;
+    let prepared = {
+        let site = Arc::clone(site);
+        blocking(move || {
+            let mut prepared = prepare(&site, &device, &params)?;
+            sinkd_read::start(&mut prepared.reader, &prepared.query).map_err(ApiError::internal)?;
+            Ok(prepared)
+        })
+        .await?
+    };
+    let (sender, body) = body::channel();
+    let now = Arc::clone(&site.reading.now);
+    tokio::task::spawn_blocking(move || list(prepared, limit, &now(), &sender));
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// Gathers bytes and hands them to the connection a piece at a time.
+struct Pieces<'a> {
+    sender: &'a mpsc::Sender<io::Result<Bytes>>,
+    gathered: Vec<u8>,
+}
+
+impl Pieces<'_> {
+    fn new(sender: &mpsc::Sender<io::Result<Bytes>>) -> Pieces<'_> {
+        Pieces {
+            sender,
+            gathered: Vec::with_capacity(PIECE),
+        }
+    }
+
+    /// Sends what is gathered once it is a piece, or now with `force`;
+    /// an error means the client went away.
+    fn send(&mut self, force: bool) -> io::Result<()> {
+        if self.gathered.is_empty() || (!force && self.gathered.len() < PIECE) {
+            return Ok(());
+        }
+        let piece = Bytes::from(std::mem::replace(
+            &mut self.gathered,
+            Vec::with_capacity(PIECE),
+        ));
+        self.sender
+            .blocking_send(Ok(piece))
+            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+
+    /// Ends the response abruptly, so the client sees it cut.
+    fn fail(self, error: &StoreError) {
+        tracing::warn!(%error, "read API: reading stopped");
+        let _ = self
+            .sender
+            .blocking_send(Err(io::Error::other(error.to_string())));
+    }
+}
+
+/// Streams the JSON array of the matching messages.
+fn list(
+    mut prepared: Prepared,
+    limit: Option<usize>,
+    received: &ReceiveTime,
+    sender: &mpsc::Sender<io::Result<Bytes>>,
+) {
+    let mut pieces = Pieces::new(sender);
+    pieces.gathered.push(b'[');
+    let mut first = true;
+    let mut emit = |line: &[u8]| {
+        pieces
+            .gathered
+            .extend_from_slice(if first { b"\n" } else { b",\n" });
+        first = false;
+        pieces.gathered.extend_from_slice(line);
+        pieces.send(false)
+    };
+    let scanned = sinkd_read::scan(
+        &mut prepared.reader,
+        &prepared.query,
+        Form::Json,
+        (&prepared.device, received),
+        limit,
+        &mut emit,
+    );
+    log_damage(&mut prepared.reader);
+    match scanned {
+        Ok(_) => {
+            pieces.gathered.extend_from_slice(b"\n]\n");
+            let _ = pieces.send(true);
+        }
+        Err(ScanError::Emit(_)) => {}
+        Err(ScanError::Store(error)) => pieces.fail(&error),
+    }
+}
+
+/// Logs the damaged files the reader went past.
+fn log_damage(reader: &mut StreamReader) {
+    for warning in reader.take_warnings() {
+        tracing::warn!(%warning, "read API: damaged file skipped");
+    }
+}
+
+async fn follow(
+    site: &Arc<Site>,
+    device: String,
+    params: BTreeMap<String, String>,
+    last_event_id: Option<u64>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    let tail = count(&params, "tail")?;
+    let Ok(permit) = Arc::clone(&site.follows).try_acquire_owned() else {
+        return Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: String::from("too many follows at once; try again later"),
+        });
+    };
+    let prepared = {
+        let site = Arc::clone(site);
+        let since = params.contains_key("since");
+        blocking(move || {
+            let mut prepared = prepare(&site, &device, &params)?;
+            let reader = &mut prepared.reader;
+            let started = match last_event_id {
+                Some(seen) => reader.seek_seq(seen.saturating_add(1)),
+                None if since => sinkd_read::start(reader, &prepared.query),
+                None if tail.is_some() => Ok(()),
+                None => reader.seek_seq(prepared.end_seq),
+            };
+            started.map_err(ApiError::internal)?;
+            Ok(prepared)
+        })
+        .await?
+    };
+    let (sender, body) = body::channel();
+    let site = Arc::clone(site);
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let backlog = if last_event_id.is_some() { None } else { tail };
+        stream_events(&site, prepared, backlog, &sender);
+    });
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// Appends one SSE event carrying `line`'s JSON object, with `seq` as id.
+fn push_event(out: &mut Vec<u8>, seq: u64, json: &[u8]) {
+    out.extend_from_slice(b"id: ");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The follow loop: the backlog (`tail`: the last N that pass), then new
+/// lines every [`FOLLOW_POLL`], until the client goes or the server stops.
+fn stream_events(
+    site: &Site,
+    mut prepared: Prepared,
+    tail: Option<usize>,
+    sender: &mpsc::Sender<io::Result<Bytes>>,
+) {
+    let mut pieces = Pieces::new(sender);
+    let mut rendered = Vec::with_capacity(1024);
+    let mut backlog: std::collections::VecDeque<(u64, Vec<u8>)> = Default::default();
+    let mut last_sent = Instant::now();
+    let mut first_round = true;
+    // The stream's headers go out at once, before anything matches.
+    pieces.gathered.extend_from_slice(b": following\n\n");
+    loop {
+        let received = (site.reading.now)();
+        loop {
+            let (seq, line) = match prepared.reader.next_line() {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(error) => return pieces.fail(&error),
+            };
+            rendered.clear();
+            let form = Form::Json;
+            if !sinkd_read::render(
+                line,
+                &prepared.query,
+                form,
+                &prepared.device,
+                &received,
+                &mut rendered,
+            ) {
+                continue;
+            }
+            match (first_round, tail) {
+                (true, Some(0)) => {}
+                (true, Some(keep)) => {
+                    if backlog.len() == keep {
+                        backlog.pop_front();
+                    }
+                    backlog.push_back((seq, rendered.clone()));
+                }
+                _ => {
+                    push_event(&mut pieces.gathered, seq, &rendered);
+                    if pieces.send(false).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        for (seq, json) in backlog.drain(..) {
+            push_event(&mut pieces.gathered, seq, &json);
+        }
+        first_round = false;
+        for warning in prepared.reader.take_warnings() {
+            let json = serde_json::json!({ "warning": warning.to_string() });
+            pieces.gathered.extend_from_slice(b"event: warning\ndata: ");
+            pieces
+                .gathered
+                .extend_from_slice(json.to_string().as_bytes());
+            pieces.gathered.extend_from_slice(b"\n\n");
+        }
+        if pieces.gathered.is_empty() && last_sent.elapsed() >= KEEP_ALIVE {
+            pieces.gathered.extend_from_slice(b": keep-alive\n\n");
+        }
+        if !pieces.gathered.is_empty() {
+            if pieces.send(true).is_err() {
+                return;
+            }
+            last_sent = Instant::now();
+        }
+        std::thread::sleep(FOLLOW_POLL);
+        if sender.is_closed() || *site.shutdown.borrow() {
+            return;
+        }
+    }
+}

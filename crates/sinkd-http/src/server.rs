@@ -1,0 +1,293 @@
+//! The listener: accepting connections (plain or TLS), serving each with
+//! hyper's HTTP/1 server, and routing a request to `/metrics`, `/healthz`
+//! or the read API after the access rule.
+//!
+//! Bounds: at most [`MAX_CONNECTIONS`] connections at once (more are
+//! closed on accept), a request head must arrive within
+//! [`HEAD_TIMEOUT`], a TLS handshake within [`HANDSHAKE_TIMEOUT`].
+
+use crate::access::{Access, Client, Verdict};
+use crate::api;
+use crate::body::{self, ResponseBody};
+use crate::config::HttpConfig;
+use crate::error::HttpError;
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use jiff::tz::TimeZone;
+use sinkd_metrics::Metrics;
+use sinkd_proto::ReceiveTime;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 512;
+/// SSE follows at once (each holds a blocking thread polling the store).
+const MAX_FOLLOWS: usize = 64;
+/// Time allowed for a request's head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the read API reads, and the clock it completes timestamps with.
+pub struct Reading {
+    /// The data directory of the running configuration.
+    pub data_dir: PathBuf,
+    /// The zone local times (`since=2026-12-04 10:00`) are read in.
+    pub zone: TimeZone,
+    /// Now, as the receivers complete timestamps without year or zone.
+    pub now: Arc<dyn Fn() -> ReceiveTime + Send + Sync>,
+}
+
+/// What every connection shares.
+pub(crate) struct Site {
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) reading: Reading,
+    access: Access,
+    pub(crate) follows: Arc<Semaphore>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// The bound, configured HTTP surface, ready to run.
+pub struct HttpServer {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    access: Access,
+}
+
+impl HttpServer {
+    /// Reads the token and TLS files and binds the address; every error
+    /// names what failed.
+    pub async fn bind(config: &HttpConfig) -> Result<HttpServer, HttpError> {
+        let token = config.token_file.as_deref().map(read_token).transpose()?;
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        let client_certs = config
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca.is_some());
+        let listener =
+            TcpListener::bind(config.address)
+                .await
+                .map_err(|source| HttpError::Bind {
+                    address: config.address,
+                    source,
+                })?;
+        Ok(HttpServer {
+            listener,
+            tls,
+            access: Access::new(token, client_certs),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` turns true; follows then end within a poll.
+    pub async fn run(
+        self,
+        metrics: Arc<Metrics>,
+        reading: Reading,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let site = Arc::new(Site {
+            metrics,
+            reading,
+            access: self.access,
+            follows: Arc::new(Semaphore::new(MAX_FOLLOWS)),
+            shutdown: shutdown.clone(),
+        });
+        let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        loop {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                _ = shutdown.changed() => return,
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "http accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+                tracing::debug!(%peer, "http: too many connections, closing one");
+                continue;
+            };
+            let site = Arc::clone(&site);
+            let tls = self.tls.clone();
+            tokio::spawn(async move {
+                connection(stream, peer, tls, site).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// The bearer token in `path`, surrounding whitespace removed; an empty
+/// file, or one with spaces or control characters inside, is an error.
+pub fn read_token(path: &Path) -> Result<Vec<u8>, HttpError> {
+    let error = |reason: String| HttpError::File {
+        role: "token file",
+        path: path.to_owned(),
+        reason,
+    };
+    let content = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    let token = content.trim_ascii();
+    if token.is_empty() {
+        return Err(error(String::from("it is empty")));
+    }
+    if token.iter().any(|byte| !byte.is_ascii_graphic()) {
+        return Err(error(String::from(
+            "the token must be printable ASCII without spaces",
+        )));
+    }
+    Ok(token.to_vec())
+}
+
+/// What the connection tells about its client.
+#[derive(Clone, Copy)]
+struct Peer {
+    address: SocketAddr,
+    verified_cert: bool,
+}
+
+async fn connection(
+    stream: TcpStream,
+    address: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    site: Arc<Site>,
+) {
+    match tls {
+        None => {
+            let peer = Peer {
+                address,
+                verified_cert: false,
+            };
+            serve_http(stream, peer, site).await;
+        }
+        Some(acceptor) => {
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%address, %error, "http TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%address, "http TLS handshake timed out");
+                        return;
+                    }
+                };
+            let verified_cert = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|chain| !chain.is_empty());
+            let peer = Peer {
+                address,
+                verified_cert,
+            };
+            serve_http(stream, peer, site).await;
+        }
+    }
+}
+
+async fn serve_http<IO>(io: IO, peer: Peer, site: Arc<Site>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let site = Arc::clone(&site);
+        async move { Ok::<_, Infallible>(respond(&site, &request, peer).await) }
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+    if let Err(error) = served {
+        tracing::debug!(peer = %peer.address, %error, "http connection ended");
+    }
+}
+
+async fn respond(
+    site: &Arc<Site>,
+    request: &Request<Incoming>,
+    peer: Peer,
+) -> Response<ResponseBody> {
+    let path = request.uri().path();
+    let api = path == "/api" || path.starts_with("/api/");
+    if request.method() != Method::GET {
+        return if api {
+            api::error(StatusCode::METHOD_NOT_ALLOWED, "only GET is served")
+        } else {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        };
+    }
+    match path {
+        "/metrics" => {
+            let mut response = text(StatusCode::OK, site.metrics.encode());
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        _ if api => {
+            let client = Client {
+                ip: peer.address.ip(),
+                verified_cert: peer.verified_cert,
+                authorization: request
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .map(HeaderValue::as_bytes),
+            };
+            match site.access.judge(client) {
+                Verdict::Allowed => api::handle(site, request).await,
+                Verdict::LoopbackOnly => api::error(
+                    StatusCode::FORBIDDEN,
+                    "the read API answers loopback clients only; configure [http] token_file or client_ca to open it to others",
+                ),
+                Verdict::Unauthenticated => {
+                    let mut response = api::error(
+                        StatusCode::UNAUTHORIZED,
+                        "authentication required: a bearer token or a client certificate",
+                    );
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"sinkd\""),
+                    );
+                    response
+                }
+            }
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: try /metrics, /healthz or /api/v1/devices\n",
+        ),
+    }
+}
+
+/// A plain-text answer.
+fn text(status: StatusCode, content: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut response = Response::new(body::full(content));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
