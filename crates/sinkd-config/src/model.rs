@@ -142,11 +142,18 @@ impl Config {
         files
     }
 
-    /// Reads every file of [`Config::referenced_files`] as the server will
+    /// Checks that `data_dir`, if it exists, is a directory, and reads every file of [`Config::referenced_files`] as the server will
     /// (through `sinkd-tls`), so a configuration that passes `check-config`
     /// does not fail later at start, at a reload or at a relay's first
     /// connection.
     pub fn check_files(&self) -> Result<(), ConfigError> {
+        let data_dir = self.data_dir();
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(ConfigError::Global(format!(
+                "data_dir {}: exists and is not a directory",
+                data_dir.display()
+            )));
+        }
         for (who, path, kind) in self.referenced_files() {
             let result = match kind {
                 PemKind::Certificates => sinkd_tls::read_certificates(path).map(|_| ()),

@@ -449,3 +449,20 @@ fn user_and_group_name_the_account_to_run_as() {
     );
     assert!(error_of("user = \"\"\n").contains("not a user"));
 }
+
+#[test]
+fn data_dir_must_be_a_directory_name() {
+    let message = error_of("data_dir = \"\"\n");
+    assert!(
+        message.contains("line 1") && message.contains("empty path"),
+        "{message}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let config = Config::from_toml(&format!("data_dir = \"{}\"\n", file.display())).unwrap();
+    let message = config.check_files().unwrap_err().to_string();
+    assert!(message.contains("not a directory"), "{message}");
+    let config = Config::from_toml(&format!("data_dir = \"{}\"\n", dir.path().display())).unwrap();
+    assert!(config.check_files().is_ok());
+}

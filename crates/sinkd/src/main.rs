@@ -91,8 +91,36 @@ fn init_tracing() {
         .init();
 }
 
+/// Restores the default action of SIGPIPE (the Rust runtime ignores it),
+/// for commands that print text and hold nothing to clean up: once the
+/// reader of their output has gone (`sinkd check-config a.toml | head -1`),
+/// they end quietly as `cat` would, instead of failing on a write.
+fn end_on_closed_pipe() {
+    // SAFETY: signal(2) with SIG_DFL installs no handler; it runs before
+    // any other thread exists, so nothing races with the change.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    // `show` and `follow` handle a closed pipe themselves (the pager, the
+    // damage report after it); the server must never die of one.
+    if matches!(
+        args.command,
+        Some(
+            Command::Parse(_)
+                | Command::Priority(_)
+                | Command::CheckConfig(_)
+                | Command::ImportDeviceConfig(_)
+                | Command::Dir(_)
+                | Command::Completions(_)
+                | Command::Man(_)
+        )
+    ) {
+        end_on_closed_pipe();
+    }
     let result = match args.command {
         Some(Command::Parse(parse_args)) => cli::parse::run(&parse_args),
         Some(Command::Priority(priority_args)) => cli::priority::run(&priority_args),

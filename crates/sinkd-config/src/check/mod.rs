@@ -56,11 +56,16 @@ impl Checker<'_> {
 pub(crate) fn config(source: &str) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(source)?;
     let checker = Checker { source };
-    let data_dir = raw
-        .data_dir
-        .as_ref()
-        .map(|dir| PathBuf::from(dir.get_ref()))
-        .unwrap_or_else(|| PathBuf::from("./sinkd-data"));
+    let data_dir = match &raw.data_dir {
+        None => PathBuf::from("./sinkd-data"),
+        Some(dir) if dir.get_ref().trim().is_empty() => {
+            return Err(checker.invalid(
+                dir.span(),
+                "data_dir: an empty path; name the directory sinkd stores into",
+            ))
+        }
+        Some(dir) => PathBuf::from(dir.get_ref()),
+    };
     let http = http::check_http(&checker, &raw)?;
     let run_as = check_run_as(&checker, &raw)?;
     let workers = WorkerConfig {

@@ -1,7 +1,7 @@
-//! `sinkd parse` and `sinkd priority` end to end: the JSON shapes of
+//! `sinkd parse`, `sinkd priority` and `sinkd check-config` end to end: the JSON shapes of
 //! docs/specs/cli.md, framing options, strict mode and exit codes.
 
-use crate::support::{json_lines, run_with_stdin};
+use crate::support::{json_lines, run_with_stdin, sinkd_bin};
 use serde_json::json;
 
 const RECEIVED: &str = "--received=2026-01-01T00:00:05+01:00";
@@ -150,4 +150,50 @@ fn bad_priority_exits_2_naming_the_expression() {
     let output = run_with_stdin(&["priority", "template nope"], b"");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("nope"));
+}
+
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt as _;
+    // Enough output to fill a pipe (2,000 sinks), printed by commands whose
+    // reader has already gone.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let sinks: String = (0..2000)
+        .map(|n| format!("[[sink]]\ntarget = \"file {{device}}/file{n}\"\npriority = \"*.*\"\n"))
+        .collect();
+    let config = dir.path().join("many.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n{sinks}",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write configuration");
+    let big_input: String = (0..20_000).map(|n| format!("<13>line {n}\n")).collect();
+    for args in [
+        vec![String::from("check-config"), config.display().to_string()],
+        vec![String::from("parse")],
+    ] {
+        let mut child = std::process::Command::new(sinkd_bin())
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sinkd");
+        drop(child.stdout.take());
+        let mut stdin = child.stdin.take().expect("stdin");
+        // parse reads it; check-config does not, and its end is closed.
+        let _ = std::io::Write::write_all(&mut stdin, big_input.as_bytes());
+        drop(stdin);
+        let output = child.wait_with_output().expect("wait for sinkd");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(
+            output.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {output:?}"
+        );
+    }
 }
