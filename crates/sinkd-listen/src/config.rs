@@ -52,6 +52,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on open connections per stream listener.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Default most connections open at once from one source address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_SOURCE: usize = 256;
 
 /// A UDP listener (RFC 5426).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,9 +173,16 @@ pub struct StreamConfig {
     pub idle_timeout: Duration,
     /// Time a TLS client gets to finish its handshake.
     pub handshake_timeout: Duration,
-    /// Most connections open at once; more are accepted and closed at once
-    /// (counted as `limit_reached`).
+    /// Most connections open at once. When all are taken, the oldest
+    /// connection that has not yet delivered a frame (nor finished its TLS
+    /// handshake) is closed to make room (counted as `evicted`); when every
+    /// open one has delivered, the newcomer is closed at once (counted as
+    /// `limit_reached`).
     pub max_connections: usize,
+    /// Most connections open at once from one source address; past it the
+    /// source's own oldest silent connection makes room, else the newcomer
+    /// is closed (counted as `source_limit`).
+    pub max_connections_per_source: usize,
     /// Serve TLS with these certificates instead of plain TCP.
     pub tls: Option<TlsConfig>,
 }
@@ -190,6 +199,7 @@ impl StreamConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
             tls: None,
         }
     }
@@ -222,6 +232,9 @@ impl StreamConfig {
         }
         if self.max_connections == 0 {
             return Err(error("max_connections", "must be at least 1"));
+        }
+        if self.max_connections_per_source == 0 {
+            return Err(error("max_connections_per_source", "must be at least 1"));
         }
         if self.handshake_timeout.is_zero() {
             return Err(error("handshake_timeout", "must be longer than zero"));

@@ -29,14 +29,14 @@ use crate::allow::AllowList;
 use crate::batch::{now_unix_micros, BatchSender, RawBatch};
 use crate::config::{StreamConfig, TlsConfig};
 use crate::error::ListenError;
+use crate::slots::{Limits, Refusal, Slot, Slots};
 use crate::tls;
 use bytes::{BufMut, BytesMut};
 use sinkd_metrics::{ConnectionEvent, DropReason, Metrics, Transport};
 use sinkd_proto::framing::{Deframer, FrameError, Framing};
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -54,7 +54,7 @@ pub(crate) struct Settings {
     pub(crate) max_frame: usize,
     pub(crate) idle_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
-    pub(crate) max_connections: usize,
+    pub(crate) limits: Limits,
     pub(crate) tls: Option<TlsSettings>,
 }
 
@@ -89,7 +89,10 @@ impl Settings {
             max_frame: config.max_frame,
             idle_timeout: config.idle_timeout,
             handshake_timeout: config.handshake_timeout,
-            max_connections: config.max_connections,
+            limits: Limits {
+                max_connections: config.max_connections,
+                max_per_source: config.max_connections_per_source,
+            },
             tls,
         })
     }
@@ -122,34 +125,34 @@ const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(1);
 /// an idle connection holds a small buffer and a busy one reads in big bites.
 const INITIAL_READ: usize = 8 * 1024;
 
-/// A connection's slot in the listener's connection count. Taking one
-/// raises the count and the `sinkd_tcp_connections` gauge; dropping it, when
-/// the task ends, lowers both. It also holds the task's clone of the
-/// listener's "connections done" sender (see `StreamListener::join`).
+/// A connection's slot in the listener's table ([`Slots`]). Taking one
+/// raises the `sinkd_tcp_connections` gauge; dropping it, when the task
+/// ends, frees the slot and lowers the gauge. It also holds the task's
+/// clone of the listener's "connections done" sender (see
+/// `StreamListener::join`).
 pub(crate) struct ConnectionGuard {
-    open_connections: Arc<AtomicUsize>,
+    slot: Slot,
     metrics: Arc<Metrics>,
     transport: Transport,
     _done: mpsc::Sender<()>,
 }
 
 impl ConnectionGuard {
-    /// Takes a slot if fewer than `max_connections` are taken.
+    /// Takes a slot for a connection from `peer` under `limits` (evicting
+    /// the oldest silent connection when the table is full), or says why
+    /// not.
     pub(crate) fn reserve(
-        open_connections: Arc<AtomicUsize>,
-        max_connections: usize,
+        slots: &Arc<Slots>,
+        peer: IpAddr,
+        limits: Limits,
         metrics: Arc<Metrics>,
         transport: Transport,
         done: mpsc::Sender<()>,
-    ) -> Option<ConnectionGuard> {
-        open_connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n_open| {
-                (n_open < max_connections).then_some(n_open + 1)
-            })
-            .ok()?;
+    ) -> Result<ConnectionGuard, Refusal> {
+        let slot = slots.admit(peer, limits)?;
         metrics.connections(transport).inc();
-        Some(ConnectionGuard {
-            open_connections,
+        Ok(ConnectionGuard {
+            slot,
             metrics,
             transport,
             _done: done,
@@ -159,7 +162,6 @@ impl ConnectionGuard {
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.open_connections.fetch_sub(1, Ordering::AcqRel);
         self.metrics.connections(self.transport).dec();
     }
 }
@@ -186,7 +188,7 @@ pub(crate) async fn serve(connection: Connection) {
         queue,
         metrics,
         mut shutdown,
-        guard,
+        mut guard,
     } = connection;
     let mut reader = FrameReader {
         peer,
@@ -202,7 +204,9 @@ pub(crate) async fn serve(connection: Connection) {
     let event = match &settings.tls {
         None => {
             let mut stream = stream;
-            reader.run(&mut stream, &mut shutdown).await
+            reader
+                .run(&mut stream, &mut shutdown, &mut guard.slot)
+                .await
         }
         Some(tls) => {
             let handshake =
@@ -210,6 +214,7 @@ pub(crate) async fn serve(connection: Connection) {
             let handshaken = tokio::select! {
                 biased;
                 () = wait_for_signal(&mut shutdown) => Err(ConnectionEvent::Shutdown),
+                () = guard.slot.evicted() => Err(ConnectionEvent::Evicted),
                 result = handshake => match result {
                     Ok(Ok(tls_stream)) => Ok(tls_stream),
                     Ok(Err(error)) => {
@@ -224,7 +229,9 @@ pub(crate) async fn serve(connection: Connection) {
             };
             match handshaken {
                 Ok(mut tls_stream) => {
-                    let event = reader.run(&mut tls_stream, &mut shutdown).await;
+                    let event = reader
+                        .run(&mut tls_stream, &mut shutdown, &mut guard.slot)
+                        .await;
                     if event != ConnectionEvent::IoError {
                         // RFC 5425 §4.4: answer the client's close_notify
                         // with ours (and announce our own closes), so the
@@ -271,6 +278,7 @@ impl FrameReader {
         &mut self,
         stream: &mut S,
         shutdown: &mut watch::Receiver<bool>,
+        slot: &mut Slot,
     ) -> ConnectionEvent {
         let buffer_limit = self.deframer.max_frame().saturating_add(READ_HEADROOM);
         let mut buf = BytesMut::with_capacity(INITIAL_READ.min(buffer_limit));
@@ -294,6 +302,9 @@ impl FrameReader {
                             () = wait_for_signal(shutdown) => {
                                 drain_deadline = Some(Instant::now() + DRAIN_LIMIT);
                                 continue;
+                            }
+                            () = slot.evicted(), if slot.unproven() => {
+                                return ConnectionEvent::Evicted;
                             }
                             outcome = read => outcome,
                         }
@@ -333,6 +344,9 @@ impl FrameReader {
                 self.transport,
                 self.peer,
             );
+            if decoded.n_frames > 0 {
+                slot.prove();
+            }
             if let Some(event) = self.deliver(batch, &decoded).await {
                 return event;
             }

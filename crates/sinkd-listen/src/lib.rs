@@ -49,6 +49,7 @@ mod batch;
 mod config;
 mod connection;
 mod error;
+mod slots;
 mod stream;
 mod tls;
 mod udp;
@@ -57,10 +58,10 @@ pub use allow::{parse_entry as parse_allow_entry, AllowList, AllowListError};
 pub use batch::{BatchSender, RawBatch, RawFrame, WorkerQueues};
 pub use config::{
     ListenerConfig, StreamConfig, TlsConfig, UdpConfig, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME, DEFAULT_PORT,
-    DEFAULT_TLS_PORT, DEFAULT_UDP_BATCH_SIZE, DEFAULT_UDP_RECV_BUFFER, DEFAULT_UDP_THREADS,
-    MIN_MAX_FRAME, STREAM_MAX_FRAME_LIMIT, UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT,
-    UDP_THREADS_LIMIT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+    DEFAULT_MAX_FRAME, DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_UDP_BATCH_SIZE,
+    DEFAULT_UDP_RECV_BUFFER, DEFAULT_UDP_THREADS, MIN_MAX_FRAME, STREAM_MAX_FRAME_LIMIT,
+    UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT, UDP_THREADS_LIMIT,
 };
 pub use error::ListenError;
 pub use sinkd_proto::framing::Framing;

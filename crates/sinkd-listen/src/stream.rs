@@ -43,16 +43,21 @@ use crate::connection::{
     self, wait_for_signal, Connection, ConnectionGuard, Settings, TlsSettings,
 };
 use crate::error::ListenError;
+use crate::slots::{Refusal, Slots};
 use arc_swap::ArcSwap;
 use sinkd_metrics::{ConnectionEvent, Metrics, Transport};
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+
+/// Longest the accept loop waits for evicted connections to free their
+/// slots before judging a newcomer.
+const EVICTION_PATIENCE: Duration = Duration::from_millis(200);
 
 /// Pending connections the kernel may queue before `accept`.
 const LISTEN_BACKLOG: i32 = 1024;
@@ -76,7 +81,7 @@ struct Shared {
     reconfigure: Mutex<()>,
     metrics: Arc<Metrics>,
     queues: WorkerQueues,
-    open_connections: Arc<AtomicUsize>,
+    slots: Arc<Slots>,
     next_connection_id: AtomicU64,
 }
 
@@ -95,10 +100,7 @@ impl std::fmt::Debug for StreamListener {
         f.debug_struct("StreamListener")
             .field("transport", &self.shared.transport)
             .field("local_addr", &self.local_addr)
-            .field(
-                "open_connections",
-                &self.shared.open_connections.load(Ordering::Relaxed),
-            )
+            .field("open_connections", &self.shared.slots.open())
             .finish()
     }
 }
@@ -250,7 +252,7 @@ impl BoundStream {
             reconfigure: Mutex::new(()),
             metrics,
             queues: queues.clone(),
-            open_connections: Arc::new(AtomicUsize::new(0)),
+            slots: Arc::new(Slots::default()),
             next_connection_id: AtomicU64::new(0),
         });
         let (stop_accepting, stop_rx) = watch::channel(false);
@@ -308,7 +310,7 @@ impl StreamListener {
 
     /// Connections open right now.
     pub fn open_connections(&self) -> usize {
-        self.shared.open_connections.load(Ordering::Relaxed)
+        self.shared.slots.open()
     }
 
     /// Checks `config` and builds what connections accepted after
@@ -528,7 +530,14 @@ async fn accept_loop(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => admit(&shared, stream, peer, &shutdown, &connections_done),
+            Ok((stream, peer)) => {
+                let limits = shared.settings.load().limits;
+                shared
+                    .slots
+                    .wait_unsaturated(limits, EVICTION_PATIENCE)
+                    .await;
+                admit(&shared, stream, peer, &shutdown, &connections_done);
+            }
             Err(error) => {
                 tracing::warn!(%error, transport = shared.transport.label(), "accept failed");
                 tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
@@ -590,22 +599,35 @@ fn admit(
         tracing::debug!(%peer, "connection refused: source not in the allow list");
         return;
     }
-    let Some(guard) = ConnectionGuard::reserve(
-        Arc::clone(&shared.open_connections),
-        settings.max_connections,
+    let guard = match ConnectionGuard::reserve(
+        &shared.slots,
+        peer.ip(),
+        settings.limits,
         Arc::clone(metrics),
         shared.transport,
         connections_done.clone(),
-    ) else {
-        metrics
-            .connection_closed(ConnectionEvent::LimitReached)
-            .inc();
-        tracing::debug!(
-            %peer,
-            max_connections = settings.max_connections,
-            "connection refused: too many open connections"
-        );
-        return;
+    ) {
+        Ok(guard) => guard,
+        Err(refusal) => {
+            let (event, why) = match refusal {
+                Refusal::Full => (
+                    ConnectionEvent::LimitReached,
+                    "every connection slot is taken by a connection that has delivered",
+                ),
+                Refusal::SourceLimit => (
+                    ConnectionEvent::SourceLimit,
+                    "its source has max_connections_per_source open",
+                ),
+            };
+            metrics.connection_closed(event).inc();
+            tracing::debug!(
+                %peer,
+                max_connections = settings.limits.max_connections,
+                max_connections_per_source = settings.limits.max_per_source,
+                "connection refused: {why}"
+            );
+            return;
+        }
     };
     let keepalive = TcpKeepalive::new()
         .with_time(KEEPALIVE_TIME)

@@ -116,10 +116,16 @@ pub enum ConnectionEvent {
     Shutdown,
     /// The TLS handshake failed (plaintext, bad or missing client certificate).
     TlsHandshake,
+    /// Evicted before it delivered a frame, to make room for a newer
+    /// connection while every slot was taken.
+    Evicted,
+    /// Its source already had `max_connections_per_source` open.
+    SourceLimit,
 }
 
 impl ConnectionEvent {
-    pub const ALL: [ConnectionEvent; 8] = [
+    pub const ALL: [ConnectionEvent; 10] = [
+        ConnectionEvent::Evicted,
         ConnectionEvent::FrameError,
         ConnectionEvent::IdleTimeout,
         ConnectionEvent::IoError,
@@ -127,12 +133,14 @@ impl ConnectionEvent {
         ConnectionEvent::NotAllowed,
         ConnectionEvent::PeerClosed,
         ConnectionEvent::Shutdown,
+        ConnectionEvent::SourceLimit,
         ConnectionEvent::TlsHandshake,
     ];
 
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
+            ConnectionEvent::Evicted => "evicted",
             ConnectionEvent::FrameError => "frame_error",
             ConnectionEvent::IdleTimeout => "idle_timeout",
             ConnectionEvent::IoError => "io_error",
@@ -140,6 +148,7 @@ impl ConnectionEvent {
             ConnectionEvent::NotAllowed => "not_allowed",
             ConnectionEvent::PeerClosed => "peer_closed",
             ConnectionEvent::Shutdown => "shutdown",
+            ConnectionEvent::SourceLimit => "source_limit",
             ConnectionEvent::TlsHandshake => "tls_handshake",
         }
     }
@@ -224,7 +233,7 @@ pub struct Metrics {
     registry: Registry,
     received: [IntCounter; 3],
     dropped: [IntCounter; 8],
-    connections_closed: [IntCounter; 8],
+    connections_closed: [IntCounter; 10],
     connections: [IntGauge; 3],
     /// Messages that no grammar recognised, kept as `unparsed`.
     pub unparsed: IntCounter,

@@ -58,16 +58,21 @@ pub(super) fn check_listener(
     // Keys of the other kind of listener.
     let (foreign, applies_to) = if udp {
         (
-            [
+            vec![
                 ("framing", raw.framing.is_some()),
                 ("idle_timeout", raw.idle_timeout.is_some()),
                 ("max_connections", raw.max_connections.is_some()),
+                (
+                    "max_connections_per_source",
+                    raw.max_connections_per_source.is_some(),
+                ),
+                ("handshake_timeout", raw.handshake_timeout.is_some()),
             ],
             "tcp and tls listeners, not udp",
         )
     } else {
         (
-            [
+            vec![
                 ("recv_buffer", raw.recv_buffer.is_some()),
                 ("batch_size", raw.batch_size.is_some()),
                 ("threads", raw.threads.is_some()),
@@ -145,6 +150,26 @@ pub(super) fn check_listener(
     }
     if let Some(max_connections) = positive(&raw.max_connections, "max_connections")? {
         config.max_connections = max_connections;
+    }
+    if let Some(per_source) = positive(
+        &raw.max_connections_per_source,
+        "max_connections_per_source",
+    )? {
+        config.max_connections_per_source = per_source;
+    }
+    if let Some(timeout) = &raw.handshake_timeout {
+        if config.tls.is_none() {
+            return Err(checker.invalid(
+                timeout.span(),
+                "handshake_timeout applies to tls listeners only",
+            ));
+        }
+        if timeout.get_ref().0.is_zero() {
+            return Err(
+                checker.invalid(timeout.span(), "handshake_timeout must be longer than zero")
+            );
+        }
+        config.handshake_timeout = timeout.get_ref().0;
     }
     Ok(ListenerConfig::Stream(config))
 }

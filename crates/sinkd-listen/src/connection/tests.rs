@@ -149,26 +149,33 @@ fn a_truncated_counted_frame_at_eof_is_reported() {
 #[test]
 fn guards_respect_the_limit_and_release_their_slot() {
     let metrics = Metrics::new();
-    let open = Arc::new(AtomicUsize::new(0));
+    let slots = Arc::new(Slots::default());
     let (done_tx, _done_rx) = mpsc::channel(1);
+    let limits = Limits {
+        max_connections: 2,
+        max_per_source: 2,
+    };
     let reserve = || {
         ConnectionGuard::reserve(
-            Arc::clone(&open),
-            2,
+            &slots,
+            peer().ip(),
+            limits,
             Arc::clone(&metrics),
             Transport::Tcp,
             done_tx.clone(),
         )
     };
-    let first = reserve().expect("first slot");
-    let second = reserve().expect("second slot");
-    assert!(reserve().is_none());
+    let mut first = reserve().expect("first slot");
+    let mut second = reserve().expect("second slot");
+    first.slot.prove();
+    second.slot.prove();
+    assert!(reserve().is_err());
     assert_eq!(metrics.connections(Transport::Tcp).get(), 2);
     drop(first);
-    assert_eq!(open.load(Ordering::Relaxed), 1);
+    assert_eq!(slots.open(), 1);
     assert_eq!(metrics.connections(Transport::Tcp).get(), 1);
     let third = reserve().expect("a slot was freed");
     drop((second, third));
-    assert_eq!(open.load(Ordering::Relaxed), 0);
+    assert_eq!(slots.open(), 0);
     assert_eq!(metrics.connections(Transport::Tcp).get(), 0);
 }

@@ -150,12 +150,12 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
     let mut config = StreamConfig::new(any_port());
     config.max_connections = 2;
     let harness = StreamHarness::start(config).await;
-    let first = connect(&harness).await;
-    let _second = connect(&harness).await;
-    eventually("two connections open", || {
-        harness.metrics.connections(Transport::Tcp).get() == 2
-    })
-    .await;
+    // Both deliver a frame, so neither can be evicted for a newcomer.
+    let mut first = connect(&harness).await;
+    let mut second = connect(&harness).await;
+    first.write_all(b"<13>first\n").await.expect("write");
+    second.write_all(b"<13>second\n").await.expect("write");
+    harness.collected.wait_for(2).await;
     let mut third = connect(&harness).await;
     expect_closed(&mut third).await;
     assert_eq!(
@@ -171,10 +171,77 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
     })
     .await;
     let mut fourth = connect(&harness).await;
-    fourth.write_all(b"<13>fits again\n").await.expect("write");
+    deliver(&harness, &mut fourth, "<13>fits again", 3).await;
+}
+
+/// Writes `line` and a newline, and waits until it arrives as the `nth`
+/// frame collected.
+async fn deliver(harness: &StreamHarness, stream: &mut TcpStream, line: &str, nth: usize) {
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .expect("write");
     assert_eq!(
-        harness.collected.wait_for(1).await,
-        vec![b"<13>fits again".to_vec()]
+        harness.collected.wait_for(nth).await[nth - 1],
+        line.as_bytes().to_vec()
+    );
+}
+
+#[tokio::test]
+async fn a_full_table_evicts_the_oldest_silent_connection() {
+    let mut config = StreamConfig::new(any_port());
+    config.max_connections = 2;
+    let harness = StreamHarness::start(config).await;
+    let mut oldest = connect(&harness).await;
+    let mut talker = connect(&harness).await;
+    talker.write_all(b"<13>talks\n").await.expect("write");
+    harness.collected.wait_for(1).await;
+    // The table is full; the newcomer takes the silent one's place.
+    let mut newcomer = connect(&harness).await;
+    expect_closed(&mut oldest).await;
+    deliver(&harness, &mut newcomer, "<13>newcomer", 2).await;
+    assert_eq!(
+        harness
+            .metrics
+            .connection_closed(ConnectionEvent::Evicted)
+            .get(),
+        1
+    );
+    assert_eq!(
+        harness
+            .metrics
+            .connection_closed(ConnectionEvent::LimitReached)
+            .get(),
+        0
+    );
+    talker.write_all(b"<13>still here\n").await.expect("write");
+    harness.collected.wait_for(3).await;
+}
+
+#[tokio::test]
+async fn one_source_cannot_take_every_slot() {
+    let mut config = StreamConfig::new(any_port());
+    config.max_connections = 10;
+    config.max_connections_per_source = 2;
+    let harness = StreamHarness::start(config).await;
+    let mut held = Vec::new();
+    for n in 0..2 {
+        let mut stream = connect(&harness).await;
+        stream
+            .write_all(format!("<13>held {n}\n").as_bytes())
+            .await
+            .expect("write");
+        held.push(stream);
+    }
+    harness.collected.wait_for(2).await;
+    let mut third = connect(&harness).await;
+    expect_closed(&mut third).await;
+    assert_eq!(
+        harness
+            .metrics
+            .connection_closed(ConnectionEvent::SourceLimit)
+            .get(),
+        1
     );
 }
 

@@ -152,6 +152,8 @@ fn floods_silent_clients_and_plaintext_on_tls_are_cut_off() {
             stream
         })
         .collect();
+    // Each has delivered its line, so none can be evicted for a newcomer.
+    server.wait_count("sinkd_store_lines_written_total", 8);
     server.wait_count("sinkd_tcp_connections{transport=\"tcp\"}", 8);
     for _ in 0..4 {
         let mut extra = connect(server.ports.tcp2);
@@ -262,4 +264,100 @@ fn hostnames_and_app_names_cannot_leave_data_dir() {
         n_lines += read_stream(&data_dir, stream).len() as u64;
     }
     assert_eq!(n_lines, 2 * n_sent, "{streams:#?}");
+}
+
+/// Open descriptors of a process.
+fn open_fds(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |entries| entries.count())
+}
+
+/// A TCP connection from `source` (any 127.0.0.0/8 address is local) that
+/// never sends anything.
+fn silent_from(source: [u8; 4], port: u16) -> Option<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+    socket
+        .bind(&std::net::SocketAddr::from((source, 0)).into())
+        .ok()?;
+    socket
+        .connect_timeout(
+            &std::net::SocketAddr::from(([127, 0, 0, 1], port)).into(),
+            std::time::Duration::from_secs(2),
+        )
+        .ok()?;
+    Some(socket.into())
+}
+
+#[test]
+fn a_silent_flood_on_tls_does_not_keep_a_device_out() {
+    let sandbox = Sandbox::new();
+    let ca = sinkd_tls::test_pki::Ca::new("flood CA");
+    let tls_files = crate::tls::server_files(&sandbox, &ca);
+    let ca_file = ca.write_pem(sandbox.root(), "ca");
+    let server = Server::start(&sandbox, |ports| {
+        format!(
+            "[[listen]]\ntransport = \"tls\"\naddress = \"127.0.0.1:{}\"\n{tls_files}\
+             max_connections = 500\nmax_connections_per_source = 300\nhandshake_timeout = \"60s\"\n\n\
+             [[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:{}\"\n\n\
+             [[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:{}\"\n\n\
+             [[sink]]\ntarget = \"file {{device}}/messages\"\n",
+            ports.tls, ports.udp, ports.tcp
+        )
+    });
+    let port = server.ports.tls;
+    // 2,000 connections that never send a ClientHello, from eight
+    // addresses, kept open: four times the table. The handshake timeout is
+    // a minute, so only eviction can make room.
+    let mut flood: Vec<TcpStream> = Vec::with_capacity(2000);
+    for index in 0..2000_u32 {
+        let source = [127, 0, 1, 2 + (index % 8) as u8];
+        if let Some(stream) = silent_from(source, port) {
+            flood.push(stream);
+        }
+    }
+    server.wait_count("sinkd_connections_closed_total{reason=\"evicted\"}", 1000);
+    let fds_during = open_fds(server.pid());
+    // A device with a real TLS client gets through while the flood goes on
+    // arriving (another 500, interleaved with its handshake).
+    let flooder = std::thread::spawn(move || {
+        let mut more = Vec::new();
+        for index in 0..500_u32 {
+            if let Some(stream) = silent_from([127, 0, 2, 2 + (index % 8) as u8], port) {
+                more.push(stream);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        more
+    });
+    let mut openssl = std::process::Command::new("openssl");
+    openssl
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", "localhost", "-quiet", "-no_ign_eof"])
+        .arg("-CAfile")
+        .arg(&ca_file)
+        .args(["-verify_return_error"]);
+    let lines: String = (0..10)
+        .map(|n| format!("<13>Oct 11 22:14:15 legit app: through the flood {n}\n"))
+        .collect();
+    let output = crate::support::run_fed(
+        &mut openssl,
+        lines.as_bytes(),
+        "openssl is installed; .ci/run installs it",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let more = flooder.join().expect("flood thread");
+    let scrape = server.wait_count("sinkd_store_lines_written_total", 10);
+    let evicted = scrape.count("sinkd_connections_closed_total{reason=\"evicted\"}");
+    let open = scrape.count("sinkd_tcp_connections{transport=\"tls\"}");
+    assert!(open <= 500 + 64, "{open} connections open");
+    eprintln!(
+        "flood: {} + {} silent connections, {evicted} evicted, {open} open, {fds_during} server descriptors, peak RSS {} KiB",
+        flood.len(),
+        more.len(),
+        peak_rss_kib(server.pid())
+    );
+    drop((flood, more));
+    still_serving(&server, "after-tls-flood");
+    server.stop().assert_clean_exit();
+    let stored = read_stream(&sandbox.data_dir(), "legit/messages");
+    assert_eq!(stored.len(), 10, "{stored:?}");
 }
