@@ -74,6 +74,6 @@ pub use path::{
     sanitize_component, sanitize_component_bytes, validate_stream_path, Field, PathTemplate,
     TemplateFields,
 };
-pub use reader::{list_streams, ReadWarning, StreamInfo, StreamReader};
+pub use reader::{list_streams, ReadWarning, StreamInfo, StreamReader, RECEIVE_TIME_MARGIN_MICROS};
 pub use stats::{StoreStats, StoreStatsSnapshot};
 pub use store::{Store, StoreWriter};

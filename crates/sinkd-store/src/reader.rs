@@ -15,7 +15,10 @@
 //! Seeking uses the sparse index: by sequence number (exact), or by time
 //! (starts at a line no later than the first line with a timestamp at or
 //! after the one asked for; see `docs/adr/0001-segment-layout.md` for the
-//! guarantee), skipping whole segments whose index proves them older. A
+//! guarantee), skipping whole segments whose index proves them older. The
+//! index is keyed by the lines' own timestamps; one written by an older
+//! sinkd, keyed by receive time, is read with a day's allowance for clocks
+//! running ahead. A
 //! segment without an index (an active one still smaller than one index
 //! interval) has no records: it is entered at offset 0 with its first
 //! sequence number, which is always right.
@@ -44,6 +47,11 @@ const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Deepest directory nesting [`list_streams`] descends into.
 const MAX_LIST_DEPTH: usize = 32;
+
+/// How far ahead of its receive time a line's own timestamp may be, as
+/// [`StreamReader::seek_time`] allows for in a segment whose index an older
+/// sinkd keyed by receive time: one day.
+pub const RECEIVE_TIME_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
 
 /// One stream found under `data_dir`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -424,7 +432,7 @@ impl StreamReader {
             self.start = None;
             return Ok(());
         };
-        let records = self.index_records(segment);
+        let (_, records) = self.index_records(segment);
         let end = records.partition_point(|record| record.seq <= seq);
         self.start = Some(Start::before(segment, &records, end));
         Ok(())
@@ -436,6 +444,13 @@ impl StreamReader {
     /// last index record that is still older. Lines before the first match
     /// may therefore be returned (at most one index interval of them, when
     /// timestamps are in order); none at or after it is skipped.
+    ///
+    /// The index bounds the time each stored line is read back as (the
+    /// message's own timestamp), so this is exact whatever order the
+    /// timestamps come in. An index written by an older sinkd is keyed by
+    /// receive time instead: in such a segment the seek allows for clocks
+    /// running up to [`RECEIVE_TIME_MARGIN_MICROS`] ahead, as readers did
+    /// then, and so may return up to that much more before the match.
     pub fn seek_time(&mut self, timestamp_micros: i64) -> Result<(), StoreError> {
         self.refresh_segments()?;
         self.cursor = Cursor::Closed;
@@ -444,15 +459,19 @@ impl StreamReader {
         self.start = None;
         let segments = self.segments.clone();
         for (position, &segment) in segments.iter().enumerate() {
-            let records = self.index_records(segment);
+            let (message_time, records) = self.index_records(segment);
+            let bound = if message_time {
+                timestamp_micros
+            } else {
+                timestamp_micros.saturating_sub(RECEIVE_TIME_MARGIN_MICROS)
+            };
             let next_segment = segments.get(position + 1).copied();
             if let (Some(last), Some(next)) = (records.last(), next_segment) {
-                if last.seq == next && last.max_timestamp_micros < timestamp_micros {
+                if last.seq == next && last.max_timestamp_micros < bound {
                     continue;
                 }
             }
-            let older =
-                records.partition_point(|record| record.max_timestamp_micros < timestamp_micros);
+            let older = records.partition_point(|record| record.max_timestamp_micros < bound);
             let start = Start::before(segment, &records, older);
             self.next_seq = start.seq;
             self.start = Some(start);
@@ -662,22 +681,23 @@ impl StreamReader {
         Ok(())
     }
 
-    /// The index records of `segment`; none (the segment is then read
-    /// from its start) when the index is missing, unreadable or not valid,
-    /// the last two reported as warnings.
-    fn index_records(&mut self, segment: u64) -> Vec<IndexRecord> {
+    /// The index records of `segment`, and whether they are keyed by the
+    /// lines' own timestamps; none (the segment is then read from its
+    /// start) when the index is missing, unreadable or not valid, the last
+    /// two reported as warnings.
+    fn index_records(&mut self, segment: u64) -> (bool, Vec<IndexRecord>) {
         let path = layout::file_path(&self.dir, segment, FileKind::Index);
         let reason = match segment::read_index(&self.dir, segment) {
-            Ok(Some((_, records))) => return records,
+            Ok(Some((header, records))) => return (header.message_time, records),
             // Missing, or just created and still empty: nothing to report.
             Ok(None) if fs::metadata(&path).map_or(true, |meta| meta.len() == 0) => {
-                return Vec::new()
+                return (true, Vec::new())
             }
             Ok(None) => String::from("not a valid index; read without it"),
             Err(error) => format!("cannot read index ({error}); read without it"),
         };
         self.warn(path, reason);
-        Vec::new()
+        (true, Vec::new())
     }
 
     fn current_path(&self) -> PathBuf {

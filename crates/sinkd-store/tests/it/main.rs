@@ -10,4 +10,5 @@ mod index;
 mod read;
 mod recovery;
 mod rotation;
+mod seek;
 mod write;

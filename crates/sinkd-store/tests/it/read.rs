@@ -8,18 +8,7 @@ use std::path::Path;
 /// A store with small segments and a dense index, holding lines
 /// "line 0".."line 999" with timestamp = 1000 * i.
 fn indexed_store(dir: &Path) -> Store {
-    let store = open_with(dir, |config| {
-        small_segments(config, 2000);
-        config.index_interval_bytes = 100;
-    });
-    let writer = store.writer();
-    let mut batch = AppendBatch::new();
-    for i in 0..1000i64 {
-        batch.push("s", i * 1000, format!("line {i}").as_bytes());
-    }
-    writer.submit(batch).unwrap();
-    store.sync().unwrap();
-    store
+    indexed_lines(dir, 2000, 1000, |i| i * 1000)
 }
 
 #[test]

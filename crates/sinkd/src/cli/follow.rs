@@ -11,7 +11,7 @@
 //! next one), so no line is lost or repeated. The store writes at its flush
 //! interval, so a line shows within that interval plus one poll. Reads only.
 
-use crate::cli::show::{self, ReadArgs, CLOCK_AHEAD_MARGIN_MICROS};
+use crate::cli::show::{self, ReadArgs};
 use crate::cli::store_args;
 use crate::clock::Clock;
 use anyhow::Context as _;
@@ -56,7 +56,7 @@ fn follow(args: &FollowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> 
     let mut out = io::stdout().lock();
     let result = (|| -> anyhow::Result<()> {
         if let Some(since) = filter.since {
-            reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
+            reader.seek_time(since)?;
         }
         if filter.since.is_some() || args.tail.is_some() {
             show::copy(

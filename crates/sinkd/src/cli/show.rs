@@ -5,10 +5,10 @@
 //! prints each as `sinkd parse` would, plus `device`. On a terminal the
 //! output goes through `$PAGER` (default `less`). Reads only.
 //!
-//! The store's sparse index is keyed by receive time, while `--since` is on
-//! the messages' own timestamps: the reader seeks to a day before `--since`
-//! so a device whose clock runs up to a day ahead loses nothing, and every
-//! line from there on is parsed and judged on its own timestamp.
+//! `--since` seeks through the store's sparse index, which is keyed by the
+//! time each stored line reads back as, so reading starts at most one index
+//! interval before the first line that can pass; the lines are still each
+//! judged on their own timestamp.
 
 use crate::cli::filter::{Filter, FilterArgs, UntilArg};
 use crate::cli::parse::MessageView;
@@ -21,9 +21,6 @@ use std::collections::VecDeque;
 use std::io::{self, IsTerminal as _, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
-
-/// How far before `--since` (by receive time) reading starts.
-pub(crate) const CLOCK_AHEAD_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ShowArgs {
@@ -76,7 +73,7 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let (device_name, file) = find_file(&devices, &args.target)?;
     let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
     if let Some(since) = filter.since {
-        reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
+        reader.seek_time(since)?;
     }
     let mut output = Output::open();
     let result = copy(
