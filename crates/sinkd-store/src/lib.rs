@@ -56,6 +56,7 @@ pub mod hint;
 mod key;
 mod layout;
 pub mod path;
+mod read_ahead;
 mod reader;
 mod recover;
 mod segment;

@@ -8,6 +8,7 @@ mod support;
 mod errors;
 mod index;
 mod read;
+mod read_ahead;
 mod recovery;
 mod rotation;
 mod seek;

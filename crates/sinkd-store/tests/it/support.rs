@@ -77,6 +77,17 @@ pub(crate) fn indexed_lines(
     store
 }
 
+/// Cuts the file at `path` to half its length (a damaged segment).
+pub(crate) fn cut_in_half(path: &Path) {
+    let length = fs::metadata(path).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+}
+
 /// A temporary directory on tmpfs when the machine has one, for tests that
 /// create thousands of files.
 pub(crate) fn fast_tempdir() -> TempDir {

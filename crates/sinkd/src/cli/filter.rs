@@ -6,7 +6,10 @@
 //! Times are RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` in the local zone, or a
 //! duration ago (`90s`, `15m`, `2h`, `7d`). A `--grep` pattern without
 //! regex metacharacters is searched as a literal with `memchr::memmem`
-//! alone; any other goes through the `regex` crate.
+//! alone; any other goes through the `regex` crate, after a search for a
+//! literal every match contains, when the pattern has one (from
+//! `regex-syntax`'s prefix and suffix extraction): the reader finds the
+//! lines holding it over whole buffers, and only those meet the regex.
 
 use crate::cli::store_args::UsageError;
 use jiff::tz::TimeZone;
@@ -53,6 +56,8 @@ pub(crate) struct Filter {
     until: Option<i64>,
     priority: Option<PriorityTable>,
     grep: Option<Grep>,
+    /// A literal every line that passes `grep` contains.
+    needle: Option<Box<memmem::Finder<'static>>>,
 }
 
 impl FilterArgs {
@@ -94,11 +99,21 @@ impl FilterArgs {
                 }
             })
             .transpose()?;
+        let needle = match &grep {
+            Some(Grep::Literal(finder)) => Some(finder.clone()),
+            Some(Grep::Regex(_)) => self
+                .grep
+                .as_deref()
+                .and_then(required_literal)
+                .map(|literal| Box::new(memmem::Finder::new(&literal).into_owned())),
+            None => None,
+        };
         Ok(Filter {
             since: time("--since", self.since.as_deref())?,
             until: time("--until", until)?,
             priority,
             grep,
+            needle,
         })
     }
 }
@@ -129,6 +144,12 @@ impl Filter {
         }
     }
 
+    /// A literal every line that passes contains, for the reader to look
+    /// for ([`sinkd_store::StreamReader::next_line_containing`]).
+    pub(crate) fn needle(&self) -> Option<&memmem::Finder<'static>> {
+        self.needle.as_deref()
+    }
+
     /// Whether `line` can pass at all, judged on its bytes alone (the grep
     /// pattern), so lines that cannot are never parsed.
     pub(crate) fn may_match(&self, line: &[u8]) -> bool {
@@ -137,6 +158,47 @@ impl Filter {
             _ => true,
         }
     }
+}
+
+/// Shortest literal worth searching for ahead of a regex.
+const MIN_NEEDLE: usize = 2;
+
+/// A literal that every match of `pattern` contains: the longest common
+/// prefix of the literals its matches start with, or common suffix of those
+/// they end with, whichever is longer. `None` when the pattern has none of
+/// at least [`MIN_NEEDLE`] bytes (or `regex-syntax` reads it otherwise
+/// than the `regex` crate would: then it is not used).
+fn required_literal(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let common = |kind: ExtractKind| -> Option<Vec<u8>> {
+        let prefix = matches!(kind, ExtractKind::Prefix);
+        let seq = Extractor::new().kind(kind).extract(&hir);
+        let literals = seq.literals()?;
+        let (first, rest) = literals.split_first()?;
+        let mut common = first.as_bytes().to_vec();
+        for literal in rest {
+            let bytes = literal.as_bytes();
+            if prefix {
+                let shared = common.iter().zip(bytes).take_while(|(a, b)| a == b).count();
+                common.truncate(shared);
+            } else {
+                let shared = (common.iter().rev().zip(bytes.iter().rev()))
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                common.drain(..common.len() - shared);
+            }
+        }
+        Some(common)
+    };
+    let prefix = common(ExtractKind::Prefix).unwrap_or_default();
+    let suffix = common(ExtractKind::Suffix).unwrap_or_default();
+    let longest = if suffix.len() > prefix.len() {
+        suffix
+    } else {
+        prefix
+    };
+    (longest.len() >= MIN_NEEDLE).then_some(longest)
 }
 
 /// Parses T into microseconds since the Unix epoch.
@@ -240,10 +302,51 @@ mod tests {
         };
         let filter = args.compile(None, NOW, &TimeZone::UTC).unwrap();
         assert!(matches!(filter.grep, Some(Grep::Regex(_))));
+        assert_eq!(filter.needle().map(|n| n.needle()), Some(&b"log"[..]));
         let args = FilterArgs {
             grep: Some(String::from("(")),
             ..FilterArgs::default()
         };
         assert!(args.compile(None, NOW, &TimeZone::UTC).is_err());
+    }
+
+    #[test]
+    fn a_regex_lends_the_literal_all_its_matches_contain() {
+        let literal =
+            |pattern: &str| required_literal(pattern).map(|l| String::from_utf8(l).unwrap());
+        assert_eq!(
+            literal("port (4[0-9]|5[0-2]) link"),
+            Some(String::from("port "))
+        );
+        assert_eq!(
+            literal("(up|down) on eth0$"),
+            Some(String::from(" on eth0"))
+        );
+        assert_eq!(literal("link (up|down)"), Some(String::from("link ")));
+        // Nothing shared, too short, or not literal at all.
+        assert_eq!(literal("foo|bar"), None);
+        assert_eq!(literal("a.*"), None);
+        assert_eq!(literal("[0-9]+"), None);
+        assert_eq!(literal(""), None);
+        // Case-insensitive: the variants share nothing.
+        assert_eq!(literal("(?i)error"), None);
+        // Each found literal is in every line the regex matches.
+        for (pattern, lines) in [
+            (
+                "port (4[0-9]|5[0-2]) link",
+                &["x port 47 link up", "port 50 link"][..],
+            ),
+            (
+                "(up|down) on eth0$",
+                &["link up on eth0", "went down on eth0"][..],
+            ),
+        ] {
+            let regex = regex::bytes::Regex::new(pattern).unwrap();
+            let needle = required_literal(pattern).unwrap();
+            for line in lines {
+                assert!(regex.is_match(line.as_bytes()), "{pattern} {line}");
+                assert!(memmem::find(line.as_bytes(), &needle).is_some());
+            }
+        }
     }
 }

@@ -72,6 +72,7 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let devices = store_args::devices(&data_dir)?;
     let (device_name, file) = find_file(&devices, &args.target)?;
     let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
+    reader.set_read_ahead(StreamReader::read_ahead_for_machine());
     if let Some(since) = filter.since {
         reader.seek_time(since)?;
     }
@@ -169,7 +170,14 @@ pub(crate) fn copy(
 ) -> anyhow::Result<()> {
     let mut tail: VecDeque<Vec<u8>> = VecDeque::new();
     let mut rendered = Vec::with_capacity(1024);
-    while let Some((_, line)) = reader.next_line()? {
+    loop {
+        let next = match filter.needle() {
+            Some(needle) => reader.next_line_containing(needle)?,
+            None => reader.next_line()?,
+        };
+        let Some((_, line)) = next else {
+            break;
+        };
         rendered.clear();
         if !render(line, filter, json, device, received, &mut rendered)? {
             continue;
