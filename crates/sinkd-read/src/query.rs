@@ -5,8 +5,11 @@
 //! Times are RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` in the given local zone,
 //! or a duration ago (`90s`, `15m`, `2h`, `7d`). A `grep` pattern without
 //! regex metacharacters is searched as a literal with `memchr::memmem`
-//! alone; any other goes through the `regex` crate (which finds the
-//! pattern's required literals itself before running the automaton).
+//! alone; any other goes through the `regex` crate, after a search for a
+//! literal every match contains, when the pattern has one (from
+//! `regex-syntax`'s prefix and suffix extraction): the reader finds the
+//! lines holding it over whole buffers ([`Query::needle`]), and only those
+//! meet the regex.
 
 use jiff::tz::TimeZone;
 use memchr::memmem;
@@ -48,6 +51,8 @@ pub struct Query {
     until: Option<i64>,
     priority: Option<PriorityTable>,
     grep: Option<Grep>,
+    /// A literal every passing line contains.
+    needle: Option<Box<memmem::Finder<'static>>>,
 }
 
 impl QueryText<'_> {
@@ -86,11 +91,20 @@ impl QueryText<'_> {
                 }
             })
             .transpose()?;
+        let needle = match &grep {
+            Some(Grep::Literal(finder)) => Some(finder.clone()),
+            Some(Grep::Regex(_)) => self
+                .grep
+                .and_then(required_literal)
+                .map(|literal| Box::new(memmem::Finder::new(&literal).into_owned())),
+            None => None,
+        };
         Ok(Query {
             since: time("since", self.since)?,
             until: time("until", self.until)?,
             priority,
             grep,
+            needle,
         })
     }
 }
@@ -126,6 +140,12 @@ impl Query {
         }
     }
 
+    /// A literal every line that passes contains, for the reader to look
+    /// for ([`sinkd_store::StreamReader::next_line_containing`]).
+    pub fn needle(&self) -> Option<&memmem::Finder<'static>> {
+        self.needle.as_deref()
+    }
+
     /// Whether `line` can pass at all, judged on its bytes alone (a literal
     /// grep pattern), so lines that cannot are never parsed.
     pub fn may_match(&self, line: &[u8]) -> bool {
@@ -134,6 +154,47 @@ impl Query {
             _ => true,
         }
     }
+}
+
+/// Shortest literal worth searching for ahead of a regex.
+const MIN_NEEDLE: usize = 2;
+
+/// A literal that every match of `pattern` contains: the longest common
+/// prefix of the literals its matches start with, or common suffix of those
+/// they end with, whichever is longer. `None` when the pattern has none of
+/// at least [`MIN_NEEDLE`] bytes (or `regex-syntax` reads it otherwise
+/// than the `regex` crate would: then it is not used).
+fn required_literal(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let common = |kind: ExtractKind| -> Option<Vec<u8>> {
+        let prefix = matches!(kind, ExtractKind::Prefix);
+        let seq = Extractor::new().kind(kind).extract(&hir);
+        let literals = seq.literals()?;
+        let (first, rest) = literals.split_first()?;
+        let mut common = first.as_bytes().to_vec();
+        for literal in rest {
+            let bytes = literal.as_bytes();
+            if prefix {
+                let shared = common.iter().zip(bytes).take_while(|(a, b)| a == b).count();
+                common.truncate(shared);
+            } else {
+                let shared = (common.iter().rev().zip(bytes.iter().rev()))
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                common.drain(..common.len() - shared);
+            }
+        }
+        Some(common)
+    };
+    let prefix = common(ExtractKind::Prefix).unwrap_or_default();
+    let suffix = common(ExtractKind::Suffix).unwrap_or_default();
+    let longest = if suffix.len() > prefix.len() {
+        suffix
+    } else {
+        prefix
+    };
+    (longest.len() >= MIN_NEEDLE).then_some(longest)
 }
 
 /// Parses T into microseconds since the Unix epoch.

@@ -8,18 +8,10 @@ use sinkd_store::{StoreError, StreamReader};
 use std::collections::VecDeque;
 use std::io;
 
-/// How far before `since` (by the index's time) reading starts.
-///
-/// The store's sparse index is keyed by receive time, while `since` is on
-/// the messages' own timestamps: reading starts a day early so a device
-/// whose clock runs up to a day ahead loses nothing, and every line from
-/// there on is judged on its own timestamp.
-const CLOCK_AHEAD_MARGIN_MICROS: i64 = 86_400 * 1_000_000;
-
 /// What a scan went through.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Scanned {
-    /// Lines read from the stream.
+    /// Lines read from the stream (with a needle: those holding it).
     pub read: u64,
     /// Lines that passed and were handed over (with a tail: kept).
     pub matched: u64,
@@ -35,11 +27,12 @@ pub enum ScanError {
     Emit(io::Error),
 }
 
-/// Positions `reader` for `query`: at the first line that can be at or
+/// Positions `reader` for `query`: through the sparse index (keyed by
+/// the stored lines' own timestamps) at the first line that can be at or
 /// after `since`, or where it is when there is no `since`.
 pub fn start(reader: &mut StreamReader, query: &Query) -> Result<(), StoreError> {
     if let Some(since) = query.since() {
-        reader.seek_time(since.saturating_sub(CLOCK_AHEAD_MARGIN_MICROS))?;
+        reader.seek_time(since)?;
     }
     Ok(())
 }
@@ -58,7 +51,16 @@ pub fn scan(
     let mut scanned = Scanned::default();
     let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
     let mut rendered = Vec::with_capacity(1024);
-    while let Some((_, line)) = reader.next_line()? {
+    loop {
+        // With a literal every match holds, the reader skips the other
+        // lines over whole buffers.
+        let next = match query.needle() {
+            Some(needle) => reader.next_line_containing(needle)?,
+            None => reader.next_line()?,
+        };
+        let Some((_, line)) = next else {
+            break;
+        };
         scanned.read += 1;
         rendered.clear();
         if !render(line, query, form, device, received, &mut rendered) {

@@ -19,7 +19,10 @@ mod tests;
 pub(crate) struct Entry {
     stream: Range<usize>,
     line: Range<usize>,
+    /// The time the index is keyed by: the message's own.
     pub(crate) timestamp_micros: i64,
+    /// When the message was received: what the write latency counts from.
+    pub(crate) received_micros: i64,
     /// FNV-1a of the stream path; picks the writer thread.
     pub(crate) stream_hash: u64,
 }
@@ -54,7 +57,8 @@ impl AppendBatch {
     /// by [`crate::PathTemplate::expand_into`]).
     ///
     /// `timestamp_micros` is the message time in microseconds since the Unix
-    /// epoch; it feeds the time index.
+    /// epoch; it feeds the time index and stands for the receive time too
+    /// (see [`AppendBatch::push_received_with`] to give both).
     pub fn push(&mut self, stream: &str, timestamp_micros: i64, line: &[u8]) {
         self.push_with(stream, timestamp_micros, |arena| {
             arena.extend_from_slice(line)
@@ -69,6 +73,24 @@ impl AppendBatch {
     /// corrupted.
     pub fn push_with<F>(&mut self, stream: &str, timestamp_micros: i64, write_line: F)
     where
+        F: FnOnce(&mut Vec<u8>),
+    {
+        self.push_received_with(stream, timestamp_micros, timestamp_micros, write_line);
+    }
+
+    /// Like [`AppendBatch::push_with`], with the two times apart:
+    /// `timestamp_micros`, the time the stored line will be read back as
+    /// (the message's own, completed as the line is written), keys the time
+    /// index that `StreamReader::seek_time` searches; `received_micros` is
+    /// when the message arrived, what [`crate::StoreConfig::on_write`]
+    /// measures the wait from.
+    pub fn push_received_with<F>(
+        &mut self,
+        stream: &str,
+        timestamp_micros: i64,
+        received_micros: i64,
+        write_line: F,
+    ) where
         F: FnOnce(&mut Vec<u8>),
     {
         let stream_range = self.stream_range(stream);
@@ -89,6 +111,7 @@ impl AppendBatch {
             stream: stream_range,
             line: line_start..line_end,
             timestamp_micros,
+            received_micros,
             stream_hash: stream_hash(stream.as_bytes()),
         });
     }
@@ -149,6 +172,7 @@ impl AppendBatch {
             stream: stream_range,
             line: line_start..self.arena.len(),
             timestamp_micros: entry.timestamp_micros,
+            received_micros: entry.received_micros,
             stream_hash: entry.stream_hash,
         });
     }

@@ -70,9 +70,9 @@ pub struct StoreConfig {
     /// Longest time a line waits in a writer's memory before it is written.
     pub flush_interval: Duration,
     /// Told, after each write of a stream's buffer, how long ago the oldest
-    /// line in it was stamped (`timestamp_micros` of `AppendBatch::push`).
-    /// The collector stamps lines with their receive time, so this feeds
-    /// its receive-to-written latency histogram. Called on a writer thread:
+    /// line in it was received (`received_micros` of
+    /// `AppendBatch::push_received_with`, the timestamp of `push`); the
+    /// collector feeds its receive-to-written latency histogram from it. Called on a writer thread:
     /// it must be cheap and must not block.
     pub on_write: Option<WriteObserver>,
     /// Everything buffered is written as soon as the input has paused this

@@ -111,6 +111,11 @@ pub(crate) const INDEX_HEADER_LEN: usize = 32;
 /// Size of one index record.
 pub(crate) const INDEX_RECORD_LEN: usize = 32;
 
+/// Header flag (bytes 14..16): the records are keyed by the lines' own
+/// timestamps. Indexes written before the flag existed have it clear and
+/// are keyed by receive time.
+const FLAG_MESSAGE_TIME: u16 = 1;
+
 /// The header of an index file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct IndexHeader {
@@ -119,6 +124,11 @@ pub(crate) struct IndexHeader {
     /// Wall-clock creation time of the segment, microseconds since the Unix
     /// epoch; rotation by age counts from here.
     pub(crate) created_micros: i64,
+    /// Whether `max_timestamp_micros` bounds the lines' own timestamps
+    /// (every index this code writes) rather than their receive times (an
+    /// index written by an older sinkd; readers then allow for clocks
+    /// running ahead).
+    pub(crate) message_time: bool,
 }
 
 impl IndexHeader {
@@ -128,7 +138,12 @@ impl IndexHeader {
         out[8..10].copy_from_slice(&INDEX_VERSION.to_le_bytes());
         out[10..12].copy_from_slice(&(INDEX_HEADER_LEN as u16).to_le_bytes());
         out[12..14].copy_from_slice(&(INDEX_RECORD_LEN as u16).to_le_bytes());
-        // 14..16 reserved, zero.
+        let flags = if self.message_time {
+            FLAG_MESSAGE_TIME
+        } else {
+            0
+        };
+        out[14..16].copy_from_slice(&flags.to_le_bytes());
         out[16..24].copy_from_slice(&self.first_seq.to_le_bytes());
         out[24..32].copy_from_slice(&self.created_micros.to_le_bytes());
         out
@@ -147,6 +162,7 @@ impl IndexHeader {
         Some(IndexHeader {
             first_seq: u64_at(bytes, 16),
             created_micros: u64_at(bytes, 24) as i64,
+            message_time: u16_at(bytes, 14) & FLAG_MESSAGE_TIME != 0,
         })
     }
 }

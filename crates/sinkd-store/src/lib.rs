@@ -56,6 +56,7 @@ pub mod hint;
 mod key;
 mod layout;
 pub mod path;
+mod read_ahead;
 mod reader;
 mod recover;
 mod segment;
@@ -74,6 +75,6 @@ pub use path::{
     sanitize_component, sanitize_component_bytes, validate_stream_path, Field, PathTemplate,
     TemplateFields,
 };
-pub use reader::{list_streams, ReadWarning, StreamInfo, StreamReader};
+pub use reader::{list_streams, ReadWarning, StreamInfo, StreamReader, RECEIVE_TIME_MARGIN_MICROS};
 pub use stats::{StoreStats, StoreStatsSnapshot};
 pub use store::{Store, StoreWriter};

@@ -193,9 +193,12 @@ fn recover_active(
                     i64::try_from(since.as_micros()).unwrap_or(now_micros)
                 });
             (
+                // Records rebuilt here and after are "unknown"
+                // (`i64::MAX`), true whatever keyed the lost index.
                 IndexHeader {
                     first_seq,
                     created_micros,
+                    message_time: true,
                 },
                 Vec::new(),
                 true,

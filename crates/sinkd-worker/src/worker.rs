@@ -14,8 +14,8 @@ use arc_swap::ArcSwap;
 use jiff::tz::TimeZone;
 use sinkd_listen::RawBatch;
 use sinkd_metrics::{DropReason, Metrics};
-use sinkd_proto::format::{write_escaped, write_message};
-use sinkd_proto::{parse, Format, Message, ReceiveTime};
+use sinkd_proto::format::{write_escaped, write_message, OutputFormat};
+use sinkd_proto::{parse, Format, Message, ReceiveTime, Timestamp};
 use sinkd_relay::RelayBatch;
 use sinkd_store::{StoreWriter, TemplateFields};
 use std::io::Write as _;
@@ -129,11 +129,16 @@ impl Worker {
                         self.stream_path.clear();
                         template.expand_into(&fields, &mut self.stream_path);
                         let mut line_len = 0;
-                        out.push_with(&self.stream_path, raw.received_unix_micros, |buf| {
-                            let start = buf.len();
-                            write_escaped(&message, sink.format, &received.local, buf);
-                            line_len = buf.len() - start;
-                        });
+                        out.push_received_with(
+                            &self.stream_path,
+                            stored_time_micros(&message, sink.format, &received),
+                            raw.received_unix_micros,
+                            |buf| {
+                                let start = buf.len();
+                                write_escaped(&message, sink.format, &received.local, buf);
+                                line_len = buf.len() - start;
+                            },
+                        );
                         tally.messages += 1;
                         tally.bytes += line_len as u64 + 1;
                     }
@@ -201,6 +206,36 @@ impl Worker {
                 );
             }
         }
+    }
+}
+
+/// The time the line `write_escaped` stores for `message` in `format` is
+/// read back as by `sinkd show` (which parses the stored line with the
+/// local zone, as the receiver does): the store keys its time index by it,
+/// so a seek by the messages' own timestamps is exact.
+///
+/// The written time is the message's timestamp, or the receive time when it
+/// has none (or none that can be written). RFC 5424 writes it whole. RFC
+/// 3164 writes its wall-clock fields to the second, without year or zone,
+/// and a reader completes them with the local zone's offset: the one the
+/// worker stands for here is the offset at receipt. The bsd format writes
+/// no time, so the receive time stands in (a line without a timestamp
+/// passes no time bound anyway).
+fn stored_time_micros(message: &Message<'_>, format: OutputFormat, received: &ReceiveTime) -> i64 {
+    let written: &Timestamp = message
+        .timestamp
+        .as_ref()
+        .filter(|timestamp| timestamp.is_valid() && timestamp.year <= 9999)
+        .unwrap_or(&received.local);
+    match format {
+        OutputFormat::Rfc5424 => written.unix_micros(),
+        OutputFormat::Rfc3164 => Timestamp {
+            micros: 0,
+            offset_minutes: received.local.offset_minutes,
+            ..*written
+        }
+        .unix_micros(),
+        OutputFormat::Bsd => received.local.unix_micros(),
     }
 }
 

@@ -49,6 +49,7 @@ fn literal_and_regex_grep() {
     assert!(!query.may_match(b"logout"));
     let query = compile("log(in|out)$").unwrap();
     assert!(matches!(query.grep, Some(Grep::Regex(_))));
+    assert_eq!(query.needle().map(|n| n.needle()), Some(&b"log"[..]));
     let error = compile("(").err().unwrap();
     assert_eq!(error.field, "grep");
     assert_eq!(error.value, "(");
@@ -97,4 +98,43 @@ fn time_bounds_are_inclusive_then_exclusive() {
     assert!(judge("<13>1 2026-01-01T00:00:01Z h a - - - inside"));
     assert!(!judge("<13>1 2026-01-01T00:00:02Z h a - - - at until"));
     assert!(!judge("no timestamp at all"));
+}
+
+#[test]
+fn a_regex_lends_the_literal_all_its_matches_contain() {
+    let literal = |pattern: &str| required_literal(pattern).map(|l| String::from_utf8(l).unwrap());
+    assert_eq!(
+        literal("port (4[0-9]|5[0-2]) link"),
+        Some(String::from("port "))
+    );
+    assert_eq!(
+        literal("(up|down) on eth0$"),
+        Some(String::from(" on eth0"))
+    );
+    assert_eq!(literal("link (up|down)"), Some(String::from("link ")));
+    // Nothing shared, too short, or not literal at all.
+    assert_eq!(literal("foo|bar"), None);
+    assert_eq!(literal("a.*"), None);
+    assert_eq!(literal("[0-9]+"), None);
+    assert_eq!(literal(""), None);
+    // Case-insensitive: the variants share nothing.
+    assert_eq!(literal("(?i)error"), None);
+    // Each found literal is in every line the regex matches.
+    for (pattern, lines) in [
+        (
+            "port (4[0-9]|5[0-2]) link",
+            &["x port 47 link up", "port 50 link"][..],
+        ),
+        (
+            "(up|down) on eth0$",
+            &["link up on eth0", "went down on eth0"][..],
+        ),
+    ] {
+        let regex = regex::bytes::Regex::new(pattern).unwrap();
+        let needle = required_literal(pattern).unwrap();
+        for line in lines {
+            assert!(regex.is_match(line.as_bytes()), "{pattern} {line}");
+            assert!(memmem::find(line.as_bytes(), &needle).is_some());
+        }
+    }
 }

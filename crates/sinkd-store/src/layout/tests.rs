@@ -48,6 +48,7 @@ fn index_round_trips_and_stops_at_garbage() {
     let header = IndexHeader {
         first_seq: 10,
         created_micros: 1_700_000_000_000_000,
+        message_time: true,
     };
     let records = [
         IndexRecord {
@@ -92,4 +93,20 @@ fn index_round_trips_and_stops_at_garbage() {
     other_version[8] = 2;
     assert!(decode_index(&other_version, 10).is_none());
     assert!(decode_index(b"short", 10).is_none());
+}
+
+#[test]
+fn an_index_without_the_message_time_flag_is_keyed_by_receive_time() {
+    let header = IndexHeader {
+        first_seq: 1,
+        created_micros: 7,
+        message_time: true,
+    };
+    let mut bytes = header.encode();
+    assert_eq!(&bytes[14..16], &[1, 0]);
+    // As sinkd wrote it before the flag: bytes 14..16 zero.
+    bytes[14] = 0;
+    let decoded = IndexHeader::decode(&bytes).unwrap();
+    assert!(!decoded.message_time);
+    assert_eq!((decoded.first_seq, decoded.created_micros), (1, 7));
 }

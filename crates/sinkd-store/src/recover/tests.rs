@@ -8,6 +8,7 @@ fn write_index_file(dir: &Path, first_seq: u64, records: &[IndexRecord]) {
     let mut bytes = IndexHeader {
         first_seq,
         created_micros: 123,
+        message_time: true,
     }
     .encode()
     .to_vec();

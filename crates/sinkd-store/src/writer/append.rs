@@ -28,10 +28,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 impl Writer {
+    /// Appends `line` to stream `id`; `(timestamp_micros, received_micros)`
+    /// are the time that keys the index and the receive time.
     pub(super) fn append(
         &mut self,
         id: u32,
-        timestamp_micros: i64,
+        (timestamp_micros, received_micros): (i64, i64),
         line: &[u8],
         now: Instant,
         wall: i64,
@@ -85,7 +87,7 @@ impl Writer {
             active.last_index_offset = Some(active.size);
         }
         if len_before == 0 {
-            stream.buf_oldest_micros = timestamp_micros;
+            stream.buf_oldest_micros = received_micros;
             stream.buf_since = now;
         }
         active.size += line_bytes;

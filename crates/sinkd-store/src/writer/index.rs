@@ -57,6 +57,7 @@ impl Writer {
             let header = IndexHeader {
                 first_seq: active.first_seq,
                 created_micros: active.created_micros,
+                message_time: true,
             };
             self.index_bytes.extend_from_slice(&header.encode());
         }

@@ -100,7 +100,13 @@ impl Writer {
             let Some((_, line)) = batch.resolve(entry).filter(|_| id != NO_STREAM) else {
                 continue;
             };
-            self.append(id, entry.timestamp_micros, line, now, wall);
+            self.append(
+                id,
+                (entry.timestamp_micros, entry.received_micros),
+                line,
+                now,
+                wall,
+            );
         }
         self.batch_ids = ids;
         if self.pool.held_bytes() > self.shared.buffer_budget {

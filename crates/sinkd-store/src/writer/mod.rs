@@ -141,7 +141,7 @@ struct Stream {
     active: Option<Active>,
     next_seq: u64,
     buf_lines: u64,
-    /// `timestamp_micros` of the first line in `buf`.
+    /// Receive time of the first line in `buf`.
     buf_oldest_micros: i64,
     /// When the first line in `buf` arrived.
     buf_since: Instant,

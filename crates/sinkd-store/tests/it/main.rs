@@ -8,6 +8,8 @@ mod support;
 mod errors;
 mod index;
 mod read;
+mod read_ahead;
 mod recovery;
 mod rotation;
+mod seek;
 mod write;

@@ -8,18 +8,7 @@ use std::path::Path;
 /// A store with small segments and a dense index, holding lines
 /// "line 0".."line 999" with timestamp = 1000 * i.
 fn indexed_store(dir: &Path) -> Store {
-    let store = open_with(dir, |config| {
-        small_segments(config, 2000);
-        config.index_interval_bytes = 100;
-    });
-    let writer = store.writer();
-    let mut batch = AppendBatch::new();
-    for i in 0..1000i64 {
-        batch.push("s", i * 1000, format!("line {i}").as_bytes());
-    }
-    writer.submit(batch).unwrap();
-    store.sync().unwrap();
-    store
+    indexed_lines(dir, 2000, 1000, |i| i * 1000)
 }
 
 #[test]
@@ -176,13 +165,7 @@ fn damaged_files_are_reported_and_the_rest_still_reads() {
     assert!(file(segments[1], "log.zst").exists());
     // A compressed segment cut in half, and an index that is garbage.
     let truncated = file(segments[1], "log.zst");
-    let length = std::fs::metadata(&truncated).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&truncated)
-        .unwrap()
-        .set_len(length / 2)
-        .unwrap();
+    cut_in_half(&truncated);
     let garbage = file(segments[2], "idx");
     std::fs::write(&garbage, vec![0xab; 200]).unwrap();
 
@@ -242,4 +225,37 @@ fn damaged_files_are_reported_and_the_rest_still_reads() {
     assert_eq!(reader.take_warnings()[0].path, truncated);
     reader.seek_time(0).unwrap();
     assert_eq!(drain(&mut reader), lines);
+}
+
+#[test]
+fn next_line_containing_is_next_line_filtered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = indexed_store(dir.path());
+    let filtered = |needle: &str, from: u64, depth: usize| {
+        let finder = memchr::memmem::Finder::new(needle);
+        let mut reader = StreamReader::open(dir.path(), "s").unwrap();
+        reader.set_read_ahead(depth);
+        reader.seek_seq(from).unwrap();
+        let mut found = Vec::new();
+        while let Some((seq, line)) = reader.next_line_containing(&finder).unwrap() {
+            found.push((seq, String::from_utf8_lossy(line).into_owned()));
+        }
+        // It goes on from where the search stopped: nothing is left.
+        assert!(reader.next_line().unwrap().is_none());
+        found
+    };
+    for needle in [
+        "line 1", "7", "line 999", "line 0", "ne", "", "\n", "nothing",
+    ] {
+        for from in [1, 333] {
+            let expected: Vec<(u64, String)> = read_all(dir.path(), "s")
+                .into_iter()
+                .filter(|(seq, line)| *seq >= from && line.contains(needle))
+                .collect();
+            for depth in [0, 2] {
+                assert_eq!(filtered(needle, from, depth), expected, "{needle:?} {from}");
+            }
+        }
+    }
+    store.shutdown().unwrap();
 }

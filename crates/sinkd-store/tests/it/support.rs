@@ -54,6 +54,40 @@ pub(crate) fn small_segments(config: &mut StoreConfig, bytes: u64) {
     config.segment_max_count = 0;
 }
 
+/// A store on `dir` with segments of at most `segment_bytes` and an index
+/// record every 100 bytes, holding lines "line 0".."line {count-1}" of
+/// stream `s`, line I stamped `timestamp(I)`; synced, still running.
+pub(crate) fn indexed_lines(
+    dir: &Path,
+    segment_bytes: u64,
+    count: i64,
+    timestamp: impl Fn(i64) -> i64,
+) -> Store {
+    let store = open_with(dir, |config| {
+        small_segments(config, segment_bytes);
+        config.index_interval_bytes = 100;
+    });
+    let writer = store.writer();
+    let mut batch = AppendBatch::new();
+    for i in 0..count {
+        batch.push("s", timestamp(i), format!("line {i}").as_bytes());
+    }
+    writer.submit(batch).unwrap();
+    store.sync().unwrap();
+    store
+}
+
+/// Cuts the file at `path` to half its length (a damaged segment).
+pub(crate) fn cut_in_half(path: &Path) {
+    let length = fs::metadata(path).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+}
+
 /// A temporary directory on tmpfs when the machine has one, for tests that
 /// create thousands of files.
 pub(crate) fn fast_tempdir() -> TempDir {

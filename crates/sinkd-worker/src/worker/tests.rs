@@ -212,3 +212,35 @@ fn relay_sinks_get_the_wire_format_not_the_store_form() {
     relays.shutdown();
     store.shutdown().unwrap();
 }
+
+#[test]
+fn the_index_time_is_the_time_the_stored_line_reads_back_as() {
+    // Received 2026-03-08T08:53:20Z, seen at +01:00.
+    let received = ReceiveTime::new(1_772_960_000, 250_000, 60);
+    let frames: [&[u8]; 6] = [
+        b"<34>1 2026-03-08T13:00:00.123456+05:00 sw1 app 1 - - sender zone",
+        b"<34>1 2026-03-07T23:59:59.5Z sw1 app 1 - - yesterday, UTC",
+        b"<13>Mar  8 09:10:11 sw1 app: no zone, no year",
+        b"<13>Dec 31 23:59:59 sw1 app: last year's",
+        b"<13>no timestamp at all",
+        b"not syslog",
+    ];
+    for frame in frames {
+        let message = parse(frame, &received);
+        for format in OutputFormat::ALL {
+            let key = stored_time_micros(&message, format, &received);
+            let mut line = Vec::new();
+            write_escaped(&message, format, &received.local, &mut line);
+            let read_back = parse(&line, &received).timestamp;
+            match format {
+                OutputFormat::Bsd => assert_eq!(key, received.local.unix_micros()),
+                _ => assert_eq!(
+                    read_back.map(|time| time.unix_micros()),
+                    Some(key),
+                    "{format}: {}",
+                    String::from_utf8_lossy(&line)
+                ),
+            }
+        }
+    }
+}

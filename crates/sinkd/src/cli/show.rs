@@ -68,6 +68,8 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let devices = store_args::devices(&data_dir)?;
     let (device_name, file) = find_file(&devices, &args.target)?;
     let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
+    // Closed segments ahead are decompressed on the cores to spare.
+    reader.set_read_ahead(StreamReader::read_ahead_for_machine());
     sinkd_read::start(&mut reader, &filter)?;
     let mut output = Output::open();
     let result = copy(
