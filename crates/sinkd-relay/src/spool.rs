@@ -39,6 +39,7 @@ use sinkd_store::{AppendBatch, FsyncPolicy, Store, StoreConfig, StoreWriter, Str
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -120,11 +121,21 @@ impl Spool {
         let sink = config.name.clone();
         let root = config.spool_dir.clone();
         let stream_dir = root.join(STREAM);
-        fs::create_dir_all(&stream_dir).map_err(|source| RelayError::SpoolFile {
-            sink: sink.clone(),
-            op: "create directory",
-            path: stream_dir.clone(),
-            source,
+        // The spool lives in `data_dir/.relay/<sink>/`: no link on that way
+        // is followed (a `.relay` that is a link would carry the spool out
+        // of data_dir); below it the spool's store follows none either.
+        let beneath_of = root
+            .parent()
+            .and_then(Path::parent)
+            .filter(|base| !base.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        sinkd_store::create_dir_beneath(beneath_of, &stream_dir).map_err(|source| {
+            RelayError::SpoolFile {
+                sink: sink.clone(),
+                op: "create directory",
+                path: stream_dir.clone(),
+                source,
+            }
         })?;
         let spool_error = |source| RelayError::Spool {
             sink: sink.clone(),
@@ -702,7 +713,13 @@ fn read_cursor(path: &Path) -> io::Result<Option<u64>> {
 /// Writes the cursor file atomically: a temporary file renamed over it.
 fn write_cursor(root: &Path, acked: u64, sync: bool) -> io::Result<()> {
     let temp = root.join(CURSOR_TEMP);
-    let mut file = fs::File::create(&temp)?;
+    // A link left in the temp file's place is not followed.
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&temp)?;
     let mut text = [0u8; 64];
     let mut cursor = io::Cursor::new(&mut text[..]);
     write!(cursor, "{CURSOR_MAGIC}\nacked {acked}\n")?;

@@ -13,14 +13,14 @@
 //! (re)compresses closed segments still in `.log` form, so a device that
 //! never speaks again still has its old segments compressed.
 
+use crate::beneath::{Beneath, How};
 use crate::layout::{self, FileKind};
-use crate::recover::remove_if_exists;
 use crate::segment;
 use crate::stats::{self, StoreStats};
 use crate::sys;
 use crate::warnings::WarnLimit;
 use crossbeam_channel::{Receiver, Sender};
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,6 +44,8 @@ pub(crate) enum CompressJob {
 
 /// The compressor thread's state.
 pub(crate) struct Compressor {
+    /// Every file is opened through it, following no link.
+    beneath: Arc<Beneath>,
     pub(crate) data_dir: PathBuf,
     pub(crate) level: i32,
     pub(crate) jobs: Receiver<CompressJob>,
@@ -53,12 +55,14 @@ pub(crate) struct Compressor {
 
 impl Compressor {
     pub(crate) fn new(
+        beneath: Arc<Beneath>,
         data_dir: PathBuf,
         level: i32,
         jobs: Receiver<CompressJob>,
         stats: Arc<StoreStats>,
     ) -> Compressor {
         Compressor {
+            beneath,
             data_dir,
             level,
             jobs,
@@ -133,7 +137,7 @@ impl Compressor {
         for (&first_seq, files) in &segments {
             if files.compress_temp {
                 let path = layout::file_path(dir, first_seq, FileKind::CompressTemp);
-                if let Err(error) = remove_if_exists(&path) {
+                if let Err(error) = self.beneath.remove_if_exists(&path) {
                     self.warn("remove", &path, &error);
                 }
             }
@@ -144,13 +148,13 @@ impl Compressor {
     }
 
     fn compress(&mut self, dir: &Path, first_seq: u64) {
-        match compress_segment(dir, first_seq, self.level) {
+        match compress_segment(&self.beneath, dir, first_seq, self.level) {
             Ok(true) => stats::add(&self.stats.segments_compressed, 1),
             Ok(false) => {}
             Err((path, error)) => {
                 stats::add(&self.stats.write_errors, 1);
                 let temp = layout::file_path(dir, first_seq, FileKind::CompressTemp);
-                let _ = remove_if_exists(&temp);
+                let _ = self.beneath.remove_if_exists(&temp);
                 self.warn("compress", &path, &error);
             }
         }
@@ -191,7 +195,12 @@ impl Compressor {
 /// Compresses segment `first_seq` of `dir`. `Ok(true)` when a `.log.zst`
 /// was written, `Ok(false)` when there was nothing to do. On error, the path
 /// concerned and the error.
-fn compress_segment(dir: &Path, first_seq: u64, level: i32) -> Result<bool, (PathBuf, io::Error)> {
+fn compress_segment(
+    beneath: &Beneath,
+    dir: &Path,
+    first_seq: u64,
+    level: i32,
+) -> Result<bool, (PathBuf, io::Error)> {
     let log_path = layout::file_path(dir, first_seq, FileKind::Log);
     let zst_path = layout::file_path(dir, first_seq, FileKind::Zst);
     let temp_path = layout::file_path(dir, first_seq, FileKind::CompressTemp);
@@ -199,10 +208,12 @@ fn compress_segment(dir: &Path, first_seq: u64, level: i32) -> Result<bool, (Pat
         // A previous run renamed the compressed file but died before
         // removing the plain one; the rename happened after an fsync, so
         // the .log.zst is complete.
-        remove_if_exists(&log_path).map_err(|error| (log_path.clone(), error))?;
+        beneath
+            .remove_if_exists(&log_path)
+            .map_err(|error| (log_path.clone(), error))?;
         return Ok(false);
     }
-    let source = match File::open(&log_path) {
+    let source = match beneath.open(&log_path, How::Read) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(error) => return Err((log_path, error)),
@@ -212,7 +223,9 @@ fn compress_segment(dir: &Path, first_seq: u64, level: i32) -> Result<bool, (Pat
         .map_err(|error| (log_path.clone(), error))?
         .len();
     let temp_error = |error| (temp_path.clone(), error);
-    let output = File::create(&temp_path).map_err(temp_error)?;
+    let output = beneath
+        .open(&temp_path, How::Truncate)
+        .map_err(temp_error)?;
     let mut encoder =
         zstd::stream::write::Encoder::new(BufWriter::with_capacity(256 * 1024, output), level)
             .map_err(temp_error)?;
@@ -229,8 +242,10 @@ fn compress_segment(dir: &Path, first_seq: u64, level: i32) -> Result<bool, (Pat
         .map_err(|error| (temp_path.clone(), error.into_error()))?;
     output.sync_all().map_err(temp_error)?;
     drop(output);
-    fs::rename(&temp_path, &zst_path).map_err(temp_error)?;
+    beneath.rename(&temp_path, &zst_path).map_err(temp_error)?;
     sys::sync_dir(dir).map_err(|error| (dir.to_path_buf(), error))?;
-    remove_if_exists(&log_path).map_err(|error| (log_path.clone(), error))?;
+    beneath
+        .remove_if_exists(&log_path)
+        .map_err(|error| (log_path.clone(), error))?;
     Ok(true)
 }

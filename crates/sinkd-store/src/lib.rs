@@ -46,6 +46,7 @@
 //! ```
 
 mod batch;
+mod beneath;
 mod chunks;
 mod compress;
 mod config;
@@ -68,6 +69,7 @@ mod warnings;
 mod writer;
 
 pub use batch::AppendBatch;
+pub use beneath::create_dir_beneath;
 pub use config::{FsyncPolicy, StoreConfig, WriteObserver};
 pub use devices::{list_devices, DeviceFile, DeviceInfo};
 pub use error::{StoreError, SubmitError, TemplateError, TrySubmitError};

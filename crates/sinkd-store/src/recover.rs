@@ -23,11 +23,12 @@
 //! (re)compress them; half-written compression temp files are the
 //! compressor's to remove. Nothing here runs on the hot path.
 
+use crate::beneath::{Beneath, How};
 use crate::error::StoreError;
 use crate::layout::{self, FileKind, IndexHeader, IndexRecord, INDEX_HEADER_LEN, INDEX_RECORD_LEN};
 use crate::segment::{self, SegmentFiles};
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -84,6 +85,7 @@ impl Recovered {
 
 /// Recovers the stream directory `dir`, which must exist.
 pub(crate) fn recover_stream(
+    beneath: &Beneath,
     dir: &Path,
     index_interval: u64,
     now_micros: i64,
@@ -114,8 +116,14 @@ pub(crate) fn recover_stream(
         })
         .collect();
     if is_active {
-        let (active, next_seq, torn_bytes) =
-            recover_active(dir, newest, newest_files.index, index_interval, now_micros)?;
+        let (active, next_seq, torn_bytes) = recover_active(
+            beneath,
+            dir,
+            newest,
+            newest_files.index,
+            index_interval,
+            now_micros,
+        )?;
         return Ok(Recovered {
             segments,
             active: Some(active),
@@ -146,6 +154,7 @@ pub(crate) fn recover_stream(
 /// directory listed its `N.idx`): returns its state, the next sequence
 /// number and the torn bytes cut.
 fn recover_active(
+    beneath: &Beneath,
     dir: &Path,
     first_seq: u64,
     index_exists: bool,
@@ -157,10 +166,8 @@ fn recover_active(
         let path = log_path.clone();
         move |error| StoreError::io(op, path, error)
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&log_path)
+    let file = beneath
+        .open(&log_path, How::ReadWrite)
         .map_err(io_error("open"))?;
     let metadata = file.metadata().map_err(io_error("stat"))?;
     let len = metadata.len();
@@ -263,7 +270,14 @@ fn recover_active(
     // A missing index stays missing while there is nothing to put in it.
     let index_on_disk = index_exists || !rebuilt.is_empty();
     if index_on_disk {
-        write_index(dir, &header, &records, kept_on_disk, &rebuilt, rewrite_all)?;
+        write_index(
+            beneath,
+            (dir, &header),
+            &records,
+            kept_on_disk,
+            &rebuilt,
+            rewrite_all,
+        )?;
     }
     let last_index_offset = rebuilt
         .last()
@@ -288,8 +302,8 @@ fn recover_active(
 /// whole (it was missing or invalid) or truncated to the records kept, then
 /// extended with the rebuilt ones.
 fn write_index(
-    dir: &Path,
-    header: &IndexHeader,
+    beneath: &Beneath,
+    (dir, header): (&Path, &IndexHeader),
     kept: &[IndexRecord],
     kept_on_disk: usize,
     rebuilt: &[IndexRecord],
@@ -312,16 +326,12 @@ fn write_index(
     let file = if rewrite_all {
         bytes.extend_from_slice(&header.encode());
         bytes.extend(kept.iter().flat_map(IndexRecord::encode));
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
+        beneath
+            .open(&path, How::Truncate)
             .map_err(io_error("create"))?
     } else {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&path)
+        let file = beneath
+            .open(&path, How::ReadWrite)
             .map_err(io_error("open"))?;
         let keep_len = (INDEX_HEADER_LEN + kept.len() * INDEX_RECORD_LEN) as u64;
         file.set_len(keep_len).map_err(io_error("truncate"))?;

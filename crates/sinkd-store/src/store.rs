@@ -16,6 +16,7 @@
 //! the recycling pool.
 
 use crate::batch::AppendBatch;
+use crate::beneath::Beneath;
 use crate::compress::{CompressJob, Compressor};
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::{StoreError, SubmitError, TrySubmitError};
@@ -95,10 +96,15 @@ impl Store {
             Err(error) => return Err(StoreError::io("lock", &lock_path, error)),
         }
 
+        let beneath = Arc::new(
+            Beneath::new(&config.data_dir)
+                .map_err(|error| StoreError::io("open directory", &config.data_dir, error))?,
+        );
         let stats = Arc::new(StoreStats::default());
         let (compress_tx, compress_rx) = bounded(COMPRESS_QUEUE);
         let (recycle_tx, recycle_rx) = bounded(config.writer_threads * config.queue_batches + 16);
         let compressor = Compressor::new(
+            Arc::clone(&beneath),
             config.data_dir.clone(),
             config.compression_level,
             compress_rx,
@@ -132,6 +138,7 @@ impl Store {
             let writer = Writer::new(
                 WriterShared {
                     config: config.clone(),
+                    beneath: Arc::clone(&beneath),
                     stats: Arc::clone(&stats),
                     compress_tx: compress_tx.clone(),
                     recycle_tx: recycle_tx.clone(),

@@ -194,3 +194,15 @@ fn acknowledged_segments_are_deleted() {
     assert_eq!(spool.unacked(), 0);
     spool.close().unwrap();
 }
+
+#[test]
+fn a_spool_path_through_a_link_is_refused() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), data_dir.path().join(".relay")).unwrap();
+    let config = config(data_dir.path(), 1 << 20, Overflow::DropOldest);
+    assert!(config.spool_dir.starts_with(data_dir.path().join(".relay")));
+    let error = Spool::open(&config).err().expect("refused");
+    assert!(error.to_string().contains("symbolic link"), "{error}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+}

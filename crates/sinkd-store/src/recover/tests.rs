@@ -1,6 +1,12 @@
 //! Tests of stream recovery on hand-made directories.
 
 use super::*;
+
+/// [`recover_stream`] on the stream directory `dir`.
+fn recover_in(dir: &Path, index_interval: u64, now_micros: i64) -> Result<Recovered, StoreError> {
+    let beneath = Beneath::new(dir.parent().expect("a parent")).expect("open the parent");
+    recover_stream(&beneath, dir, index_interval, now_micros)
+}
 use crate::layout::decode_index;
 use std::path::PathBuf;
 
@@ -41,7 +47,7 @@ fn index_records(dir: &Path, first_seq: u64) -> Vec<IndexRecord> {
 #[test]
 fn empty_directory_starts_at_one() {
     let dir = tempfile::tempdir().unwrap();
-    let recovered = recover_stream(dir.path(), 64, 0).unwrap();
+    let recovered = recover_in(dir.path(), 64, 0).unwrap();
     assert_eq!(recovered.next_seq, 1);
     assert!(recovered.active.is_none() && recovered.segments.is_empty());
 }
@@ -60,7 +66,7 @@ fn cuts_a_torn_line_and_trims_the_index() {
             record(30, 8, 17),
         ],
     );
-    let recovered = recover_stream(dir.path(), 8, 0).unwrap();
+    let recovered = recover_in(dir.path(), 8, 0).unwrap();
     assert_eq!(recovered.torn_bytes, 9);
     assert_eq!(recovered.next_seq, 8);
     assert_eq!(fs::read(&log).unwrap(), b"aaaa\nbbbb\ncccc\n");
@@ -83,7 +89,7 @@ fn rebuilds_a_missing_index() {
         1,
         b"0123456789\n0123456789\n0123456789\n0123456789\n",
     );
-    let recovered = recover_stream(dir.path(), 20, 0).unwrap();
+    let recovered = recover_in(dir.path(), 20, 0).unwrap();
     assert_eq!(recovered.next_seq, 5);
     // No record for offset 0: the first is due one interval (20 bytes) in.
     assert_eq!(index_records(dir.path(), 1), [record(i64::MAX, 3, 22)]);
@@ -100,7 +106,7 @@ fn a_segment_smaller_than_one_interval_gets_no_index() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as i64;
-    let recovered = recover_stream(dir.path(), 64 * 1024, i64::MIN).unwrap();
+    let recovered = recover_in(dir.path(), 64 * 1024, i64::MIN).unwrap();
     assert_eq!(recovered.next_seq, 9);
     assert_eq!(recovered.torn_bytes, 15);
     assert_eq!(fs::read(&log).unwrap(), b"first\nsecond\n");
@@ -126,14 +132,14 @@ fn a_line_starting_one_interval_in_creates_the_index() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), 1, b"0123456789\n0123456789\n");
     // Interval 11: the second line starts exactly at it.
-    let recovered = recover_stream(dir.path(), 11, 0).unwrap();
+    let recovered = recover_in(dir.path(), 11, 0).unwrap();
     assert_eq!(recovered.next_seq, 3);
     assert!(recovered.active.unwrap().index_on_disk);
     assert_eq!(index_records(dir.path(), 1), [record(i64::MAX, 2, 11)]);
     // Interval 12: no line starts that far in, so no index.
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), 1, b"0123456789\n0123456789\n");
-    let recovered = recover_stream(dir.path(), 12, 0).unwrap();
+    let recovered = recover_in(dir.path(), 12, 0).unwrap();
     assert!(!recovered.active.unwrap().index_on_disk);
     assert!(!layout::file_path(dir.path(), 1, FileKind::Index).exists());
 }
@@ -144,7 +150,7 @@ fn an_invalid_index_of_a_small_segment_is_rewritten_not_left() {
     write_log(dir.path(), 1, b"a\nb\n");
     let index = layout::file_path(dir.path(), 1, FileKind::Index);
     fs::write(&index, b"not an index at all, too short?").unwrap();
-    let recovered = recover_stream(dir.path(), 1000, 0).unwrap();
+    let recovered = recover_in(dir.path(), 1000, 0).unwrap();
     assert_eq!(recovered.next_seq, 3);
     assert!(recovered.active.unwrap().index_on_disk);
     let bytes = fs::read(&index).unwrap();
@@ -159,7 +165,7 @@ fn an_index_with_only_records_past_the_first_interval_is_kept() {
     write_log(dir.path(), 1, b"aaaa\nbbbb\ncccc\ndddd\n");
     let records = [record(4, 3, 10), record(8, 5, 20)];
     write_index_file(dir.path(), 1, &records);
-    let recovered = recover_stream(dir.path(), 10, 0).unwrap();
+    let recovered = recover_in(dir.path(), 10, 0).unwrap();
     assert_eq!(recovered.next_seq, 5);
     let active = recovered.active.unwrap();
     // A clean shutdown's end record: the running maximum survives.
@@ -174,7 +180,7 @@ fn a_checkpoint_record_at_the_end_keeps_the_running_max() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path(), 1, b"a\nb\n");
     write_index_file(dir.path(), 1, &[record(3, 1, 0), record(9, 3, 4)]);
-    let recovered = recover_stream(dir.path(), 1000, 0).unwrap();
+    let recovered = recover_in(dir.path(), 1000, 0).unwrap();
     assert_eq!(recovered.next_seq, 3);
     assert_eq!(recovered.active.unwrap().running_max, 9);
 }
@@ -187,7 +193,7 @@ fn finds_closed_logs_and_continues_after_a_compressed_newest_segment() {
     fs::write(layout::file_path(dir.path(), 3, FileKind::Zst), compressed).unwrap();
     // An index left behind by an interrupted deletion.
     write_index_file(dir.path(), 0, &[]);
-    let recovered = recover_stream(dir.path(), 1000, 0).unwrap();
+    let recovered = recover_in(dir.path(), 1000, 0).unwrap();
     assert_eq!(recovered.next_seq, 6);
     assert!(recovered.active.is_none());
     assert_eq!(recovered.closed_logs, [1]);

@@ -15,6 +15,7 @@
 
 use super::flush::STREAM_FLUSH_BYTES;
 use super::{now_micros, Active, Phase, Writer};
+use crate::beneath::How;
 use crate::compress::CompressJob;
 use crate::config::FsyncPolicy;
 use crate::layout::{self, FileKind, IndexRecord};
@@ -22,9 +23,6 @@ use crate::recover::{self, ActiveSegment, Recovered};
 use crate::stats;
 use crate::sys;
 use crossbeam_channel::TrySendError;
-use std::fs::{self, OpenOptions};
-use std::io;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 impl Writer {
@@ -114,7 +112,7 @@ impl Writer {
 
     fn open_stream(&mut self, id: u32, now: Instant, wall: i64) -> bool {
         let dir = self.streams[id as usize].dir.clone();
-        let created = match create_stream_dir(&dir) {
+        let created = match self.shared.beneath.create_dir_all(&dir) {
             Ok(created) => created,
             Err(error) => {
                 self.fail_stream(id, now, "create directory", &dir, &error.to_string());
@@ -127,6 +125,7 @@ impl Writer {
             Recovered::empty()
         } else {
             match recover::recover_stream(
+                &self.shared.beneath,
                 &dir,
                 self.shared.config.index_interval_bytes.max(1),
                 wall,
@@ -168,11 +167,7 @@ impl Writer {
         let stream = &self.streams[id as usize];
         let first_seq = stream.next_seq;
         let log_path = layout::file_path(&stream.dir, first_seq, FileKind::Log);
-        let log = match OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&log_path)
-        {
+        let log = match self.shared.beneath.open(&log_path, How::CreateNew) {
             Ok(file) => file,
             Err(error) => {
                 self.fail_stream(id, Instant::now(), "create", &log_path, &error.to_string());
@@ -318,29 +313,6 @@ impl Writer {
                 }
             }
         }
-    }
-}
-
-/// Creates a stream's directory and any missing parents. `true` when the
-/// directory itself was created by this call (so it is empty), `false`
-/// when it was already there.
-fn create_stream_dir(dir: &Path) -> io::Result<bool> {
-    match fs::create_dir(dir) {
-        Ok(()) => Ok(true),
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(false),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = dir.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            match fs::create_dir(dir) {
-                Ok(()) => Ok(true),
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {
-                    Ok(false)
-                }
-                Err(error) => Err(error),
-            }
-        }
-        Err(error) => Err(error),
     }
 }
 

@@ -14,11 +14,12 @@
 
 use super::intake::PREFETCH_STATE_AHEAD;
 use super::{now_micros, Writer};
+use crate::beneath::How;
 use crate::chunks::CHUNK_BYTES;
 use crate::hint;
 use crate::layout::{self, FileKind};
 use crate::stats;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -98,7 +99,7 @@ impl Writer {
             return Err((stream.dir.clone(), io::Error::other("no active segment")));
         };
         let path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
-        match OpenOptions::new().append(true).open(&path) {
+        match self.shared.beneath.open(&path, How::Append) {
             Ok(file) => Ok(self.install_file(id, file)),
             Err(error) => Err((path, error)),
         }

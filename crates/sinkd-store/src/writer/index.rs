@@ -17,8 +17,8 @@
 //! shutdown.
 
 use super::Writer;
+use crate::beneath::How;
 use crate::layout::{self, FileKind, IndexHeader, IndexRecord};
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -64,17 +64,14 @@ impl Writer {
         for record in &stream.pending_index {
             self.index_bytes.extend_from_slice(&record.encode());
         }
-        let mut options = OpenOptions::new();
-        if create {
-            // Nothing valid can be there: recovery keeps an existing index
-            // and reports it as on disk. Truncating clears a leftover that
-            // is not one.
-            options.write(true).create(true).truncate(true);
-        } else {
-            options.append(true);
-        }
-        let result = options
-            .open(&path)
+        // Creating: nothing valid can be there (recovery keeps an existing
+        // index and reports it as on disk), so truncating clears a leftover
+        // that is not one.
+        let how = if create { How::Truncate } else { How::Append };
+        let result = self
+            .shared
+            .beneath
+            .open(&path, how)
             .and_then(|mut file| file.write_all(&self.index_bytes));
         if let Err(error) = result {
             return Err((path, error));

@@ -36,6 +36,7 @@ mod intake;
 mod sync;
 
 use crate::batch::AppendBatch;
+use crate::beneath::Beneath;
 use crate::chunks::{ChunkBuf, ChunkPool};
 use crate::compress::CompressJob;
 use crate::config::{FsyncPolicy, StoreConfig};
@@ -83,6 +84,9 @@ pub(crate) enum WriterMsg {
 /// What a writer thread shares with the rest of the store.
 pub(crate) struct WriterShared {
     pub(crate) config: StoreConfig,
+    /// `data_dir`, through which every file is opened without following
+    /// links.
+    pub(crate) beneath: Arc<Beneath>,
     pub(crate) stats: Arc<StoreStats>,
     pub(crate) compress_tx: Sender<CompressJob>,
     pub(crate) recycle_tx: Sender<AppendBatch>,

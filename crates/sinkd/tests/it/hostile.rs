@@ -361,3 +361,43 @@ fn a_silent_flood_on_tls_does_not_keep_a_device_out() {
     let stored = read_stream(&sandbox.data_dir(), "legit/messages");
     assert_eq!(stored.len(), 10, "{stored:?}");
 }
+
+#[test]
+fn links_already_in_data_dir_are_not_followed() {
+    let sandbox = Sandbox::new();
+    let outside = tempfile::tempdir().expect("a directory outside data_dir");
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, b"precious\n").expect("write the victim");
+    // What an attacker (or a careless restore) left in data_dir: a device
+    // directory, a stream directory and a segment file that are links.
+    let data_dir = sandbox.data_dir();
+    std::fs::create_dir_all(data_dir.join("sw-stream")).expect("mkdir");
+    std::fs::create_dir_all(data_dir.join("sw-file/messages")).expect("mkdir");
+    std::os::unix::fs::symlink(outside.path(), data_dir.join("evil")).expect("link");
+    std::os::unix::fs::symlink(outside.path(), data_dir.join("sw-stream/messages")).expect("link");
+    std::os::unix::fs::symlink(
+        &victim,
+        data_dir.join("sw-file/messages/00000000000000000001.log"),
+    )
+    .expect("link");
+    let server = Server::start(&sandbox, udp_and_tcp);
+    let frames: String = ["evil", "sw-stream", "sw-file"]
+        .iter()
+        .map(|host| format!("<13>Oct 11 22:14:15 {host} app: through a link?\n"))
+        .collect();
+    send_tcp(server.ports.tcp, frames.as_bytes());
+    // Refused and counted as write errors; the server goes on.
+    server.wait_count("sinkd_messages_dropped_total{reason=\"write_error\"}", 3);
+    still_serving(&server, "honest");
+    let stopped = server.stop();
+    stopped.assert_clean_exit();
+    assert!(stopped.log.contains("symbolic link"), "{}", stopped.log);
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"precious\n");
+    let outside_files: Vec<_> = std::fs::read_dir(outside.path())
+        .expect("list outside")
+        .flatten()
+        .map(|entry| entry.file_name())
+        .collect();
+    assert_eq!(outside_files, [std::ffi::OsString::from("victim")]);
+    assert_eq!(read_stream(&data_dir, "honest/messages").len(), 2);
+}

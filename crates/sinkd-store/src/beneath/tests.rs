@@ -1,0 +1,95 @@
+//! Unit tests: links anywhere below `data_dir` are refused, with both ways
+//! of resolving.
+
+use super::*;
+use std::os::unix::fs::symlink;
+
+fn both_ways(root: &Path) -> [Beneath; 2] {
+    let with_openat2 = Beneath::new(root).unwrap();
+    let by_components = Beneath::new(root).unwrap();
+    by_components.openat2.store(false, Ordering::Relaxed);
+    [with_openat2, by_components]
+}
+
+#[test]
+fn plain_paths_open_and_create() {
+    let dir = tempfile::tempdir().unwrap();
+    for (n, beneath) in both_ways(dir.path()).iter().enumerate() {
+        let stream = dir.path().join(format!("sw{n}/messages"));
+        assert!(beneath.create_dir_all(&stream).unwrap());
+        assert!(!beneath.create_dir_all(&stream).unwrap());
+        let log = stream.join("1.log");
+        let mut file = beneath.open(&log, How::CreateNew).unwrap();
+        std::io::Write::write_all(&mut file, b"line\n").unwrap();
+        assert!(beneath.open(&log, How::CreateNew).is_err());
+        beneath.open(&log, How::Append).unwrap();
+        beneath.open(&log, How::Read).unwrap();
+        beneath.rename(&log, &stream.join("2.log")).unwrap();
+        beneath.remove_if_exists(&stream.join("2.log")).unwrap();
+        assert!(!stream.join("2.log").exists());
+        beneath.remove_if_exists(&stream.join("2.log")).unwrap();
+    }
+}
+
+#[test]
+fn links_anywhere_below_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(outside.path().join("victim"), b"keep me\n").unwrap();
+    // A device directory, a stream directory and a segment that are links.
+    symlink(outside.path(), root.join("evil")).unwrap();
+    std::fs::create_dir(root.join("sw1")).unwrap();
+    symlink(outside.path(), root.join("sw1/messages")).unwrap();
+    std::fs::create_dir_all(root.join("sw2/messages")).unwrap();
+    symlink(
+        outside.path().join("victim"),
+        root.join("sw2/messages/1.log"),
+    )
+    .unwrap();
+    for beneath in both_ways(root) {
+        for dir in ["evil/messages", "sw1/messages", "evil"] {
+            let error = beneath.create_dir_all(&root.join(dir)).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                io::ErrorKind::PermissionDenied,
+                "{dir}: {error}"
+            );
+            assert!(error.to_string().contains("symbolic link"), "{error}");
+        }
+        for (file, how) in [
+            ("evil/messages/1.log", How::CreateNew),
+            ("sw1/messages/1.log", How::Truncate),
+            ("sw2/messages/1.log", How::Append),
+            ("sw2/messages/1.log", How::ReadWrite),
+            ("sw2/messages/1.log", How::Read),
+        ] {
+            let error = beneath.open(&root.join(file), how).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                io::ErrorKind::PermissionDenied,
+                "{file}: {error}"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(outside.path().join("victim")).unwrap(),
+        b"keep me\n"
+    );
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn names_that_climb_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let beneath = Beneath::new(dir.path()).unwrap();
+    for path in [
+        dir.path().join("../x"),
+        dir.path().join("a/../../x"),
+        PathBuf::from("/etc/x"),
+    ] {
+        assert!(beneath.open(&path, How::Truncate).is_err(), "{path:?}");
+        assert!(beneath.create_dir_all(&path).is_err(), "{path:?}");
+    }
+    assert!(beneath.open(dir.path(), How::Read).is_err());
+}
