@@ -57,6 +57,8 @@ pub(crate) struct RawListen {
     pub(crate) max_connections: Option<Spanned<usize>>,
     pub(crate) max_connections_per_source: Option<Spanned<usize>>,
     pub(crate) handshake_timeout: Option<Spanned<HumanDuration>>,
+    pub(crate) rate_limit: Option<Spanned<String>>,
+    pub(crate) rate_burst: Option<Spanned<usize>>,
     pub(crate) cert: Option<Spanned<String>>,
     pub(crate) key: Option<Spanned<String>>,
     pub(crate) client_ca: Option<Spanned<String>>,

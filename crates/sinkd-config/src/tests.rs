@@ -466,3 +466,42 @@ fn data_dir_must_be_a_directory_name() {
     let config = Config::from_toml(&format!("data_dir = \"{}\"\n", dir.path().display())).unwrap();
     assert!(config.check_files().is_ok());
 }
+
+#[test]
+fn rate_limits_on_listeners() {
+    let config = Config::from_toml(
+        "[[listen]]\ntransport = \"udp\"\nrate_limit = \"500/s\"\n\n[[listen]]\ntransport = \"tcp\"\nrate_limit = \"60/m\"\nrate_burst = 20\n",
+    )
+    .unwrap();
+    match (&config.listeners[0], &config.listeners[1]) {
+        (ListenerConfig::Udp(udp), ListenerConfig::Stream(tcp)) => {
+            let udp = udp.rate_limit.unwrap();
+            assert_eq!((udp.per_hour, udp.burst), (500 * 3600, 500));
+            let tcp = tcp.rate_limit.unwrap();
+            assert_eq!((tcp.per_hour, tcp.burst), (3600, 20));
+        }
+        other => panic!("{other:?}"),
+    }
+    for (source, fragment) in [
+        (
+            "[[listen]]\ntransport = \"udp\"\nrate_limit = \"fast\"\n",
+            "rate_limit",
+        ),
+        (
+            "[[listen]]\ntransport = \"udp\"\nrate_limit = \"0/s\"\n",
+            "more than zero",
+        ),
+        (
+            "[[listen]]\ntransport = \"udp\"\nrate_burst = 5\n",
+            "needs rate_limit",
+        ),
+        (
+            "[[listen]]\ntransport = \"tcp\"\nrate_limit = \"5/s\"\nrate_burst = 0\n",
+            "rate_burst",
+        ),
+    ] {
+        let message = error_of(source);
+        assert!(message.contains("line "), "{source:?} -> {message}");
+        assert!(message.contains(fragment), "{source:?} -> {message}");
+    }
+}

@@ -13,6 +13,7 @@
 
 use crate::allow::AllowList;
 use crate::error::ListenError;
+use crate::ratelimit::RateLimit;
 use sinkd_proto::framing::Framing;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ pub struct UdpConfig {
     /// default) means one per worker queue, resolved when the listener is
     /// bound; at most 1024.
     pub threads: usize,
+    /// Per-source limit: datagrams over it are dropped and counted as
+    /// `rate_limited`. `None` (the default): no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl UdpConfig {
@@ -92,6 +96,7 @@ impl UdpConfig {
             batch_size: DEFAULT_UDP_BATCH_SIZE,
             max_frame: DEFAULT_MAX_FRAME,
             threads: DEFAULT_UDP_THREADS,
+            rate_limit: None,
         }
     }
 
@@ -185,6 +190,9 @@ pub struct StreamConfig {
     pub max_connections_per_source: usize,
     /// Serve TLS with these certificates instead of plain TCP.
     pub tls: Option<TlsConfig>,
+    /// Per-source limit: a connection whose source is over it is read more
+    /// slowly (nothing is dropped). `None` (the default): no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl StreamConfig {
@@ -201,6 +209,7 @@ impl StreamConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
             tls: None,
+            rate_limit: None,
         }
     }
 

@@ -29,6 +29,7 @@ use crate::allow::AllowList;
 use crate::batch::{now_unix_micros, BatchSender, RawBatch};
 use crate::config::{StreamConfig, TlsConfig};
 use crate::error::ListenError;
+use crate::ratelimit::RateLimiter;
 use crate::slots::{Limits, Refusal, Slot, Slots};
 use crate::tls;
 use bytes::{BufMut, BytesMut};
@@ -56,6 +57,11 @@ pub(crate) struct Settings {
     pub(crate) handshake_timeout: Duration,
     pub(crate) limits: Limits,
     pub(crate) tls: Option<TlsSettings>,
+    /// The buckets of `rate_limit`, shared by the listener's connections
+    /// (new settings on a reload start new buckets).
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
+    /// `tcp ADDRESS` or `tls ADDRESS`, for the rate-limit report.
+    pub(crate) name: String,
 }
 
 /// The certificate files and the acceptor built from them.
@@ -94,6 +100,10 @@ impl Settings {
                 max_per_source: config.max_connections_per_source,
             },
             tls,
+            limiter: config
+                .rate_limit
+                .map(|limit| Arc::new(RateLimiter::new(limit))),
+            name: format!("{} {}", config.transport_name(), config.address),
         })
     }
 }
@@ -200,6 +210,8 @@ pub(crate) async fn serve(connection: Connection) {
             None => Deframer::new(settings.max_frame),
         },
         idle_timeout: settings.idle_timeout,
+        limiter: settings.limiter.clone(),
+        name: settings.name.clone(),
     };
     let event = match &settings.tls {
         None => {
@@ -260,6 +272,8 @@ struct FrameReader {
     metrics: Arc<Metrics>,
     deframer: Deframer,
     idle_timeout: Duration,
+    limiter: Option<Arc<RateLimiter>>,
+    name: String,
 }
 
 /// What one pass of the deframer over the buffer produced.
@@ -350,6 +364,9 @@ impl FrameReader {
             if let Some(event) = self.deliver(batch, &decoded).await {
                 return event;
             }
+            if let Some(event) = self.hold_to_rate(decoded.n_frames, shutdown).await {
+                return event;
+            }
             if let Some(error) = decoded.fatal {
                 if at_eof {
                     tracing::debug!(peer = %self.peer, %error, "stream ended inside a frame");
@@ -360,6 +377,32 @@ impl FrameReader {
             }
             if at_eof {
                 return ConnectionEvent::PeerClosed;
+            }
+        }
+    }
+
+    /// Over the source's rate limit, waits until its bucket is out of
+    /// debt before the next read: the socket is not read meanwhile, so the
+    /// sender feels backpressure and nothing is lost. Shutdown cuts the
+    /// wait short (and starts the drain).
+    async fn hold_to_rate(
+        &self,
+        n_frames: u64,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<ConnectionEvent> {
+        let limiter = self.limiter.as_ref()?;
+        let mut n = n_frames;
+        loop {
+            let wait = limiter.debit(self.peer.ip(), n);
+            limiter.report(&self.metrics, &self.name);
+            if wait.is_zero() || *shutdown.borrow() {
+                return None;
+            }
+            n = 0;
+            tokio::select! {
+                biased;
+                () = wait_for_signal(shutdown) => return None,
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -49,6 +49,7 @@ mod batch;
 mod config;
 mod connection;
 mod error;
+mod ratelimit;
 mod slots;
 mod stream;
 mod tls;
@@ -64,6 +65,7 @@ pub use config::{
     UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT, UDP_THREADS_LIMIT,
 };
 pub use error::ListenError;
+pub use ratelimit::RateLimit;
 pub use sinkd_proto::framing::Framing;
 pub use stream::{bind_stream, start_stream, BoundStream, StreamListener, StreamUpdate};
 pub use udp::{bind_udp, start_udp, BoundUdp, UdpListener};

@@ -44,6 +44,7 @@ use crate::allow::AllowList;
 use crate::batch::{now_unix_micros, RawBatch, WorkerQueues};
 use crate::config::UdpConfig;
 use crate::error::ListenError;
+use crate::ratelimit::RateLimiter;
 use recvmmsg::{enable_kernel_drop_counter, set_int_option, Receiver};
 use sinkd_metrics::{DropReason, Metrics, Transport};
 use sinkd_proto::trim_trailer;
@@ -122,6 +123,8 @@ pub struct BoundUdp {
     config: UdpConfig,
     local_addr: SocketAddr,
     sockets: Vec<Socket>,
+    /// The buckets of `rate_limit`, shared by every socket's thread.
+    limiter: Option<Arc<RateLimiter>>,
 }
 
 /// Checks `config` and binds its sockets: `config.threads` of them, or one
@@ -152,10 +155,14 @@ pub fn bind_udp(config: &UdpConfig, n_queues: usize) -> Result<BoundUdp, ListenE
         // With port 0 the first socket picked a port; the others join it.
         sockets.push(bind_socket(&config, local_addr, false)?);
     }
+    let limiter = config
+        .rate_limit
+        .map(|limit| Arc::new(RateLimiter::new(limit)));
     Ok(BoundUdp {
         config,
         local_addr,
         sockets,
+        limiter,
     })
 }
 
@@ -271,6 +278,8 @@ impl BoundUdp {
             queues: queues.clone(),
             metrics: Arc::clone(metrics),
             stop: Arc::clone(stop),
+            limiter: self.limiter.clone(),
+            name: format!("udp {}", self.local_addr),
         }
     }
 }
@@ -366,6 +375,9 @@ struct ThreadContext {
     queues: WorkerQueues,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
+    limiter: Option<Arc<RateLimiter>>,
+    /// `udp ADDRESS`, for the rate-limit report.
+    name: String,
 }
 
 /// Reads batches until the stop flag is set, then reads the socket empty.
@@ -377,6 +389,7 @@ fn receive_loop(context: &ThreadContext) {
     let not_allowed = metrics.dropped(DropReason::NotAllowed).clone();
     let frame_invalid = metrics.dropped(DropReason::FrameInvalid).clone();
     let queue_full = metrics.dropped(DropReason::QueueFull).clone();
+    let rate_limited = metrics.dropped(DropReason::RateLimited).clone();
     let kernel_drops = metrics.udp_kernel_drops.clone();
     let mut last_kernel_drops: u32 = 0;
     let mut n_truncated: u64 = 0;
@@ -434,6 +447,7 @@ fn receive_loop(context: &ThreadContext) {
             RawBatch::with_capacity(Transport::Udp, received_at, total_bytes, n_datagrams);
         let mut n_not_allowed = 0u64;
         let mut n_empty = 0u64;
+        let mut n_rate_limited = 0u64;
         let mut latest_kernel_drops = None;
         for idx in 0..n_datagrams {
             let datagram = receiver.datagram(idx);
@@ -449,6 +463,12 @@ fn receive_loop(context: &ThreadContext) {
             if !context.allow.contains(peer.ip()) {
                 n_not_allowed += 1;
                 continue;
+            }
+            if let Some(limiter) = &context.limiter {
+                if !limiter.admit(peer.ip()) {
+                    n_rate_limited += 1;
+                    continue;
+                }
             }
             let payload = trim_trailer(datagram.payload);
             if payload.is_empty() {
@@ -468,6 +488,12 @@ fn receive_loop(context: &ThreadContext) {
         }
         if n_empty > 0 {
             frame_invalid.inc_by(n_empty);
+        }
+        if n_rate_limited > 0 {
+            rate_limited.inc_by(n_rate_limited);
+        }
+        if let Some(limiter) = &context.limiter {
+            limiter.report(metrics, &context.name);
         }
         if let Some(total) = latest_kernel_drops {
             // The kernel's count is cumulative per socket and wraps at 2^32.

@@ -54,6 +54,8 @@ pub enum DropReason {
     NotAllowed,
     /// A UDP batch found every worker queue full.
     QueueFull,
+    /// A UDP datagram from a source over the listener's `rate_limit`.
+    RateLimited,
     /// A relay queue was full and its policy dropped a message: the disk
     /// spool reached `queue_disk` (the oldest spooled messages under
     /// `drop-oldest`, the new ones under `refuse-new`), or the hand-off from
@@ -70,11 +72,12 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::FrameInvalid,
         DropReason::FrameTooLarge,
         DropReason::NotAllowed,
         DropReason::QueueFull,
+        DropReason::RateLimited,
         DropReason::RelayQueueFull,
         DropReason::RelaySendError,
         DropReason::RelaySpoolError,
@@ -88,6 +91,7 @@ impl DropReason {
             DropReason::FrameTooLarge => "frame_too_large",
             DropReason::NotAllowed => "not_allowed",
             DropReason::QueueFull => "queue_full",
+            DropReason::RateLimited => "rate_limited",
             DropReason::RelayQueueFull => "relay_queue_full",
             DropReason::RelaySendError => "relay_send_error",
             DropReason::RelaySpoolError => "relay_spool_error",
@@ -232,7 +236,7 @@ type ScrapeHook = Box<dyn Fn() + Send + Sync>;
 pub struct Metrics {
     registry: Registry,
     received: [IntCounter; 3],
-    dropped: [IntCounter; 8],
+    dropped: [IntCounter; 9],
     connections_closed: [IntCounter; 10],
     connections: [IntGauge; 3],
     /// Messages that no grammar recognised, kept as `unparsed`.
@@ -243,6 +247,9 @@ pub struct Metrics {
     pub udp_kernel_drops: IntCounter,
     /// Distinct devices seen since start.
     pub devices: IntGauge,
+    /// Sources that went over a listener's `rate_limit` in the last report
+    /// interval.
+    pub rate_limited_sources: IntGauge,
     /// When each recently seen device last sent, in Unix seconds; filled
     /// at scrape time through [`Metrics::set_devices_last_seen`].
     device_last_seen: IntGaugeVec,
@@ -380,6 +387,11 @@ impl Metrics {
                 &registry,
                 "sinkd_devices",
                 "Distinct devices seen since start.",
+            ),
+            rate_limited_sources: gauge(
+                &registry,
+                "sinkd_rate_limited_sources",
+                "Sources that went over a listener's rate_limit in the last report interval (10 s); the log names the top ones.",
             ),
             device_last_seen: gauge_vec(
                 &registry,

@@ -8,8 +8,8 @@ use crate::model::ConfigError;
 use crate::raw::RawListen;
 use ipnet::IpNet;
 use sinkd_listen::{
-    AllowList, Framing, ListenerConfig, StreamConfig, TlsConfig, UdpConfig, UDP_BATCH_SIZE_LIMIT,
-    UDP_MAX_FRAME_LIMIT, UDP_THREADS_LIMIT,
+    AllowList, Framing, ListenerConfig, RateLimit, StreamConfig, TlsConfig, UdpConfig,
+    UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT, UDP_THREADS_LIMIT,
 };
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -104,9 +104,30 @@ pub(super) fn check_listener(
         Some(v) => Ok(Some(*v.get_ref())),
         None => Ok(None),
     };
+    let rate_limit = match (&raw.rate_limit, &raw.rate_burst) {
+        (None, None) => None,
+        (None, Some(burst)) => {
+            return Err(checker.invalid(burst.span(), "rate_burst needs rate_limit too"));
+        }
+        (Some(text), burst) => {
+            let per_hour = RateLimit::parse_rate(text.get_ref())
+                .map_err(|message| checker.invalid(text.span(), format!("rate_limit {message}")))?;
+            let burst = match burst {
+                None => RateLimit::default_burst(per_hour),
+                Some(burst) => u32::try_from(*burst.get_ref())
+                    .ok()
+                    .filter(|burst| *burst >= 1)
+                    .ok_or_else(|| {
+                        checker.invalid(burst.span(), "rate_burst must be 1 to 4294967295")
+                    })?,
+            };
+            Some(RateLimit { per_hour, burst })
+        }
+    };
     if udp {
         let mut config = UdpConfig::new(address);
         config.allow = allow;
+        config.rate_limit = rate_limit;
         if let Some(size) = raw.recv_buffer {
             config.recv_buffer = size.0 as usize;
         }
@@ -130,6 +151,7 @@ pub(super) fn check_listener(
     let mut config = StreamConfig::new(address);
     config.allow = allow;
     config.tls = tls;
+    config.rate_limit = rate_limit;
     if let Some(text) = &raw.framing {
         config.framing = keyword(
             checker,

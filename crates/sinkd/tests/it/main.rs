@@ -17,6 +17,7 @@ mod ingest;
 mod lifecycle;
 mod privilege;
 mod prometheus;
+mod ratelimit;
 mod read;
 mod relay;
 mod reload;
