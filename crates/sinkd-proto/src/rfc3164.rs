@@ -267,13 +267,16 @@ fn tag_and_msg<'a>(
     timestamp: Option<Timestamp>,
     hostname: Option<&'a str>,
 ) -> Fields<'a> {
-    let (app_name, procid, pos) = match read_tag(text, pos) {
-        Some(tag) => (Some(tag.app_name), tag.procid, tag.next),
-        None => (None, None, pos),
+    let (app_name, procid, pos, mnemonic) = match mnemonic_tag_at(text, pos) {
+        Some((tag, next)) => (Some(tag), None, next, Some(&tag[1..])),
+        None => match read_tag(text, pos) {
+            Some(tag) => (Some(tag.app_name), tag.procid, tag.next, None),
+            None => (None, None, pos, None),
+        },
     };
     let msg = text.get(pos..).unwrap_or_default();
-    let mut msgid = app_name
-        .and_then(mnemonic_tag)
+    let mut msgid = mnemonic
+        .or_else(|| app_name.and_then(mnemonic_tag))
         .or_else(|| cisco_mnemonic(msg));
     if msgid.is_none() && app_name.is_some() {
         msgid = event_name(msg);
@@ -291,6 +294,18 @@ fn tag_and_msg<'a>(
         msgid,
         msg,
     }
+}
+
+/// The common Cisco case of [`tag_and_msg`], read in one pass: a
+/// `%FAC-SEV-MNEMONIC:` tag (which is also the MSGID) at `pos`, and where
+/// MSG starts after it.
+fn mnemonic_tag_at(text: &[u8], pos: usize) -> Option<(&str, usize)> {
+    if text.get(pos) != Some(&b'%') {
+        return None;
+    }
+    let tag = cisco_mnemonic_tag(text.get(pos..)?)?;
+    let (_, next) = tag_end(text, pos + tag.len(), true)?;
+    Some((tag, next))
 }
 
 /// A HOSTNAME after a classic timestamp: host bytes up to a space or the
@@ -489,58 +504,58 @@ fn read_uptime(text: &[u8], pos: usize) -> Option<usize> {
 /// `%ASA-4-106023:` and IOS-XR's `%FAC-SEV-MNEMONIC :`), without the `%`.
 /// SEV, the second part from the end, is a single digit 0-7.
 fn cisco_mnemonic(msg: &[u8]) -> Option<&str> {
+    cisco_mnemonic_tag(msg).map(|tag| &tag[1..])
+}
+
+/// [`cisco_mnemonic`] with its `%`: the tag it makes.
+fn cisco_mnemonic_tag(msg: &[u8]) -> Option<&str> {
     if msg.first() != Some(&b'%') {
         return None;
     }
-    let end = scan(msg, 1, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')
-    });
+    let end = scan(msg, 1, is_mnemonic_byte);
     let terminated = match msg.get(end) {
         None | Some(b':') => true,
         Some(b' ') => matches!(msg.get(end + 1), Some(b':')),
         Some(_) => false,
     };
-    if !terminated {
+    let tag = msg.get(..end)?;
+    if !terminated || !is_mnemonic_body(&tag[1..]) {
         return None;
     }
-    mnemonic_body(msg.get(1..end)?)
+    // ASCII only, as `is_mnemonic_byte` checked.
+    std::str::from_utf8(tag).ok()
 }
 
 /// The MSGID of a tag that is a Cisco mnemonic (`%SYS-5-CONFIG_I`), without
 /// the `%`.
 fn mnemonic_tag(app_name: &str) -> Option<&str> {
-    let body = app_name.strip_prefix('%')?.as_bytes();
-    let is_word = body
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-    if is_word {
-        mnemonic_body(body)
-    } else {
-        None
-    }
+    let body = app_name.strip_prefix('%')?;
+    let is_word = body.bytes().all(is_mnemonic_byte);
+    (is_word && is_mnemonic_body(body.as_bytes())).then_some(body)
+}
+
+fn is_mnemonic_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
 }
 
 /// `FAC-SEV-MNEMONIC` (or `FAC-SUB-SEV-MNEMONIC`): at least three non-empty
 /// parts joined by `-`, the second from the end a severity digit 0-7.
-fn mnemonic_body(body: &[u8]) -> Option<&str> {
+fn is_mnemonic_body(body: &[u8]) -> bool {
     if body.is_empty() || body.len() > MAX_MSGID_LEN {
-        return None;
+        return false;
     }
     let mut n_parts = 0;
     let mut severity_ok = false;
     for part in body.rsplit(|&b| b == b'-') {
         if part.is_empty() {
-            return None;
+            return false;
         }
         n_parts += 1;
         if n_parts == 2 {
             severity_ok = matches!(part, [b'0'..=b'7']);
         }
     }
-    if n_parts < 3 || !severity_ok {
-        return None;
-    }
-    std::str::from_utf8(body).ok()
+    n_parts >= 3 && severity_ok
 }
 
 /// An event name such as Juniper's `UI_COMMIT:` at the start of MSG:
@@ -643,19 +658,40 @@ fn skip_spaces(text: &[u8], pos: usize) -> usize {
 /// Letters, digits, `.-_:` (the colon for IPv6 addresses), `@` and `/`
 /// (as syslog-ng takes them: `user@host`, `host/vdom`) and the bytes of
 /// UTF-8 names (checked to be UTF-8 by the callers).
+#[inline]
 fn is_host_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || matches!(byte, b'.' | b'-' | b'_' | b':' | b'@' | b'/')
-        || byte >= 0x80
+    HOST_BYTES[usize::from(byte)]
 }
+
+/// [`is_host_byte`] as a table: the header scans ask once per byte.
+const HOST_BYTES: [bool; 256] = byte_table(b".-_:@/");
 
 /// RFC 3164's alphanumerics plus what real process names contain
 /// (`systemd-logind`, `postfix/smtpd`, Juniper's `/kernel`,
 /// `sshd(pam_unix)`, Cisco's `%ASA-6-302014`) and the bytes of UTF-8 names.
+#[inline]
 fn is_tag_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || matches!(byte, b'-' | b'_' | b'.' | b'/' | b'(' | b')' | b'%')
-        || byte >= 0x80
+    TAG_BYTES[usize::from(byte)]
+}
+
+/// [`is_tag_byte`] as a table.
+const TAG_BYTES: [bool; 256] = byte_table(b"-_./()%");
+
+/// A table of the ASCII letters and digits, the bytes in `extra` and every
+/// byte from 0x80 (the bytes of UTF-8 characters).
+const fn byte_table(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = byte >= 0x80 || (byte as u8).is_ascii_alphanumeric();
+        byte += 1;
+    }
+    let mut index = 0;
+    while index < extra.len() {
+        table[extra[index] as usize] = true;
+        index += 1;
+    }
+    table
 }
 
 /// A header-safe host name: host bytes only, as `&str`.

@@ -196,15 +196,12 @@ pub(crate) fn parse<'a>(
     };
     pos = expect_sp(input, pos, Field::Timestamp, Field::Hostname)?;
 
-    let message = Message {
+    let mut read = Message {
         version: Some(version),
         timestamp,
         ..Message::empty(Format::Rfc5424, pri, raw)
     };
-    let mut read = message.clone();
-    let mut field_starts = [None; 4];
-    let Err((error, rest_at)) = read_fields(input, pos, 0, strict, &mut read, &mut field_starts)
-    else {
+    let Err((error, rest_at)) = read_fields(input, pos, 0, strict, &mut read) else {
         return Ok(read);
     };
     if strict {
@@ -212,21 +209,29 @@ pub(crate) fn parse<'a>(
     }
     // A field that opens with `[` where APP-NAME, PROCID or MSGID belongs
     // may be STRUCTURED-DATA after missing fields: read it so if that works.
-    for (index, start) in field_starts.iter().enumerate().skip(1) {
-        let Some(start) = *start else { break };
-        if input.get(start) != Some(&b'[') {
-            continue;
+    let mut field_start = pos;
+    // Only fields read before the fault count: the others are in MSG.
+    for index in 0..HEADER_FIELDS.len() {
+        if field_start >= rest_at {
+            break;
         }
-        let mut shifted = Message {
-            hostname: read.hostname,
-            app_name: if index > 1 { read.app_name } else { None },
-            procid: if index > 2 { read.procid } else { None },
-            ..message.clone()
-        };
-        if read_fields(input, start, 4, false, &mut shifted, &mut [None; 4]).is_ok() {
-            return Ok(shifted);
+        if index > 0 && input.get(field_start) == Some(&b'[') {
+            let mut shifted = Message {
+                app_name: if index > 1 { read.app_name } else { None },
+                procid: if index > 2 { read.procid } else { None },
+                msgid: None,
+                structured_data: None,
+                ..read.clone()
+            };
+            if read_fields(input, field_start, 4, false, &mut shifted).is_ok() {
+                return Ok(shifted);
+            }
+            break;
         }
-        break;
+        match memchr::memchr(b' ', input.get(field_start..).unwrap_or_default()) {
+            Some(offset) => field_start += offset + 1,
+            None => break,
+        }
     }
     Ok(Message {
         msg: input.get(rest_at..).unwrap_or_default(),
@@ -235,19 +240,18 @@ pub(crate) fn parse<'a>(
 }
 
 /// Reads the header fields `HEADER_FIELDS[first..]` (none when `first` is
-/// 4), STRUCTURED-DATA and MSG from `pos` into `message`, noting where each
-/// header field started. On error, returns it with the index from which
-/// the rest would be MSG; `message` then holds the fields read before.
+/// 4), STRUCTURED-DATA and MSG from `pos` into `message`. On error, returns
+/// it with the index from which the rest would be MSG; `message` then holds
+/// the fields read before.
+#[inline(always)]
 fn read_fields<'a>(
     input: &'a [u8],
     mut pos: usize,
     first: usize,
     strict: bool,
     message: &mut Message<'a>,
-    field_starts: &mut [Option<usize>; 4],
 ) -> Result<(), (ParseError, usize)> {
     for (index, (spec, next)) in HEADER_FIELDS.into_iter().enumerate().skip(first) {
-        field_starts[index] = Some(pos);
         let (value, end) = header_field(input, pos, spec, strict).map_err(|error| (error, pos))?;
         match index {
             0 => message.hostname = value,

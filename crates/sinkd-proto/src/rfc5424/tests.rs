@@ -576,6 +576,14 @@ fn structured_data_after_missing_fields_when_lenient() {
         assert_eq!(message.structured_data.map(|sd| sd.as_str()), Some(sd));
         assert_eq!(message.msg, b"text");
     }
+    // Only fields read before the fault: a bad HOSTNAME keeps it all in MSG.
+    let input = format!("<14>1 - h\tx a {sd} text");
+    let message = lenient_ok(input.as_bytes());
+    assert_eq!((message.hostname, message.structured_data), (None, None));
+    assert_eq!(message.msg, format!("h\tx a {sd} text").as_bytes());
+    // A field that only looks like an element stays a field.
+    let message = both(b"<14>1 - h [a] p m - text");
+    assert_eq!((message.app_name, message.msg), (Some("[a]"), &b"text"[..]));
 }
 
 #[test]
