@@ -23,6 +23,11 @@
 # system service. Install them with load-tests/install-peers.sh.
 #
 # Usage: load-tests/conformance/peers.sh [--lines FILE | CORPUS.jsonl] > peers.jsonl
+# Then score.jq (next to this script) gives each peer's agreement with the
+# corpus's expected fields:
+#   jq -n -f load-tests/conformance/score.jq \
+#     --slurpfile corpus crates/sinkd-proto/tests/data/conformance.jsonl \
+#     --slurpfile peers peers.jsonl
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
