@@ -121,9 +121,10 @@ const MAX_MSGID: usize = 32;
 ///   (255, 48, 128 and 32 characters) and writes a missing one as `-`. The
 ///   BSD header (rfc3164 and bsd) has no escapes and no NILVALUE, only
 ///   shapes, so it keeps what a reader can tell apart: a hostname of
-///   letters, digits and `.-_:` (not ending in `:`, which would make it a
-///   tag), a tag of letters, digits and `-_./()` cut to 48 characters (RFC
-///   5424's APP-NAME limit; RFC 3164's 32 is too short for real senders),
+///   letters, digits, `.-_:@/` and UTF-8 (not ending in `:`, which would
+///   make it a tag), a tag of letters, digits, `-_./()%` and UTF-8 cut to 48
+///   characters (RFC 5424's APP-NAME limit; RFC 3164's 32 is too short for
+///   real senders),
 ///   and a PROCID of printable characters other than `[`, `]` and `:`, cut
 ///   to 128.
 /// - **Tag** (rfc3164): `app[pid] msg` as the manual shows it (no colon),
@@ -134,7 +135,8 @@ const MAX_MSGID: usize = 32;
 ///   as they are, in the zone the sender wrote them (the format cannot say
 ///   which). RFC 5424 always writes six fractional digits and the numeric
 ///   offset, with `Z` for UTC as the RFC's own examples do; a leap second
-///   (`:60`), which RFC 5424 forbids, is written as `:59.999999`.
+///   (`:60`), which RFC 5424 forbids, is written as `:59.999999`. Digits
+///   past the sixth that a sender wrote are cut.
 /// - **MSGID and STRUCTURED-DATA** (rfc5424) are kept when the message has
 ///   them, `-` otherwise.
 /// - **MSG** is written as it is, after one space; the space is left out
@@ -422,7 +424,7 @@ fn write_rfc5424_time(timestamp: &Timestamp, out: &mut Vec<u8>) {
     if timestamp.second == 60 {
         let clamped = Timestamp {
             second: 59,
-            micros: 999_999,
+            nanos: 999_999_999,
             ..*timestamp
         };
         clamped.write_rfc3339(out, 6);
@@ -441,17 +443,25 @@ fn push_header_field(out: &mut Vec<u8>, field: Option<&str>, max_chars: usize) {
 }
 
 /// Writes at most `max_chars` characters of `value`, each character that
-/// `allowed` rejects as one `_`.
+/// `allowed` rejects as one `_`. A character outside ASCII is kept when
+/// `allowed` accepts the bytes of UTF-8 (0x80 and up), written `_` when not.
 fn push_field(out: &mut Vec<u8>, value: &str, max_chars: usize, allowed: fn(u8) -> bool) {
     let bytes = value.as_bytes();
     if bytes.len() <= max_chars && bytes.iter().all(|&byte| allowed(byte)) {
         out.extend_from_slice(bytes);
         return;
     }
+    let mut utf8 = [0u8; 4];
     for ch in value.chars().take(max_chars) {
-        match u8::try_from(ch) {
-            Ok(byte) if allowed(byte) => out.push(byte),
-            _ => out.push(b'_'),
+        let keep = if ch.is_ascii() {
+            allowed(ch as u8)
+        } else {
+            allowed(0x80)
+        };
+        if keep {
+            out.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+        } else {
+            out.push(b'_');
         }
     }
 }
@@ -461,15 +471,22 @@ fn is_print_us_ascii(byte: u8) -> bool {
     (33..=126).contains(&byte)
 }
 
-/// A host name or address character (`:` for IPv6).
+/// A host name or address character (`:` for IPv6), `@` and `/` as in
+/// `user@host` and `host/vdom`, and UTF-8: what the RFC 3164 parser reads
+/// as a hostname.
 fn is_bsd_host_char(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_' | b':')
+    byte.is_ascii_alphanumeric()
+        || matches!(byte, b'.' | b'-' | b'_' | b':' | b'@' | b'/')
+        || byte >= 0x80
 }
 
 /// RFC 3164's alphanumerics plus what real program names contain
-/// (`systemd-logind`, `postfix/smtpd`, `sshd(pam_unix)`).
+/// (`systemd-logind`, `postfix/smtpd`, `sshd(pam_unix)`, Cisco's
+/// `%ASA-6-302014`) and UTF-8: what the RFC 3164 parser reads as a tag.
 fn is_bsd_tag_char(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'/' | b'(' | b')')
+    byte.is_ascii_alphanumeric()
+        || matches!(byte, b'-' | b'_' | b'.' | b'/' | b'(' | b')' | b'%')
+        || byte >= 0x80
 }
 
 /// A character that can stand between the tag's brackets.

@@ -7,7 +7,8 @@
 //! message field borrows from the input, so parsing allocates nothing.
 //!
 //! A message that fits no grammar is data, not an error: [`parse`] keeps it
-//! as [`Format::Unparsed`] with PRI `user.notice`. Only [`parse_strict`],
+//! as [`Format::Unparsed`] with PRI `user.notice`; a message without PRI
+//! whose header is readable gets that PRI and its header's format. Only [`parse_strict`],
 //! which checks RFC 5424 conformance, reports errors, each naming the field
 //! and column at fault.
 //!
@@ -46,20 +47,50 @@ pub fn trim_trailer(raw: &[u8]) -> &[u8] {
     &raw[..end]
 }
 
-/// Parses one message leniently, recognising its format. Never fails: input
-/// without a valid PRI comes back as [`Format::Unparsed`], and an RFC 5424
-/// message that breaks the grammar is read as RFC 3164 or the bare form.
+/// Parses one message leniently, recognising its format. Never fails: an
+/// RFC 5424 message that breaks the grammar before its fields is read as
+/// RFC 3164 or the bare form, and one that breaks it later keeps the fields
+/// read and the rest as MSG.
+///
+/// Input without a valid PRI (some appliances send none) is read the same
+/// way with PRI `user.notice` (RFC 3164 §4.3.3): when an RFC 5424 or RFC
+/// 3164 header with its timestamp follows, the message gets that format and
+/// its fields; otherwise it comes back whole as [`Format::Unparsed`].
 pub fn parse<'a>(raw: &'a [u8], received: &ReceiveTime) -> Message<'a> {
     let trimmed = trim_trailer(raw);
-    let Some((pri, pri_len)) = parse_pri(trimmed) else {
-        return Message::unparsed(raw, trimmed);
-    };
+    match parse_pri(trimmed) {
+        Some(found) => parse_after_pri(raw, trimmed, found, received),
+        None => parse_without_pri(raw, trimmed, received),
+    }
+}
+
+/// Both grammars after the PRI `pri` of `pri_len` bytes (0 when there is
+/// none).
+fn parse_after_pri<'a>(
+    raw: &'a [u8],
+    trimmed: &'a [u8],
+    (pri, pri_len): (Pri, usize),
+    received: &ReceiveTime,
+) -> Message<'a> {
     if rfc5424::has_version(&trimmed[pri_len..]) {
-        if let Ok(message) = rfc5424::parse(raw, trimmed, pri, pri_len, false) {
+        let mode = rfc5424::Mode::Lenient(received);
+        if let Ok(message) = rfc5424::parse(raw, trimmed, pri, pri_len, mode) {
             return message;
         }
     }
     rfc3164::parse(raw, trimmed, pri, pri_len, received)
+}
+
+/// A message without PRI: parsed as if it had `<13>` when a header with a
+/// timestamp follows, kept whole as [`Format::Unparsed`] otherwise.
+#[cold]
+fn parse_without_pri<'a>(raw: &'a [u8], trimmed: &'a [u8], received: &ReceiveTime) -> Message<'a> {
+    let message = parse_after_pri(raw, trimmed, (Pri::DEFAULT, 0), received);
+    if message.timestamp.is_some() {
+        message
+    } else {
+        Message::unparsed(raw, trimmed)
+    }
 }
 
 /// Parses one message as RFC 5424, rejecting anything the RFC forbids. The
@@ -73,5 +104,5 @@ pub fn parse_strict(raw: &[u8]) -> Result<Message<'_>, ParseError> {
             "expected <PRI> with a value from 0 to 191",
         ));
     };
-    rfc5424::parse(raw, trimmed, pri, pri_len, true)
+    rfc5424::parse(raw, trimmed, pri, pri_len, rfc5424::Mode::Strict)
 }

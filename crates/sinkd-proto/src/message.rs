@@ -20,7 +20,10 @@ pub enum Format {
     Rfc3164,
     /// RFC 5424: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`.
     Rfc5424,
-    /// No valid PRI: kept whole as `msg` with PRI `user.notice` (RFC 3164 §4.3.3).
+    /// No valid PRI and no readable header after it: kept whole as `msg`
+    /// with PRI `user.notice` (RFC 3164 §4.3.3). A message without PRI
+    /// whose RFC 5424 or RFC 3164 header is readable has that format and
+    /// PRI `user.notice`.
     Unparsed,
 }
 

@@ -26,18 +26,25 @@
 //!   date (`Feb 30`) is not a timestamp at all. All of them, and the vendor
 //!   dates below, are read in [`timestamp`].
 //! * HOSTNAME: the word after a classic timestamp, if it looks like a host
-//!   name or address (letters, digits, `.-_:`), does not end in `:` and is
-//!   not the end of the message. So `sshd[12]: ...` and `su: ...` are tags
-//!   of a message without a hostname, and `host sshd[12]: ...` has both.
-//!   A timestamp that ends in `:` is Cisco's, which never has a hostname
-//!   after it.
-//! * TAG: `app[pid]:`, `app:` and, as the device manual's own RFC 3164
-//!   output writes it, `app[pid]` followed by a space. A word without `:`
-//!   or `[pid]` is not a tag, otherwise `Use the BFG!` (RFC 3164 §5.4)
-//!   would have the tag `Use`.
-//! * MSGID: Cisco's `%FAC-[SUB-]SEV-MNEMONIC` (kept in `msg` too), the
-//!   `UPPER_CASE:` event names Juniper writes after the tag, Clavister's
-//!   8-digit `id=` and Fortinet's `logid=`.
+//!   name or address (letters, digits, `.-_:@/` and UTF-8), and does not
+//!   end in `:`. So `sshd[12]: ...` and `su: ...` are tags of a message
+//!   without a hostname, `host sshd[12]: ...` has both, and a message that
+//!   is one word after the timestamp is a hostname with an empty MSG (as
+//!   rsyslog reads it). A timestamp that ends in `:` is Cisco's, which
+//!   never has a hostname after it.
+//! * TAG, as rsyslog and syslog-ng read it (RFC 3164 §4.1.3: the TAG ends
+//!   at the first character that cannot be in it): `app[pid]:`, `app:`,
+//!   `app:` glued to MSG, and `app[pid]` or `app` followed by a space, so
+//!   `Use the BFG!` (RFC 3164 §5.4) has the tag `Use` and `-- MARK --` the
+//!   tag `--`. Tags may hold letters, digits, `-_./()%` and UTF-8, up to
+//!   255 bytes; a number alone is not a tag. Cisco's `%FAC-SEV-MNEMONIC:`
+//!   and `%ASA:` in the tag's place are the tag, and the text after `: `
+//!   the MSG. In the bare form only `app[pid]` and a `%...:` tag count, as
+//!   too many plain messages start with `Word:` or a word.
+//! * MSGID: Cisco's `%FAC-[SUB-]SEV-MNEMONIC` (from the tag, or from MSG
+//!   where a program's tag comes first), the `UPPER_CASE:` event names
+//!   Juniper writes after the tag, Clavister's 8-digit `id=` and Fortinet's
+//!   `logid=`.
 //!
 //! Everything is a byte loop over the input with bounded look-ahead; all
 //! fields borrow from it and nothing allocates.
@@ -51,9 +58,10 @@ use timestamp::{clavister_timestamp, fortinet_timestamp, read_timestamp};
 mod tests;
 mod timestamp;
 
-/// Longest TAG (APP-NAME) accepted; RFC 3164 says 32, Windows agents write
-/// event source names up to about 40.
-const MAX_TAG_LEN: usize = 48;
+/// Longest TAG (APP-NAME) accepted. RFC 3164 says 32, but Windows agents
+/// write event source names of 40 and more, and rsyslog and syslog-ng take
+/// tags of hundreds of characters; output formats cut it to 48.
+const MAX_TAG_LEN: usize = 255;
 /// Longest HOSTNAME accepted (a DNS name's limit).
 const MAX_HOSTNAME_LEN: usize = 255;
 /// Longest PID between the tag's brackets.
@@ -166,13 +174,8 @@ fn parse_cisco_prefixed<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fi
             Some(tag_and_msg(text, pos, Some(reading.timestamp), hostname))
         }
         None => {
-            let msg = text.get(pos..)?;
-            let msgid = cisco_mnemonic(msg)?;
-            Some(Fields {
-                hostname,
-                msgid: Some(msgid),
-                ..Fields::bare(msg)
-            })
+            cisco_mnemonic(text.get(pos..)?)?;
+            Some(tag_and_msg(text, pos, None, hostname))
         }
     }
 }
@@ -180,17 +183,19 @@ fn parse_cisco_prefixed<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fi
 /// The bare form, `<PRI>message`. Spaces after the PRI separate, they are
 /// not content (the device manual writes `<PRI> message`). A leading
 /// `app[pid]:` (or `app[pid] `) is read as a tag, as legacy senders put one
-/// there; `app:` alone is not, because too many plain messages start with
-/// `Word:`.
+/// there, and so is Cisco's `%ASA-6-305011:`; `app:` alone is not, because
+/// too many plain messages start with `Word:`.
 fn parse_bare(text: &[u8]) -> Fields<'_> {
     let text = text.get(skip_spaces(text, 0)..).unwrap_or_default();
     if let Some(tag) = read_tag(text, 0) {
-        if tag.procid.is_some() {
+        if tag.procid.is_some() || (tag.colon && tag.app_name.starts_with('%')) {
             let msg = text.get(tag.next..).unwrap_or_default();
             return Fields {
                 app_name: Some(tag.app_name),
                 procid: tag.procid,
-                msgid: cisco_mnemonic(msg).or_else(|| event_name(msg)),
+                msgid: mnemonic_tag(tag.app_name)
+                    .or_else(|| cisco_mnemonic(msg))
+                    .or_else(|| event_name(msg)),
                 ..Fields::bare(msg)
             };
         }
@@ -262,12 +267,17 @@ fn tag_and_msg<'a>(
     timestamp: Option<Timestamp>,
     hostname: Option<&'a str>,
 ) -> Fields<'a> {
-    let (app_name, procid, pos) = match read_tag(text, pos) {
-        Some(tag) => (Some(tag.app_name), tag.procid, tag.next),
-        None => (None, None, pos),
+    let (app_name, procid, pos, mnemonic) = match mnemonic_tag_at(text, pos) {
+        Some((tag, next)) => (Some(tag), None, next, Some(&tag[1..])),
+        None => match read_tag(text, pos) {
+            Some(tag) => (Some(tag.app_name), tag.procid, tag.next, None),
+            None => (None, None, pos, None),
+        },
     };
     let msg = text.get(pos..).unwrap_or_default();
-    let mut msgid = cisco_mnemonic(msg);
+    let mut msgid = mnemonic
+        .or_else(|| app_name.and_then(mnemonic_tag))
+        .or_else(|| cisco_mnemonic(msg));
     if msgid.is_none() && app_name.is_some() {
         msgid = event_name(msg);
     }
@@ -286,37 +296,50 @@ fn tag_and_msg<'a>(
     }
 }
 
-/// A HOSTNAME after a classic timestamp: host bytes up to a space, not
-/// ending in `:` (that is a tag) and not the last word (that is the
-/// message). Cisco ASA's `logging device-id` writes `host : `; the lone
-/// colon is skipped. Returns the name and where the next part starts.
+/// The common Cisco case of [`tag_and_msg`], read in one pass: a
+/// `%FAC-SEV-MNEMONIC:` tag (which is also the MSGID) at `pos`, and where
+/// MSG starts after it.
+fn mnemonic_tag_at(text: &[u8], pos: usize) -> Option<(&str, usize)> {
+    if text.get(pos) != Some(&b'%') {
+        return None;
+    }
+    let tag = cisco_mnemonic_tag(text.get(pos..)?)?;
+    let (_, next) = tag_end(text, pos + tag.len(), true)?;
+    Some((tag, next))
+}
+
+/// A HOSTNAME after a classic timestamp: host bytes up to a space or the
+/// end, not ending in `:` (that is a tag). Cisco ASA's `logging device-id`
+/// writes `host : `; the lone colon is skipped. Returns the name and where
+/// the next part starts.
 fn read_hostname(text: &[u8], pos: usize) -> Option<(&str, usize)> {
     let end = scan(text, pos, is_host_byte);
     let word = text.get(pos..end)?;
     if word.is_empty() || word.len() > MAX_HOSTNAME_LEN || word.last() == Some(&b':') {
         return None;
     }
-    if text.get(end) != Some(&b' ') {
+    if !matches!(text.get(end), None | Some(b' ')) {
         return None;
     }
     let mut next = skip_spaces(text, end);
-    if next >= text.len() {
-        return None;
-    }
     if text.get(next) == Some(&b':') && matches!(text.get(next + 1), None | Some(b' ')) {
         next = skip_spaces(text, next + 1);
     }
     Some((std::str::from_utf8(word).ok()?, next))
 }
 
-/// A tag: `app[pid]:`, `app[pid] `, `app:` (followed by a space or the end).
+/// A tag: `app[pid]`, `app` or `app:`, ended by `:`, a space or the end.
 struct Tag<'a> {
     app_name: &'a str,
     procid: Option<&'a str>,
-    /// Where MSG starts: after the tag and one space.
+    /// The tag ended in `:` (IOS-XR's ` : ` included).
+    colon: bool,
+    /// Where MSG starts: after the tag, its `:` and one space.
     next: usize,
 }
 
+/// Reads a tag at `pos`: the run of tag bytes, then `[pid]` and `:` if
+/// present; the tag must end at `:`, a space or the end of the text.
 fn read_tag(text: &[u8], pos: usize) -> Option<Tag<'_>> {
     let end = scan(text, pos, is_tag_byte);
     let word = text.get(pos..end)?;
@@ -333,32 +356,52 @@ fn read_tag(text: &[u8], pos: usize) -> Option<Tag<'_>> {
                 return None;
             }
             let pid = std::str::from_utf8(text.get(pid_start..pid_end)?).ok()?;
-            let after = pid_end + 1;
-            let next = match text.get(after) {
-                Some(b':') => after + 1 + usize::from(text.get(after + 1) == Some(&b' ')),
-                Some(b' ') => after + 1,
-                None => after,
-                Some(_) => return None,
-            };
+            let (colon, next) = tag_end(text, pid_end + 1, false)?;
             Some(Tag {
                 app_name,
                 procid: (!pid.is_empty()).then_some(pid),
+                colon,
                 next,
             })
         }
-        Some(b':') => {
-            let next = match text.get(end + 1) {
-                Some(b' ') => end + 2,
-                None => end + 1,
-                Some(_) => return None,
-            };
+        _ => {
+            let (colon, next) = tag_end(text, end, word.first() == Some(&b'%'))?;
             Some(Tag {
                 app_name,
                 procid: None,
+                colon,
                 next,
             })
         }
-        _ => None,
+    }
+}
+
+/// What may end a tag at `at`: `:` (then one space is skipped; MSG may also
+/// start right after it, unless a `/` or a digit follows, as in a URL or a
+/// time), ` : ` after a Cisco `%` tag (`mnemonic`; IOS-XR writes it so), a
+/// space, or the end. Returns whether there was a colon and where MSG
+/// starts.
+fn tag_end(text: &[u8], at: usize, mnemonic: bool) -> Option<(bool, usize)> {
+    match text.get(at) {
+        // `http://...` and `10:20` are text, not a tag glued to MSG.
+        Some(b':')
+            if text
+                .get(at + 1)
+                .is_some_and(|&b| b == b'/' || b.is_ascii_digit()) =>
+        {
+            None
+        }
+        Some(b':') => Some((true, at + 1 + usize::from(text.get(at + 1) == Some(&b' ')))),
+        Some(b' ')
+            if mnemonic
+                && text.get(at + 1) == Some(&b':')
+                && matches!(text.get(at + 2), None | Some(b' ')) =>
+        {
+            Some((true, (at + 3).min(text.len())))
+        }
+        Some(b' ') => Some((false, at + 1)),
+        None => Some((false, at)),
+        Some(_) => None,
     }
 }
 
@@ -461,39 +504,58 @@ fn read_uptime(text: &[u8], pos: usize) -> Option<usize> {
 /// `%ASA-4-106023:` and IOS-XR's `%FAC-SEV-MNEMONIC :`), without the `%`.
 /// SEV, the second part from the end, is a single digit 0-7.
 fn cisco_mnemonic(msg: &[u8]) -> Option<&str> {
+    cisco_mnemonic_tag(msg).map(|tag| &tag[1..])
+}
+
+/// [`cisco_mnemonic`] with its `%`: the tag it makes.
+fn cisco_mnemonic_tag(msg: &[u8]) -> Option<&str> {
     if msg.first() != Some(&b'%') {
         return None;
     }
-    let end = scan(msg, 1, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')
-    });
-    let body = msg.get(1..end)?;
-    if body.is_empty() || body.len() > MAX_MSGID_LEN {
-        return None;
-    }
+    let end = scan(msg, 1, is_mnemonic_byte);
     let terminated = match msg.get(end) {
         None | Some(b':') => true,
         Some(b' ') => matches!(msg.get(end + 1), Some(b':')),
         Some(_) => false,
     };
-    if !terminated {
+    let tag = msg.get(..end)?;
+    if !terminated || !is_mnemonic_body(&tag[1..]) {
         return None;
+    }
+    // ASCII only, as `is_mnemonic_byte` checked.
+    std::str::from_utf8(tag).ok()
+}
+
+/// The MSGID of a tag that is a Cisco mnemonic (`%SYS-5-CONFIG_I`), without
+/// the `%`.
+fn mnemonic_tag(app_name: &str) -> Option<&str> {
+    let body = app_name.strip_prefix('%')?;
+    let is_word = body.bytes().all(is_mnemonic_byte);
+    (is_word && is_mnemonic_body(body.as_bytes())).then_some(body)
+}
+
+fn is_mnemonic_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
+}
+
+/// `FAC-SEV-MNEMONIC` (or `FAC-SUB-SEV-MNEMONIC`): at least three non-empty
+/// parts joined by `-`, the second from the end a severity digit 0-7.
+fn is_mnemonic_body(body: &[u8]) -> bool {
+    if body.is_empty() || body.len() > MAX_MSGID_LEN {
+        return false;
     }
     let mut n_parts = 0;
     let mut severity_ok = false;
     for part in body.rsplit(|&b| b == b'-') {
         if part.is_empty() {
-            return None;
+            return false;
         }
         n_parts += 1;
         if n_parts == 2 {
             severity_ok = matches!(part, [b'0'..=b'7']);
         }
     }
-    if n_parts < 3 || !severity_ok {
-        return None;
-    }
-    std::str::from_utf8(body).ok()
+    n_parts >= 3 && severity_ok
 }
 
 /// An event name such as Juniper's `UI_COMMIT:` at the start of MSG:
@@ -593,16 +655,43 @@ fn skip_spaces(text: &[u8], pos: usize) -> usize {
     scan(text, pos, |b| b == b' ')
 }
 
-/// Letters, digits and `.-_:` (the colon for IPv6 addresses).
+/// Letters, digits, `.-_:` (the colon for IPv6 addresses), `@` and `/`
+/// (as syslog-ng takes them: `user@host`, `host/vdom`) and the bytes of
+/// UTF-8 names (checked to be UTF-8 by the callers).
+#[inline]
 fn is_host_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b'_' | b':')
+    HOST_BYTES[usize::from(byte)]
 }
+
+/// [`is_host_byte`] as a table: the header scans ask once per byte.
+const HOST_BYTES: [bool; 256] = byte_table(b".-_:@/");
 
 /// RFC 3164's alphanumerics plus what real process names contain
 /// (`systemd-logind`, `postfix/smtpd`, Juniper's `/kernel`,
-/// `sshd(pam_unix)`).
+/// `sshd(pam_unix)`, Cisco's `%ASA-6-302014`) and the bytes of UTF-8 names.
+#[inline]
 fn is_tag_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'/' | b'(' | b')')
+    TAG_BYTES[usize::from(byte)]
+}
+
+/// [`is_tag_byte`] as a table.
+const TAG_BYTES: [bool; 256] = byte_table(b"-_./()%");
+
+/// A table of the ASCII letters and digits, the bytes in `extra` and every
+/// byte from 0x80 (the bytes of UTF-8 characters).
+const fn byte_table(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = byte >= 0x80 || (byte as u8).is_ascii_alphanumeric();
+        byte += 1;
+    }
+    let mut index = 0;
+    while index < extra.len() {
+        table[extra[index] as usize] = true;
+        index += 1;
+    }
+    table
 }
 
 /// A header-safe host name: host bytes only, as `&str`.

@@ -1,9 +1,10 @@
 //! The RFC 5424 parser, in a strict and a lenient mode.
 //!
-//! [`crate::parse`] finds the PRI and, when [`has_version`] sees a VERSION
-//! after it, calls [`parse`] here with `strict = false`; an `Err` sends the
-//! message on to the RFC 3164 parser in [`crate::rfc3164`]. [`crate::parse_strict`]
-//! calls it with `strict = true` and shows the [`ParseError`] to the user,
+//! [`crate::parse`] finds the PRI (or its absence) and, when [`has_version`]
+//! sees a VERSION after it, calls [`parse`] here in [`Mode::Lenient`]; an
+//! `Err` sends the message on to the RFC 3164 parser in [`crate::rfc3164`].
+//! [`crate::parse_strict`] calls it in [`Mode::Strict`] and shows the
+//! [`ParseError`] to the user,
 //! so every error names the [`Field`] and the 1-based byte column where the
 //! grammar broke.
 //!
@@ -13,20 +14,31 @@
 //! and kept as text. Nothing allocates (the one exception is strict mode's
 //! duplicate SD-ID check on a message with more than 16 SD-ELEMENTs).
 //!
+//! Both modes accept every VERSION the grammar allows (`NONZERO-DIGIT
+//! 0*2DIGIT`); the message keeps it.
+//!
 //! Lenient mode is what the collector runs on real traffic. It accepts what
-//! real senders get wrong when the meaning is still clear: any VERSION,
-//! header fields longer than the RFC limits or holding UTF-8, more than six
-//! fractional-second digits (truncated to microseconds), a lowercase `t` or
-//! `z`, an offset written `+hhmm`, a leap second, a missing space between
+//! real senders get wrong when the meaning is still clear: header fields
+//! longer than the RFC limits or holding UTF-8, more than six
+//! fractional-second digits (kept to the nanosecond), a lowercase `t` or
+//! `z`, an offset written `+hhmm`, no offset at all (the receiver's zone is
+//! used, as for RFC 3164), a leap second, a missing space between
 //! STRUCTURED-DATA and MSG, and the STRUCTURED-DATA tolerances listed in
-//! [`crate::sd`]. Anything else (an impossible date, an empty field, control
-//! bytes in the header, unterminated STRUCTURED-DATA) is an `Err`, because
-//! then the message most likely is not RFC 5424 at all.
+//! [`crate::sd`]. Until the SP after TIMESTAMP anything else (an impossible
+//! date, a missing field) is an `Err`, because then the message most likely
+//! is not RFC 5424 at all. After it the message is RFC 5424, and one bad
+//! part does not lose the others: the fields read so far are kept and the
+//! rest, from the first part that cannot be read (an empty field, control
+//! bytes, malformed STRUCTURED-DATA), becomes MSG. STRUCTURED-DATA where
+//! APP-NAME, PROCID or MSGID belongs is read as STRUCTURED-DATA after
+//! missing fields.
 
 use crate::message::{Format, Message};
 use crate::pri::Pri;
 use crate::sd;
-use crate::time::{days_in_month, fraction, full_date, time_of_day, time_offset, Fault, Timestamp};
+use crate::time::{
+    days_in_month, fraction, full_date, time_of_day, time_offset, Fault, ReceiveTime, Timestamp,
+};
 use std::fmt;
 
 /// The RFC 5424 part a strict-mode error points at.
@@ -133,109 +145,184 @@ const MSGID: HeaderField = HeaderField {
 /// Where a field ended before the message did.
 const ENDS_EARLY: &str = "missing: the message ends before this field";
 
+/// How [`parse`] reads: [`Mode::Strict`] reports the first departure from
+/// the RFC; [`Mode::Lenient`] takes what real senders get wrong and
+/// completes a timestamp without offset in the receiver's zone.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Mode<'r> {
+    Strict,
+    Lenient(&'r ReceiveTime),
+}
+
+/// The header fields after TIMESTAMP, in order, with the field that follows
+/// each (named when the message ends before it).
+const HEADER_FIELDS: [(&HeaderField, Field); 4] = [
+    (&HOSTNAME, Field::AppName),
+    (&APP_NAME, Field::Procid),
+    (&PROCID, Field::Msgid),
+    (&MSGID, Field::StructuredData),
+];
+
 /// Parses the message after its PRI. `raw` is the whole input, `trimmed`
 /// the input without trailing LF, CR and NUL bytes, and `trimmed[pri_len..]`
 /// starts with VERSION.
+///
+/// Up to the SP after TIMESTAMP an error is an error in both modes: the
+/// message is not RFC 5424. After it, lenient mode keeps every field it has
+/// read and returns the rest, from the first part it could not read, as
+/// MSG; but when a field that opens with `[` where APP-NAME, PROCID or
+/// MSGID belongs reads as STRUCTURED-DATA followed by MSG, the fields from
+/// there on are missing and that is the STRUCTURED-DATA.
 pub(crate) fn parse<'a>(
     raw: &'a [u8],
     trimmed: &'a [u8],
     pri: Pri,
     pri_len: usize,
-    strict: bool,
+    mode: Mode<'_>,
 ) -> Result<Message<'a>, ParseError> {
     let input = trimmed;
-    let (version, mut pos) = parse_version(input, pri_len, strict)?;
+    let strict = matches!(mode, Mode::Strict);
+    let (version, mut pos) = parse_version(input, pri_len)?;
     pos = expect_sp(input, pos, Field::Version, Field::Timestamp)?;
 
     let timestamp = if input.get(pos) == Some(&b'-') {
         pos += 1;
         None
     } else {
-        let (timestamp, end) = parse_timestamp(input, pos, strict)
+        let (timestamp, end) = parse_timestamp(input, pos, mode)
             .map_err(|(at, reason)| ParseError::new(Field::Timestamp, at + 1, reason))?;
         pos = end;
         Some(timestamp)
     };
     pos = expect_sp(input, pos, Field::Timestamp, Field::Hostname)?;
 
-    let (hostname, end) = header_field(input, pos, &HOSTNAME, strict)?;
-    pos = expect_sp(input, end, Field::Hostname, Field::AppName)?;
-    let (app_name, end) = header_field(input, pos, &APP_NAME, strict)?;
-    pos = expect_sp(input, end, Field::AppName, Field::Procid)?;
-    let (procid, end) = header_field(input, pos, &PROCID, strict)?;
-    pos = expect_sp(input, end, Field::Procid, Field::Msgid)?;
-    let (msgid, end) = header_field(input, pos, &MSGID, strict)?;
-    pos = expect_sp(input, end, Field::Msgid, Field::StructuredData)?;
-
-    let structured_data = match input.get(pos) {
-        Some(b'-') => {
-            pos += 1;
-            None
+    let mut read = Message {
+        version: Some(version),
+        timestamp,
+        ..Message::empty(Format::Rfc5424, pri, raw)
+    };
+    let Err((error, rest_at)) = read_fields(input, pos, 0, strict, &mut read) else {
+        return Ok(read);
+    };
+    if strict {
+        return Err(error);
+    }
+    // A field that opens with `[` where APP-NAME, PROCID or MSGID belongs
+    // may be STRUCTURED-DATA after missing fields: read it so if that works.
+    let mut field_start = pos;
+    // Only fields read before the fault count: the others are in MSG.
+    for index in 0..HEADER_FIELDS.len() {
+        if field_start >= rest_at {
+            break;
         }
+        if index > 0 && input.get(field_start) == Some(&b'[') {
+            let mut shifted = Message {
+                app_name: if index > 1 { read.app_name } else { None },
+                procid: if index > 2 { read.procid } else { None },
+                msgid: None,
+                structured_data: None,
+                ..read.clone()
+            };
+            if read_fields(input, field_start, 4, false, &mut shifted).is_ok() {
+                return Ok(shifted);
+            }
+            break;
+        }
+        match memchr::memchr(b' ', input.get(field_start..).unwrap_or_default()) {
+            Some(offset) => field_start += offset + 1,
+            None => break,
+        }
+    }
+    Ok(Message {
+        msg: input.get(rest_at..).unwrap_or_default(),
+        ..read
+    })
+}
+
+/// Reads the header fields `HEADER_FIELDS[first..]` (none when `first` is
+/// 4), STRUCTURED-DATA and MSG from `pos` into `message`. On error, returns
+/// it with the index from which the rest would be MSG; `message` then holds
+/// the fields read before.
+#[inline(always)]
+fn read_fields<'a>(
+    input: &'a [u8],
+    mut pos: usize,
+    first: usize,
+    strict: bool,
+    message: &mut Message<'a>,
+) -> Result<(), (ParseError, usize)> {
+    for (index, (spec, next)) in HEADER_FIELDS.into_iter().enumerate().skip(first) {
+        let (value, end) = header_field(input, pos, spec, strict).map_err(|error| (error, pos))?;
+        match index {
+            0 => message.hostname = value,
+            1 => message.app_name = value,
+            2 => message.procid = value,
+            _ => message.msgid = value,
+        }
+        pos = expect_sp(input, end, spec.field, next).map_err(|error| (error, end))?;
+    }
+
+    let sd_start = pos;
+    match input.get(pos) {
+        Some(b'-') => pos += 1,
         Some(b'[') => {
             let (structured_data, consumed) =
                 sd::parse(&input[pos..], strict).map_err(|error| {
-                    ParseError::new(Field::StructuredData, pos + error.offset + 1, error.reason)
+                    let at = pos + error.offset + 1;
+                    (
+                        ParseError::new(Field::StructuredData, at, error.reason),
+                        sd_start,
+                    )
                 })?;
+            message.structured_data = Some(structured_data);
             pos += consumed;
-            Some(structured_data)
         }
         Some(_) => {
-            return Err(ParseError::new(
-                Field::StructuredData,
-                pos + 1,
-                "expected '[' or '-'",
-            ))
+            let error = ParseError::new(Field::StructuredData, pos + 1, "expected '[' or '-'");
+            return Err((error, sd_start));
         }
-        None => return Err(ParseError::new(Field::StructuredData, pos + 1, ENDS_EARLY)),
-    };
+        None => {
+            let error = ParseError::new(Field::StructuredData, pos + 1, ENDS_EARLY);
+            return Err((error, sd_start));
+        }
+    }
 
     let msg_start = match input.get(pos) {
         None => pos,
         Some(b' ') => pos + 1,
         // A sender that glued MSG to a closing `]` still meant MSG.
-        Some(_) if !strict && structured_data.is_some() => pos,
+        Some(_) if !strict && message.structured_data.is_some() => pos,
         Some(_) => {
-            return Err(ParseError::new(
+            let error = ParseError::new(
                 Field::StructuredData,
                 pos + 1,
                 "expected SP between STRUCTURED-DATA and MSG",
-            ))
+            );
+            return Err((error, sd_start));
         }
     };
     let mut msg = &input[msg_start..];
     if let Some(text) = msg.strip_prefix(BOM) {
         if strict {
             if let Err(error) = std::str::from_utf8(text) {
-                return Err(ParseError::new(
+                let error = ParseError::new(
                     Field::Msg,
                     msg_start + BOM.len() + error.valid_up_to() + 1,
                     "MSG starts with a BOM but is not valid UTF-8",
-                ));
+                );
+                return Err((error, msg_start));
             }
         }
         msg = text;
     }
-
-    Ok(Message {
-        format: Format::Rfc5424,
-        facility: pri.facility,
-        severity: pri.severity,
-        version: Some(version),
-        timestamp,
-        hostname,
-        app_name,
-        procid,
-        msgid,
-        structured_data,
-        msg,
-        raw,
-    })
+    message.msg = msg;
+    Ok(())
 }
 
-/// Reads VERSION (`NONZERO-DIGIT 0*2DIGIT`) at `pos`; returns it and the
-/// index after it. Strict mode accepts only `1`, the one version defined.
-fn parse_version(input: &[u8], pos: usize, strict: bool) -> Result<(u16, usize), ParseError> {
+/// Reads VERSION (`NONZERO-DIGIT 0*2DIGIT`, so 1 to 999) at `pos`; returns
+/// it and the index after it. Every VERSION the grammar allows is accepted
+/// in both modes: only 1 is defined today, but a later one is well-formed.
+fn parse_version(input: &[u8], pos: usize) -> Result<(u16, usize), ParseError> {
     let mut value: u16 = 0;
     let mut idx = pos;
     while let Some(&byte) = input.get(idx) {
@@ -250,13 +337,6 @@ fn parse_version(input: &[u8], pos: usize, strict: bool) -> Result<(u16, usize),
             Field::Version,
             pos + 1,
             "expected VERSION: 1 to 3 digits, the first not 0",
-        ));
-    }
-    if strict && value != 1 {
-        return Err(ParseError::new(
-            Field::Version,
-            pos + 1,
-            "only VERSION 1 is defined",
         ));
     }
     Ok((value, idx))
@@ -351,8 +431,10 @@ fn header_field<'a>(
 
 /// Reads `FULL-DATE "T" FULL-TIME` (§6.2.3) at `pos`; returns the timestamp
 /// and the index after it. A fault is the 0-based index of the offending
-/// byte and why.
-fn parse_timestamp(input: &[u8], pos: usize, strict: bool) -> Result<(Timestamp, usize), Fault> {
+/// byte and why. Lenient mode reads a time without TIME-OFFSET (followed by
+/// SP or the end) in the receiver's zone, as RFC 3164 timestamps are.
+fn parse_timestamp(input: &[u8], pos: usize, mode: Mode<'_>) -> Result<(Timestamp, usize), Fault> {
+    let strict = matches!(mode, Mode::Strict);
     let (year, month, day) = full_date(input, pos, b'-')?;
     match input.get(pos + 10) {
         Some(b'T') => {}
@@ -378,7 +460,7 @@ fn parse_timestamp(input: &[u8], pos: usize, strict: bool) -> Result<(Timestamp,
     }
 
     let mut idx = pos + 19;
-    let mut micros = 0u32;
+    let mut nanos = 0u32;
     let mut frac_digits = 0u8;
     if input.get(idx) == Some(&b'.') {
         let frac_start = idx + 1;
@@ -389,11 +471,17 @@ fn parse_timestamp(input: &[u8], pos: usize, strict: bool) -> Result<(Timestamp,
         if strict && digits.end - frac_start > 6 {
             return Err((frac_start + 6, "at most 6 fractional-second digits"));
         }
-        micros = digits.micros;
+        nanos = digits.nanos;
         frac_digits = digits.frac_digits;
         idx = digits.end;
     }
-    let (offset_minutes, end) = time_offset(input, idx, strict)?;
+    let (offset_minutes, end) = match (time_offset(input, idx, strict), mode) {
+        (Ok(offset), _) => offset,
+        (Err(_), Mode::Lenient(received)) if matches!(input.get(idx), None | Some(b' ')) => {
+            (received.offset_minutes(), idx)
+        }
+        (Err(fault), _) => return Err(fault),
+    };
 
     let timestamp = Timestamp {
         year,
@@ -402,7 +490,7 @@ fn parse_timestamp(input: &[u8], pos: usize, strict: bool) -> Result<(Timestamp,
         hour,
         minute,
         second,
-        micros,
+        nanos,
         frac_digits,
         offset_minutes,
     };

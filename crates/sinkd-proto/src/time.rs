@@ -18,7 +18,9 @@ use std::fmt;
 /// A calendar timestamp with an explicit UTC offset.
 ///
 /// `frac_digits` remembers how many fractional digits the source wrote
-/// (0 = none, at most 6) so the message can be shown as it was sent.
+/// (0 = none, at most 9) so the message can be shown as it was sent; the
+/// fraction itself is kept to the nanosecond (`nanos`). A format that
+/// allows fewer digits (RFC 5424 allows six) truncates when writing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Timestamp {
     pub year: u16,
@@ -27,7 +29,8 @@ pub struct Timestamp {
     pub hour: u8,
     pub minute: u8,
     pub second: u8,
-    pub micros: u32,
+    /// The fraction of the second, in nanoseconds (0 to 999,999,999).
+    pub nanos: u32,
     pub frac_digits: u8,
     /// Offset from UTC in minutes, east positive.
     pub offset_minutes: i16,
@@ -41,7 +44,7 @@ const EPOCH: Timestamp = Timestamp {
     hour: 0,
     minute: 0,
     second: 0,
-    micros: 0,
+    nanos: 0,
     frac_digits: 0,
     offset_minutes: 0,
 };
@@ -91,14 +94,15 @@ pub fn days_in_month(year: u16, month: u8) -> u8 {
 }
 
 impl Timestamp {
-    /// Builds a timestamp from Unix seconds and microseconds, shown at the
-    /// given offset. Returns `None` outside years 0..=9999.
+    /// Builds a timestamp from Unix seconds and microseconds (the receive
+    /// clock's precision), shown at the given offset. Returns `None` outside
+    /// years 0..=9999 or for `micros` of a second or more.
     pub fn from_unix(unix_secs: i64, micros: u32, offset_minutes: i16) -> Option<Timestamp> {
         let local = unix_secs + i64::from(offset_minutes) * 60;
         let days = local.div_euclid(86_400);
         let secs_of_day = local.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
-        if !(0..=9999).contains(&year) {
+        if !(0..=9999).contains(&year) || micros >= 1_000_000 {
             return None;
         }
         Some(Timestamp {
@@ -108,7 +112,7 @@ impl Timestamp {
             hour: (secs_of_day / 3600) as u8,
             minute: (secs_of_day / 60 % 60) as u8,
             second: (secs_of_day % 60) as u8,
-            micros,
+            nanos: micros * 1000,
             frac_digits: if micros == 0 { 0 } else { 6 },
             offset_minutes,
         })
@@ -125,9 +129,14 @@ impl Timestamp {
             - i64::from(self.offset_minutes) * 60
     }
 
-    /// Microseconds since the Unix epoch (UTC).
+    /// Microseconds since the Unix epoch (UTC); finer digits are dropped.
     pub fn unix_micros(&self) -> i64 {
-        self.unix_seconds() * 1_000_000 + i64::from(self.micros)
+        self.unix_seconds() * 1_000_000 + i64::from(self.nanos / 1000)
+    }
+
+    /// Nanoseconds since the Unix epoch (UTC).
+    pub fn unix_nanos(&self) -> i128 {
+        i128::from(self.unix_seconds()) * 1_000_000_000 + i128::from(self.nanos)
     }
 
     /// Whether the fields form a real date and time (leap second allowed).
@@ -138,13 +147,14 @@ impl Timestamp {
             && self.hour < 24
             && self.minute < 60
             && self.second <= 60
-            && self.micros < 1_000_000
-            && self.frac_digits <= 6
+            && self.nanos < 1_000_000_000
+            && self.frac_digits <= 9
             && self.offset_minutes.abs() < 24 * 60
     }
 
     /// Writes RFC 3339 (`2003-10-11T22:14:15.003Z`) with exactly `frac_digits`
-    /// fractional digits (none when 0). Offset 0 is written `Z`.
+    /// fractional digits (none when 0, at most 9; the digits past
+    /// `frac_digits` are cut, not rounded). Offset 0 is written `Z`.
     pub fn write_rfc3339(&self, out: &mut Vec<u8>, frac_digits: u8) {
         push_digits(out, u32::from(self.year), 4);
         out.push(b'-');
@@ -155,8 +165,8 @@ impl Timestamp {
         self.write_time_of_day(out);
         if frac_digits > 0 {
             out.push(b'.');
-            let digits = frac_digits.min(6);
-            let scaled = self.micros / 10u32.pow(6 - u32::from(digits));
+            let digits = frac_digits.min(9);
+            let scaled = self.nanos / 10u32.pow(9 - u32::from(digits));
             push_digits(out, scaled, usize::from(digits));
         }
         if self.offset_minutes == 0 {
@@ -330,9 +340,9 @@ pub(crate) fn time_of_day(input: &[u8], at: usize) -> Result<(u8, u8, u8), Fault
 /// The digits of a fractional second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Fraction {
-    /// The first six digits as microseconds.
-    pub micros: u32,
-    /// How many digits `micros` was read from (at most 6).
+    /// The first nine digits as nanoseconds.
+    pub nanos: u32,
+    /// How many digits `nanos` was read from (at most 9).
     pub frac_digits: u8,
     /// The index after the last digit; `end - at` digits were written,
     /// none when `end == at`.
@@ -340,24 +350,24 @@ pub(crate) struct Fraction {
 }
 
 /// The run of digits at `at` (after the `.`) as a fractional second: all
-/// are consumed, the first six are kept.
+/// are consumed, the first nine (nanoseconds) are kept.
 #[inline]
 pub(crate) fn fraction(input: &[u8], at: usize) -> Fraction {
     let mut idx = at;
-    let mut micros = 0u32;
+    let mut nanos = 0u32;
     let mut frac_digits = 0u8;
     while let Some(&byte) = input.get(idx) {
         if !byte.is_ascii_digit() {
             break;
         }
-        if frac_digits < 6 {
-            micros = micros * 10 + u32::from(byte - b'0');
+        if frac_digits < 9 {
+            nanos = nanos * 10 + u32::from(byte - b'0');
             frac_digits += 1;
         }
         idx += 1;
     }
     Fraction {
-        micros: micros * 10u32.pow(6 - u32::from(frac_digits)),
+        nanos: nanos * 10u32.pow(9 - u32::from(frac_digits)),
         frac_digits,
         end: idx,
     }
@@ -518,6 +528,34 @@ mod tests {
     }
 
     #[test]
+    fn nanoseconds_are_kept_and_cut_when_written() {
+        let ts = Timestamp {
+            nanos: 123_456_789,
+            frac_digits: 9,
+            ..Timestamp::from_unix(1_065_910_455, 0, 0).unwrap()
+        };
+        assert_eq!(ts.to_string(), "2003-10-11T22:14:15.123456789Z");
+        let mut out = Vec::new();
+        ts.write_rfc3339(&mut out, 6);
+        assert_eq!(out, b"2003-10-11T22:14:15.123456Z");
+        assert_eq!(ts.unix_micros(), 1_065_910_455_123_456);
+        assert_eq!(ts.unix_nanos(), 1_065_910_455_123_456_789);
+        assert!(ts.is_valid());
+        assert!(!Timestamp {
+            frac_digits: 10,
+            ..ts
+        }
+        .is_valid());
+        assert!(!Timestamp {
+            nanos: 1_000_000_000,
+            ..ts
+        }
+        .is_valid());
+        assert_eq!(Timestamp::from_unix(0, 1_000_000, 0), None);
+        assert_eq!(Timestamp::from_unix(0, 7, 0).map(|t| t.nanos), Some(7_000));
+    }
+
+    #[test]
     fn rollover() {
         let january = receive_at((2026, 1, 1), (0, 0, 5), 0);
         assert_eq!(january.year_for(12), 2025);
@@ -546,10 +584,16 @@ mod tests {
         assert_eq!(time_of_day(b"T23:59:60", 1), Ok((23, 59, 60)));
         assert_eq!(time_of_day(b"23:5", 0).map_err(|f| f.0), Err(4));
 
-        let long = fraction(b"1234567899Z", 0);
-        assert_eq!((long.micros, long.frac_digits, long.end), (123_456, 6, 10));
+        let long = fraction(b"12345678991Z", 0);
+        assert_eq!(
+            (long.nanos, long.frac_digits, long.end),
+            (123_456_789, 9, 11)
+        );
         let short = fraction(b"05 ", 0);
-        assert_eq!((short.micros, short.frac_digits, short.end), (50_000, 2, 2));
+        assert_eq!(
+            (short.nanos, short.frac_digits, short.end),
+            (50_000_000, 2, 2)
+        );
         assert_eq!(fraction(b"Z", 0).end, 0);
 
         assert_eq!(numeric_offset(b"-07:30", 0, true), Ok((-450, 6)));
@@ -570,7 +614,7 @@ mod tests {
             hour: 23,
             minute: 59,
             second: 60,
-            micros: 0,
+            nanos: 0,
             frac_digits: 0,
             offset_minutes: 0,
         };

@@ -19,8 +19,9 @@ pub enum PriorityError {
     #[error("template {name:?} is a built-in default and cannot be changed or removed")]
     DefaultTemplate { name: String },
 
-    /// Nothing between two `;`, or a `;` at the start or the end.
-    #[error("expression {index} is empty (two `;` in a row, or a `;` at the start or end)")]
+    /// Nothing between two `;`, or a `;` at the start (one `;` at the end
+    /// is accepted).
+    #[error("expression {index} is empty (two `;` in a row, or a `;` at the start)")]
     EmptyExpression { index: usize },
 
     /// The whole priority is empty or blank.

@@ -246,11 +246,13 @@ enum Source {
 
 impl Priority {
     /// Reads a priority: `EXPR[;EXPR...]` (at most [`MAX_EXPRESSIONS`]) or
-    /// `template NAME`. Whitespace around `;` and at the ends is ignored.
-    /// Template names are checked for form here but looked up only by
-    /// [`Priority::compile`].
+    /// `template NAME`, with one optional trailing `;` (the device manual's
+    /// own example is `priority auth;`). Whitespace around `;` and at the
+    /// ends is ignored. Template names are checked for form here but looked
+    /// up only by [`Priority::compile`].
     pub fn parse(text: &str) -> Result<Priority, PriorityError> {
         let text = text.trim_ascii();
+        let text = text.strip_suffix(';').unwrap_or(text).trim_ascii();
         if text.is_empty() {
             return Err(PriorityError::EmptyPriority);
         }

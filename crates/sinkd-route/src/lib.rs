@@ -49,8 +49,10 @@
 //! - **Whitespace.** ASCII whitespace (spaces, tabs, line ends) around each `;` and at both ends
 //!   of the priority are ignored, so `auth ; ntp` equals `auth;ntp`.
 //!   Whitespace *inside* an expression (`auth. notice`) is an error.
-//! - **Empty pieces.** An empty priority, an empty expression (`a;;b`) and a
-//!   leading or trailing `;` are errors: they usually mean a line was cut.
+//! - **Empty pieces.** One trailing `;` is accepted, as the manual's own
+//!   example types `priority auth;`. An empty priority (a lone `;`
+//!   included), an empty expression (`a;;b`, `a;;`) and a leading `;` are
+//!   errors: they usually mean a line was cut.
 //! - **Templates.** `template NAME` must be the whole priority, as in the
 //!   manual's grammar `<EXPR [;EXPR] | template NAME>`; inside a list it is
 //!   an error. A template's body is a list of expressions and cannot itself

@@ -230,7 +230,7 @@ fn stored_time_micros(message: &Message<'_>, format: OutputFormat, received: &Re
     match format {
         OutputFormat::Rfc5424 => written.unix_micros(),
         OutputFormat::Rfc3164 => Timestamp {
-            micros: 0,
+            nanos: 0,
             offset_minutes: received.local.offset_minutes,
             ..*written
         }

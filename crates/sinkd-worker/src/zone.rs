@@ -95,7 +95,7 @@ mod tests {
         let received = local.receive_time(BEFORE_SUMMER_TIME + 1, 7);
         assert_eq!(received.offset_minutes(), 120);
         assert_eq!(received.local.hour, 3);
-        assert_eq!(received.local.micros, 7);
+        assert_eq!(received.local.nanos, 7_000);
     }
 
     #[test]

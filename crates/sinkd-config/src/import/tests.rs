@@ -72,3 +72,12 @@ fn dhcp_targets_become_notes() {
     assert!(toml.contains("# note: sink 1: `udp dhcp`"), "{toml}");
     assert_eq!(Config::from_toml(&toml).unwrap().sinks.len(), 0);
 }
+
+#[test]
+fn trailing_semicolon_as_the_manual_types_it() {
+    let text = "sink target udp address 10.0.0.9 priority auth;\n";
+    let toml = import_device_config(text).unwrap();
+    let config = Config::from_toml(&toml).unwrap();
+    assert_eq!(config.sinks.len(), 1, "{toml}");
+    assert_eq!(config.sinks[0].priority_text, "auth;");
+}

@@ -195,7 +195,7 @@ fn rfc5424_timestamp_precision_and_offsets() {
     let west = Timestamp::from_unix(1_065_910_455, 0, -450).unwrap();
     let leap = Timestamp {
         second: 60,
-        micros: 0,
+        nanos: 0,
         ..utc
     };
     let cases = [
@@ -296,7 +296,7 @@ fn bsd_tags_are_made_valid() {
         .concat()
     );
     let message = Message {
-        hostname: Some("host@example"),
+        hostname: Some("host!example"),
         app_name: Some("app@x"),
         procid: Some(""),
         ..manual_message()
@@ -305,6 +305,39 @@ fn bsd_tags_are_made_valid() {
         render(&message, OutputFormat::Rfc3164),
         "<13>Nov 18 09:36:42 host_example app_x: message"
     );
+    // What the RFC 3164 parser reads as hostname and tag goes out as it
+    // came: `@`, `/` and UTF-8 in hostnames, Cisco's `%` and UTF-8 in tags.
+    for (hostname, app_name) in [
+        ("user@host", "%ASA-6-302014"),
+        ("fw/vdom1", "%ASA"),
+        ("höst", "äpp"),
+    ] {
+        let message = Message {
+            hostname: Some(hostname),
+            app_name: Some(app_name),
+            procid: None,
+            ..manual_message()
+        };
+        let line = render(&message, OutputFormat::Rfc3164);
+        assert_eq!(
+            line,
+            format!("<13>Nov 18 09:36:42 {hostname} {app_name}: message")
+        );
+        let parsed = crate::parse(
+            line.as_bytes(),
+            &crate::ReceiveTime::new(1_574_066_202, 0, 60),
+        );
+        assert_eq!(
+            (parsed.hostname, parsed.app_name, parsed.msg),
+            (Some(hostname), Some(app_name), &b"message"[..])
+        );
+    }
+    // RFC 5424 has no room for UTF-8 in its header.
+    let message = Message {
+        hostname: Some("höst"),
+        ..manual_message()
+    };
+    assert!(render(&message, OutputFormat::Rfc5424).contains(" h_st "));
 }
 
 #[test]

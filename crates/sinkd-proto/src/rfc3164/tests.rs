@@ -75,9 +75,11 @@ fn rfc3164_example_1() {
 fn rfc3164_example_2_relayed() {
     let m = parse("<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!");
     assert_eq!(stamp(&m), "2026-02-05T17:32:18+01:00");
+    // RFC 3164 §4.1.3: the TAG ends at the first character that cannot be
+    // in it, so `Use` is the tag, as rsyslog and syslog-ng read it.
     assert_eq!(
         header(&m),
-        (Some("10.0.0.99"), None, None, None, "Use the BFG!")
+        (Some("10.0.0.99"), Some("Use"), None, None, "the BFG!")
     );
     // As originally sent, without PRI, it is kept whole by the caller.
     let m = parse("Use the BFG!");
@@ -111,7 +113,8 @@ fn rfc3164_example_4_year_first_and_relayed() {
     );
     assert_eq!(stamp(&m), "1990-10-22T10:52:01-06:00");
     assert_eq!(m.hostname, Some("scapegoat.dmz.example.org"));
-    assert_eq!(m.msg, b"10.1.2.3 sched[0]: That's All Folks!");
+    assert_eq!(m.app_name, Some("10.1.2.3"));
+    assert_eq!(m.msg, b"sched[0]: That's All Folks!");
 
     let m = parse("<0>Oct 22 10:52:12 scapegoat 1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!");
     assert_eq!(stamp(&m), "2025-10-22T10:52:12+01:00");
@@ -154,7 +157,11 @@ fn year_fraction_and_zone() {
         ),
         (
             "<13>Mar  8 09:15:32.123456789 h a: x",
-            "2026-03-08T09:15:32.123456+01:00",
+            "2026-03-08T09:15:32.123456789+01:00",
+        ),
+        (
+            "<13>Mar  8 09:15:32.1234567891 h a: x",
+            "2026-03-08T09:15:32.123456789+01:00",
         ),
         ("<13>Mar  8 09:15:32 UTC h a: x", "2026-03-08T09:15:32Z"),
         (
@@ -190,7 +197,7 @@ fn year_fraction_and_zone() {
     }
     let m = parse("<13>Mar  8 09:15:32.120 h a: x");
     let ts = m.timestamp.expect("timestamp");
-    assert_eq!((ts.micros, ts.frac_digits), (120_000, 3));
+    assert_eq!((ts.nanos, ts.frac_digits), (120_000_000, 3));
 }
 
 #[test]
@@ -200,13 +207,14 @@ fn cisco_markers_zone_and_colon() {
     assert_eq!(m.format, Format::Rfc3164);
     assert_eq!(stamp(&m), "2026-03-01T18:46:11.123Z");
     assert_eq!(m.hostname, None);
+    assert_eq!(m.app_name, Some("%SYS-5-CONFIG_I"));
     assert_eq!(m.msgid, Some("SYS-5-CONFIG_I"));
-    assert_eq!(m.msg, b"%SYS-5-CONFIG_I: Configured from console by vty0");
+    assert_eq!(m.msg, b"Configured from console by vty0");
 
     // A zone name we do not know is skipped; the receiver's offset applies.
     let m = parse("<189>.Mar  1 18:46:11 XYZT: %SYS-5-CONFIG_I: x");
     assert_eq!(stamp(&m), "2026-03-01T18:46:11+01:00");
-    assert_eq!(m.msg, b"%SYS-5-CONFIG_I: x");
+    assert_eq!(m.msg, b"x");
 }
 
 #[test]
@@ -273,7 +281,7 @@ fn invalid_dates_are_not_timestamps() {
 
 #[test]
 fn hostname_present_or_absent() {
-    let cases: [(&str, HostTagMsg<'_>); 11] = [
+    let cases: [(&str, HostTagMsg<'_>); 16] = [
         (
             "<13>Mar  8 09:15:32 sshd[123]: msg",
             (None, Some("sshd"), Some("123"), "msg"),
@@ -290,10 +298,28 @@ fn hostname_present_or_absent() {
             "<13>Mar  8 09:15:32 tag: msg",
             (None, Some("tag"), None, "msg"),
         ),
-        // A word without `:` or `[pid]` is text, not a tag.
+        // A word followed by a space is a tag (RFC 3164 §4.1.3; rsyslog
+        // and syslog-ng read it so).
         (
             "<13>Mar  8 09:15:32 host tag msg",
-            (Some("host"), None, None, "tag msg"),
+            (Some("host"), Some("tag"), None, "msg"),
+        ),
+        (
+            "<13>Mar  8 09:15:32 host -- MARK --",
+            (Some("host"), Some("--"), None, "MARK --"),
+        ),
+        // `@`, `/` and UTF-8 in hostnames, as syslog-ng takes them.
+        (
+            "<13>Mar  8 09:15:32 user@host app: x",
+            (Some("user@host"), Some("app"), None, "x"),
+        ),
+        (
+            "<13>Mar  8 09:15:32 fw/vdom1 app: x",
+            (Some("fw/vdom1"), Some("app"), None, "x"),
+        ),
+        (
+            "<13>Mar  8 09:15:32 höst äpp[7]: x",
+            (Some("höst"), Some("äpp"), Some("7"), "x"),
         ),
         // The device manual's rfc3164 output: no colon after proc[123].
         (
@@ -313,11 +339,12 @@ fn hostname_present_or_absent() {
                 "x",
             ),
         ),
-        // One word alone is the message, not a hostname.
+        // One word alone is the hostname, as rsyslog reads it.
         (
             "<13>Mar  8 09:15:32 rebooting",
-            (None, None, None, "rebooting"),
+            (Some("rebooting"), None, None, ""),
         ),
+        ("<13>Mar  8 09:15:32 host ", (Some("host"), None, None, "")),
         ("<13>Mar  8 09:15:32", (None, None, None, "")),
         // Extra spaces between fields are tolerated.
         (
@@ -338,20 +365,25 @@ fn hostname_present_or_absent() {
 
 #[test]
 fn tag_limits() {
-    let long_tag = "a".repeat(49);
+    // Longer than RFC 3164's 32: rsyslog and syslog-ng take such tags.
+    let long_tag = "a".repeat(256);
     let input = format!("<13>Mar  8 09:15:32 host {long_tag}: x");
     let m = parse(&input);
     assert_eq!(m.app_name, None);
     assert_eq!(m.msg, format!("{long_tag}: x").as_bytes());
-    let ok_tag = "a".repeat(48);
+    let ok_tag = "a".repeat(255);
     let input = format!("<13>Mar  8 09:15:32 host {ok_tag}: x");
     assert_eq!(parse(&input).app_name, Some(ok_tag.as_str()));
-    // `app:text` without a space is not a tag (URLs, times).
+    // `app:text` is a tag glued to MSG, but not a URL or a time.
+    let m = parse("<13>Mar  8 09:15:32 host app:glued");
+    assert_eq!((m.app_name, m.msg), (Some("app"), &b"glued"[..]));
     let m = parse("<13>Mar  8 09:15:32 host http://example.com/ down");
     assert_eq!(
         (m.app_name, m.msg),
         (None, &b"http://example.com/ down"[..])
     );
+    let m = parse("<13>Mar  8 09:15:32 host at:10 down");
+    assert_eq!((m.app_name, m.msg), (None, &b"at:10 down"[..]));
     // A number is never a program name.
     let m = parse("<13>Mar  8 09:15:32 host 42: answer");
     assert_eq!((m.app_name, m.msg), (None, &b"42: answer"[..]));
@@ -422,10 +454,10 @@ fn cisco_sequence_numbers() {
         header(&m),
         (
             None,
-            None,
+            Some("%SYS-5-CONFIG_I"),
             None,
             Some("SYS-5-CONFIG_I"),
-            "%SYS-5-CONFIG_I: Configured from console by vty0"
+            "Configured from console by vty0"
         )
     );
     let m = parse("<189>123: router1: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: x");
@@ -436,13 +468,20 @@ fn cisco_sequence_numbers() {
     let m = parse("<189>Mar  1 18:46:12 router1 123: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: x");
     assert_eq!(stamp(&m), "2026-03-01T18:46:12+01:00");
     assert_eq!(
-        (m.hostname, m.msg),
-        (Some("router1"), &b"%SYS-5-CONFIG_I: x"[..])
+        (m.hostname, m.app_name, m.msg),
+        (Some("router1"), Some("%SYS-5-CONFIG_I"), &b"x"[..])
     );
     // Uptime stamps are skipped, and are not mistaken for an origin host.
     let m = parse("<189>26: 1w2d: %DUAL-5-NBRCHANGE: x");
     assert_eq!((m.format, m.hostname), (Format::Bsd, None));
-    assert_eq!(m.msg, b"%DUAL-5-NBRCHANGE: x");
+    assert_eq!(
+        (m.app_name, m.msgid, m.msg),
+        (
+            Some("%DUAL-5-NBRCHANGE"),
+            Some("DUAL-5-NBRCHANGE"),
+            &b"x"[..]
+        )
+    );
     // Without a timestamp or mnemonic to confirm it, a number is text.
     let m = parse("<13>2024: a year to remember");
     assert_eq!(
@@ -455,7 +494,9 @@ fn cisco_sequence_numbers() {
 
 #[test]
 fn cisco_mnemonics() {
-    let cases = [
+    // In the bare form a `%...:` tag is the tag and gives the MSGID when it
+    // is a mnemonic; anything else stays in MSG.
+    let tagged = [
         ("<189>%SYS-5-CONFIG_I: x", Some("SYS-5-CONFIG_I")),
         (
             "<189>%C4K_EBM-4-HOSTFLAPPING: x",
@@ -466,18 +507,37 @@ fn cisco_mnemonics() {
             Some("ROUTING-BGP-5-ADJCHANGE"),
         ),
         ("<166>%ASA-4-106023: x", Some("ASA-4-106023")),
+        ("<166>%ASA: x", None),
+        ("<189>%SYS-9-BAD: x", None),
+        ("<189>%SYS-CONFIG: x", None),
+        ("<189>%SYS--5-X: x", None),
+    ];
+    for (input, msgid) in tagged {
+        let m = parse(input);
+        let tag_end = input.find([' ', ':']).expect("a tag");
+        assert_eq!(m.app_name, Some(&input[5..tag_end]), "{input}");
+        assert_eq!((m.msgid, m.msg), (msgid, &b"x"[..]), "{input}");
+    }
+    let untagged = [
         ("<189>%SYS-5-RESTART", Some("SYS-5-RESTART")),
-        ("<189>%SYS-9-BAD: severity out of range", None),
-        ("<189>%SYS-CONFIG: two parts", None),
-        ("<189>%SYS--5-X: empty part", None),
         ("<189>%% not a mnemonic", None),
         ("<189>%SYS-5-CONFIG_I text without colon", None),
     ];
-    for (input, msgid) in cases {
+    for (input, msgid) in untagged {
         let m = parse(input);
-        assert_eq!(m.msgid, msgid, "{input}");
+        assert_eq!((m.app_name, m.msgid), (None, msgid), "{input}");
         assert_eq!(m.msg, &input.as_bytes()[5..], "{input}");
     }
+    // After a program's tag, the mnemonic stays in MSG and gives the MSGID.
+    let m = parse("<181>Mar  8 09:15:32 leaf1 Ebra: %LINEPROTO-5-UPDOWN: x");
+    assert_eq!(
+        (m.app_name, m.msgid, m.msg),
+        (
+            Some("Ebra"),
+            Some("LINEPROTO-5-UPDOWN"),
+            &b"%LINEPROTO-5-UPDOWN: x"[..]
+        )
+    );
 }
 
 #[test]
@@ -488,10 +548,10 @@ fn asa_device_id_colon() {
         header(&m),
         (
             Some("asa01"),
-            None,
+            Some("%ASA-6-302014"),
             None,
             Some("ASA-6-302014"),
-            "%ASA-6-302014: Teardown TCP connection 1"
+            "Teardown TCP connection 1"
         )
     );
 }

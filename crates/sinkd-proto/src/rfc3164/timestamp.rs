@@ -33,7 +33,7 @@ struct Clock {
     hour: u8,
     minute: u8,
     second: u8,
-    micros: u32,
+    nanos: u32,
     frac_digits: u8,
     end: usize,
 }
@@ -59,10 +59,11 @@ pub(super) fn read_timestamp(text: &[u8], pos: usize, received: &ReceiveTime) ->
 }
 
 /// RFC 3339 as rsyslog and syslog-ng write it in RFC 3164 headers:
-/// `2026-03-08T09:15:32[.123456][Z|+01:00|+0100]`, zone optional.
+/// `2026-03-08T09:15:32[.123456789][Z|+01:00|+0100]`, zone optional, and
+/// with a space for the `T` (RFC 3339 §5.6 allows it; syslog-ng reads it).
 fn read_iso(text: &[u8], pos: usize, received: &ReceiveTime) -> Option<Reading> {
     let (year, month, day) = full_date(text, pos, b'-').ok()?;
-    if !matches!(text.get(pos + 10), Some(b'T' | b't')) {
+    if !matches!(text.get(pos + 10), Some(b'T' | b't' | b' ')) {
         return None;
     }
     let clock = read_clock(text, pos + 11)?;
@@ -166,23 +167,23 @@ fn complete(
         hour: clock.hour,
         minute: clock.minute,
         second: clock.second,
-        micros: clock.micros,
+        nanos: clock.nanos,
         frac_digits: clock.frac_digits,
         offset_minutes: offset.unwrap_or_else(|| received.offset_minutes()),
     };
     timestamp.is_valid().then_some(timestamp)
 }
 
-/// `hh:mm:ss[.fraction]`; more than six fractional digits are read and
-/// truncated to microseconds.
+/// `hh:mm:ss[.fraction]`; more than nine fractional digits are read and
+/// truncated to nanoseconds.
 fn read_clock(text: &[u8], pos: usize) -> Option<Clock> {
     let (hour, minute, second) = time_of_day(text, pos).ok()?;
     let mut end = pos + 8;
-    let mut micros = 0;
+    let mut nanos = 0;
     let mut frac_digits = 0;
     if text.get(end) == Some(&b'.') && text.get(end + 1).is_some_and(u8::is_ascii_digit) {
         let digits = fraction(text, end + 1);
-        micros = digits.micros;
+        nanos = digits.nanos;
         frac_digits = digits.frac_digits;
         end = digits.end;
     }
@@ -190,7 +191,7 @@ fn read_clock(text: &[u8], pos: usize) -> Option<Clock> {
         hour,
         minute,
         second,
-        micros,
+        nanos,
         frac_digits,
         end,
     })

@@ -4,11 +4,25 @@ use super::*;
 use crate::pri::{parse_pri, Facility, Severity};
 use crate::sd::SdParam;
 
+/// The receive time lenient mode completes a timestamp without offset
+/// with: 2026-03-08 09:00:00 UTC seen at UTC+01:00.
+fn received() -> ReceiveTime {
+    crate::time::receive_at((2026, 3, 8), (9, 0, 0), 60)
+}
+
+fn mode(strict: bool, received: &ReceiveTime) -> Mode<'_> {
+    if strict {
+        Mode::Strict
+    } else {
+        Mode::Lenient(received)
+    }
+}
+
 /// Runs the parser the way `crate::parse` and `crate::parse_strict` do.
 fn run(input: &[u8], strict: bool) -> Result<Message<'_>, ParseError> {
     let trimmed = crate::trim_trailer(input);
     let (pri, pri_len) = parse_pri(trimmed).expect("test input has a PRI");
-    parse(input, trimmed, pri, pri_len, strict)
+    parse(input, trimmed, pri, pri_len, mode(strict, &received()))
 }
 
 /// Parses in both modes and expects both to succeed the same way.
@@ -30,9 +44,8 @@ fn lenient_ok(input: &[u8]) -> Message<'_> {
     run(input, false).unwrap_or_else(|error| panic!("lenient: {error}"))
 }
 
-/// Asserts that strict mode fails at `field`/`column` and that lenient
-/// mode fails too (the message is not RFC 5424 in any reading).
-fn rejected_by_both(input: &[u8], field: Field, column: usize) {
+/// Asserts that strict mode fails at `field`/`column`.
+fn strict_fails_at(input: &[u8], field: Field, column: usize) {
     let error = strict_err(input);
     assert_eq!(
         (error.field, error.column),
@@ -40,6 +53,22 @@ fn rejected_by_both(input: &[u8], field: Field, column: usize) {
         "{}: {error}",
         String::from_utf8_lossy(input)
     );
+}
+
+/// Asserts that strict mode fails at `field`/`column` and that lenient
+/// mode keeps the message as RFC 5424 with what it could read; returns
+/// the lenient reading.
+fn recovered(input: &[u8], field: Field, column: usize) -> Message<'_> {
+    strict_fails_at(input, field, column);
+    let message = lenient_ok(input);
+    assert_eq!(message.format, Format::Rfc5424);
+    message
+}
+
+/// Asserts that strict mode fails at `field`/`column` and that lenient
+/// mode fails too (the message is not RFC 5424 in any reading).
+fn rejected_by_both(input: &[u8], field: Field, column: usize) {
+    strict_fails_at(input, field, column);
     assert!(
         run(input, false).is_err(),
         "lenient accepted {}",
@@ -77,7 +106,7 @@ fn rfc_example_1_no_structured_data_bom() {
             hour: 22,
             minute: 14,
             second: 15,
-            micros: 3_000,
+            nanos: 3_000_000,
             frac_digits: 3,
             offset_minutes: 0,
         })
@@ -101,11 +130,11 @@ fn rfc_example_2_offset_and_micros() {
     let timestamp = message.timestamp.expect("timestamp");
     assert_eq!(
         (
-            timestamp.micros,
+            timestamp.nanos,
             timestamp.frac_digits,
             timestamp.offset_minutes
         ),
-        (3, 6, -420)
+        (3_000, 6, -420)
     );
     assert_eq!(timestamp.to_string(), "2003-08-24T05:14:15.000003-07:00");
     assert_eq!(message.hostname, Some("192.0.2.1"));
@@ -164,11 +193,14 @@ fn public_entry_points() {
     assert_eq!(message.raw, input);
     let received = crate::ReceiveTime::new(1_700_000_000, 0, 0);
     assert_eq!(crate::parse(input, &received), message);
-    let error = crate::parse_strict(b"<34>2 2003-10-11T22:14:15.003Z host su - ID47 - hi")
-        .expect_err("version 2");
+    let version_2 = crate::parse_strict(b"<34>2 2003-10-11T22:14:15.003Z host su - ID47 - hi")
+        .expect("VERSION 2 is well-formed");
+    assert_eq!(version_2.version, Some(2));
+    let error = crate::parse_strict(b"<34>0 2003-10-11T22:14:15.003Z host su - ID47 - hi")
+        .expect_err("version 0");
     assert_eq!(
         error.to_string(),
-        "RFC 5424 VERSION at column 5: only VERSION 1 is defined"
+        "RFC 5424 VERSION at column 5: expected VERSION: 1 to 3 digits, the first not 0"
     );
 }
 
@@ -215,17 +247,17 @@ fn bom_msg_must_be_utf8_in_strict_mode() {
 #[test]
 fn fractional_seconds_one_to_six_digits() {
     let expected = [
-        (".1", 100_000),
-        (".12", 120_000),
-        (".123", 123_000),
-        (".1234", 123_400),
-        (".12345", 123_450),
-        (".123456", 123_456),
+        (".1", 100_000_000),
+        (".12", 120_000_000),
+        (".123", 123_000_000),
+        (".1234", 123_400_000),
+        (".12345", 123_450_000),
+        (".123456", 123_456_000),
         ("", 0),
     ];
-    for (n_digits, (frac, micros)) in expected.iter().enumerate() {
+    for (n_digits, (frac, nanos)) in expected.iter().enumerate() {
         let timestamp = ts(&format!("2024-01-02T03:04:05{frac}Z"));
-        assert_eq!(timestamp.micros, *micros, "{frac}");
+        assert_eq!(timestamp.nanos, *nanos, "{frac}");
         let digits = if frac.is_empty() { 0 } else { n_digits + 1 };
         assert_eq!(usize::from(timestamp.frac_digits), digits, "{frac}");
         assert_eq!(timestamp.to_string(), format!("2024-01-02T03:04:05{frac}Z"));
@@ -237,11 +269,25 @@ fn more_than_six_fraction_digits() {
     let input = b"<14>1 2024-01-02T03:04:05.1234567Z h a p m -";
     let error = strict_err(input);
     assert_eq!((error.field, error.column), (Field::Timestamp, 33));
+    // Lenient mode keeps what was sent, to the nanosecond.
     let timestamp = lenient_ok(input).timestamp.expect("timestamp");
-    assert_eq!((timestamp.micros, timestamp.frac_digits), (123_456, 6));
+    assert_eq!((timestamp.nanos, timestamp.frac_digits), (123_456_700, 7));
+    assert_eq!(timestamp.to_string(), "2024-01-02T03:04:05.1234567Z");
     let nanos = lenient_ok(b"<14>1 2024-01-02T03:04:05.999999999+01:00 h a p m -");
     let timestamp = nanos.timestamp.expect("timestamp");
-    assert_eq!((timestamp.micros, timestamp.offset_minutes), (999_999, 60));
+    assert_eq!(
+        (
+            timestamp.nanos,
+            timestamp.frac_digits,
+            timestamp.offset_minutes
+        ),
+        (999_999_999, 9, 60)
+    );
+    assert_eq!(timestamp.to_string(), "2024-01-02T03:04:05.999999999+01:00");
+    // Past nine digits the rest is read and dropped.
+    let long = lenient_ok(b"<14>1 2024-01-02T03:04:05.0000000019999Z h a p m -");
+    let timestamp = long.timestamp.expect("timestamp");
+    assert_eq!((timestamp.nanos, timestamp.frac_digits), (1, 9));
     // A dot without digits is wrong in both modes.
     rejected_by_both(
         b"<14>1 2024-01-02T03:04:05.Z h a p m -",
@@ -263,7 +309,6 @@ fn offsets() {
         ("2024-01-02T03:04:05+24:00", 27),
         ("2024-01-02T03:04:05+01:60", 30),
         ("2024-01-02T03:04:05+1:00", 28),
-        ("2024-01-02T03:04:05 h", 26),
         ("2024-01-02T03:04:05+01", 29),
         ("2024-01-02T03:04:05+01:0", 31),
     ];
@@ -271,6 +316,26 @@ fn offsets() {
         let input = format!("<14>1 {text} h a p m -");
         rejected_by_both(input.as_bytes(), Field::Timestamp, column);
     }
+}
+
+#[test]
+fn missing_offset_is_the_receivers_zone_when_lenient() {
+    for (text, column, shown) in [
+        ("2024-01-02T03:04:05", 26, "2024-01-02T03:04:05+01:00"),
+        ("2024-01-02T03:04:05.25", 29, "2024-01-02T03:04:05.25+01:00"),
+    ] {
+        let input = format!("<14>1 {text} h a p m - msg");
+        let error = strict_err(input.as_bytes());
+        assert_eq!((error.field, error.column), (Field::Timestamp, column));
+        let message = lenient_ok(input.as_bytes());
+        let timestamp = message.timestamp.expect("timestamp");
+        assert_eq!(timestamp.to_string(), shown);
+        assert_eq!((message.hostname, message.msg), (Some("h"), &b"msg"[..]));
+    }
+    // At the end of the message too (the header then ends there).
+    let message = lenient_ok(b"<14>1 2024-01-02T03:04:05 h a p m");
+    assert_eq!(message.timestamp.map(|t| t.offset_minutes), Some(60));
+    assert_eq!(message.msgid, Some("m"));
 }
 
 #[test]
@@ -335,7 +400,6 @@ fn date_and_time_ranges() {
         ("2023-01-10T23:00.00Z", 23),
         ("2023-01-10T23:00:0aZ", 25),
         ("2023-01-10", 17),
-        ("2023-01-10T23:00:00", 26),
     ];
     for (text, column) in bad {
         let input = format!("<14>1 {text} h a p m -");
@@ -348,14 +412,14 @@ fn version_rules() {
     rejected_by_both(b"<14>0 - h a p m -", Field::Version, 5);
     rejected_by_both(b"<14>01 - h a p m -", Field::Version, 5);
     rejected_by_both(b"<14> - h a p m -", Field::Version, 5);
-    // Strict mode objects to the value first; lenient to the fourth digit.
-    rejected_by_both(b"<14>1234 - h a p m -", Field::Version, 5);
+    // Three digits at most: the fourth is where SP was expected.
+    rejected_by_both(b"<14>1234 - h a p m -", Field::Version, 8);
     rejected_by_both(b"<14>1x - h a p m -", Field::Version, 6);
-    for version in [2u16, 10, 999] {
+    // VERSION = NONZERO-DIGIT 0*2DIGIT: every such value is well-formed in
+    // both modes, and the message keeps it.
+    for version in [1u16, 2, 9, 10, 99, 100, 999] {
         let input = format!("<14>{version} - h a p m -");
-        let error = strict_err(input.as_bytes());
-        assert_eq!((error.field, error.column), (Field::Version, 5));
-        assert_eq!(lenient_ok(input.as_bytes()).version, Some(version));
+        assert_eq!(both(input.as_bytes()).version, Some(version));
     }
 }
 
@@ -419,12 +483,25 @@ fn header_length_limits() {
 fn header_bytes_must_be_printable_ascii() {
     let fields = [Field::Hostname, Field::AppName, Field::Procid, Field::Msgid];
     for (index, field) in fields.into_iter().enumerate() {
-        // Control bytes are wrong in both modes.
-        let input = with_field(index, "a\x01b");
-        let column = input.find('\x01').expect("present") + 1;
-        rejected_by_both(input.as_bytes(), field, column);
-        let input = with_field(index, "a\x7Fb");
-        rejected_by_both(input.as_bytes(), field, column);
+        // Control bytes are wrong in strict mode; lenient mode keeps the
+        // fields before and puts the rest, from this field, in MSG.
+        for bad in ["a\x01b", "a\x7Fb"] {
+            let input = with_field(index, bad);
+            let column = input.find(bad).expect("present") + 2;
+            let message = recovered(input.as_bytes(), field, column);
+            let field_start = column - 2;
+            assert_eq!(message.msg, &input.as_bytes()[field_start..]);
+            let values = [
+                message.hostname,
+                message.app_name,
+                message.procid,
+                message.msgid,
+            ];
+            let expected = [Some("h"), Some("a"), Some("p"), Some("m")];
+            assert_eq!(values[..index], expected[..index], "{bad}");
+            assert!(values[index..].iter().all(Option::is_none), "{bad}");
+        }
+        let column = with_field(index, "a\x01b").find('\x01').expect("present") + 1;
         // UTF-8 is tolerated leniently.
         let input = with_field(index, "café");
         let error = strict_err(input.as_bytes());
@@ -438,21 +515,75 @@ fn header_bytes_must_be_printable_ascii() {
         ];
         assert_eq!(values[index], Some("café"));
     }
-    // Bytes that are not UTF-8 are wrong in both modes.
-    rejected_by_both(b"<14>1 - h\xFF a p m -", Field::Hostname, 10);
+    // Bytes that are not UTF-8 are wrong in strict mode; lenient mode
+    // keeps them in MSG.
+    let message = recovered(b"<14>1 - h\xFF a p m -", Field::Hostname, 10);
+    assert_eq!(
+        (message.hostname, message.msg),
+        (None, &b"h\xFF a p m -"[..])
+    );
 }
 
 #[test]
 fn missing_and_doubled_separators() {
+    // Up to TIMESTAMP the message is not RFC 5424 in either mode.
     rejected_by_both(b"<14>1  - h a p m -", Field::Timestamp, 7);
     rejected_by_both(b"<14>1 -x h a p m -", Field::Timestamp, 8);
     rejected_by_both(b"<14>1 2024-01-02T03:04:05Zh a p m -", Field::Timestamp, 27);
-    rejected_by_both(b"<14>1 - h  a p m -", Field::AppName, 11);
-    rejected_by_both(b"<14>1 - h a  p m -", Field::Procid, 13);
-    rejected_by_both(b"<14>1 - h a p  m -", Field::Msgid, 15);
-    rejected_by_both(b"<14>1 - h a p m  -", Field::StructuredData, 17);
-    rejected_by_both(b"<14>1 - h a p m -x", Field::StructuredData, 18);
-    rejected_by_both(b"<14>1 - h a p m x", Field::StructuredData, 17);
+    // After it, lenient mode keeps what it read and the rest is MSG.
+    let message = recovered(b"<14>1 - h  a p m -", Field::AppName, 11);
+    assert_eq!((message.hostname, message.app_name), (Some("h"), None));
+    assert_eq!(message.msg, b" a p m -");
+    let message = recovered(b"<14>1 - h a  p m -", Field::Procid, 13);
+    assert_eq!((message.app_name, message.procid), (Some("a"), None));
+    assert_eq!(message.msg, b" p m -");
+    let message = recovered(b"<14>1 - h a p  m -", Field::Msgid, 15);
+    assert_eq!((message.procid, message.msg), (Some("p"), &b" m -"[..]));
+    let message = recovered(b"<14>1 - h a p m  -", Field::StructuredData, 17);
+    assert_eq!((message.msgid, message.msg), (Some("m"), &b" -"[..]));
+    for (input, column, msg) in [
+        (&b"<14>1 - h a p m -x"[..], 18, &b"-x"[..]),
+        (b"<14>1 - h a p m x", 17, b"x"),
+    ] {
+        let message = recovered(input, Field::StructuredData, column);
+        assert_eq!((message.msgid, message.structured_data), (Some("m"), None));
+        assert_eq!(message.msg, msg);
+    }
+}
+
+#[test]
+fn structured_data_after_missing_fields_when_lenient() {
+    let sd = r#"[x@1 a="1"]"#;
+    for (header, app_name, procid, msgid) in [
+        ("h a p", Some("a"), Some("p"), None),
+        ("h a", Some("a"), None, None),
+        ("h", None, None, None),
+    ] {
+        let input = format!("<14>1 - {header} {sd} text");
+        let error = strict_err(input.as_bytes());
+        assert_ne!(error.field, Field::Msg, "{input}");
+        let message = lenient_ok(input.as_bytes());
+        assert_eq!(
+            (
+                message.hostname,
+                message.app_name,
+                message.procid,
+                message.msgid
+            ),
+            (Some("h"), app_name, procid, msgid),
+            "{input}"
+        );
+        assert_eq!(message.structured_data.map(|sd| sd.as_str()), Some(sd));
+        assert_eq!(message.msg, b"text");
+    }
+    // Only fields read before the fault: a bad HOSTNAME keeps it all in MSG.
+    let input = format!("<14>1 - h\tx a {sd} text");
+    let message = lenient_ok(input.as_bytes());
+    assert_eq!((message.hostname, message.structured_data), (None, None));
+    assert_eq!(message.msg, format!("h\tx a {sd} text").as_bytes());
+    // A field that only looks like an element stays a field.
+    let message = both(b"<14>1 - h [a] p m - text");
+    assert_eq!((message.app_name, message.msg), (Some("[a]"), &b"text"[..]));
 }
 
 #[test]
@@ -460,11 +591,19 @@ fn truncated_header_names_missing_field() {
     rejected_by_both(b"<14>1", Field::Timestamp, 6);
     rejected_by_both(b"<14>1 ", Field::Timestamp, 7);
     rejected_by_both(b"<14>1 -", Field::Hostname, 8);
-    rejected_by_both(b"<14>1 - h", Field::AppName, 10);
-    rejected_by_both(b"<14>1 - h a", Field::Procid, 12);
-    rejected_by_both(b"<14>1 - h a p", Field::Msgid, 14);
-    rejected_by_both(b"<14>1 - h a p m", Field::StructuredData, 16);
-    rejected_by_both(b"<14>1 - h a p m ", Field::StructuredData, 17);
+    // After TIMESTAMP, lenient mode keeps the fields that arrived.
+    let message = recovered(b"<14>1 - ", Field::Hostname, 9);
+    assert_eq!((message.hostname, message.msg), (None, &b""[..]));
+    let message = recovered(b"<14>1 - h", Field::AppName, 10);
+    assert_eq!((message.hostname, message.app_name), (Some("h"), None));
+    let message = recovered(b"<14>1 - h a", Field::Procid, 12);
+    assert_eq!((message.app_name, message.procid), (Some("a"), None));
+    let message = recovered(b"<14>1 - h a p", Field::Msgid, 14);
+    assert_eq!((message.procid, message.msgid), (Some("p"), None));
+    for (input, column) in [(&b"<14>1 - h a p m"[..], 16), (b"<14>1 - h a p m ", 17)] {
+        let message = recovered(input, Field::StructuredData, column);
+        assert_eq!((message.msgid, message.msg), (Some("m"), &b""[..]));
+    }
     let error = strict_err(b"<14>1 - h a p m");
     assert_eq!(error.reason, ENDS_EARLY);
 }
@@ -482,10 +621,16 @@ fn structured_data_errors_point_into_the_input() {
     ];
     for (sd, offset) in cases {
         let input = format!("{prefix}{sd}");
-        rejected_by_both(
+        // Lenient mode keeps the header and puts the bad SD in MSG.
+        let message = recovered(
             input.as_bytes(),
             Field::StructuredData,
             prefix.len() + offset + 1,
+        );
+        assert_eq!(message.msgid, Some("m"));
+        assert_eq!(
+            (message.structured_data, message.msg),
+            (None, sd.as_bytes())
         );
     }
     // Strict-only SD rules.
@@ -502,7 +647,13 @@ fn structured_data_errors_point_into_the_input() {
     }
     let mut bad_utf8 = prefix.as_bytes().to_vec();
     bad_utf8.extend_from_slice(b"[a b=\"\xFF\"]");
-    rejected_by_both(&bad_utf8, Field::StructuredData, prefix.len() + 7);
+    let message = recovered(&bad_utf8, Field::StructuredData, prefix.len() + 7);
+    assert_eq!(message.msg, &bad_utf8[prefix.len()..]);
+    // An element without params is valid (SD-ELEMENT = "[" SD-ID *(SP
+    // SD-PARAM) "]").
+    let input = format!("{prefix}[a] msg");
+    let message = both(input.as_bytes());
+    assert_eq!(message.structured_data.map(|sd| sd.as_str()), Some("[a]"));
 }
 
 #[test]
@@ -554,7 +705,7 @@ fn every_truncation_is_handled() {
             continue;
         };
         for strict in [true, false] {
-            let result = parse(prefix, prefix, pri, pri_len, strict);
+            let result = parse(prefix, prefix, pri, pri_len, mode(strict, &received()));
             if let Err(error) = &result {
                 assert!(error.column <= end + 1, "{end}: {error}");
             }

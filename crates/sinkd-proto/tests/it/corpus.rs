@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// All files under `tests/data/`, each with a test below.
-const DATA_FILES: [&str; 15] = [
+const DATA_FILES: [&str; 16] = [
     "arista-eos.txt",
     "busybox.txt",
     "cisco-asa.txt",
@@ -26,6 +26,7 @@ const DATA_FILES: [&str; 15] = [
     "cisco-iosxr.txt",
     "cisco-nxos.txt",
     "clavister.txt",
+    "conformance.jsonl",
     "dell-powerconnect.txt",
     "fortinet.txt",
     "juniper.txt",
@@ -38,7 +39,7 @@ const DATA_FILES: [&str; 15] = [
 
 /// The collector's clock for every corpus message: 2026-03-08 10:00:00 at
 /// UTC+01:00, so a November message belongs to 2025.
-fn received() -> ReceiveTime {
+pub(crate) fn received() -> ReceiveTime {
     let utc = Timestamp {
         year: 2026,
         month: 3,
@@ -46,7 +47,7 @@ fn received() -> ReceiveTime {
         hour: 9,
         minute: 0,
         second: 0,
-        micros: 0,
+        nanos: 0,
         frac_digits: 0,
         offset_minutes: 0,
     };
@@ -168,25 +169,25 @@ fn rfc3164_examples() {
     check(
         include_str!("../data/rfc3164.txt"),
         expect![[r#"
-        <34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8
-          rfc3164 auth.crit 2025-10-11T22:14:15+01:00 host=mymachine app=su pid=- msgid=-
-          msg='su root' failed for lonvick on /dev/pts/8
-        Use the BFG!
-          unparsed user.notice - host=- app=- pid=- msgid=-
-          msg=Use the BFG!
-        <13>Feb  5 17:32:18 10.0.0.99 Use the BFG!
-          rfc3164 user.notice 2026-02-05T17:32:18+01:00 host=10.0.0.99 app=- pid=- msgid=-
-          msg=Use the BFG!
-        <165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the do-nuts.  %%  Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # Transport: Conveyer1=OK, Conveyer2=OK # %%
-          rfc3164 local4.notice 1987-08-24T05:34:00-06:00 host=mymachine app=myproc pid=10 msgid=-
-          msg=%% It's time to make the do-nuts.  %%  Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # Transport: Conveyer1=OK, Conveyer2=OK # %%
-        <0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!
-          rfc3164 kern.emerg 1990-10-22T10:52:01-06:00 host=scapegoat.dmz.example.org app=- pid=- msgid=-
-          msg=10.1.2.3 sched[0]: That's All Folks!
-        <0>Oct 22 10:52:12 scapegoat 1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!
-          rfc3164 kern.emerg 2025-10-22T10:52:12+01:00 host=scapegoat app=- pid=- msgid=-
-          msg=1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!
-    "#]],
+            <34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8
+              rfc3164 auth.crit 2025-10-11T22:14:15+01:00 host=mymachine app=su pid=- msgid=-
+              msg='su root' failed for lonvick on /dev/pts/8
+            Use the BFG!
+              unparsed user.notice - host=- app=- pid=- msgid=-
+              msg=Use the BFG!
+            <13>Feb  5 17:32:18 10.0.0.99 Use the BFG!
+              rfc3164 user.notice 2026-02-05T17:32:18+01:00 host=10.0.0.99 app=Use pid=- msgid=-
+              msg=the BFG!
+            <165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time to make the do-nuts.  %%  Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # Transport: Conveyer1=OK, Conveyer2=OK # %%
+              rfc3164 local4.notice 1987-08-24T05:34:00-06:00 host=mymachine app=myproc pid=10 msgid=-
+              msg=%% It's time to make the do-nuts.  %%  Ingredients: Mix=OK, Jelly=OK # Devices: Mixer=OK, Jelly_Injector=OK, Frier=OK # Transport: Conveyer1=OK, Conveyer2=OK # %%
+            <0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!
+              rfc3164 kern.emerg 1990-10-22T10:52:01-06:00 host=scapegoat.dmz.example.org app=10.1.2.3 pid=- msgid=-
+              msg=sched[0]: That's All Folks!
+            <0>Oct 22 10:52:12 scapegoat 1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!
+              rfc3164 kern.emerg 2025-10-22T10:52:12+01:00 host=scapegoat app=- pid=- msgid=-
+              msg=1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All Folks!
+        "#]],
     );
 }
 
@@ -237,25 +238,25 @@ fn cisco_asa() {
     check(
         include_str!("../data/cisco-asa.txt"),
         expect![[r#"
-        <166>Mar 08 2026 09:15:32: %ASA-6-302013: Built outbound TCP connection 81234 for outside:198.51.100.25/443 (198.51.100.25/443) to inside:10.0.0.44/51514 (203.0.113.5/51514)
-          rfc3164 local4.info 2026-03-08T09:15:32+01:00 host=- app=- pid=- msgid=ASA-6-302013
-          msg=%ASA-6-302013: Built outbound TCP connection 81234 for outside:198.51.100.25/443 (198.51.100.25/443) to inside:10.0.0.44/51514 (203.0.113.5/51514)
-        <166>Mar 08 2026 09:15:33 asa01 : %ASA-6-302014: Teardown TCP connection 81234 for outside:198.51.100.25/443 to inside:10.0.0.44/51514 duration 0:00:01 bytes 4312 TCP FINs
-          rfc3164 local4.info 2026-03-08T09:15:33+01:00 host=asa01 app=- pid=- msgid=ASA-6-302014
-          msg=%ASA-6-302014: Teardown TCP connection 81234 for outside:198.51.100.25/443 to inside:10.0.0.44/51514 duration 0:00:01 bytes 4312 TCP FINs
-        <164>Mar  8 2026 09:15:34 fw-edge.example.net : %ASA-4-106023: Deny tcp src outside:203.0.113.77/40112 dst inside:10.0.0.10/22 by access-group "OUTSIDE_IN" [0x0, 0x0]
-          rfc3164 local4.warning 2026-03-08T09:15:34+01:00 host=fw-edge.example.net app=- pid=- msgid=ASA-4-106023
-          msg=%ASA-4-106023: Deny tcp src outside:203.0.113.77/40112 dst inside:10.0.0.10/22 by access-group "OUTSIDE_IN" [0x0, 0x0]
-        <166>%ASA-6-305011: Built dynamic TCP translation from inside:10.0.0.44/51515 to outside:203.0.113.5/51515
-          bsd local4.info - host=- app=- pid=- msgid=ASA-6-305011
-          msg=%ASA-6-305011: Built dynamic TCP translation from inside:10.0.0.44/51515 to outside:203.0.113.5/51515
-        <166>2026-03-08T08:15:35Z asa01 : %ASA-6-725001: Starting SSL handshake with client outside:198.51.100.80/50122 to 203.0.113.5/443 for TLS session
-          rfc3164 local4.info 2026-03-08T08:15:35Z host=asa01 app=- pid=- msgid=ASA-6-725001
-          msg=%ASA-6-725001: Starting SSL handshake with client outside:198.51.100.80/50122 to 203.0.113.5/443 for TLS session
-        <163>Mar  8 09:15:36 10.0.0.2 %ASA-3-710003: TCP access denied by ACL from 192.0.2.200/51000 to outside:203.0.113.5/22
-          rfc3164 local4.err 2026-03-08T09:15:36+01:00 host=10.0.0.2 app=- pid=- msgid=ASA-3-710003
-          msg=%ASA-3-710003: TCP access denied by ACL from 192.0.2.200/51000 to outside:203.0.113.5/22
-    "#]],
+            <166>Mar 08 2026 09:15:32: %ASA-6-302013: Built outbound TCP connection 81234 for outside:198.51.100.25/443 (198.51.100.25/443) to inside:10.0.0.44/51514 (203.0.113.5/51514)
+              rfc3164 local4.info 2026-03-08T09:15:32+01:00 host=- app=%ASA-6-302013 pid=- msgid=ASA-6-302013
+              msg=Built outbound TCP connection 81234 for outside:198.51.100.25/443 (198.51.100.25/443) to inside:10.0.0.44/51514 (203.0.113.5/51514)
+            <166>Mar 08 2026 09:15:33 asa01 : %ASA-6-302014: Teardown TCP connection 81234 for outside:198.51.100.25/443 to inside:10.0.0.44/51514 duration 0:00:01 bytes 4312 TCP FINs
+              rfc3164 local4.info 2026-03-08T09:15:33+01:00 host=asa01 app=%ASA-6-302014 pid=- msgid=ASA-6-302014
+              msg=Teardown TCP connection 81234 for outside:198.51.100.25/443 to inside:10.0.0.44/51514 duration 0:00:01 bytes 4312 TCP FINs
+            <164>Mar  8 2026 09:15:34 fw-edge.example.net : %ASA-4-106023: Deny tcp src outside:203.0.113.77/40112 dst inside:10.0.0.10/22 by access-group "OUTSIDE_IN" [0x0, 0x0]
+              rfc3164 local4.warning 2026-03-08T09:15:34+01:00 host=fw-edge.example.net app=%ASA-4-106023 pid=- msgid=ASA-4-106023
+              msg=Deny tcp src outside:203.0.113.77/40112 dst inside:10.0.0.10/22 by access-group "OUTSIDE_IN" [0x0, 0x0]
+            <166>%ASA-6-305011: Built dynamic TCP translation from inside:10.0.0.44/51515 to outside:203.0.113.5/51515
+              bsd local4.info - host=- app=%ASA-6-305011 pid=- msgid=ASA-6-305011
+              msg=Built dynamic TCP translation from inside:10.0.0.44/51515 to outside:203.0.113.5/51515
+            <166>2026-03-08T08:15:35Z asa01 : %ASA-6-725001: Starting SSL handshake with client outside:198.51.100.80/50122 to 203.0.113.5/443 for TLS session
+              rfc3164 local4.info 2026-03-08T08:15:35Z host=asa01 app=%ASA-6-725001 pid=- msgid=ASA-6-725001
+              msg=Starting SSL handshake with client outside:198.51.100.80/50122 to 203.0.113.5/443 for TLS session
+            <163>Mar  8 09:15:36 10.0.0.2 %ASA-3-710003: TCP access denied by ACL from 192.0.2.200/51000 to outside:203.0.113.5/22
+              rfc3164 local4.err 2026-03-08T09:15:36+01:00 host=10.0.0.2 app=%ASA-3-710003 pid=- msgid=ASA-3-710003
+              msg=TCP access denied by ACL from 192.0.2.200/51000 to outside:203.0.113.5/22
+        "#]],
     );
 }
 
@@ -264,52 +265,52 @@ fn cisco_ios() {
     check(
         include_str!("../data/cisco-ios.txt"),
         expect![[r#"
-        <189>123: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: Configured from console by vty0 (10.0.0.5)
-          rfc3164 local7.notice 2026-03-01T18:46:11.123+01:00 host=- app=- pid=- msgid=SYS-5-CONFIG_I
-          msg=%SYS-5-CONFIG_I: Configured from console by vty0 (10.0.0.5)
-        <189>124: router1: *Mar  1 18:46:12.456: %SYS-5-CONFIG_I: Configured from console by console
-          rfc3164 local7.notice 2026-03-01T18:46:12.456+01:00 host=router1 app=- pid=- msgid=SYS-5-CONFIG_I
-          msg=%SYS-5-CONFIG_I: Configured from console by console
-        <187>4567: Mar  8 09:15:31.987 CET: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down
-          rfc3164 local7.err 2026-03-08T09:15:31.987+01:00 host=- app=- pid=- msgid=LINK-3-UPDOWN
-          msg=%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down
-        <189>4568: Mar  8 2026 09:15:32.004 CET: %LINEPROTO-5-UPDOWN: Line protocol on Interface GigabitEthernet0/1, changed state to down
-          rfc3164 local7.notice 2026-03-08T09:15:32.004+01:00 host=- app=- pid=- msgid=LINEPROTO-5-UPDOWN
-          msg=%LINEPROTO-5-UPDOWN: Line protocol on Interface GigabitEthernet0/1, changed state to down
-        <189>4569: .Mar  8 09:15:33.120 UTC: %SYS-6-CLOCKUPDATE: System clock has been updated from 09:15:33 UTC Sun Mar 8 2026 to 10:15:33 CET Sun Mar 8 2026, configured from console by admin.
-          rfc3164 local7.notice 2026-03-08T09:15:33.120Z host=- app=- pid=- msgid=SYS-6-CLOCKUPDATE
-          msg=%SYS-6-CLOCKUPDATE: System clock has been updated from 09:15:33 UTC Sun Mar 8 2026 to 10:15:33 CET Sun Mar 8 2026, configured from console by admin.
-        <190>25: 00:01:23: %SEC-6-IPACCESSLOGP: list 101 denied tcp 10.1.1.1(1234) -> 10.2.2.2(23), 1 packet
-          bsd local7.info - host=- app=- pid=- msgid=SEC-6-IPACCESSLOGP
-          msg=%SEC-6-IPACCESSLOGP: list 101 denied tcp 10.1.1.1(1234) -> 10.2.2.2(23), 1 packet
-        <189>26: 1w2d: %DUAL-5-NBRCHANGE: EIGRP-IPv4 100: Neighbor 10.0.12.2 (GigabitEthernet0/0) is up: new adjacency
-          bsd local7.notice - host=- app=- pid=- msgid=DUAL-5-NBRCHANGE
-          msg=%DUAL-5-NBRCHANGE: EIGRP-IPv4 100: Neighbor 10.0.12.2 (GigabitEthernet0/0) is up: new adjacency
-        <189>27: %SYS-5-CONFIG_I: Configured from console by vty1 (10.0.0.6)
-          bsd local7.notice - host=- app=- pid=- msgid=SYS-5-CONFIG_I
-          msg=%SYS-5-CONFIG_I: Configured from console by vty1 (10.0.0.6)
-        <189>%SYS-5-RESTART: System restarted --
-          bsd local7.notice - host=- app=- pid=- msgid=SYS-5-RESTART
-          msg=%SYS-5-RESTART: System restarted --
-        <189>Mar  8 09:15:32 10.0.0.1 4570: *Mar  8 09:15:31.987: %C4K_EBM-4-HOSTFLAPPING: Host 00:11:22:33:44:55 in vlan 10 is flapping between port Gi1/0/1 and port Gi1/0/2
-          rfc3164 local7.notice 2026-03-08T09:15:32+01:00 host=10.0.0.1 app=- pid=- msgid=C4K_EBM-4-HOSTFLAPPING
-          msg=%C4K_EBM-4-HOSTFLAPPING: Host 00:11:22:33:44:55 in vlan 10 is flapping between port Gi1/0/1 and port Gi1/0/2
-        <189>Mar  8 09:15:32 4571: Mar  8 09:15:31.990 CET: %ILPOWER-7-DETECT: Interface Gi1/0/7: Power Device detected: IEEE PD
-          rfc3164 local7.notice 2026-03-08T09:15:32+01:00 host=- app=- pid=- msgid=ILPOWER-7-DETECT
-          msg=%ILPOWER-7-DETECT: Interface Gi1/0/7: Power Device detected: IEEE PD
-        <189>Mar  8 09:15:33 router1 %SYS-5-CONFIG_I: Configured from memory by console
-          rfc3164 local7.notice 2026-03-08T09:15:33+01:00 host=router1 app=- pid=- msgid=SYS-5-CONFIG_I
-          msg=%SYS-5-CONFIG_I: Configured from memory by console
-        <189>38: [syslog@9 s_id="sw1:666"]: *Mar  2 00:14:37: %LINK-5-CHANGED: Interface GigabitEthernet0/4, changed state to administratively down
-          rfc3164 local7.notice 2026-03-02T00:14:37+01:00 host=- app=- pid=- msgid=LINK-5-CHANGED
-          msg=%LINK-5-CHANGED: Interface GigabitEthernet0/4, changed state to administratively down
-        <131>31: cc-rtr-a: Mar  7 2026 22:10:05.512 +0100: %ICM_Router_CallRouter-3-10500FE: [comp=Router-A][pname=rtr][iid=inst1][sev=error]: Side A rtr process lost its peer.
-          rfc3164 local0.err 2026-03-07T22:10:05.512+01:00 host=cc-rtr-a app=- pid=- msgid=ICM_Router_CallRouter-3-10500FE
-          msg=%ICM_Router_CallRouter-3-10500FE: [comp=Router-A][pname=rtr][iid=inst1][sev=error]: Side A rtr process lost its peer.
-        <13>42: the answer
-          bsd user.notice - host=- app=- pid=- msgid=-
-          msg=42: the answer
-    "#]],
+            <189>123: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: Configured from console by vty0 (10.0.0.5)
+              rfc3164 local7.notice 2026-03-01T18:46:11.123+01:00 host=- app=%SYS-5-CONFIG_I pid=- msgid=SYS-5-CONFIG_I
+              msg=Configured from console by vty0 (10.0.0.5)
+            <189>124: router1: *Mar  1 18:46:12.456: %SYS-5-CONFIG_I: Configured from console by console
+              rfc3164 local7.notice 2026-03-01T18:46:12.456+01:00 host=router1 app=%SYS-5-CONFIG_I pid=- msgid=SYS-5-CONFIG_I
+              msg=Configured from console by console
+            <187>4567: Mar  8 09:15:31.987 CET: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down
+              rfc3164 local7.err 2026-03-08T09:15:31.987+01:00 host=- app=%LINK-3-UPDOWN pid=- msgid=LINK-3-UPDOWN
+              msg=Interface GigabitEthernet0/1, changed state to down
+            <189>4568: Mar  8 2026 09:15:32.004 CET: %LINEPROTO-5-UPDOWN: Line protocol on Interface GigabitEthernet0/1, changed state to down
+              rfc3164 local7.notice 2026-03-08T09:15:32.004+01:00 host=- app=%LINEPROTO-5-UPDOWN pid=- msgid=LINEPROTO-5-UPDOWN
+              msg=Line protocol on Interface GigabitEthernet0/1, changed state to down
+            <189>4569: .Mar  8 09:15:33.120 UTC: %SYS-6-CLOCKUPDATE: System clock has been updated from 09:15:33 UTC Sun Mar 8 2026 to 10:15:33 CET Sun Mar 8 2026, configured from console by admin.
+              rfc3164 local7.notice 2026-03-08T09:15:33.120Z host=- app=%SYS-6-CLOCKUPDATE pid=- msgid=SYS-6-CLOCKUPDATE
+              msg=System clock has been updated from 09:15:33 UTC Sun Mar 8 2026 to 10:15:33 CET Sun Mar 8 2026, configured from console by admin.
+            <190>25: 00:01:23: %SEC-6-IPACCESSLOGP: list 101 denied tcp 10.1.1.1(1234) -> 10.2.2.2(23), 1 packet
+              bsd local7.info - host=- app=%SEC-6-IPACCESSLOGP pid=- msgid=SEC-6-IPACCESSLOGP
+              msg=list 101 denied tcp 10.1.1.1(1234) -> 10.2.2.2(23), 1 packet
+            <189>26: 1w2d: %DUAL-5-NBRCHANGE: EIGRP-IPv4 100: Neighbor 10.0.12.2 (GigabitEthernet0/0) is up: new adjacency
+              bsd local7.notice - host=- app=%DUAL-5-NBRCHANGE pid=- msgid=DUAL-5-NBRCHANGE
+              msg=EIGRP-IPv4 100: Neighbor 10.0.12.2 (GigabitEthernet0/0) is up: new adjacency
+            <189>27: %SYS-5-CONFIG_I: Configured from console by vty1 (10.0.0.6)
+              bsd local7.notice - host=- app=%SYS-5-CONFIG_I pid=- msgid=SYS-5-CONFIG_I
+              msg=Configured from console by vty1 (10.0.0.6)
+            <189>%SYS-5-RESTART: System restarted --
+              bsd local7.notice - host=- app=%SYS-5-RESTART pid=- msgid=SYS-5-RESTART
+              msg=System restarted --
+            <189>Mar  8 09:15:32 10.0.0.1 4570: *Mar  8 09:15:31.987: %C4K_EBM-4-HOSTFLAPPING: Host 00:11:22:33:44:55 in vlan 10 is flapping between port Gi1/0/1 and port Gi1/0/2
+              rfc3164 local7.notice 2026-03-08T09:15:32+01:00 host=10.0.0.1 app=%C4K_EBM-4-HOSTFLAPPING pid=- msgid=C4K_EBM-4-HOSTFLAPPING
+              msg=Host 00:11:22:33:44:55 in vlan 10 is flapping between port Gi1/0/1 and port Gi1/0/2
+            <189>Mar  8 09:15:32 4571: Mar  8 09:15:31.990 CET: %ILPOWER-7-DETECT: Interface Gi1/0/7: Power Device detected: IEEE PD
+              rfc3164 local7.notice 2026-03-08T09:15:32+01:00 host=- app=%ILPOWER-7-DETECT pid=- msgid=ILPOWER-7-DETECT
+              msg=Interface Gi1/0/7: Power Device detected: IEEE PD
+            <189>Mar  8 09:15:33 router1 %SYS-5-CONFIG_I: Configured from memory by console
+              rfc3164 local7.notice 2026-03-08T09:15:33+01:00 host=router1 app=%SYS-5-CONFIG_I pid=- msgid=SYS-5-CONFIG_I
+              msg=Configured from memory by console
+            <189>38: [syslog@9 s_id="sw1:666"]: *Mar  2 00:14:37: %LINK-5-CHANGED: Interface GigabitEthernet0/4, changed state to administratively down
+              rfc3164 local7.notice 2026-03-02T00:14:37+01:00 host=- app=%LINK-5-CHANGED pid=- msgid=LINK-5-CHANGED
+              msg=Interface GigabitEthernet0/4, changed state to administratively down
+            <131>31: cc-rtr-a: Mar  7 2026 22:10:05.512 +0100: %ICM_Router_CallRouter-3-10500FE: [comp=Router-A][pname=rtr][iid=inst1][sev=error]: Side A rtr process lost its peer.
+              rfc3164 local0.err 2026-03-07T22:10:05.512+01:00 host=cc-rtr-a app=%ICM_Router_CallRouter-3-10500FE pid=- msgid=ICM_Router_CallRouter-3-10500FE
+              msg=[comp=Router-A][pname=rtr][iid=inst1][sev=error]: Side A rtr process lost its peer.
+            <13>42: the answer
+              bsd user.notice - host=- app=- pid=- msgid=-
+              msg=42: the answer
+        "#]],
     );
 }
 
@@ -336,19 +337,19 @@ fn cisco_nxos() {
     check(
         include_str!("../data/cisco-nxos.txt"),
         expect![[r#"
-        <187>: 2026 Mar  8 09:15:32 UTC: %ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface Ethernet1/12 is down (Link failure)
-          rfc3164 local7.err 2026-03-08T09:15:32Z host=- app=- pid=- msgid=ETHPORT-5-IF_DOWN_LINK_FAILURE
-          msg=%ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface Ethernet1/12 is down (Link failure)
-        <189>: 2026 Mar  8 09:16:02 CET: %VSHD-5-VSHD_SYSLOG_CONFIG_I: Configured from vty by admin on 10.0.0.5@pts/0
-          rfc3164 local7.notice 2026-03-08T09:16:02+01:00 host=- app=- pid=- msgid=VSHD-5-VSHD_SYSLOG_CONFIG_I
-          msg=%VSHD-5-VSHD_SYSLOG_CONFIG_I: Configured from vty by admin on 10.0.0.5@pts/0
-        <190>: 2026 Mar 08 09:16:40 UTC: %AUTHPRIV-6-SYSTEM_MSG: pam_unix(sshd:session): session opened for user admin by (uid=0) - sshd[12345]
-          rfc3164 local7.info 2026-03-08T09:16:40Z host=- app=- pid=- msgid=AUTHPRIV-6-SYSTEM_MSG
-          msg=%AUTHPRIV-6-SYSTEM_MSG: pam_unix(sshd:session): session opened for user admin by (uid=0) - sshd[12345]
-        <188>: 2026 Mar  8 09:17:11.204 UTC: %PLATFORM-4-PFM_FAN_FLTR_STATUS: Fan in Fan Module 2 (Serial number ABC1234XYZ) Fan2(sys_fan2) fault detected
-          rfc3164 local7.warning 2026-03-08T09:17:11.204Z host=- app=- pid=- msgid=PLATFORM-4-PFM_FAN_FLTR_STATUS
-          msg=%PLATFORM-4-PFM_FAN_FLTR_STATUS: Fan in Fan Module 2 (Serial number ABC1234XYZ) Fan2(sys_fan2) fault detected
-    "#]],
+            <187>: 2026 Mar  8 09:15:32 UTC: %ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface Ethernet1/12 is down (Link failure)
+              rfc3164 local7.err 2026-03-08T09:15:32Z host=- app=%ETHPORT-5-IF_DOWN_LINK_FAILURE pid=- msgid=ETHPORT-5-IF_DOWN_LINK_FAILURE
+              msg=Interface Ethernet1/12 is down (Link failure)
+            <189>: 2026 Mar  8 09:16:02 CET: %VSHD-5-VSHD_SYSLOG_CONFIG_I: Configured from vty by admin on 10.0.0.5@pts/0
+              rfc3164 local7.notice 2026-03-08T09:16:02+01:00 host=- app=%VSHD-5-VSHD_SYSLOG_CONFIG_I pid=- msgid=VSHD-5-VSHD_SYSLOG_CONFIG_I
+              msg=Configured from vty by admin on 10.0.0.5@pts/0
+            <190>: 2026 Mar 08 09:16:40 UTC: %AUTHPRIV-6-SYSTEM_MSG: pam_unix(sshd:session): session opened for user admin by (uid=0) - sshd[12345]
+              rfc3164 local7.info 2026-03-08T09:16:40Z host=- app=%AUTHPRIV-6-SYSTEM_MSG pid=- msgid=AUTHPRIV-6-SYSTEM_MSG
+              msg=pam_unix(sshd:session): session opened for user admin by (uid=0) - sshd[12345]
+            <188>: 2026 Mar  8 09:17:11.204 UTC: %PLATFORM-4-PFM_FAN_FLTR_STATUS: Fan in Fan Module 2 (Serial number ABC1234XYZ) Fan2(sys_fan2) fault detected
+              rfc3164 local7.warning 2026-03-08T09:17:11.204Z host=- app=%PLATFORM-4-PFM_FAN_FLTR_STATUS pid=- msgid=PLATFORM-4-PFM_FAN_FLTR_STATUS
+              msg=Fan in Fan Module 2 (Serial number ABC1234XYZ) Fan2(sys_fan2) fault detected
+        "#]],
     );
 }
 
@@ -444,31 +445,31 @@ fn logger() {
     check(
         include_str!("../data/logger.txt"),
         expect![[r#"
-        <13>Mar  8 09:15:32 laptop alice: backup finished
-          rfc3164 user.notice 2026-03-08T09:15:32+01:00 host=laptop app=alice pid=- msgid=-
-          msg=backup finished
-        <13>Mar  8 09:15:33 laptop alice[4242]: backup finished (logger --id)
-          rfc3164 user.notice 2026-03-08T09:15:33+01:00 host=laptop app=alice pid=4242 msgid=-
-          msg=backup finished (logger --id)
-        <13>Mar  8 09:15:34 laptop alice:
-          rfc3164 user.notice 2026-03-08T09:15:34+01:00 host=laptop app=alice pid=- msgid=-
-          msg=
-        <13>Mar 8 09:15:36 laptop my app: two words are not a tag
-          rfc3164 user.notice 2026-03-08T09:15:36+01:00 host=laptop app=- pid=- msgid=-
-          msg=my app: two words are not a tag
-        <13>myapp[77]: started
-          bsd user.notice - host=- app=myapp pid=77 msgid=-
-          msg=started
-        <13>myapp[77] started without a colon
-          bsd user.notice - host=- app=myapp pid=77 msgid=-
-          msg=started without a colon
-        <13>Error: no tag without a pid in the bare form
-          bsd user.notice - host=- app=- pid=- msgid=-
-          msg=Error: no tag without a pid in the bare form
-        <13>
-          bsd user.notice - host=- app=- pid=- msgid=-
-          msg=
-    "#]],
+            <13>Mar  8 09:15:32 laptop alice: backup finished
+              rfc3164 user.notice 2026-03-08T09:15:32+01:00 host=laptop app=alice pid=- msgid=-
+              msg=backup finished
+            <13>Mar  8 09:15:33 laptop alice[4242]: backup finished (logger --id)
+              rfc3164 user.notice 2026-03-08T09:15:33+01:00 host=laptop app=alice pid=4242 msgid=-
+              msg=backup finished (logger --id)
+            <13>Mar  8 09:15:34 laptop alice:
+              rfc3164 user.notice 2026-03-08T09:15:34+01:00 host=laptop app=alice pid=- msgid=-
+              msg=
+            <13>Mar 8 09:15:36 laptop my app: the first word is the tag (RFC 3164 \xc2\xa74.1.3)
+              rfc3164 user.notice 2026-03-08T09:15:36+01:00 host=laptop app=my pid=- msgid=-
+              msg=app: the first word is the tag (RFC 3164 \xc2\xa74.1.3)
+            <13>myapp[77]: started
+              bsd user.notice - host=- app=myapp pid=77 msgid=-
+              msg=started
+            <13>myapp[77] started without a colon
+              bsd user.notice - host=- app=myapp pid=77 msgid=-
+              msg=started without a colon
+            <13>Error: no tag without a pid in the bare form
+              bsd user.notice - host=- app=- pid=- msgid=-
+              msg=Error: no tag without a pid in the bare form
+            <13>
+              bsd user.notice - host=- app=- pid=- msgid=-
+              msg=
+        "#]],
     );
 }
 
@@ -508,7 +509,7 @@ fn rsyslog() {
               rfc3164 user.notice 2026-03-08T09:15:39+01:00 host=web01 app=app pid=- msgid=-
               msg=no zone in the timestamp
             <13>2026-03-08T09:15:39.123456789+0100 web01 app: nanoseconds and a colonless offset
-              rfc3164 user.notice 2026-03-08T09:15:39.123456+01:00 host=web01 app=app pid=- msgid=-
+              rfc3164 user.notice 2026-03-08T09:15:39.123456789+01:00 host=web01 app=app pid=- msgid=-
               msg=nanoseconds and a colonless offset
         "#]],
     );

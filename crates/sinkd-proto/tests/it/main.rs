@@ -1,3 +1,4 @@
 //! Integration tests for sinkd-proto.
+mod conformance;
 mod corpus;
 mod roundtrip;

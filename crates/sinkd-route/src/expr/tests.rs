@@ -338,6 +338,32 @@ fn expression_count_limit() {
 // --- Errors, snapshot by snapshot. ---
 
 #[test]
+fn one_trailing_semicolon_is_accepted() {
+    // The device manual's own example: `priority auth;`.
+    let templates = Templates::with_defaults();
+    for (text, same_as) in [
+        ("auth;", "auth"),
+        ("auth ; ", "auth"),
+        ("auth.notice;ntp.!info;", "auth.notice;ntp.!info"),
+        ("template all;", "template all"),
+    ] {
+        let priority = Priority::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
+        assert_eq!(priority, Priority::parse(same_as).unwrap(), "{text}");
+        assert!(!priority.to_string().ends_with(';'), "{text}");
+        assert_eq!(
+            crate::compile(text, &templates).unwrap(),
+            crate::compile(same_as, &templates).unwrap()
+        );
+    }
+    // Sixteen expressions and the trailing `;` are still sixteen.
+    let sixteen = ["kern"; MAX_EXPRESSIONS].join(";") + ";";
+    assert_eq!(
+        Priority::parse(&sixteen).unwrap().expressions().len(),
+        MAX_EXPRESSIONS
+    );
+}
+
+#[test]
 fn error_messages() {
     let cases = [
         "",
@@ -348,7 +374,11 @@ fn error_messages() {
         "AUTH.info",
         "auth;;ntp",
         ";auth",
-        "auth;",
+        ";",
+        ";;",
+        " ; ",
+        "auth;;",
+        "auth; ;",
         ".notice",
         "auth.",
         "auth.!",
@@ -377,9 +407,13 @@ fn error_messages() {
         "auth.notice;auth.bogus" => expression 2 "auth.bogus": unknown severity "bogus"
         "bogus.info" => expression 1 "bogus.info": unknown facility "bogus"
         "AUTH.info" => expression 1 "AUTH.info": unknown facility "AUTH"
-        "auth;;ntp" => expression 2 is empty (two `;` in a row, or a `;` at the start or end)
-        ";auth" => expression 1 is empty (two `;` in a row, or a `;` at the start or end)
-        "auth;" => expression 2 is empty (two `;` in a row, or a `;` at the start or end)
+        "auth;;ntp" => expression 2 is empty (two `;` in a row, or a `;` at the start)
+        ";auth" => expression 1 is empty (two `;` in a row, or a `;` at the start)
+        ";" => empty priority: give at least one expression, such as `*.notice`
+        ";;" => expression 1 is empty (two `;` in a row, or a `;` at the start)
+        " ; " => empty priority: give at least one expression, such as `*.notice`
+        "auth;;" => expression 2 is empty (two `;` in a row, or a `;` at the start)
+        "auth; ;" => expression 2 is empty (two `;` in a row, or a `;` at the start)
         ".notice" => expression 1 ".notice": missing facility before the `.`
         "auth." => expression 1 "auth.": missing severity after "."
         "auth.!" => expression 1 "auth.!": missing severity after ".!"
