@@ -54,6 +54,9 @@ pub struct Config {
     pub run_as: Option<RunAs>,
     /// The `workers` key.
     pub workers: WorkerConfig,
+    /// `max_input_buffered`: bytes all TCP/TLS connections together may
+    /// hold in their read buffers.
+    pub max_input_buffered: usize,
     /// The `[[listen]]` tables, in order.
     pub listeners: Vec<ListenerConfig>,
     pub templates: Templates,

@@ -20,6 +20,7 @@ pub(crate) struct RawConfig {
     pub(crate) user: Option<Spanned<String>>,
     pub(crate) group: Option<Spanned<String>>,
     pub(crate) workers: Option<Spanned<usize>>,
+    pub(crate) max_input_buffered: Option<Spanned<ByteSize>>,
     #[serde(default)]
     pub(crate) listen: Vec<Spanned<RawListen>>,
     #[serde(default)]

@@ -27,6 +27,7 @@
 
 use crate::allow::AllowList;
 use crate::batch::{now_unix_micros, BatchSender, RawBatch};
+use crate::budget::{Held, BUDGET_PATIENCE};
 use crate::config::{StreamConfig, TlsConfig};
 use crate::error::ListenError;
 use crate::ratelimit::RateLimiter;
@@ -131,6 +132,18 @@ pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// Longest wait for the TLS close_notify to be written when a connection
 /// ends.
 const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(1);
+/// Buffer every connection may hold without drawing on the input budget,
+/// so senders of ordinary lines are never held up by connections hoarding
+/// incomplete frames.
+const FREE_BUFFER: usize = INITIAL_READ;
+
+/// The part of a `capacity`-byte buffer drawn from the input budget.
+fn charged(capacity: usize) -> usize {
+    capacity.saturating_sub(FREE_BUFFER)
+}
+
+/// How often a connection waiting for the input budget looks again.
+const BUDGET_RETRY: Duration = Duration::from_millis(20);
 /// First read size; doubled (up to `READ_HEADROOM`) while reads fill it, so
 /// an idle connection holds a small buffer and a busy one reads in big bites.
 const INITIAL_READ: usize = 8 * 1024;
@@ -295,7 +308,10 @@ impl FrameReader {
         slot: &mut Slot,
     ) -> ConnectionEvent {
         let buffer_limit = self.deframer.max_frame().saturating_add(READ_HEADROOM);
-        let mut buf = BytesMut::with_capacity(INITIAL_READ.min(buffer_limit));
+        // Allocated on the first read, from the budget of every
+        // connection's buffers.
+        let mut buf = BytesMut::new();
+        let mut held = Held::default();
         let mut read_size = INITIAL_READ;
         // Set when shutdown is signalled: from then on the connection only
         // drains what its peer already sent.
@@ -304,8 +320,22 @@ impl FrameReader {
             // `decode` leaves at most `max_buffered()` bytes, below the
             // limit, so there is always room to read.
             let room = buffer_limit.saturating_sub(buf.len());
-            let want = read_size.min(room);
+            let mut want = read_size.min(room);
+            if !held.resize(charged(buf.len() + want)) {
+                if buf.len() < FREE_BUFFER {
+                    // No budget to read in big bites: read within what
+                    // every connection may hold.
+                    want = FREE_BUFFER - buf.len();
+                } else if let Some(event) = self
+                    .take_budget(&mut held, charged(buf.len() + want), shutdown)
+                    .await
+                {
+                    return event;
+                }
+            }
             buf.reserve(want);
+            // `reserve` may round up: what is allocated is what is held.
+            held.force(charged(buf.capacity()));
             let outcome = {
                 let mut limited = (&mut buf).limit(want);
                 match drain_deadline {
@@ -339,6 +369,8 @@ impl FrameReader {
                 Some(Ok(n_read)) => {
                     if n_read == want {
                         read_size = read_size.saturating_mul(2).min(READ_HEADROOM);
+                    } else if n_read < want / 4 {
+                        read_size = (read_size / 2).max(INITIAL_READ);
                     }
                     false
                 }
@@ -361,6 +393,12 @@ impl FrameReader {
             if decoded.n_frames > 0 {
                 slot.prove();
             }
+            if buf.is_empty() && buf.capacity() > 0 {
+                // Nothing pending: the buffer goes back, so a connection
+                // between messages holds no memory.
+                buf = BytesMut::new();
+                held.resize(0);
+            }
             if let Some(event) = self.deliver(batch, &decoded).await {
                 return event;
             }
@@ -377,6 +415,39 @@ impl FrameReader {
             }
             if at_eof {
                 return ConnectionEvent::PeerClosed;
+            }
+        }
+    }
+
+    /// Takes `bytes` from the budget of all connections for an incomplete
+    /// frame longer than [`FREE_BUFFER`], waiting (unread) while it is
+    /// spent; after [`BUDGET_PATIENCE`] the connection is closed instead.
+    async fn take_budget(
+        &self,
+        held: &mut Held,
+        bytes: usize,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<ConnectionEvent> {
+        if held.resize(bytes) {
+            return None;
+        }
+        let deadline = Instant::now() + BUDGET_PATIENCE;
+        loop {
+            tokio::select! {
+                biased;
+                () = wait_for_signal(shutdown) => return Some(ConnectionEvent::Shutdown),
+                () = tokio::time::sleep(BUDGET_RETRY) => {}
+            }
+            if held.resize(bytes) {
+                return None;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    peer = %self.peer,
+                    held = crate::budget::input_buffered(),
+                    "closing a connection: the input buffer budget (max_input_buffered) stayed spent"
+                );
+                return Some(ConnectionEvent::BufferBudget);
             }
         }
     }

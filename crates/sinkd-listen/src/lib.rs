@@ -46,6 +46,7 @@
 
 mod allow;
 mod batch;
+mod budget;
 mod config;
 mod connection;
 mod error;
@@ -57,6 +58,7 @@ mod udp;
 
 pub use allow::{parse_entry as parse_allow_entry, AllowList, AllowListError};
 pub use batch::{BatchSender, RawBatch, RawFrame, WorkerQueues};
+pub use budget::{input_buffered, set_input_budget, DEFAULT_INPUT_BUDGET};
 pub use config::{
     ListenerConfig, StreamConfig, TlsConfig, UdpConfig, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,

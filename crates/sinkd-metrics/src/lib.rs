@@ -123,12 +123,16 @@ pub enum ConnectionEvent {
     /// Evicted before it delivered a frame, to make room for a newer
     /// connection while every slot was taken.
     Evicted,
+    /// It needed buffer for an incomplete frame while every connection's
+    /// buffers together held `max_input_buffered`, and none came free.
+    BufferBudget,
     /// Its source already had `max_connections_per_source` open.
     SourceLimit,
 }
 
 impl ConnectionEvent {
-    pub const ALL: [ConnectionEvent; 10] = [
+    pub const ALL: [ConnectionEvent; 11] = [
+        ConnectionEvent::BufferBudget,
         ConnectionEvent::Evicted,
         ConnectionEvent::FrameError,
         ConnectionEvent::IdleTimeout,
@@ -144,6 +148,7 @@ impl ConnectionEvent {
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
+            ConnectionEvent::BufferBudget => "buffer_budget",
             ConnectionEvent::Evicted => "evicted",
             ConnectionEvent::FrameError => "frame_error",
             ConnectionEvent::IdleTimeout => "idle_timeout",
@@ -237,7 +242,7 @@ pub struct Metrics {
     registry: Registry,
     received: [IntCounter; 3],
     dropped: [IntCounter; 9],
-    connections_closed: [IntCounter; 10],
+    connections_closed: [IntCounter; 11],
     connections: [IntGauge; 3],
     /// Messages that no grammar recognised, kept as `unparsed`.
     pub unparsed: IntCounter,
@@ -250,6 +255,8 @@ pub struct Metrics {
     /// Sources that went over a listener's `rate_limit` in the last report
     /// interval.
     pub rate_limited_sources: IntGauge,
+    /// Bytes held in TCP/TLS connections' read buffers (set at scrape time).
+    pub input_buffered_bytes: IntGauge,
     /// When each recently seen device last sent, in Unix seconds; filled
     /// at scrape time through [`Metrics::set_devices_last_seen`].
     device_last_seen: IntGaugeVec,
@@ -387,6 +394,11 @@ impl Metrics {
                 &registry,
                 "sinkd_devices",
                 "Distinct devices seen since start.",
+            ),
+            input_buffered_bytes: gauge(
+                &registry,
+                "sinkd_input_buffered_bytes",
+                "Bytes held in TCP and TLS connections' read buffers (incomplete frames and reads in progress), bounded by max_input_buffered.",
             ),
             rate_limited_sources: gauge(
                 &registry,

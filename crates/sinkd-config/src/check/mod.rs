@@ -68,6 +68,15 @@ pub(crate) fn config(source: &str) -> Result<Config, ConfigError> {
     };
     let http = http::check_http(&checker, &raw)?;
     let run_as = check_run_as(&checker, &raw)?;
+    let max_input_buffered =
+        match &raw.max_input_buffered {
+            None => sinkd_listen::DEFAULT_INPUT_BUDGET,
+            Some(size) if size.get_ref().0 < 1024 * 1024 => return Err(checker.invalid(
+                size.span(),
+                "max_input_buffered must be at least 1M (connections need room for a frame each)",
+            )),
+            Some(size) => usize::try_from(size.get_ref().0).unwrap_or(usize::MAX),
+        };
     let workers = WorkerConfig {
         threads: raw.workers.map(Spanned::into_inner).unwrap_or(0),
         ..WorkerConfig::default()
@@ -112,6 +121,7 @@ pub(crate) fn config(source: &str) -> Result<Config, ConfigError> {
         http,
         run_as,
         workers,
+        max_input_buffered,
         listeners,
         templates,
         sinks,

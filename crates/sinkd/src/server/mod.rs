@@ -143,6 +143,12 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
     let store = Store::open(store_settings)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     mirror_store_stats(&metrics, &store);
+    sinkd_listen::set_input_budget(config.max_input_buffered);
+    let buffered = Arc::clone(&metrics);
+    metrics.add_scrape_hook(move || {
+        let held = i64::try_from(sinkd_listen::input_buffered()).unwrap_or(i64::MAX);
+        buffered.input_buffered_bytes.set(held);
+    });
     let relays = Arc::new(Relays::new(Arc::clone(&metrics)));
     // The relays start in `serve`, after the switch to `user` (if any),
     // so none of them connects or writes its spool as root; the routes hold

@@ -95,6 +95,7 @@ fn apply(source: &ConfigSource, current: &mut Config, live: &mut Live<'_>) -> an
     // sinks stop only once no worker holds the old routes.
     let retired = tokio::task::block_in_place(|| relay_plan.commit());
     let old_routes = routes.swap(Arc::new(new_routes));
+    sinkd_listen::set_input_budget(config.max_input_buffered);
     let failed = listeners.commit(listener_plan);
     tokio::task::block_in_place(|| {
         wait_unshared(&old_routes);

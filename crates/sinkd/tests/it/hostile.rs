@@ -401,3 +401,60 @@ fn links_already_in_data_dir_are_not_followed() {
     assert_eq!(outside_files, [std::ffi::OsString::from("victim")]);
     assert_eq!(read_stream(&data_dir, "honest/messages").len(), 2);
 }
+
+#[test]
+fn hoarded_incomplete_frames_stay_within_the_input_budget() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox, |ports| {
+        format!(
+            "max_input_buffered = \"1M\"\n\n\
+             [[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:{}\"\n\n\
+             [[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:{}\"\nmax_frame = \"256k\"\n\n\
+             [[sink]]\ntarget = \"file {{device}}/messages\"\n",
+            ports.udp, ports.tcp
+        )
+    });
+    // 40 connections each write 60,000 bytes of one line that never ends:
+    // 2.4 MB of incomplete frames against a 1 MiB budget.
+    let chunk = vec![b'x'; 60_000];
+    let hoarders: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut stream = connect(server.ports.tcp);
+            stream
+                .write_all(b"<13>Oct 11 22:14:15 hoard app: ")
+                .expect("write");
+            stream.write_all(&chunk).expect("write");
+            stream
+        })
+        .collect();
+    // An ordinary sender is not held up meanwhile.
+    let lines: String = (0..100)
+        .map(|n| format!("<13>Oct 11 22:14:15 ordinary app: line {n}\n"))
+        .collect();
+    send_tcp(server.ports.tcp, lines.as_bytes());
+    let scrape = server.wait_count("sinkd_store_lines_written_total", 100);
+    assert!(
+        scrape.count("sinkd_input_buffered_bytes") <= 1024 * 1024 + 64 * 1024,
+        "{}",
+        scrape.count("sinkd_input_buffered_bytes")
+    );
+    // Those that found the budget spent wait, then are closed and counted.
+    let scrape = server.wait_count(
+        "sinkd_connections_closed_total{reason=\"buffer_budget\"}",
+        10,
+    );
+    assert!(scrape.count("sinkd_input_buffered_bytes") <= 1024 * 1024 + 64 * 1024);
+    eprintln!(
+        "budget: {} connections closed, {} bytes held, peak RSS {} KiB",
+        scrape.count("sinkd_connections_closed_total{reason=\"buffer_budget\"}"),
+        scrape.count("sinkd_input_buffered_bytes"),
+        peak_rss_kib(server.pid())
+    );
+    drop(hoarders);
+    still_serving(&server, "after-hoard");
+    server.stop().assert_clean_exit();
+    assert_eq!(
+        read_stream(&sandbox.data_dir(), "ordinary/messages").len(),
+        100
+    );
+}
