@@ -1,9 +1,12 @@
 //! Write errors: counted, logged, never a panic, and the store keeps
-//! serving the other streams.
+//! serving the other streams. Lack of space instead pauses the writers,
+//! which hold their lines and resume without loss.
 
 use crate::support::*;
-use sinkd_store::StreamReader;
+use sinkd_store::{MinFree, PauseReason, SpaceProbe, StreamReader, TrySubmitError};
 use std::fs;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[test]
@@ -34,21 +37,131 @@ fn a_file_where_a_directory_should_be_drops_and_counts() {
 }
 
 #[test]
-fn a_full_disk_drops_and_counts_without_stopping() {
+fn a_full_disk_pauses_the_writer_which_holds_its_lines_until_space_returns() {
     let dir = tempfile::tempdir().unwrap();
     let stream_dir = dir.path().join("full/messages");
     fs::create_dir_all(&stream_dir).unwrap();
     // Every write to /dev/full fails with ENOSPC.
     std::os::unix::fs::symlink("/dev/full", stream_dir.join(LOG_1)).unwrap();
-    let store = open(dir.path());
-    write_lines(&store, "full/messages", "lost", 0..7);
-    write_lines(&store, "other", "kept", 0..2);
-    store.sync().unwrap();
+    let store = open_with(dir.path(), |config| config.writer_threads = 1);
+    write_lines(&store, "full/messages", "held", 0..7);
+    write_lines(&store, "other", "queued", 0..2);
+    let health = store.health();
+    assert!(eventually(|| health.is_paused()));
+    let reason = health.pause_reason().expect("a reason").to_string();
+    assert!(reason.contains("No space left"), "{reason}");
+    // Nothing was dropped; the writer waits.
     let stats = store.stats().snapshot();
-    assert_eq!(stats.lines_dropped, 7);
-    assert!(stats.write_errors >= 1);
-    assert_eq!(read_all(dir.path(), "other"), expected("kept", 1..3, 0));
+    assert_eq!((stats.lines_dropped, stats.lines_written), (0, 0));
+
+    // Space returns: the segment becomes a real file again.
+    let real = stream_dir.join("replacement");
+    fs::write(&real, b"").unwrap();
+    fs::rename(&real, stream_dir.join(LOG_1)).unwrap();
+    assert!(eventually(|| !health.is_paused()));
+    store.sync().unwrap();
+    assert_eq!(
+        read_all(dir.path(), "full/messages"),
+        expected("held", 1..8, 0)
+    );
+    assert_eq!(read_all(dir.path(), "other"), expected("queued", 1..3, 0));
+    let stats = store.stats().snapshot();
+    assert_eq!((stats.lines_dropped, stats.lines_written), (0, 9));
+    assert_eq!(health.pauses(), 1);
     store.shutdown().unwrap();
+}
+
+/// A disk whose free space the test sets.
+fn fake_disk(free: &Arc<AtomicU64>) -> SpaceProbe {
+    let free = Arc::clone(free);
+    SpaceProbe(Arc::new(move |_| {
+        Some((free.load(Ordering::Relaxed), 1 << 40))
+    }))
+}
+
+#[test]
+fn below_min_free_the_store_stops_taking_batches_and_resumes_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = Arc::new(AtomicU64::new(1 << 30));
+    let store = open_with(dir.path(), |config| {
+        config.writer_threads = 1;
+        config.queue_batches = 2;
+        config.min_free = MinFree::bytes(64 << 20);
+        config.space_probe = Some(fake_disk(&free));
+    });
+    let health = store.health();
+    write_lines(&store, "d/messages", "before", 0..50);
+    store.sync().unwrap();
+    assert_eq!(health.min_free_bytes(), 64 << 20);
+
+    free.store(10 << 20, Ordering::Relaxed);
+    let writer = store.writer();
+    let mut sent = 0u64;
+    let mut refused = None;
+    // The writer pauses at its next write, holds what it has, and its
+    // queue fills: a non-blocking submit is refused.
+    for round in 0..10_000u64 {
+        let mut batch = writer.batch();
+        batch.push("d/messages", 0, format!("during {round}").as_bytes());
+        match writer.try_submit(batch) {
+            Ok(()) => sent += 1,
+            Err(TrySubmitError::Full(batch)) => {
+                refused = Some(batch);
+                break;
+            }
+            Err(TrySubmitError::Closed(_)) => panic!("store closed"),
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(refused.is_some(), "the queue never filled");
+    assert!(health.is_paused());
+    let reason = health.pause_reason().expect("a reason");
+    assert_eq!(
+        reason,
+        PauseReason::BelowMinFree {
+            free: 10 << 20,
+            min_free: 64 << 20
+        }
+    );
+    assert_eq!(store.stats().snapshot().lines_dropped, 0);
+
+    free.store(1 << 30, Ordering::Relaxed);
+    assert!(eventually(|| !health.is_paused()));
+    store.sync().unwrap();
+    let lines = read_all(dir.path(), "d/messages");
+    let during: Vec<String> = (0..sent).map(|round| format!("during {round}")).collect();
+    assert_eq!(lines.len() as u64, 50 + sent);
+    assert_eq!(
+        lines[50..]
+            .iter()
+            .map(|(_, line)| line.clone())
+            .collect::<Vec<_>>(),
+        during
+    );
+    assert!(lines
+        .iter()
+        .enumerate()
+        .all(|(i, (seq, _))| *seq == i as u64 + 1));
+    store.shutdown().unwrap();
+}
+
+#[test]
+fn a_shutdown_while_the_disk_stays_full_drops_and_counts_what_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = Arc::new(AtomicU64::new(0));
+    let store = open_with(dir.path(), |config| {
+        config.writer_threads = 1;
+        config.min_free = MinFree::bytes(1);
+        config.space_probe = Some(fake_disk(&free));
+    });
+    write_lines(&store, "d/messages", "lost", 0..30);
+    let health = store.health();
+    assert!(eventually(|| health.is_paused()));
+    let stats = store.stats();
+    store.shutdown().unwrap();
+    let snapshot = stats.snapshot();
+    assert_eq!(snapshot.lines_dropped_disk_full, 30);
+    assert_eq!((snapshot.lines_dropped, snapshot.lines_written), (0, 0));
 }
 
 #[test]
