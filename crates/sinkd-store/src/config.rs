@@ -188,6 +188,13 @@ pub struct StoreConfig {
     /// full disk (they hold their lines and stop taking batches until
     /// space returns).
     pub min_free: MinFree,
+    /// What lack of space (ENOSPC, EDQUOT, or a write that would go below
+    /// `min_free`) does: `true` (the default) pauses the writers, which
+    /// hold their lines and stop taking batches until space returns;
+    /// `false` fails the stream as any write error does, its buffered lines
+    /// counted in `lines_dropped`. A relay's spool takes `false`: its
+    /// thread also sends, and must not stop for its disk.
+    pub pause_when_full: bool,
     /// Reads the free and total bytes of `data_dir`'s filesystem; `None`
     /// (the default) asks the kernel (`statvfs`). Tests stand in a disk
     /// that fills and empties.
@@ -240,6 +247,7 @@ impl Default for StoreConfig {
             queue_batches: 64,
             index_interval_bytes: 64 * 1024,
             min_free: MinFree::default(),
+            pause_when_full: true,
             space_probe: None,
         }
     }

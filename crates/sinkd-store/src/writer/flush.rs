@@ -61,7 +61,12 @@ impl Writer {
         if !stream.buf.is_empty() {
             let bytes = stream.buf.len() as u64;
             if let Err(reason) = self.space.admit(bytes, &self.shared.health) {
-                self.pause(reason);
+                if self.shared.config.pause_when_full {
+                    self.pause(reason);
+                } else {
+                    let dir = stream.dir.clone();
+                    self.fail_stream(id, Instant::now(), "write", &dir, &reason.to_string());
+                }
                 return false;
             }
             let slot = match self.open_slot(id) {

@@ -46,7 +46,8 @@
 //! through. [`crate::StoreHealth`] gathers the threads' pauses for
 //! `/healthz`, the metrics and the log. Only a shutdown that finds the disk
 //! still full after [`STOP_GRACE`] drops what the thread holds, counted as
-//! `lines_dropped_disk_full`.
+//! `lines_dropped_disk_full`. With `pause_when_full` off (a relay's spool)
+//! lack of space is a write error like any other.
 
 mod append;
 mod flush;
@@ -399,9 +400,10 @@ impl Writer {
 
     /// A file operation on stream `id` failed: for lack of space the
     /// thread pauses and keeps the lines (the file is closed, so a retry
-    /// opens it afresh); otherwise the stream fails ([`Self::fail_stream`]).
+    /// opens it afresh), unless `pause_when_full` is off; otherwise the
+    /// stream fails ([`Self::fail_stream`]).
     fn write_failed(&mut self, id: u32, op: &'static str, path: &Path, error: &std::io::Error) {
-        if sys::is_no_space(error) {
+        if sys::is_no_space(error) && self.shared.config.pause_when_full {
             self.close_file(id);
             self.pause(PauseReason::NoSpace {
                 error: error.to_string(),

@@ -71,6 +71,25 @@ fn a_full_disk_pauses_the_writer_which_holds_its_lines_until_space_returns() {
     store.shutdown().unwrap();
 }
 
+#[test]
+fn without_pause_when_full_a_full_disk_drops_and_counts_without_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream_dir = dir.path().join("full/messages");
+    fs::create_dir_all(&stream_dir).unwrap();
+    // Every write to /dev/full fails with ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", stream_dir.join(LOG_1)).unwrap();
+    let store = open_with(dir.path(), |config| config.pause_when_full = false);
+    write_lines(&store, "full/messages", "lost", 0..7);
+    write_lines(&store, "other", "kept", 0..2);
+    store.sync().unwrap();
+    let stats = store.stats().snapshot();
+    assert_eq!(stats.lines_dropped, 7);
+    assert!(stats.write_errors >= 1);
+    assert!(!store.health().is_paused());
+    assert_eq!(read_all(dir.path(), "other"), expected("kept", 1..3, 0));
+    store.shutdown().unwrap();
+}
+
 /// A disk whose free space the test sets.
 fn fake_disk(free: &Arc<AtomicU64>) -> SpaceProbe {
     let free = Arc::clone(free);
@@ -100,15 +119,25 @@ fn below_min_free_the_store_stops_taking_batches_and_resumes_without_loss() {
     let mut refused = None;
     // The writer pauses at its next write, holds what it has, and its
     // queue fills: a non-blocking submit is refused.
-    for round in 0..10_000u64 {
-        let mut batch = writer.batch();
-        batch.push("d/messages", 0, format!("during {round}").as_bytes());
-        match writer.try_submit(batch) {
-            Ok(()) => sent += 1,
-            Err(TrySubmitError::Full(batch)) => {
-                refused = Some(batch);
+    let mut round = 0u64;
+    let mut batch = None;
+    for _ in 0..20_000 {
+        let next = batch.take().unwrap_or_else(|| {
+            let mut fresh = writer.batch();
+            fresh.push("d/messages", 0, format!("during {round}").as_bytes());
+            fresh
+        });
+        match writer.try_submit(next) {
+            Ok(()) => {
+                sent += 1;
+                round += 1;
+            }
+            // Full because the writer is paused, not merely busy.
+            Err(TrySubmitError::Full(back)) if health.is_paused() => {
+                refused = Some(back);
                 break;
             }
+            Err(TrySubmitError::Full(back)) => batch = Some(back),
             Err(TrySubmitError::Closed(_)) => panic!("store closed"),
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -142,6 +171,23 @@ fn below_min_free_the_store_stops_taking_batches_and_resumes_without_loss() {
         .iter()
         .enumerate()
         .all(|(i, (seq, _))| *seq == i as u64 + 1));
+    store.shutdown().unwrap();
+}
+
+#[test]
+fn without_pause_when_full_min_free_refuses_writes_as_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = Arc::new(AtomicU64::new(0));
+    let store = open_with(dir.path(), |config| {
+        config.pause_when_full = false;
+        config.min_free = MinFree::bytes(1 << 20);
+        config.space_probe = Some(fake_disk(&free));
+    });
+    write_lines(&store, "d/messages", "refused", 0..5);
+    store.sync().unwrap();
+    let stats = store.stats().snapshot();
+    assert_eq!((stats.lines_dropped, stats.lines_written), (5, 0));
+    assert!(!store.health().is_paused());
     store.shutdown().unwrap();
 }
 
