@@ -7,7 +7,7 @@
 //! templates, targets need their transport) stay strings with spans and are
 //! checked in `lib.rs`.
 
-use crate::units::{ByteSize, HumanDuration};
+use crate::units::{ByteSize, HumanDuration, SizeOrPercent};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -96,4 +96,5 @@ pub(crate) struct RawStorage {
     pub(crate) max_buffered: Option<ByteSize>,
     pub(crate) compression_level: Option<Spanned<i32>>,
     pub(crate) writer_threads: Option<Spanned<usize>>,
+    pub(crate) min_free: Option<SizeOrPercent>,
 }

@@ -145,6 +145,8 @@ fn bad_values_name_their_lines() {
             "json",
         ),
         ("[storage]\nfsync = \"sometimes\"\n", 2, "sometimes"),
+        ("[storage]\nmin_free = \"120%\"\n", 2, "120%"),
+        ("[storage]\nmin_free = \"lots\"\n", 2, "lots"),
         (
             "[[listen]]\ntransport = \"udp\"\nthreads = 5000\n",
             3,
@@ -281,6 +283,31 @@ fn units() {
     );
     assert_eq!(units::parse_duration("1d"), Ok(Duration::from_secs(86_400)));
     assert_eq!(units::parse_duration("30"), Ok(Duration::from_secs(30)));
+    assert_eq!(
+        units::parse_size_or_percent("0.5%"),
+        Ok(units::SizeOrPercent::Percent(0.5))
+    );
+    assert_eq!(
+        units::parse_size_or_percent("100M"),
+        Ok(units::SizeOrPercent::Bytes(100 << 20))
+    );
+    for bad in ["%", "-1%", "1.2.3%", "101%", "1e2%"] {
+        assert!(units::parse_size_or_percent(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn min_free_is_a_size_or_a_percentage() {
+    let default = Config::from_toml("").expect("valid");
+    assert_eq!(default.storage.min_free, sinkd_store::MinFree::default());
+    for (value, expected) in [
+        ("\"2%\"", sinkd_store::MinFree::percent(2.0)),
+        ("\"1G\"", sinkd_store::MinFree::bytes(1 << 30)),
+        ("0", sinkd_store::MinFree::bytes(0)),
+    ] {
+        let config = Config::from_toml(&format!("[storage]\nmin_free = {value}\n")).expect("valid");
+        assert_eq!(config.storage.min_free, expected, "{value}");
+    }
 }
 
 #[test]

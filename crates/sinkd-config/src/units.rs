@@ -1,6 +1,7 @@
 //! Value types with units, as operators write them: sizes like the device's
-//! `external-logging 10M 10` (`512`, `64k`, `10M`, `1G`, powers of 1024) and
-//! durations like `250ms`, `30s`, `10m`, `1h`, `7d`.
+//! `external-logging 10M 10` (`512`, `64k`, `10M`, `1G`, powers of 1024),
+//! sizes or percentages (`min_free = "1%"`) and durations like `250ms`,
+//! `30s`, `10m`, `1h`, `7d`.
 //!
 //! Both deserialize from a TOML string or integer (bytes, seconds) and
 //! reject anything else during deserialization, so the TOML parser reports
@@ -14,6 +15,13 @@ use std::time::Duration;
 /// A size in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
+
+/// A size in bytes or a share of something, in per cent (`min_free`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SizeOrPercent {
+    Bytes(u64),
+    Percent(f64),
+}
 
 /// A duration written with a unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,6 +51,25 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     value
         .checked_mul(multiplier)
         .ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+/// Reads `5%`, `0.5%` (0 to 100) or a size as [`parse_size`] does.
+pub fn parse_size_or_percent(text: &str) -> Result<SizeOrPercent, String> {
+    let Some(number) = text.trim().strip_suffix('%') else {
+        return parse_size(text).map(SizeOrPercent::Bytes);
+    };
+    let number = number.trim();
+    let well_formed = !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && number.matches('.').count() <= 1;
+    match number.parse::<f64>() {
+        Ok(percent) if well_formed && (0.0..=100.0).contains(&percent) => {
+            Ok(SizeOrPercent::Percent(percent))
+        }
+        _ => Err(format!(
+            "invalid percentage {text:?}: expected 0% to 100%, such as \"1%\" or \"0.5%\""
+        )),
+    }
 }
 
 /// Reads `250ms`, `30s`, `10m`, `1h`, `7d` or a plain number of seconds.
@@ -93,6 +120,32 @@ impl Visitor<'_> for SizeVisitor {
 impl<'de> Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ByteSize, D::Error> {
         deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+struct SizeOrPercentVisitor;
+
+impl Visitor<'_> for SizeOrPercentVisitor {
+    type Value = SizeOrPercent;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a size such as \"100M\" or a percentage such as \"1%\"")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<SizeOrPercent, E> {
+        SizeVisitor
+            .visit_i64(value)
+            .map(|size| SizeOrPercent::Bytes(size.0))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<SizeOrPercent, E> {
+        parse_size_or_percent(value).map_err(E::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for SizeOrPercent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SizeOrPercent, D::Error> {
+        deserializer.deserialize_any(SizeOrPercentVisitor)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The listener: accepting connections (plain or TLS), serving each with
 //! hyper's HTTP/1 server, and routing a request to `/metrics`, `/healthz`
-//! or the read API after the access rule.
+//! (503 with the reasons while a health check fails, such as the store
+//! paused for lack of space) or the read API after the access rule.
 //!
 //! Bounds: at most [`MAX_CONNECTIONS`] connections at once (more are
 //! closed on accept), a request head must arrive within
@@ -245,7 +246,7 @@ async fn respond(
             );
             response
         }
-        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/healthz" => healthz(&site.metrics),
         _ if api => {
             let client = Client {
                 ip: peer.address.ip(),
@@ -279,6 +280,23 @@ async fn respond(
             "not found: try /metrics, /healthz or /api/v1/devices\n",
         ),
     }
+}
+
+/// `/healthz`: 200 `ok` while every health check passes (the store can
+/// write), else 503 with one line per problem, so a probe and an operator
+/// both learn why.
+fn healthz(metrics: &Metrics) -> Response<ResponseBody> {
+    let problems = metrics.health_problems();
+    if problems.is_empty() {
+        return text(StatusCode::OK, "ok\n");
+    }
+    let mut report = String::new();
+    for problem in problems {
+        report.push_str("unhealthy: ");
+        report.push_str(&problem);
+        report.push('\n');
+    }
+    text(StatusCode::SERVICE_UNAVAILABLE, report)
 }
 
 /// A plain-text answer.

@@ -13,10 +13,14 @@
 //! wait for room: TCP/TLS stop reading their sockets and so push back on the
 //! sender; UDP, which cannot push back, lets datagrams collect in the
 //! socket's receive buffer meanwhile (what overflows it the kernel drops and
-//! SO_RXQ_OVFL counts).
+//! SO_RXQ_OVFL counts). While the store is paused for lack of space
+//! ([`WorkerQueues::store_paused`]) the queues stay full for as long as it
+//! lasts, so UDP stops waiting: a batch that finds its queue full is
+//! dropped and counted as `disk_full`.
 
 use sinkd_metrics::Transport;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -141,6 +145,8 @@ pub type BatchSender = mpsc::Sender<RawBatch>;
 #[derive(Clone, Debug)]
 pub struct WorkerQueues {
     senders: Arc<[BatchSender]>,
+    /// Set while the store cannot write (see [`WorkerQueues::with_store_paused`]).
+    store_paused: Arc<AtomicBool>,
 }
 
 impl WorkerQueues {
@@ -149,7 +155,22 @@ impl WorkerQueues {
     pub fn new(senders: impl Into<Arc<[BatchSender]>>) -> WorkerQueues {
         WorkerQueues {
             senders: senders.into(),
+            store_paused: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// These queues, told by `flag` when the store behind the workers is
+    /// paused for lack of space (`sinkd_store::StoreHealth::paused_flag`):
+    /// the queues then stay full until space returns, and UDP drops what
+    /// finds them full (`disk_full`) rather than wait.
+    pub fn with_store_paused(mut self, flag: Arc<AtomicBool>) -> WorkerQueues {
+        self.store_paused = flag;
+        self
+    }
+
+    /// Whether the store behind the workers is paused for lack of space.
+    pub fn store_paused(&self) -> bool {
+        self.store_paused.load(Ordering::Relaxed)
     }
 
     /// Creates `n_workers` bounded channels of `capacity` batches each and
@@ -189,7 +210,7 @@ impl WorkerQueues {
 
 impl From<Arc<[BatchSender]>> for WorkerQueues {
     fn from(senders: Arc<[BatchSender]>) -> WorkerQueues {
-        WorkerQueues { senders }
+        WorkerQueues::new(senders)
     }
 }
 

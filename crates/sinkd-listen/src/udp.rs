@@ -28,7 +28,9 @@
 //! whose worker queue is closed (`queue_full`, only during shutdown), and
 //! datagrams the kernel dropped because the socket buffer was full. When a
 //! worker queue is full the thread waits for it, so bursts queue up in the
-//! socket's receive buffer instead of being dropped by sinkd. The kernel's
+//! socket's receive buffer instead of being dropped by sinkd; but while the
+//! store is paused for lack of space the queues stay full, and a batch that
+//! finds its queue full is dropped and counted as `disk_full`. The kernel's
 //! drops come from SO_RXQ_OVFL: the kernel attaches its running per-socket
 //! drop count to each datagram, and the thread adds what it grew by to
 //! `sinkd_udp_kernel_drops_total`.
@@ -390,6 +392,7 @@ fn receive_loop(context: &ThreadContext) {
     let frame_invalid = metrics.dropped(DropReason::FrameInvalid).clone();
     let queue_full = metrics.dropped(DropReason::QueueFull).clone();
     let rate_limited = metrics.dropped(DropReason::RateLimited).clone();
+    let disk_full = metrics.dropped(DropReason::DiskFull).clone();
     let kernel_drops = metrics.udp_kernel_drops.clone();
     let mut last_kernel_drops: u32 = 0;
     let mut n_truncated: u64 = 0;
@@ -525,16 +528,50 @@ fn receive_loop(context: &ThreadContext) {
             // (`recv_buffer`, 32 MiB by default), which absorbs the burst;
             // only if that fills too does the kernel drop, and those drops
             // are counted through SO_RXQ_OVFL.
-            Err(TrySendError::Full(batch)) => {
-                if let Err(refused) = queue.blocking_send(batch) {
-                    queue_full.inc_by(refused.0.len() as u64);
-                }
-            }
+            Err(TrySendError::Full(batch)) => match wait_for_room(queue, batch, &context.queues) {
+                Waited::Queued => {}
+                Waited::StorePaused(n) => disk_full.inc_by(n),
+                Waited::Closed(n) => queue_full.inc_by(n),
+            },
             Err(TrySendError::Closed(batch)) => {
                 queue_full.inc_by(batch.len() as u64);
             }
         }
     }
+}
+
+/// Hands `batch` to a full `queue`, waiting for room as long as the store
+/// writes: a worker that is merely behind catches up. While the store is
+/// paused for lack of space the queue stays full until space returns, so
+/// the batch is dropped and counted as `disk_full` instead, and the thread
+/// goes on reading (its socket buffer would only fill and the kernel drop
+/// uncounted by reason). The wait polls every [`COALESCE`] so a pause that
+/// begins while it waits is noticed.
+fn wait_for_room(
+    queue: &crate::batch::BatchSender,
+    mut batch: RawBatch,
+    queues: &WorkerQueues,
+) -> Waited {
+    loop {
+        if queues.store_paused() {
+            return Waited::StorePaused(batch.len() as u64);
+        }
+        match queue.try_send(batch) {
+            Ok(()) => return Waited::Queued,
+            Err(TrySendError::Full(refused)) => {
+                batch = refused;
+                std::thread::sleep(COALESCE);
+            }
+            Err(TrySendError::Closed(refused)) => return Waited::Closed(refused.len() as u64),
+        }
+    }
+}
+
+/// How [`wait_for_room`] ended, with the frames not queued.
+enum Waited {
+    Queued,
+    StorePaused(u64),
+    Closed(u64),
 }
 
 /// Whether a rate-limited log line may be written now; records the time.

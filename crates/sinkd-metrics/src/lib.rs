@@ -8,7 +8,8 @@
 //! message with a label lookup. State kept elsewhere as plain atomics (the
 //! store's statistics, the kernel's UDP drop count) is copied in by scrape
 //! hooks that run just before each scrape. Names follow
-//! `docs/specs/metrics.md`.
+//! `docs/specs/metrics.md`. Health checks registered here (the store's
+//! pause) are what `/healthz` reports.
 
 mod system;
 
@@ -67,12 +68,19 @@ pub enum DropReason {
     /// A relay's disk spool failed to write messages (disk full,
     /// permissions) or lost them to a failed write.
     RelaySpoolError,
-    /// The store could not write the message (disk full, permissions).
+    /// The store could not write the message (permissions, I/O error). A
+    /// full disk is not a write error: the store pauses instead.
     WriteError,
+    /// The store was paused for lack of space (a full disk, or free space
+    /// under `min_free`): a UDP batch that found its worker queue full was
+    /// dropped instead of waiting, and a shutdown that found the disk still
+    /// full dropped what the store held.
+    DiskFull,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
+        DropReason::DiskFull,
         DropReason::FrameInvalid,
         DropReason::FrameTooLarge,
         DropReason::NotAllowed,
@@ -87,6 +95,7 @@ impl DropReason {
     /// The label value.
     pub fn label(self) -> &'static str {
         match self {
+            DropReason::DiskFull => "disk_full",
             DropReason::FrameInvalid => "frame_invalid",
             DropReason::FrameTooLarge => "frame_too_large",
             DropReason::NotAllowed => "not_allowed",
@@ -241,7 +250,7 @@ type ScrapeHook = Box<dyn Fn() + Send + Sync>;
 pub struct Metrics {
     registry: Registry,
     received: [IntCounter; 3],
-    dropped: [IntCounter; 9],
+    dropped: [IntCounter; 10],
     connections_closed: [IntCounter; 11],
     connections: [IntGauge; 3],
     /// Messages that no grammar recognised, kept as `unparsed`.
@@ -286,9 +295,17 @@ pub struct Metrics {
     pub store_write_errors: IntCounter,
     pub store_open_streams: IntGauge,
     pub store_fsyncs: IntCounter,
+    /// 1 while the store is paused for lack of space, else 0.
+    pub store_paused: IntGauge,
+    /// The free space under `data_dir` the store keeps (`min_free`, in
+    /// bytes, as resolved for the filesystem's size).
+    pub store_min_free_bytes: IntGauge,
     pub reloads: IntCounterVec,
     scrape_hooks: Mutex<Vec<ScrapeHook>>,
+    health_checks: Mutex<Vec<HealthCheck>>,
 }
+
+type HealthCheck = Box<dyn Fn() -> Option<String> + Send + Sync>;
 
 /// Registration of a metric can only fail on a duplicate name or an invalid
 /// name, both fixed in this file and covered by the tests below.
@@ -536,6 +553,16 @@ impl Metrics {
                 "sinkd_store_fsyncs_total",
                 "fsync calls on segments.",
             ),
+            store_paused: gauge(
+                &registry,
+                "sinkd_store_paused",
+                "1 while the store cannot write for lack of space (disk full or free space under min_free): TCP/TLS input is not read, UDP is dropped as disk_full.",
+            ),
+            store_min_free_bytes: gauge(
+                &registry,
+                "sinkd_store_min_free_bytes",
+                "Free bytes the store leaves on the filesystem holding data_dir (min_free); it pauses below.",
+            ),
             reloads: {
                 let reloads = counter_vec(
                     &registry,
@@ -552,6 +579,7 @@ impl Metrics {
             },
             registry,
             scrape_hooks: Mutex::new(Vec::new()),
+            health_checks: Mutex::new(Vec::new()),
         })
     }
 
@@ -637,6 +665,22 @@ impl Metrics {
     pub fn add_scrape_hook(&self, hook: impl Fn() + Send + Sync + 'static) {
         if let Ok(mut hooks) = self.scrape_hooks.lock() {
             hooks.push(Box::new(hook));
+        }
+    }
+
+    /// Adds a check to what `/healthz` asks: `check` returns why sinkd is
+    /// not healthy, or `None` when it is.
+    pub fn add_health_check(&self, check: impl Fn() -> Option<String> + Send + Sync + 'static) {
+        if let Ok(mut checks) = self.health_checks.lock() {
+            checks.push(Box::new(check));
+        }
+    }
+
+    /// What every health check reports as wrong now; empty when healthy.
+    pub fn health_problems(&self) -> Vec<String> {
+        match self.health_checks.lock() {
+            Ok(checks) => checks.iter().filter_map(|check| check()).collect(),
+            Err(_) => Vec::new(),
         }
     }
 

@@ -65,3 +65,21 @@ fn relay_metrics_carry_the_sink_label() {
         assert!(text.contains(name), "missing {name:?} in\n{text}");
     }
 }
+
+#[test]
+fn health_checks_report_what_is_wrong() {
+    let metrics = Metrics::new();
+    assert!(metrics.health_problems().is_empty());
+    let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&broken);
+    metrics.add_health_check(move || {
+        flag.load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| String::from("store paused: disk full"))
+    });
+    assert!(metrics.health_problems().is_empty());
+    broken.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(metrics.health_problems(), ["store paused: disk full"]);
+    let text = metrics.encode();
+    assert!(text.contains("sinkd_messages_dropped_total{reason=\"disk_full\"} 0"));
+    assert!(text.contains("sinkd_store_paused 0"));
+}

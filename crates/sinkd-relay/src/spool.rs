@@ -583,7 +583,9 @@ impl Spool {
 }
 
 /// The settings of a spool's store: one writer thread, segments of a
-/// sixteenth of `queue_disk` (at least 64 KiB), never deleted by count.
+/// sixteenth of `queue_disk` (at least 64 KiB), never deleted by count, and
+/// lack of space (a full disk, or less free than the store's default
+/// `min_free`) a write error rather than a pause.
 fn store_config(config: &RelayConfig) -> StoreConfig {
     let mut store_config = StoreConfig::new(&config.spool_dir);
     store_config.segment_max_bytes = (config.queue_disk / SEGMENTS_PER_SPOOL).max(64 * 1024);
@@ -595,6 +597,11 @@ fn store_config(config: &RelayConfig) -> StoreConfig {
     store_config.max_open_files = 4;
     store_config.compression_level = 1;
     store_config.queue_batches = 16;
+    // The relay's one thread appends and sends: a full disk must not stop
+    // it. What cannot be written is dropped and counted (relay_spool_error,
+    // through the store's lines_dropped); the memory queue and the sender
+    // go on.
+    store_config.pause_when_full = false;
     store_config
 }
 

@@ -246,10 +246,18 @@ impl ChunkBuf {
 
     /// Writes the whole buffer to `out` with as few `writev` calls as the
     /// chunk count allows. The buffer is left as it was; on success the
-    /// caller clears it.
-    pub(crate) fn write_to(&self, pool: &ChunkPool, out: &mut impl Write) -> io::Result<()> {
+    /// caller clears it. On failure, the error comes with the number of
+    /// bytes that did reach `out` before it (a `writev` may land part of a
+    /// buffer before the disk fills), which [`ChunkBuf::drop_front`] then
+    /// removes.
+    pub(crate) fn write_to(
+        &self,
+        pool: &ChunkPool,
+        out: &mut impl Write,
+    ) -> Result<(), (usize, io::Error)> {
         let mut remaining = self.len;
         let mut chunk = self.head;
+        let mut written = 0;
         while remaining > 0 {
             let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
             let mut count = 0;
@@ -262,19 +270,80 @@ impl ChunkBuf {
                     chunk = pool.next[chunk as usize];
                 }
             }
-            write_all_slices(out, &mut slices[..count])?;
+            write_all_slices(out, &mut slices[..count], &mut written)
+                .map_err(|error| (written, error))?;
         }
         Ok(())
     }
+
+    /// How many times `byte` occurs in the first `prefix` bytes: the lines
+    /// a partial write completed.
+    pub(crate) fn count_in_prefix(&self, pool: &ChunkPool, prefix: usize, byte: u8) -> u64 {
+        let mut left = prefix.min(self.len);
+        let mut chunk = self.head;
+        let mut found = 0;
+        while left > 0 {
+            let bytes = &pool.chunk(chunk)[..left.min(CHUNK_BYTES)];
+            found += memchr::memchr_iter(byte, bytes).count() as u64;
+            left -= bytes.len();
+            if left > 0 {
+                chunk = pool.next[chunk as usize];
+            }
+        }
+        found
+    }
+
+    /// Removes the first `count` bytes (those a partial write landed),
+    /// keeping the rest in order. Whole chunks go back to the pool; the
+    /// rest is moved forward so every chunk but the last stays full. Only
+    /// the rare partial write calls this, so the copy does not matter.
+    pub(crate) fn drop_front(&mut self, pool: &mut ChunkPool, count: usize) {
+        if count >= self.len {
+            self.clear(pool);
+            return;
+        }
+        for _ in 0..count / CHUNK_BYTES {
+            let next = pool.next[self.head as usize];
+            pool.give_back(self.head, 1);
+            self.head = next;
+            self.len -= CHUNK_BYTES;
+        }
+        let shift = count % CHUNK_BYTES;
+        if shift == 0 {
+            return;
+        }
+        let chunks = self.chunk_count();
+        let mut chunk = self.head;
+        let mut carried = [0u8; CHUNK_BYTES];
+        for index in 0..chunks {
+            pool.chunk_mut(chunk).copy_within(shift.., 0);
+            if index + 1 < chunks {
+                let next = pool.next[chunk as usize];
+                carried[..shift].copy_from_slice(&pool.chunk(next)[..shift]);
+                pool.chunk_mut(chunk)[CHUNK_BYTES - shift..].copy_from_slice(&carried[..shift]);
+                chunk = next;
+            }
+        }
+        // The last chunk may now be empty: truncating returns it.
+        self.truncate(pool, self.len - shift);
+    }
 }
 
-/// `write_all` for a list of slices (the standard one is not stable yet).
-fn write_all_slices(out: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+/// `write_all` for a list of slices (the standard one is not stable yet),
+/// adding to `written` what each call took.
+fn write_all_slices(
+    out: &mut impl Write,
+    mut slices: &mut [IoSlice<'_>],
+    written: &mut usize,
+) -> io::Result<()> {
     IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match out.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(written) => IoSlice::advance_slices(&mut slices, written),
+            Ok(taken) => {
+                *written += taken;
+                IoSlice::advance_slices(&mut slices, taken);
+            }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
         }

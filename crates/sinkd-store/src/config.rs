@@ -44,6 +44,95 @@ impl std::fmt::Debug for WriteObserver {
     }
 }
 
+/// How much free space the store leaves on the filesystem of `data_dir`:
+/// below it the writers stop writing, as on a full disk, so sinkd never
+/// takes the last bytes the rest of the system needs.
+///
+/// Either limit may be set; with both, the smaller applies. The default is
+/// 1% of the filesystem or 100 MiB, whichever is smaller (on a 30 MB
+/// filesystem about 300 KB, on anything past 10 GiB 100 MiB). `bytes:
+/// Some(0)` turns the check off: the writers then stop only when a write
+/// fails for lack of space.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MinFree {
+    /// An absolute amount of bytes.
+    pub bytes: Option<u64>,
+    /// A share of the filesystem's size, in per cent (0 to 100).
+    pub percent: Option<f64>,
+}
+
+impl MinFree {
+    /// The default's byte limit.
+    pub const DEFAULT_BYTES: u64 = 100 * 1024 * 1024;
+    /// The default's share, in per cent.
+    pub const DEFAULT_PERCENT: f64 = 1.0;
+
+    /// Exactly `bytes` bytes (0 turns the check off).
+    pub fn bytes(bytes: u64) -> MinFree {
+        MinFree {
+            bytes: Some(bytes),
+            percent: None,
+        }
+    }
+
+    /// `percent` per cent of the filesystem.
+    pub fn percent(percent: f64) -> MinFree {
+        MinFree {
+            bytes: None,
+            percent: Some(percent),
+        }
+    }
+
+    /// The free bytes to keep on a filesystem of `total` bytes.
+    pub fn threshold(&self, total: u64) -> u64 {
+        let share = self
+            .percent
+            .map(|percent| (total as f64 * percent.clamp(0.0, 100.0) / 100.0) as u64);
+        match (self.bytes, share) {
+            (Some(bytes), Some(share)) => bytes.min(share),
+            (Some(bytes), None) => bytes,
+            (None, Some(share)) => share,
+            (None, None) => 0,
+        }
+    }
+
+    /// Whether the check is off (a limit of zero).
+    pub fn is_off(&self) -> bool {
+        self.bytes == Some(0) || self.percent == Some(0.0)
+    }
+}
+
+impl Default for MinFree {
+    fn default() -> MinFree {
+        MinFree {
+            bytes: Some(MinFree::DEFAULT_BYTES),
+            percent: Some(MinFree::DEFAULT_PERCENT),
+        }
+    }
+}
+
+/// Free and total bytes of the filesystem under a path, or `None` when
+/// they cannot be read.
+pub type SpaceFn = dyn Fn(&std::path::Path) -> Option<(u64, u64)> + Send + Sync;
+
+/// Where the writers learn the free and total bytes of the filesystem
+/// under a path ([`StoreConfig::space_probe`]).
+#[derive(Clone)]
+pub struct SpaceProbe(pub std::sync::Arc<SpaceFn>);
+
+/// Two probes are equal when they are the same callback.
+impl PartialEq for SpaceProbe {
+    fn eq(&self, other: &SpaceProbe) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for SpaceProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpaceProbe")
+    }
+}
+
 /// Configuration of a [`crate::Store`].
 ///
 /// The default keeps 10 segments of 10 MiB per stream (the device's
@@ -95,6 +184,21 @@ pub struct StoreConfig {
     pub queue_batches: usize,
     /// Uncompressed bytes between two records of the sparse time index.
     pub index_interval_bytes: u64,
+    /// Free space under `data_dir` below which the writers pause, as on a
+    /// full disk (they hold their lines and stop taking batches until
+    /// space returns).
+    pub min_free: MinFree,
+    /// What lack of space (ENOSPC, EDQUOT, or a write that would go below
+    /// `min_free`) does: `true` (the default) pauses the writers, which
+    /// hold their lines and stop taking batches until space returns;
+    /// `false` fails the stream as any write error does, its buffered lines
+    /// counted in `lines_dropped`. A relay's spool takes `false`: its
+    /// thread also sends, and must not stop for its disk.
+    pub pause_when_full: bool,
+    /// Reads the free and total bytes of `data_dir`'s filesystem; `None`
+    /// (the default) asks the kernel (`statvfs`). Tests stand in a disk
+    /// that fills and empties.
+    pub space_probe: Option<SpaceProbe>,
 }
 
 impl StoreConfig {
@@ -142,6 +246,9 @@ impl Default for StoreConfig {
             compression_level: 3,
             queue_batches: 64,
             index_interval_bytes: 64 * 1024,
+            min_free: MinFree::default(),
+            pause_when_full: true,
+            space_probe: None,
         }
     }
 }

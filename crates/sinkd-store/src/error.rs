@@ -2,10 +2,12 @@
 //!
 //! [`StoreError`] is what opening a store, syncing, shutting down and reading
 //! can fail with. Errors that happen *inside* a writer thread while appending
-//! (a full disk, a file where a directory should be) are not returned to
+//! (a file where a directory should be, an I/O error) are not returned to
 //! anyone: they are counted in [`crate::StoreStats`], logged at a limited
 //! rate, and the affected lines are counted as dropped, because the caller
-//! handed the batch over long before the write happened. [`TemplateError`]
+//! handed the batch over long before the write happened. A full disk is
+//! not such an error: the writers pause and keep the lines
+//! ([`crate::StoreHealth`]). [`TemplateError`]
 //! is the parse error of a `file PATH` target, reported when the
 //! configuration is loaded.
 

@@ -20,7 +20,9 @@
 //! - [`Store`] / [`StoreWriter`]: writer threads (one per stream set, so
 //!   order is kept per stream), bounded queues with blocking and non-blocking
 //!   submission, rotation by size, count and age, a compressor thread, crash
-//!   recovery, fsync policies, and [`StoreStats`] counters.
+//!   recovery, fsync policies, and [`StoreStats`] counters. A full disk (or
+//!   free space below `min_free`) pauses the writers instead of dropping
+//!   lines; [`StoreHealth`] says so and why.
 //! - [`StreamReader`] and [`list_streams`]: reading back, across compressed
 //!   and active segments, with index-based seeking; [`list_devices`] groups
 //!   the streams by device for `sinkd dir` and `sinkd show`.
@@ -53,6 +55,7 @@ mod config;
 mod devices;
 mod error;
 mod fdcache;
+mod health;
 pub mod hint;
 mod key;
 mod layout;
@@ -70,9 +73,10 @@ mod writer;
 
 pub use batch::AppendBatch;
 pub use beneath::create_dir_beneath;
-pub use config::{FsyncPolicy, StoreConfig, WriteObserver};
+pub use config::{FsyncPolicy, MinFree, SpaceFn, SpaceProbe, StoreConfig, WriteObserver};
 pub use devices::{list_devices, DeviceFile, DeviceInfo};
 pub use error::{StoreError, SubmitError, TemplateError, TrySubmitError};
+pub use health::{PauseReason, StoreHealth};
 pub use path::{
     sanitize_component, sanitize_component_bytes, validate_stream_path, Field, PathTemplate,
     TemplateFields,

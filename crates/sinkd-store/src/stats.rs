@@ -17,6 +17,7 @@ pub struct StoreStats {
     pub(crate) segments_deleted: AtomicU64,
     pub(crate) write_errors: AtomicU64,
     pub(crate) lines_dropped: AtomicU64,
+    pub(crate) lines_dropped_disk_full: AtomicU64,
     pub(crate) torn_bytes_cut: AtomicU64,
     pub(crate) open_streams: AtomicU64,
     pub(crate) open_files: AtomicU64,
@@ -41,6 +42,11 @@ pub struct StoreStatsSnapshot {
     /// Lines that were accepted but could not be written (write error,
     /// invalid stream path); every one of them is counted here.
     pub lines_dropped: u64,
+    /// Lines dropped because the disk stayed full while the store was
+    /// stopping (a paused writer gives up after a grace period); counted
+    /// apart from `lines_dropped`. While it runs, a full disk drops nothing:
+    /// the store pauses ([`crate::StoreHealth`]).
+    pub lines_dropped_disk_full: u64,
     /// Bytes of torn last lines cut during recovery.
     pub torn_bytes_cut: u64,
     /// Streams the writer threads currently know (gauge).
@@ -64,6 +70,7 @@ impl StoreStats {
             segments_deleted: load(&self.segments_deleted),
             write_errors: load(&self.write_errors),
             lines_dropped: load(&self.lines_dropped),
+            lines_dropped_disk_full: load(&self.lines_dropped_disk_full),
             torn_bytes_cut: load(&self.torn_bytes_cut),
             open_streams: load(&self.open_streams),
             open_files: load(&self.open_files),

@@ -6,7 +6,10 @@
 //! [`crate::writer`]) plus one compressor thread. Every queue is a bounded
 //! crossbeam channel: `submit` blocks when a writer's queue is full (TCP
 //! backpressure reaches the sender), `try_submit` hands the unqueued lines
-//! back (the UDP path counts them as dropped).
+//! back (the UDP path counts them as dropped). A writer paused for lack of
+//! space stops taking batches, so `submit` blocks until space returns
+//! ([`Store::health`] says why); [`Store::begin_shutdown`] bounds that wait
+//! when the process is stopping.
 //!
 //! Routing: each entry carries the hash of its stream path; stream → writer
 //! is `hash % writer_threads`, so one stream is always served by one thread
@@ -20,12 +23,14 @@ use crate::beneath::Beneath;
 use crate::compress::{CompressJob, Compressor};
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::{StoreError, SubmitError, TrySubmitError};
+use crate::health::StoreHealth;
 use crate::stats::StoreStats;
 use crate::syncer::{SyncJob, Syncer};
 use crate::sys;
 use crate::writer::{Writer, WriterMsg, WriterShared};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::fs::{self, File, OpenOptions};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
@@ -55,6 +60,8 @@ struct Shared {
 pub struct Store {
     config: StoreConfig,
     stats: Arc<StoreStats>,
+    health: Arc<StoreHealth>,
+    stopping: Arc<AtomicBool>,
     shared: Arc<Shared>,
     writers: Vec<JoinHandle<()>>,
     compressor: Option<JoinHandle<()>>,
@@ -101,6 +108,8 @@ impl Store {
                 .map_err(|error| StoreError::io("open directory", &config.data_dir, error))?,
         );
         let stats = Arc::new(StoreStats::default());
+        let health = Arc::new(StoreHealth::default());
+        let stopping = Arc::new(AtomicBool::new(false));
         let (compress_tx, compress_rx) = bounded(COMPRESS_QUEUE);
         let (recycle_tx, recycle_rx) = bounded(config.writer_threads * config.queue_batches + 16);
         let compressor = Compressor::new(
@@ -145,6 +154,8 @@ impl Store {
                     sync_tx: sync_tx.clone(),
                     buffer_budget,
                     open_files,
+                    health: Arc::clone(&health),
+                    stopping: Arc::clone(&stopping),
                 },
                 rx,
             );
@@ -165,6 +176,8 @@ impl Store {
         let store = Store {
             config,
             stats,
+            health,
+            stopping,
             shared: Arc::new(Shared {
                 senders,
                 recycle_rx,
@@ -197,6 +210,21 @@ impl Store {
     /// The store's counters.
     pub fn stats(&self) -> Arc<StoreStats> {
         Arc::clone(&self.stats)
+    }
+
+    /// Whether the store can write now, and if not, why.
+    pub fn health(&self) -> Arc<StoreHealth> {
+        Arc::clone(&self.health)
+    }
+
+    /// Says a shutdown is coming. A writer paused for lack of space keeps
+    /// trying for five more seconds, then drops what it holds and whatever
+    /// it is handed from then on (counted in
+    /// [`crate::StoreStatsSnapshot::lines_dropped_disk_full`]), so that
+    /// producers blocked in [`StoreWriter::submit`] return and the shutdown
+    /// can finish. A store that writes is not affected.
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// The configuration the store runs with.
@@ -238,6 +266,7 @@ impl Store {
             return Ok(());
         }
         self.running = false;
+        self.begin_shutdown();
         let mut result = Ok(());
         for sender in &self.shared.senders {
             // A writer that is gone already has nothing left to drain.

@@ -70,3 +70,29 @@ pub(crate) fn open_file_limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// Free bytes (what an unprivileged process may still use) and total bytes
+/// of the filesystem holding `path`; `None` when `statvfs` fails.
+pub(crate) fn free_and_total(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `statvfs` is a plain C struct for which all zeroes is a valid
+    // value; the call only writes it.
+    let mut fs: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and outlives the call; `fs` is a
+    // valid place to write.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut fs) } != 0 {
+        return None;
+    }
+    let unit = fs.f_frsize as u64;
+    Some((
+        (fs.f_bavail as u64).saturating_mul(unit),
+        (fs.f_blocks as u64).saturating_mul(unit),
+    ))
+}
+
+/// Whether `error` means the filesystem or the quota is full: writing
+/// again later may work, so the lines are held rather than dropped.
+pub(crate) fn is_no_space(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}

@@ -1,13 +1,13 @@
 //! `data_dir` and the `[storage]` table into `sinkd-store`'s
 //! [`StoreConfig`], starting from the store's defaults
 //! ([`StoreConfig::new`]): rotation, fsync policy, flushing, memory and
-//! descriptor budgets, compression, writer threads.
+//! descriptor budgets, compression, writer threads, and `min_free`.
 
 use super::Checker;
 use crate::model::ConfigError;
 use crate::raw::RawStorage;
-use crate::units;
-use sinkd_store::{FsyncPolicy, StoreConfig};
+use crate::units::{self, SizeOrPercent};
+use sinkd_store::{FsyncPolicy, MinFree, StoreConfig};
 use std::path::PathBuf;
 
 /// Smallest `rotate_size`; smaller settings are raised to it.
@@ -59,6 +59,12 @@ pub(super) fn check_storage(
     }
     if let Some(threads) = &raw.writer_threads {
         config.writer_threads = *threads.get_ref();
+    }
+    if let Some(min_free) = raw.min_free {
+        config.min_free = match min_free {
+            SizeOrPercent::Bytes(bytes) => MinFree::bytes(bytes),
+            SizeOrPercent::Percent(percent) => MinFree::percent(percent),
+        };
     }
     Ok(config)
 }

@@ -120,6 +120,61 @@ async fn a_full_queue_makes_the_reader_wait_instead_of_dropping() {
 }
 
 #[tokio::test]
+async fn while_the_store_is_paused_a_full_queue_drops_as_disk_full() {
+    let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (queues, mut receivers) = WorkerQueues::bounded(1, 1);
+    let queues = queues.with_store_paused(Arc::clone(&paused));
+    let metrics = Metrics::new();
+    let mut config = config();
+    config.threads = 1;
+    let listener = start_udp(&config, &queues, Arc::clone(&metrics)).expect("listener starts");
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    let send_and_wait = |n_sent: u64| {
+        sender
+            .send_to(b"<13>burst", listener.local_addr())
+            .expect("send");
+        let metrics = Arc::clone(&metrics);
+        async move {
+            eventually("the datagram is read", || {
+                metrics.received(Transport::Udp).get() == n_sent
+            })
+            .await;
+        }
+    };
+    // The first fills the queue, the reader waits with the second.
+    send_and_wait(1).await;
+    send_and_wait(2).await;
+    // The store pauses: the waiting batch, and what follows while the
+    // queue stays full, are dropped under their own reason.
+    paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    eventually("the waiting datagram is dropped", || {
+        metrics.dropped(DropReason::DiskFull).get() == 1
+    })
+    .await;
+    for n_sent in 3..=5 {
+        send_and_wait(n_sent).await;
+    }
+    eventually(
+        "every datagram that found the queue full is counted",
+        || metrics.dropped(DropReason::DiskFull).get() == 4,
+    )
+    .await;
+    // Writing resumes: the reader waits again, nothing more is dropped.
+    paused.store(false, std::sync::atomic::Ordering::Relaxed);
+    send_and_wait(6).await;
+    let first = receivers[0].recv().await.expect("queue open");
+    assert_eq!(first.len(), 1);
+    let second = tokio::time::timeout(std::time::Duration::from_secs(10), receivers[0].recv())
+        .await
+        .expect("the waiting batch within 10 s")
+        .expect("queue open");
+    assert_eq!(second.len(), 1);
+    assert_eq!(metrics.dropped(DropReason::DiskFull).get(), 4);
+    assert_eq!(metrics.dropped(DropReason::QueueFull).get(), 0);
+    listener.shutdown();
+}
+
+#[tokio::test]
 async fn empty_datagrams_are_counted_as_invalid() {
     let (queues, mut receivers) = WorkerQueues::bounded(1, 16);
     let metrics = Metrics::new();

@@ -1,5 +1,6 @@
 //! Chunk buffers against plain vectors: order across chunk boundaries,
-//! partial writes, reuse and release of slabs.
+//! partial writes (resumed, or reported and dropped from the front), reuse
+//! and release of slabs.
 
 use super::*;
 use proptest::prelude::*;
@@ -68,6 +69,56 @@ fn short_writes_are_resumed() {
     assert_eq!(out.0, expected);
 }
 
+/// A disk that fills after `room` bytes: the write that reaches the limit
+/// lands what fits, the next one fails with ENOSPC.
+struct FillsUp {
+    taken: Vec<u8>,
+    room: usize,
+}
+
+impl Write for FillsUp {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = bytes.len().min(self.room - self.taken.len());
+        if n == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        self.taken.extend_from_slice(&bytes[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_partial_write_reports_what_landed_and_the_rest_follows() {
+    let mut pool = ChunkPool::new();
+    let mut buf = ChunkBuf::default();
+    let mut expected = Vec::new();
+    for line in 0..400 {
+        let text = format!("line {line} {}\n", "x".repeat(line % 37));
+        expected.extend_from_slice(text.as_bytes());
+    }
+    buf.extend(&mut pool, &expected).expect("extend");
+    let room = 3 * CHUNK_BYTES + 517;
+    let mut disk = FillsUp {
+        taken: Vec::new(),
+        room,
+    };
+    let (landed, error) = buf.write_to(&pool, &mut disk).expect_err("the disk fills");
+    assert_eq!(error.raw_os_error(), Some(libc::ENOSPC));
+    assert_eq!(landed, room);
+    let lines_landed = expected[..room].iter().filter(|&&b| b == b'\n').count() as u64;
+    assert_eq!(buf.count_in_prefix(&pool, landed, b'\n'), lines_landed);
+    buf.drop_front(&mut pool, landed);
+    assert_eq!(buf.len(), expected.len() - room);
+    assert_eq!(pool.held_bytes(), buf.held_bytes());
+    // Space returns: the rest completes the torn line and everything after.
+    disk.room = usize::MAX;
+    buf.write_to(&pool, &mut disk).expect("room again");
+    assert_eq!(disk.taken, expected);
+}
+
 #[test]
 fn cleared_chunks_are_reused_and_trim_releases_idle_slabs() {
     let mut pool = ChunkPool::new();
@@ -118,7 +169,7 @@ proptest! {
     /// pool counts exactly the chunks the buffers hold.
     #[test]
     fn buffers_sharing_a_pool_behave_like_vectors(
-        ops in proptest::collection::vec((0usize..3, 0usize..2500, 0u8..4), 1..60)
+        ops in proptest::collection::vec((0usize..3, 0usize..2500, 0u8..5), 1..60)
     ) {
         let mut pool = ChunkPool::new();
         let mut buffers: Vec<ChunkBuf> = (0..3).map(|_| ChunkBuf::default()).collect();
@@ -128,6 +179,11 @@ proptest! {
                 0 => {
                     buffers[which].clear(&mut pool);
                     models[which].clear();
+                }
+                4 => {
+                    let count = len.min(models[which].len());
+                    buffers[which].drop_front(&mut pool, count);
+                    models[which].drain(..count);
                 }
                 1 => {
                     let keep = len.min(models[which].len());

@@ -12,6 +12,11 @@
 //! thread, never compressing here; jobs that thread's queue has no room
 //! for wait in a backlog. Streams that stay idle are rotated by age from
 //! the tick.
+//!
+//! A line is *taken* when it is buffered or counted as dropped. One that
+//! cannot be taken because the disk is full (its directory or segment
+//! cannot be created, or the rotation before it cannot write) is left to
+//! the caller, which holds it until the paused thread resumes.
 
 use super::flush::STREAM_FLUSH_BYTES;
 use super::{now_micros, Active, Phase, Writer};
@@ -27,7 +32,8 @@ use std::time::{Duration, Instant};
 
 impl Writer {
     /// Appends `line` to stream `id`; `(timestamp_micros, received_micros)`
-    /// are the time that keys the index and the receive time.
+    /// are the time that keys the index and the receive time. `false` when
+    /// the line was not taken because the thread paused for lack of space.
     pub(super) fn append(
         &mut self,
         id: u32,
@@ -35,10 +41,13 @@ impl Writer {
         line: &[u8],
         now: Instant,
         wall: i64,
-    ) {
+    ) -> bool {
         if !self.ensure_ready(id, now, wall) {
+            if self.paused.is_some() {
+                return false;
+            }
             self.local.lines_dropped += 1;
-            return;
+            return true;
         }
         let max_bytes = self.shared.config.segment_max_bytes;
         let max_age = self.shared.config.segment_max_age;
@@ -49,17 +58,23 @@ impl Writer {
                 && max_age.is_some_and(|age| age_exceeded(active.created_micros, wall, age));
             if too_big || too_old {
                 self.rotate(id);
+                if self.paused.is_some() {
+                    return false;
+                }
             }
         }
         if self.streams[id as usize].active.is_none() && !self.start_segment(id, wall) {
+            if self.paused.is_some() {
+                return false;
+            }
             self.local.lines_dropped += 1;
-            return;
+            return true;
         }
         let interval = self.shared.config.index_interval_bytes.max(1);
         let stream = &mut self.streams[id as usize];
         let Some(active) = stream.active.as_mut() else {
             self.local.lines_dropped += 1;
-            return;
+            return true;
         };
         let len_before = stream.buf.len();
         let pushed = stream
@@ -72,7 +87,7 @@ impl Writer {
             self.local.lines_dropped += 1;
             let dir = stream.dir.clone();
             self.warn("buffer", &dir, &error.to_string());
-            return;
+            return true;
         }
         active.running_max = active.running_max.max(timestamp_micros);
         if active.size >= active.next_index_at {
@@ -98,6 +113,7 @@ impl Writer {
         if stream.buf.len() >= STREAM_FLUSH_BYTES {
             self.flush_stream(id);
         }
+        true
     }
 
     /// Recovers the stream if needed; `false` when it cannot take lines now.
@@ -115,7 +131,7 @@ impl Writer {
         let created = match self.shared.beneath.create_dir_all(&dir) {
             Ok(created) => created,
             Err(error) => {
-                self.fail_stream(id, now, "create directory", &dir, &error.to_string());
+                self.write_failed(id, "create directory", &dir, &error);
                 return false;
             }
         };
@@ -170,7 +186,7 @@ impl Writer {
         let log = match self.shared.beneath.open(&log_path, How::CreateNew) {
             Ok(file) => file,
             Err(error) => {
-                self.fail_stream(id, Instant::now(), "create", &log_path, &error.to_string());
+                self.write_failed(id, "create", &log_path, &error);
                 return false;
             }
         };

@@ -9,6 +9,12 @@
 //! written with it ([`super::index`]). Open segment files live in a
 //! [`FileCache`] bounded by the thread's share of `max_open_files`.
 //!
+//! Nothing is written while the thread is paused for lack of space, and a
+//! buffer is written only when `min_free` allows it ([`super::space`]). A
+//! write that fails part-way counts the lines it completed as written and
+//! keeps only the rest: held for a retry when the disk is full, dropped
+//! when the stream fails for another reason.
+//!
 //! [`ChunkPool`]: crate::chunks::ChunkPool
 //! [`FileCache`]: crate::fdcache::FileCache
 
@@ -43,30 +49,54 @@ const SIZE_CLASSES: usize = STREAM_FLUSH_BYTES / CHUNK_BYTES + 2;
 
 impl Writer {
     /// Writes the stream's buffer and pending index records. `false` when
-    /// the write failed (the stream is then in `Failed`).
+    /// they were not all written: the thread is paused for lack of space
+    /// (what was not written stays), or the stream is in `Failed`.
     pub(super) fn flush_stream(&mut self, id: u32) -> bool {
         let stream = &self.streams[id as usize];
         if stream.buf.is_empty() && stream.pending_index.is_empty() {
             return true;
         }
+        if self.paused.is_some() {
+            return false;
+        }
         if !stream.buf.is_empty() {
+            let bytes = stream.buf.len() as u64;
+            if let Err(reason) = self.space.admit(bytes, &self.shared.health) {
+                if self.shared.config.pause_when_full {
+                    self.pause(reason);
+                } else {
+                    let dir = stream.dir.clone();
+                    self.fail_stream(id, Instant::now(), "write", &dir, &reason.to_string());
+                }
+                return false;
+            }
             let slot = match self.open_slot(id) {
                 Ok(slot) => slot,
                 Err((path, error)) => {
-                    self.fail_stream(id, Instant::now(), "open", &path, &error.to_string());
+                    self.write_failed(id, "open", &path, &error);
                     return false;
                 }
             };
             let stream = &mut self.streams[id as usize];
             let result = match self.files.get(slot) {
                 Some(file) => stream.buf.write_to(&self.pool, file),
-                None => Err(io::Error::other("segment file slot vanished")),
+                None => Err((0, io::Error::other("segment file slot vanished"))),
             };
-            if let Err(error) = result {
+            if let Err((landed, error)) = result {
+                // The lines a partial write completed are on disk: they
+                // count as written, and only the rest stays buffered.
+                let lines_landed = stream.buf.count_in_prefix(&self.pool, landed, b'\n');
+                stream.buf.drop_front(&mut self.pool, landed);
+                stream.buf_lines -= lines_landed;
+                self.local.lines_written += lines_landed;
+                self.local.bytes_written += landed as u64;
                 let path = stream.active.as_ref().map_or_else(PathBuf::new, |active| {
                     layout::file_path(&stream.dir, active.first_seq, FileKind::Log)
                 });
-                self.fail_stream(id, Instant::now(), "write", &path, &error.to_string());
+                if landed > 0 {
+                    self.mark_unsynced(id);
+                }
+                self.write_failed(id, "write", &path, &error);
                 return false;
             }
             self.local.lines_written += stream.buf_lines;
@@ -81,7 +111,7 @@ impl Writer {
         }
         if !self.streams[id as usize].pending_index.is_empty() {
             if let Err((path, error)) = self.write_pending_index(id) {
-                self.fail_stream(id, Instant::now(), "write", &path, &error.to_string());
+                self.write_failed(id, "write", &path, &error);
                 return false;
             }
         }
@@ -145,7 +175,10 @@ impl Writer {
             }
             stream.in_dirty = false;
             self.flush_stream(id);
-            false
+            // What a paused thread could not write stays dirty.
+            let stream = &mut self.streams[id as usize];
+            stream.in_dirty = !stream.buf.is_empty() || !stream.pending_index.is_empty();
+            stream.in_dirty
         });
         // Flushing never marks a stream dirty, so nothing was added.
         dirty.append(&mut self.dirty);

@@ -14,7 +14,8 @@
 //! ([`super::append`]); records wait in the stream's `pending_index` until
 //! its buffer is written ([`super::flush`]), and are written here. The end
 //! record is queued at rotation and, for a segment that has an index, at
-//! shutdown.
+//! shutdown. A write that fails part-way is cut back to where the file
+//! ended, so a retry after a full disk appends whole records.
 
 use super::Writer;
 use crate::beneath::How;
@@ -68,11 +69,15 @@ impl Writer {
         // index and reports it as on disk), so truncating clears a leftover
         // that is not one.
         let how = if create { How::Truncate } else { How::Append };
-        let result = self
-            .shared
-            .beneath
-            .open(&path, how)
-            .and_then(|mut file| file.write_all(&self.index_bytes));
+        let result = self.shared.beneath.open(&path, how).and_then(|mut file| {
+            let before = if create { 0 } else { file.metadata()?.len() };
+            file.write_all(&self.index_bytes).inspect_err(|_| {
+                // Records cut short by a full disk would read as garbage:
+                // what landed is taken back, and the records, still
+                // pending, are written whole on the retry.
+                let _ = file.set_len(before);
+            })
+        });
         if let Err(error) = result {
             return Err((path, error));
         }

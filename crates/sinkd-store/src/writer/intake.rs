@@ -10,9 +10,12 @@
 //! state of the stream a few lines ahead ([`HOT_BYTES`] of it) and the end
 //! of its buffer prefetched. After the batch come the memory budget, the
 //! `EveryBatch` fsync and the counters, and the emptied batch goes back to
-//! the producers for reuse.
+//! the producers for reuse. When the thread pauses for lack of space in the
+//! middle of a batch, the rest of it is held, ids resolved, and appending
+//! continues from the line that could not be taken once space returns
+//! ([`super::Held`]).
 
-use super::{now_micros, Phase, Stream, Writer, HOT_BYTES};
+use super::{now_micros, Held, Phase, Stream, Writer, HOT_BYTES};
 use crate::batch::AppendBatch;
 use crate::chunks::ChunkBuf;
 use crate::config::FsyncPolicy;
@@ -34,9 +37,13 @@ const PREFETCH_TAIL_AHEAD: usize = 4;
 const NO_STREAM: u32 = u32::MAX;
 
 impl Writer {
-    pub(super) fn handle_batch(&mut self, mut batch: AppendBatch) {
-        let now = Instant::now();
-        let wall = now_micros();
+    pub(super) fn handle_batch(&mut self, batch: AppendBatch) {
+        if self.discarding {
+            self.local.lines_dropped_disk_full += batch.entries().len() as u64;
+            self.publish();
+            self.recycle(batch);
+            return;
+        }
         // With thousands of streams, each line's stream lookup, stream
         // state and buffer tail are cache misses. Hashing every path first
         // lets the id table's slots be loaded ahead of the lookups, and the
@@ -83,7 +90,16 @@ impl Writer {
             ids.push(id);
         }
         self.batch_hashes = hashes;
-        for (index, entry) in batch.entries().iter().enumerate() {
+        self.append_entries(batch, ids, 0);
+    }
+
+    /// Appends the batch's lines from `start` on (`ids` are their streams),
+    /// then does what follows a batch. When the thread pauses, the rest is
+    /// held instead.
+    pub(super) fn append_entries(&mut self, batch: AppendBatch, ids: Vec<u32>, start: usize) {
+        let now = Instant::now();
+        let wall = now_micros();
+        for (index, entry) in batch.entries().iter().enumerate().skip(start) {
             if let Some(stream) = ids
                 .get(index + PREFETCH_STATE_AHEAD)
                 .and_then(|&ahead| self.streams.get(ahead as usize))
@@ -100,13 +116,19 @@ impl Writer {
             let Some((_, line)) = batch.resolve(entry).filter(|_| id != NO_STREAM) else {
                 continue;
             };
-            self.append(
+            let taken = self.append(
                 id,
                 (entry.timestamp_micros, entry.received_micros),
                 line,
                 now,
                 wall,
             );
+            if self.paused.is_some() {
+                let next = if taken { index + 1 } else { index };
+                self.held = Some(Held { batch, ids, next });
+                self.publish();
+                return;
+            }
         }
         self.batch_ids = ids;
         if self.pool.held_bytes() > self.shared.buffer_budget {
@@ -117,6 +139,11 @@ impl Writer {
             self.sync_unsynced();
         }
         self.publish();
+        self.recycle(batch);
+    }
+
+    /// Hands an emptied batch back to the producers for reuse.
+    pub(super) fn recycle(&self, mut batch: AppendBatch) {
         batch.clear();
         batch.trim_capacity(4 * 1024 * 1024, 64 * 1024);
         let _ = self.shared.recycle_tx.try_send(batch);

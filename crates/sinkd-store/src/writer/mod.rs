@@ -23,16 +23,37 @@
 //! - [`sync`]: fsync bookkeeping, which written files are not yet durable
 //!   and who makes them so under each fsync policy.
 //!
+//! - [`space`]: `min_free`, checked before each write against a measure
+//!   of the free space under `data_dir`.
+//!
 //! A failed write never panics and never stops the thread: the stream's
 //! buffered lines are counted as dropped, the error is counted and logged
 //! at a limited rate, and the stream is recovered from disk (its sequence
 //! continuing from what really reached the file) on its next line after a
-//! short pause.
+//! short pause. Lines a partial write did land count as written, not
+//! dropped.
+//!
+//! Lack of space is different: nothing is dropped. When a write fails with
+//! ENOSPC or EDQUOT, or would take the free space below `min_free`, the
+//! thread *pauses*: what a partial write landed stays (the rest of the
+//! buffer completes it later, the file being opened for appending), the
+//! buffers keep the rest, the batch being appended is held from the line
+//! that could not be taken, and the thread stops taking batches from its
+//! queue, so the queue fills and producers block in `submit` (backpressure
+//! to TCP and TLS senders). Every [`PAUSE_RETRY`] it tries again, first
+//! measuring that what it holds fits above `min_free` (plus
+//! [`RESUME_MARGIN`]), and resumes where it stopped once the writes go
+//! through. [`crate::StoreHealth`] gathers the threads' pauses for
+//! `/healthz`, the metrics and the log. Only a shutdown that finds the disk
+//! still full after [`STOP_GRACE`] drops what the thread holds, counted as
+//! `lines_dropped_disk_full`. With `pause_when_full` off (a relay's spool)
+//! lack of space is a write error like any other.
 
 mod append;
 mod flush;
 mod index;
 mod intake;
+mod space;
 mod sync;
 
 use crate::batch::AppendBatch;
@@ -42,6 +63,7 @@ use crate::compress::CompressJob;
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::StoreError;
 use crate::fdcache::FileCache;
+use crate::health::{PauseReason, StoreHealth};
 use crate::key::StreamIds;
 use crate::layout::IndexRecord;
 use crate::stats::{self, StoreStats};
@@ -49,14 +71,28 @@ use crate::syncer::{SyncJob, SyncWork};
 use crate::sys;
 use crate::warnings::WarnLimit;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use space::SpaceGuard;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long a stream whose write failed refuses lines before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How often a writer paused for lack of space tries again.
+const PAUSE_RETRY: Duration = Duration::from_millis(250);
+
+/// Free space beyond `min_free` and what it holds that a writer paused by
+/// `min_free` waits for, so the first writes after it resumes do not pause
+/// it again at once.
+const RESUME_MARGIN: u64 = 1024 * 1024;
+
+/// How long a paused writer keeps trying once the store is stopping,
+/// before it drops what it holds (counted) so the shutdown can finish.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// How often idle streams are checked for rotation by age.
 const AGE_CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -96,6 +132,19 @@ pub(crate) struct WriterShared {
     pub(crate) buffer_budget: usize,
     /// This thread's share of `max_open_files`.
     pub(crate) open_files: usize,
+    /// Whether the store can write, shared by every writer thread.
+    pub(crate) health: Arc<StoreHealth>,
+    /// Set when the store begins to stop: a paused writer then gives up
+    /// after [`STOP_GRACE`].
+    pub(crate) stopping: Arc<AtomicBool>,
+}
+
+/// The rest of a batch whose appending stopped when the writer paused,
+/// from the line that could not be taken.
+struct Held {
+    batch: AppendBatch,
+    ids: Vec<u32>,
+    next: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +217,7 @@ struct LocalStats {
     segments_rotated: u64,
     write_errors: u64,
     lines_dropped: u64,
+    lines_dropped_disk_full: u64,
     torn_bytes_cut: u64,
     fsyncs: u64,
 }
@@ -203,6 +253,15 @@ pub(crate) struct Writer {
     last_age_check: Instant,
     last_trim: Instant,
     warnings: WarnLimit,
+    /// Why this thread cannot write now; `None` while it writes.
+    paused: Option<PauseReason>,
+    /// Whether this thread counts as paused in `shared.health`.
+    counted_paused: bool,
+    held: Option<Held>,
+    space: SpaceGuard,
+    /// The store is stopping and the disk stayed full: every line is
+    /// dropped (counted) so producers can finish.
+    discarding: bool,
 }
 
 fn now_micros() -> i64 {
@@ -218,6 +277,11 @@ impl Writer {
         let data_dir_file = File::open(&shared.config.data_dir).ok();
         let open_files = shared.open_files;
         let now = Instant::now();
+        let space = SpaceGuard::new(
+            shared.config.min_free,
+            shared.config.space_probe.clone(),
+            shared.config.data_dir.clone(),
+        );
         Writer {
             shared,
             rx,
@@ -239,6 +303,11 @@ impl Writer {
             last_age_check: now,
             last_trim: now,
             warnings: WarnLimit::default(),
+            paused: None,
+            counted_paused: false,
+            held: None,
+            space,
+            discarding: false,
         }
     }
 
@@ -254,6 +323,12 @@ impl Writer {
         // the input never pauses that long and writes stay large.
         let mut quiet_deadline: Option<Instant> = None;
         loop {
+            if self.paused.is_some() {
+                // Nothing is taken from the queue until space returns:
+                // it fills, and the producers wait.
+                self.wait_for_space();
+                next_tick = Instant::now() + tick;
+            }
             let wake = quiet_deadline.map_or(next_tick, |quiet| quiet.min(next_tick));
             let timeout = wake.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(timeout) {
@@ -299,22 +374,146 @@ impl Writer {
     /// Counts the stream's buffered lines as dropped, closes its file and
     /// refuses its lines until a retry recovers it from disk.
     fn fail_stream(&mut self, id: u32, now: Instant, op: &'static str, path: &Path, error: &str) {
-        let stream = &mut self.streams[id as usize];
         self.local.write_errors += 1;
-        self.local.lines_dropped += stream.buf_lines;
+        self.local.lines_dropped += self.reset_stream(id, now + RETRY_AFTER);
+        self.warn(op, path, error);
+    }
+
+    /// Empties the stream's buffer and forgets its active segment, to be
+    /// recovered from disk after `retry_at`. Returns the lines discarded.
+    fn reset_stream(&mut self, id: u32, retry_at: Instant) -> u64 {
+        let stream = &mut self.streams[id as usize];
+        let discarded = stream.buf_lines;
         stream.buf.clear(&mut self.pool);
         stream.buf_lines = 0;
         stream.pending_index.clear();
         stream.active = None;
-        stream.phase = Phase::Failed {
-            retry_at: now + RETRY_AFTER,
-        };
-        if let Some(slot) = stream.slot.take() {
+        stream.phase = Phase::Failed { retry_at };
+        self.close_file(id);
+        discarded
+    }
+
+    /// Closes the stream's open segment file, if it has one.
+    fn close_file(&mut self, id: u32) {
+        if let Some(slot) = self.streams[id as usize].slot.take() {
             if self.files.remove(slot).is_some() {
                 stats::sub(&self.shared.stats.open_files, 1);
             }
         }
-        self.warn(op, path, error);
+    }
+
+    /// A file operation on stream `id` failed: for lack of space the
+    /// thread pauses and keeps the lines (the file is closed, so a retry
+    /// opens it afresh), unless `pause_when_full` is off; otherwise the
+    /// stream fails ([`Self::fail_stream`]).
+    fn write_failed(&mut self, id: u32, op: &'static str, path: &Path, error: &std::io::Error) {
+        if sys::is_no_space(error) && self.shared.config.pause_when_full {
+            self.close_file(id);
+            self.pause(PauseReason::NoSpace {
+                error: error.to_string(),
+            });
+        } else {
+            self.fail_stream(id, Instant::now(), op, path, &error.to_string());
+        }
+    }
+
+    /// Stops writing for `reason` (see the module documentation).
+    fn pause(&mut self, reason: PauseReason) {
+        if !self.counted_paused {
+            self.counted_paused = true;
+            self.shared.health.pause(&reason);
+        }
+        self.paused = Some(reason);
+    }
+
+    /// The paused thread's loop: retries every [`PAUSE_RETRY`] until the
+    /// writes go through, or, once the store is stopping and
+    /// [`STOP_GRACE`] has passed, gives up.
+    fn wait_for_space(&mut self) {
+        let mut stopping_since: Option<Instant> = None;
+        while self.paused.is_some() {
+            std::thread::sleep(PAUSE_RETRY);
+            if self.shared.stopping.load(Ordering::Relaxed) {
+                let since = *stopping_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STOP_GRACE {
+                    self.give_up();
+                    return;
+                }
+            }
+            self.try_resume();
+            if let Some(reason) = &self.paused {
+                let held = self.lines_held();
+                self.shared.health.still_paused(reason, held);
+            }
+            self.tick(Instant::now());
+        }
+    }
+
+    /// One retry: when what the thread holds fits above `min_free`, write
+    /// every buffer, then append the rest of the held batch.
+    fn try_resume(&mut self) {
+        if self.paused.is_none() {
+            return;
+        }
+        if !self.space.is_off() {
+            let needed = self.pool.held_bytes() as u64 + RESUME_MARGIN;
+            if let Err(reason) = self.space.room_for(needed, &self.shared.health) {
+                self.paused = Some(reason);
+                return;
+            }
+        }
+        self.paused = None;
+        self.flush_dirty();
+        if self.paused.is_none() {
+            if let Some(held) = self.held.take() {
+                self.append_entries(held.batch, held.ids, held.next);
+            }
+        }
+        if self.paused.is_none() && self.counted_paused {
+            self.counted_paused = false;
+            self.shared.health.resume();
+        }
+    }
+
+    /// Lines waiting in this thread: buffered, and the rest of the held
+    /// batch.
+    fn lines_held(&self) -> u64 {
+        let buffered: u64 = self
+            .dirty
+            .iter()
+            .map(|&id| self.streams[id as usize].buf_lines)
+            .sum();
+        let held = self
+            .held
+            .as_ref()
+            .map_or(0, |held| (held.batch.entries().len() - held.next) as u64);
+        buffered + held
+    }
+
+    /// The store is stopping and the disk is still full: drops what the
+    /// thread holds, counted, and from now on every line it is handed, so
+    /// the producers blocked on its queue can finish.
+    fn give_up(&mut self) {
+        let now = Instant::now();
+        let mut dropped = 0;
+        for id in std::mem::take(&mut self.dirty) {
+            self.streams[id as usize].in_dirty = false;
+            dropped += self.reset_stream(id, now);
+        }
+        if let Some(held) = self.held.take() {
+            dropped += (held.batch.entries().len() - held.next) as u64;
+            self.recycle(held.batch);
+        }
+        self.local.lines_dropped_disk_full += dropped;
+        let reason = self.paused.take();
+        self.discarding = true;
+        tracing::error!(
+            lines = dropped,
+            reason = %reason.map_or_else(String::new, |reason| reason.to_string()),
+            "store stopping while it cannot write: lines held in memory dropped (disk_full), \
+             and so is whatever is still queued"
+        );
+        self.publish();
     }
 
     /// Logs at most one warning per ten seconds per thread, with the count
@@ -391,6 +590,10 @@ impl Writer {
         stats::add(&shared.segments_rotated, local.segments_rotated);
         stats::add(&shared.write_errors, local.write_errors);
         stats::add(&shared.lines_dropped, local.lines_dropped);
+        stats::add(
+            &shared.lines_dropped_disk_full,
+            local.lines_dropped_disk_full,
+        );
         stats::add(&shared.torn_bytes_cut, local.torn_bytes_cut);
         stats::add(&shared.fsyncs, local.fsyncs);
     }

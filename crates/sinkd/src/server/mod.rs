@@ -65,11 +65,19 @@ impl ConfigSource {
     }
 }
 
-/// Copies the store's statistics into the metrics at every scrape.
+/// Copies the store's statistics and pause state into the metrics at
+/// every scrape, and makes `/healthz` report a pause with its reason.
 fn mirror_store_stats(metrics: &Arc<Metrics>, store: &Store) {
     let stats = store.stats();
+    let health = store.health();
+    let checked = store.health();
+    metrics.add_health_check(move || {
+        let reason = checked.pause_reason()?;
+        let secs = checked.paused_for().map_or(0, |paused| paused.as_secs());
+        Some(format!("store paused for {secs} s, cannot write: {reason}"))
+    });
     let target = Arc::clone(metrics);
-    let mirrors: [CounterMirror; 7] = Default::default();
+    let mirrors: [CounterMirror; 8] = Default::default();
     metrics.add_scrape_hook(move || {
         let snapshot = stats.snapshot();
         mirrors[0].sync(&target.store_lines_written, snapshot.lines_written);
@@ -85,7 +93,15 @@ fn mirror_store_stats(metrics: &Arc<Metrics>, store: &Store) {
             target.dropped(DropReason::WriteError),
             snapshot.lines_dropped,
         );
+        mirrors[7].sync(
+            target.dropped(DropReason::DiskFull),
+            snapshot.lines_dropped_disk_full,
+        );
         target.store_open_streams.set(snapshot.open_streams as i64);
+        target.store_paused.set(i64::from(health.is_paused()));
+        target
+            .store_min_free_bytes
+            .set(i64::try_from(health.min_free_bytes()).unwrap_or(i64::MAX));
     });
 }
 
@@ -157,6 +173,9 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
     let routes = Arc::new(ArcSwap::from_pointee(first_routes));
     let devices = DeviceSet::new(Arc::clone(&metrics));
     let (queues, receivers) = WorkerQueues::bounded(n_workers, config.workers.queue_batches);
+    // While the store is paused for lack of space, UDP drops (disk_full)
+    // what finds the queues full instead of waiting.
+    let queues = queues.with_store_paused(store.health().paused_flag());
     let zone = Clock::system().zone().clone();
     let mut worker_threads = Vec::with_capacity(n_workers);
     for (index, receiver) in receivers.into_iter().enumerate() {
@@ -189,7 +208,11 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
         Arc::clone(&relays),
     ));
     // Every sender of the worker queues is gone once `serve` returns: the
-    // workers drain what is queued and stop.
+    // workers drain what is queued and stop. A store paused for lack of
+    // space would hold them forever; told that the end is near, it gives
+    // the disk a few seconds more, then drops (counted) what it cannot
+    // write.
+    store.begin_shutdown();
     for thread in worker_threads {
         if thread.join().is_err() {
             tracing::error!("a worker thread panicked");

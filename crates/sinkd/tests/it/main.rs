@@ -10,6 +10,7 @@ mod api;
 mod cli;
 mod config;
 mod deploy;
+mod disk;
 mod follow;
 mod harness;
 mod hostile;
