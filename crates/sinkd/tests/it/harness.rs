@@ -594,3 +594,17 @@ pub(crate) fn root_for(what: &str) -> bool {
     eprintln!("SKIPPED: {what} needs root (CI runs the suite as root)");
     false
 }
+
+/// A TCP connection to 127.0.0.1:`port` from `source` (any address of
+/// 127.0.0.0/8 is local), for tests that need several senders.
+pub(crate) fn connect_from(source: [u8; 4], port: u16) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::from((source, 0)).into())
+        .expect("bind the source");
+    socket
+        .connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .expect("connect");
+    socket.into()
+}

@@ -12,7 +12,7 @@ use crate::harness::{
 use std::io::Write as _;
 use std::net::{Shutdown, TcpStream};
 
-fn udp_and_tcp(ports: &Ports) -> String {
+pub(crate) fn udp_and_tcp(ports: &Ports) -> String {
     format!(
         "[[listen]]\ntransport = \"udp\"\naddress = \"127.0.0.1:{}\"\n\n\
          [[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:{}\"\n\n\

@@ -13,6 +13,7 @@ mod deploy;
 mod disk;
 mod follow;
 mod harness;
+mod holds;
 mod hostile;
 mod ingest;
 mod lifecycle;

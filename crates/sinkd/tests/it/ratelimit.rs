@@ -4,9 +4,9 @@
 //! source is read more slowly and loses nothing, and another source's
 //! messages are not held up behind it.
 
-use crate::harness::{read_stream, Ports, Sandbox, Server};
+use crate::harness::{connect_from, read_stream, Ports, Sandbox, Server};
 use std::io::Write as _;
-use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::net::{Shutdown, UdpSocket};
 use std::time::{Duration, Instant};
 
 fn config(ports: &Ports) -> String {
@@ -16,19 +16,6 @@ fn config(ports: &Ports) -> String {
          [[sink]]\ntarget = \"file {{device}}/messages\"\n",
         ports.udp, ports.tcp
     )
-}
-
-/// A TCP connection from `source` (an address of 127.0.0.0/8).
-fn connect_from(source: [u8; 4], port: u16) -> TcpStream {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket
-        .bind(&std::net::SocketAddr::from((source, 0)).into())
-        .expect("bind the source");
-    socket
-        .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
-        .expect("connect");
-    socket.into()
 }
 
 #[test]
