@@ -128,7 +128,9 @@ fn main() -> ExitCode {
         Some(Command::ImportDeviceConfig(import_args)) => {
             cli::import_device_config::run(&import_args)
         }
-        Some(Command::Healthcheck(health_args)) => cli::healthcheck::run(&health_args),
+        Some(Command::Healthcheck(health_args)) => {
+            cli::healthcheck::run(&health_args, args.config.as_deref())
+        }
         Some(Command::Dir(dir_args)) => cli::dir::run(&dir_args, args.config.as_deref()),
         Some(Command::Show(show_args)) => cli::show::run(&show_args, args.config.as_deref()),
         Some(Command::Follow(follow_args)) => {

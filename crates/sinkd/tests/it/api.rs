@@ -550,7 +550,21 @@ fn https_with_client_certificates() {
     with_bad.extend_from_slice(&["--cert", &bad_cert, "--key", &bad_key]);
     let (status, _) = curl(&with_bad, &format!("{base}/api/v1/devices"));
     assert_eq!(status, 0);
-    // Plain HTTP on the HTTPS address gets nothing.
+    // The container's probe reads the configuration and pins its
+    // certificate; plain HTTP on the HTTPS address gets nothing.
+    let probe = Command::new(crate::support::sinkd_bin())
+        .arg("--config")
+        .arg(sandbox.config_path())
+        .arg("healthcheck")
+        .output()
+        .expect("run sinkd healthcheck");
+    assert!(probe.status.success(), "{probe:?}");
+    let plain_probe = Command::new(crate::support::sinkd_bin())
+        .args(["healthcheck", "--timeout", "1", "--address"])
+        .arg(server.metrics_addr().to_string())
+        .output()
+        .expect("run sinkd healthcheck");
+    assert!(!plain_probe.status.success(), "{plain_probe:?}");
     let (status, _) = curl(&[], &format!("http://{}/healthz", server.metrics_addr()));
     assert_ne!(status, 200);
     server.stop().assert_clean_exit();
