@@ -36,11 +36,11 @@ use crate::path::validate_stream_path;
 use crate::read_ahead::{Prefetched, ReadAhead, Text};
 use crate::segment::{self, SegmentText};
 use memchr::memmem;
-use memmap2::Mmap;
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -216,46 +216,103 @@ impl Start {
     }
 }
 
-/// A memory-mapped `.log` segment.
+/// The active (plain) `.log` segment, read with `pread` into a window that
+/// moves forward as lines are consumed.
+///
+/// Not memory-mapped: while the store runs, recovery may cut a torn last
+/// line off a segment (a stream's first write after start, or its retry
+/// after a write error), and touching a mapped page past the new end would
+/// kill the process with SIGBUS. A read only returns fewer bytes, and a
+/// file found shorter than what was read drops the bytes past its end
+/// (never a complete line: the cut only removes bytes after the last
+/// `\n`).
 struct Mapped {
     file: File,
-    map: Option<Mmap>,
+    /// Bytes of the file from offset `base` on.
+    data: Vec<u8>,
+    /// The file offset of `data[0]`.
+    base: u64,
+    /// Where the next line starts, in `data`.
     pos: usize,
 }
 
+/// Most bytes read into the window at once (more when one line is longer).
+const WINDOW_BYTES: usize = 4 << 20;
+
 impl Mapped {
-    fn open(file: File) -> io::Result<Mapped> {
+    /// Opens the window at `offset` if a line starts there, else at the
+    /// segment's start; says which.
+    fn open(file: File, offset: u64) -> io::Result<(Mapped, bool)> {
+        let at_line_start = offset == 0 || {
+            let mut byte = [0u8; 1];
+            file.read_exact_at(&mut byte, offset - 1).is_ok() && byte[0] == b'\n'
+        };
         let mut mapped = Mapped {
             file,
-            map: None,
+            data: Vec::new(),
+            base: if at_line_start { offset } else { 0 },
             pos: 0,
         };
         mapped.remap_if_grown()?;
-        Ok(mapped)
-    }
-
-    fn mapped_len(&self) -> usize {
-        self.map.as_ref().map_or(0, |map| map.len())
+        Ok((mapped, at_line_start))
     }
 
     fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        &self.data
     }
 
-    /// Maps the file again if it grew; `true` when it did.
+    /// Reads what the file gained since the window's end (dropping the
+    /// lines already consumed); `true` when there may be a new line.
+    ///
+    /// What is left after the consumed lines has no `\n` (an incomplete
+    /// line). It is read again with whatever follows, so a tail that
+    /// recovery cut and the writer then rewrote is read as it is now; and
+    /// when the file did not grow, it is compared with the file, for the
+    /// same reason.
     fn remap_if_grown(&mut self) -> io::Result<bool> {
+        self.base += self.pos as u64;
+        self.data.drain(..self.pos);
+        self.pos = 0;
         let len = self.file.metadata()?.len();
-        if len <= self.mapped_len() as u64 {
-            return Ok(false);
+        let have = self.data.len();
+        let end = self.base + have as u64;
+        if len <= end {
+            if have == 0 {
+                return Ok(false);
+            }
+            let keep = usize::try_from(len.saturating_sub(self.base)).unwrap_or(0);
+            let mut fresh = vec![0; keep];
+            if self.file.read_exact_at(&mut fresh, self.base).is_err() {
+                return Ok(false);
+            }
+            if fresh == self.data {
+                return Ok(false);
+            }
+            self.data = fresh;
+            return Ok(memchr::memchr(b'\n', &self.data).is_some());
         }
-        // SAFETY: segment files are append-only while the store runs. The
-        // one exception is recovery at the next start cutting a torn last
-        // line (bytes after the final `\n`); a reader only ever touches
-        // those bytes while looking for a `\n` past the last complete line,
-        // which the recovering process has by then removed only if this
-        // reader was racing a restart of the store.
-        self.map = Some(unsafe { Mmap::map(&self.file)? });
-        Ok(true)
+        let want = usize::try_from(len - self.base)
+            .unwrap_or(usize::MAX)
+            .min(WINDOW_BYTES.max(have.saturating_mul(2)));
+        self.data.clear();
+        self.data.resize(want, 0);
+        let mut filled = 0;
+        while filled < want {
+            match self
+                .file
+                .read_at(&mut self.data[filled..], self.base + filled as u64)
+            {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    self.data.truncate(filled);
+                    return Err(error);
+                }
+            }
+        }
+        self.data.truncate(filled);
+        Ok(filled > have)
     }
 
     fn next_range(&mut self) -> Option<(usize, usize)> {
@@ -681,7 +738,7 @@ impl StreamReader {
         if let Cursor::Mapped(mapped) = &mut self.cursor {
             if mapped
                 .remap_if_grown()
-                .map_err(|error| StoreError::io("map", &path, error))?
+                .map_err(|error| StoreError::io("read", &path, error))?
             {
                 return Ok(true);
             }
@@ -696,7 +753,7 @@ impl StreamReader {
             if let Cursor::Mapped(mapped) = &mut self.cursor {
                 if mapped
                     .remap_if_grown()
-                    .map_err(|error| StoreError::io("map", &path, error))?
+                    .map_err(|error| StoreError::io("read", &path, error))?
                 {
                     return Ok(true);
                 }
@@ -756,16 +813,12 @@ impl StreamReader {
         let log_path = layout::file_path(&self.dir, segment, FileKind::Log);
         match File::open(&log_path) {
             Ok(file) => {
-                let mut mapped =
-                    Mapped::open(file).map_err(|error| StoreError::io("map", &log_path, error))?;
+                let offset = start.map_or(0, |start| start.offset);
+                let (mapped, at_start) = Mapped::open(file, offset)
+                    .map_err(|error| StoreError::io("read", &log_path, error))?;
                 self.next_seq = segment;
-                if let Some(start) = start {
-                    let offset = usize::try_from(start.offset).unwrap_or(usize::MAX);
-                    let bytes = mapped.bytes();
-                    let at_line_start =
-                        offset == 0 || bytes.get(offset.wrapping_sub(1)) == Some(&b'\n');
-                    if offset <= bytes.len() && at_line_start {
-                        mapped.pos = offset;
+                if let (Some(start), true) = (start, at_start) {
+                    if start.offset > 0 {
                         self.next_seq = start.seq;
                     }
                 }

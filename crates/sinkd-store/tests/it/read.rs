@@ -259,3 +259,41 @@ fn next_line_containing_is_next_line_filtered() {
     }
     store.shutdown().unwrap();
 }
+
+#[test]
+fn a_torn_tail_cut_while_reading_is_read_as_it_is_now() {
+    // The active segment ends in a torn line; a reader reaches it, then
+    // the tail is cut (as recovery does while the store runs) and new
+    // lines are written where it was: the reader neither crashes nor
+    // returns the torn bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("sw/messages");
+    std::fs::create_dir_all(&stream).unwrap();
+    let log = stream.join(format!("{:020}.log", 1));
+    std::fs::write(&log, b"one\ntwo\ntorn-and-long-enough").unwrap();
+    let mut reader = sinkd_store::StreamReader::open(dir.path(), "sw/messages").unwrap();
+    let mut lines = Vec::new();
+    while let Some((seq, line)) = reader.next_line().unwrap() {
+        lines.push((seq, String::from_utf8_lossy(line).into_owned()));
+    }
+    assert_eq!(lines, [(1, "one".to_owned()), (2, "two".to_owned())]);
+    // Cut back to the last complete line, then shorter new content.
+    let file = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    file.set_len(8).unwrap();
+    drop(file);
+    let mut append = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut append, b"three\n").unwrap();
+    let (seq, line) = reader.next_line().unwrap().expect("the rewritten line");
+    assert_eq!((seq, line), (3, &b"three"[..]));
+    // And longer new content after another cut.
+    std::io::Write::write_all(&mut append, b"torn again").unwrap();
+    assert!(reader.next_line().unwrap().is_none());
+    append.set_len(14).unwrap();
+    std::io::Write::write_all(&mut append, b"four, a longer line than the torn one\n").unwrap();
+    let (seq, line) = reader.next_line().unwrap().expect("the next line");
+    assert_eq!(
+        (seq, line),
+        (4, &b"four, a longer line than the torn one"[..])
+    );
+    assert!(reader.next_line().unwrap().is_none());
+}
