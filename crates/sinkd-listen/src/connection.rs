@@ -327,7 +327,7 @@ impl FrameReader {
                     // every connection may hold.
                     want = FREE_BUFFER - buf.len();
                 } else if let Some(event) = self
-                    .take_budget(&mut held, charged(buf.len() + want), shutdown)
+                    .take_budget(&mut held, charged(buf.len() + want), shutdown, slot)
                     .await
                 {
                     return event;
@@ -402,7 +402,7 @@ impl FrameReader {
             if let Some(event) = self.deliver(batch, &decoded).await {
                 return event;
             }
-            if let Some(event) = self.hold_to_rate(decoded.n_frames, shutdown).await {
+            if let Some(event) = self.hold_to_rate(decoded.n_frames, shutdown, slot).await {
                 return event;
             }
             if let Some(error) = decoded.fatal {
@@ -427,6 +427,7 @@ impl FrameReader {
         held: &mut Held,
         bytes: usize,
         shutdown: &mut watch::Receiver<bool>,
+        slot: &Slot,
     ) -> Option<ConnectionEvent> {
         if held.resize(bytes) {
             return None;
@@ -436,6 +437,7 @@ impl FrameReader {
             tokio::select! {
                 biased;
                 () = wait_for_signal(shutdown) => return Some(ConnectionEvent::Shutdown),
+                () = slot.evicted(), if slot.unproven() => return Some(ConnectionEvent::Evicted),
                 () = tokio::time::sleep(BUDGET_RETRY) => {}
             }
             if held.resize(bytes) {
@@ -460,6 +462,7 @@ impl FrameReader {
         &self,
         n_frames: u64,
         shutdown: &mut watch::Receiver<bool>,
+        slot: &Slot,
     ) -> Option<ConnectionEvent> {
         let limiter = self.limiter.as_ref()?;
         let mut n = n_frames;
@@ -473,6 +476,7 @@ impl FrameReader {
             tokio::select! {
                 biased;
                 () = wait_for_signal(shutdown) => return None,
+                () = slot.evicted(), if slot.unproven() => return Some(ConnectionEvent::Evicted),
                 () = tokio::time::sleep(wait) => {}
             }
         }

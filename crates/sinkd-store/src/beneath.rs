@@ -116,7 +116,17 @@ impl Beneath {
         } else {
             Mode::empty()
         };
-        let fd = self.resolve(path, &names, flags, mode)?;
+        // Non-blocking for the open itself, so a FIFO left in a segment's
+        // place cannot hang the thread; then only regular files pass.
+        let fd = self.resolve(path, &names, flags | OFlags::NONBLOCK, mode)?;
+        let stat = rustix::fs::fstat(&fd)?;
+        if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
         Ok(File::from(fd))
     }
 
@@ -149,7 +159,9 @@ impl Beneath {
                 ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
             match rustix::fs::openat2(&self.root, &relative, flags, mode, resolve) {
                 Ok(fd) => return Ok(fd),
-                Err(Errno::NOSYS) => self.openat2.store(false, Ordering::Relaxed),
+                // No openat2 (an old kernel), or a seccomp filter that
+                // refuses it: the per-component walk below does the same.
+                Err(Errno::NOSYS | Errno::PERM) => self.openat2.store(false, Ordering::Relaxed),
                 Err(errno) => return Err(judge(path, errno)),
             }
         }

@@ -169,9 +169,9 @@ impl Compressor {
             FileKind::Index,
         ] {
             let path = layout::file_path(dir, first_seq, kind);
-            match fs::remove_file(&path) {
-                Ok(()) => removed = true,
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            let existed = path.symlink_metadata().is_ok();
+            match self.beneath.remove_if_exists(&path) {
+                Ok(()) => removed |= existed,
                 Err(error) => {
                     stats::add(&self.stats.write_errors, 1);
                     self.warn("remove", &path, &error);

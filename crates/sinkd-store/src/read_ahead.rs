@@ -211,7 +211,7 @@ fn decompress(path: &PathBuf, cancel: &AtomicBool, pool: &Pool) -> Option<Prefet
     // Streamed, as the reader itself would: so damage comes out after the
     // same bytes, with the same error.
     bytes.clear();
-    let file = File::open(path).ok()?;
+    let file = crate::sys::open_regular(path).ok()?;
     let mut decoder = zstd::stream::read::Decoder::new(file).ok()?;
     loop {
         if cancel.load(Ordering::Relaxed) {

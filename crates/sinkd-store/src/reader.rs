@@ -811,7 +811,7 @@ impl StreamReader {
     /// `false` when neither exists any more.
     fn open_segment(&mut self, segment: u64, start: Option<Start>) -> Result<bool, StoreError> {
         let log_path = layout::file_path(&self.dir, segment, FileKind::Log);
-        match File::open(&log_path) {
+        match crate::sys::open_regular(&log_path) {
             Ok(file) => {
                 let offset = start.map_or(0, |start| start.offset);
                 let (mapped, at_start) = Mapped::open(file, offset)
@@ -845,7 +845,7 @@ impl StreamReader {
         }
         let zst_path = layout::file_path(&self.dir, segment, FileKind::Zst);
         let open = |path: &Path| -> Result<Option<io::Result<Streamed>>, StoreError> {
-            match File::open(path) {
+            match crate::sys::open_regular(path) {
                 Ok(file) => Ok(Some(
                     zstd::stream::read::Decoder::new(file)
                         .map(|decoder| Streamed::new(SegmentText::Compressed(decoder))),

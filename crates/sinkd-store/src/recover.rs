@@ -99,7 +99,9 @@ pub(crate) fn recover_stream(
         } else if files.index {
             // The data of this segment was deleted but a crash kept its index.
             let path = layout::file_path(dir, seq, FileKind::Index);
-            remove_if_exists(&path).map_err(|error| StoreError::io("remove", &path, error))?;
+            beneath
+                .remove_if_exists(&path)
+                .map_err(|error| StoreError::io("remove", &path, error))?;
         }
     }
     let Some(&newest) = segments.back() else {
@@ -352,12 +354,4 @@ fn is_line_start(file: &File, offset: u64) -> io::Result<bool> {
     let mut byte = [0u8; 1];
     file.read_exact_at(&mut byte, offset - 1)?;
     Ok(byte[0] == b'\n')
-}
-
-/// Removes `path`, treating "already gone" as success.
-pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-        _ => Ok(()),
-    }
 }

@@ -62,7 +62,7 @@ pub(crate) fn read_index(
     first_seq: u64,
 ) -> io::Result<Option<(IndexHeader, Vec<IndexRecord>)>> {
     let path = layout::file_path(dir, first_seq, FileKind::Index);
-    let file = match File::open(&path) {
+    let file = match crate::sys::open_regular(&path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
@@ -94,7 +94,7 @@ impl Read for SegmentText {
 /// `.log.zst` (so a segment compressed in between is still found).
 /// `Ok(None)` when neither exists any more (deleted by count rotation).
 pub(crate) fn open_text(dir: &Path, first_seq: u64) -> io::Result<Option<SegmentText>> {
-    match File::open(layout::file_path(dir, first_seq, FileKind::Log)) {
+    match crate::sys::open_regular(&layout::file_path(dir, first_seq, FileKind::Log)) {
         Ok(file) => {
             return Ok(Some(SegmentText::Plain(BufReader::with_capacity(
                 64 * 1024,
@@ -104,7 +104,7 @@ pub(crate) fn open_text(dir: &Path, first_seq: u64) -> io::Result<Option<Segment
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => return Err(error),
     }
-    match File::open(layout::file_path(dir, first_seq, FileKind::Zst)) {
+    match crate::sys::open_regular(&layout::file_path(dir, first_seq, FileKind::Zst)) {
         Ok(file) => Ok(Some(SegmentText::Compressed(
             zstd::stream::read::Decoder::new(file)?,
         ))),

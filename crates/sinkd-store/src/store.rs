@@ -30,6 +30,7 @@ use crate::sys;
 use crate::writer::{Writer, WriterMsg, WriterShared};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -90,11 +91,13 @@ impl Store {
         fs::create_dir_all(&config.data_dir)
             .map_err(|error| StoreError::io("create directory", &config.data_dir, error))?;
         let lock_path = config.data_dir.join(LOCK_FILE);
+        // A link left in the lock file's place is not followed.
         let lock = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&lock_path)
             .map_err(|error| StoreError::io("open", &lock_path, error))?;
         match sys::try_lock_exclusive(&lock) {
@@ -225,6 +228,14 @@ impl Store {
     /// can finish. A store that writes is not affected.
     pub fn begin_shutdown(&self) {
         self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// A handle that calls [`Store::begin_shutdown`] from elsewhere (the
+    /// server's signal loop, before it waits for the listeners to drain:
+    /// connections blocked on a paused store must be let go).
+    pub fn shutdown_trigger(&self) -> impl Fn() + Send + Sync + 'static {
+        let stopping = Arc::clone(&self.stopping);
+        move || stopping.store(true, Ordering::Relaxed)
     }
 
     /// The configuration the store runs with.

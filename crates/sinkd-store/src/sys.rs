@@ -1,5 +1,6 @@
 //! The few system calls std does not wrap: an exclusive `flock` on the data
-//! directory's lock file and Linux `syncfs`, plus directory fsync.
+//! directory's lock file and Linux `syncfs`, plus directory fsync; and
+//! opening a segment file to read without waiting on what is not one.
 //!
 //! `syncfs` lets a writer thread make thousands of freshly written stream
 //! files durable with one call instead of one fsync per file, which is what
@@ -95,4 +96,32 @@ pub(crate) fn free_and_total(path: &Path) -> Option<(u64, u64)> {
 /// again later may work, so the lines are held rather than dropped.
 pub(crate) fn is_no_space(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
+/// Opens `path` to read, refusing (instead of waiting on) anything but a
+/// regular file: a FIFO left where a segment should be would otherwise
+/// block the opening thread until something writes to it.
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    // Reads of a regular file never block anyway; the flag goes back to
+    // what a plain open would have set.
+    // SAFETY: fcntl with F_GETFL/F_SETFL only reads and sets the flags of
+    // the descriptor `file` keeps open for the duration of the calls.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(file)
 }

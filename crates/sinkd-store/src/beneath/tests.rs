@@ -93,3 +93,28 @@ fn names_that_climb_are_refused() {
     }
     assert!(beneath.open(dir.path(), How::Read).is_err());
 }
+
+#[test]
+fn a_fifo_in_a_segment_place_is_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("sw/messages");
+    std::fs::create_dir_all(&stream).unwrap();
+    let fifo = stream.join("1.log");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    for beneath in both_ways(dir.path()) {
+        // Writing to a FIFO nobody reads fails at once (ENXIO); the others
+        // open without waiting and are refused as not regular files.
+        assert!(beneath.open(&fifo, How::Append).is_err());
+        for how in [How::ReadWrite, How::Read] {
+            let error = beneath.open(&fifo, how).unwrap_err();
+            assert!(error.to_string().contains("not a regular file"), "{error}");
+        }
+    }
+}

@@ -297,3 +297,20 @@ fn a_torn_tail_cut_while_reading_is_read_as_it_is_now() {
     );
     assert!(reader.next_line().unwrap().is_none());
 }
+
+#[test]
+fn a_fifo_where_a_segment_should_be_does_not_hang_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("sw/messages");
+    std::fs::create_dir_all(&stream).unwrap();
+    let fifo = stream.join(format!("{:020}.log", 1));
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success());
+    // Returns (an error naming the file) instead of waiting for a writer.
+    let mut reader = sinkd_store::StreamReader::open(dir.path(), "sw/messages").unwrap();
+    let error = reader.next_line().expect_err("not a segment");
+    assert!(error.to_string().contains("not a regular file"), "{error}");
+}

@@ -201,7 +201,11 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
     let outcome = runtime.block_on(serve(
         source,
         config,
-        BeforeReading { switch, relay_plan },
+        BeforeReading {
+            switch,
+            relay_plan,
+            stop_store: Box::new(store.shutdown_trigger()),
+        },
         queues,
         Arc::clone(&metrics),
         routes,
@@ -245,6 +249,8 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
 struct BeforeReading<'r> {
     switch: Option<Switch>,
     relay_plan: RelayPlan<'r>,
+    /// Tells the store the end is near (see `Store::begin_shutdown`).
+    stop_store: Box<dyn Fn() + Send + Sync>,
 }
 
 async fn serve(
@@ -275,7 +281,11 @@ async fn serve(
         },
         None => None,
     };
-    let BeforeReading { switch, relay_plan } = before_reading;
+    let BeforeReading {
+        switch,
+        relay_plan,
+        stop_store,
+    } = before_reading;
     if let Some(switch) = &switch {
         let switched = tokio::task::block_in_place(|| switch.apply(config.data_dir()));
         if let Err(error) = switched {
@@ -342,6 +352,10 @@ async fn serve(
     }
     notifier.stopping();
     let _ = shutdown_tx.send(true);
+    // A store paused for lack of space holds the workers, the workers the
+    // queues and the queues the connections draining: told now, it gives
+    // the disk a few seconds more, then lets go (counted).
+    stop_store();
     listeners.shutdown().await;
     if let Some(task) = http_task {
         let _ = task.await;

@@ -313,3 +313,36 @@ fn min_free_stops_the_store_before_the_disk_is_full() {
          {free_while_paused} bytes, after {free_after} bytes"
     );
 }
+
+#[test]
+fn sigterm_while_the_disk_is_full_ends_and_counts_what_it_could_not_write() {
+    if !root_for("mounting a small tmpfs") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let disk = Tmpfs::mount(&sandbox.data_dir());
+    let _filler = disk.fill(26 << 20);
+    let server = Server::start(&sandbox, |ports| config(ports, "0"));
+    let sent = Arc::new(AtomicU64::new(0));
+    let sender = spawn_sender(server.ports.tcp, 200_000, Arc::clone(&sent));
+    wait_health(&server, 503);
+    // Connections are blocked on the paused store; SIGTERM must still end
+    // the process (after the store's few seconds of grace), with what it
+    // could not write counted rather than lost silently.
+    let asked = Instant::now();
+    let stopped = server.stop();
+    let took = asked.elapsed();
+    assert!(
+        stopped.status.success(),
+        "{:?}\n{}",
+        stopped.status,
+        stopped.log
+    );
+    assert!(took < PATIENCE, "took {took:?}");
+    assert!(
+        stopped.log.contains("disk_full") || stopped.log.contains("could not write"),
+        "{}",
+        stopped.log
+    );
+    drop(sender);
+}
