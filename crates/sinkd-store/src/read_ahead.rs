@@ -25,7 +25,7 @@ use crate::segment::SegmentText;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -199,7 +199,7 @@ impl Drop for ReadAhead {
 /// Decompresses the segment at `path` up to the budget. `None` when it
 /// cannot be opened or its decoder cannot start (the reader then meets
 /// that itself), or when cancelled.
-fn decompress(path: &PathBuf, cancel: &AtomicBool, pool: &Pool) -> Option<Prefetched> {
+fn decompress(path: &Path, cancel: &AtomicBool, pool: &Pool) -> Option<Prefetched> {
     let mut bytes = pool
         .lock()
         .ok()
