@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// The largest `limit` (and follow `tail`): the newest N are kept in
 /// memory until the scan ends.
@@ -26,6 +26,10 @@ const MAX_LIMIT: usize = 100_000;
 const PIECE: usize = 64 * 1024;
 /// How often a follow looks for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
+/// A response whose client has read nothing for this long is abandoned.
+const STALLED: Duration = Duration::from_secs(30);
+/// How often a full response channel is looked at again.
+const SEND_RETRY: Duration = Duration::from_millis(20);
 /// A comment line is sent when a follow has been quiet this long, so
 /// proxies keep the stream and a gone client is noticed.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -277,8 +281,14 @@ fn prepare(
         None => device.to_owned(),
     };
     let (device_name, file) = sinkd_read::find_file(&devices, &target)?;
-    let reader = StreamReader::open(&site.reading.data_dir, &file.stream.path)
-        .map_err(ApiError::internal)?;
+    let reader = StreamReader::open(&site.reading.data_dir, &file.stream.path).map_err(
+        |error| match &error {
+            StoreError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                ApiError::not_found(format!("{target}: removed while it was being opened"))
+            }
+            _ => ApiError::internal(error),
+        },
+    )?;
     Ok(Prepared {
         reader,
         query,
@@ -296,6 +306,12 @@ async fn messages(
     params: BTreeMap<String, String>,
 ) -> Result<Response<ResponseBody>, ApiError> {
     let limit = count(&params, "limit")?;
+    let Ok(permit) = Arc::clone(&site.listings).try_acquire_owned() else {
+        return Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: String::from("too many listings at once; try again later"),
+        });
+    };
     let prepared = {
         let site = Arc::clone(site);
         blocking(move || {
@@ -307,20 +323,56 @@ async fn messages(
     };
     let (sender, body) = body::channel();
     let now = Arc::clone(&site.reading.now);
-    tokio::task::spawn_blocking(move || list(prepared, limit, &now(), &sender));
+    let stop = site.shutdown.clone();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        list(prepared, limit, &now(), (&sender, &stop));
+    });
     Ok(json_response(StatusCode::OK, body))
+}
+
+/// Hands `piece` to the connection, waiting while its channel is full —
+/// but not for a client that stopped reading and keeps its connection
+/// open: after [`STALLED`] without room, or once the server stops, the
+/// response is abandoned (an error, as for a client gone).
+fn send_or_give_up(
+    sender: &mpsc::Sender<io::Result<Bytes>>,
+    piece: io::Result<Bytes>,
+    stop: &watch::Receiver<bool>,
+) -> io::Result<()> {
+    let gone = || io::Error::from(io::ErrorKind::BrokenPipe);
+    let deadline = Instant::now() + STALLED;
+    let mut piece = piece;
+    loop {
+        match sender.try_send(piece) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(gone()),
+            Err(mpsc::error::TrySendError::Full(back)) => {
+                if Instant::now() >= deadline || *stop.borrow() {
+                    return Err(gone());
+                }
+                piece = back;
+                std::thread::sleep(SEND_RETRY);
+            }
+        }
+    }
 }
 
 /// Gathers bytes and hands them to the connection a piece at a time.
 struct Pieces<'a> {
     sender: &'a mpsc::Sender<io::Result<Bytes>>,
+    stop: &'a watch::Receiver<bool>,
     gathered: Vec<u8>,
 }
 
-impl Pieces<'_> {
-    fn new(sender: &mpsc::Sender<io::Result<Bytes>>) -> Pieces<'_> {
+impl<'a> Pieces<'a> {
+    fn new(
+        sender: &'a mpsc::Sender<io::Result<Bytes>>,
+        stop: &'a watch::Receiver<bool>,
+    ) -> Pieces<'a> {
         Pieces {
             sender,
+            stop,
             gathered: Vec::with_capacity(PIECE),
         }
     }
@@ -335,9 +387,7 @@ impl Pieces<'_> {
             &mut self.gathered,
             Vec::with_capacity(PIECE),
         ));
-        self.sender
-            .blocking_send(Ok(piece))
-            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
+        send_or_give_up(self.sender, Ok(piece), self.stop)
     }
 
     /// Ends the response abruptly, so the client sees it cut.
@@ -354,9 +404,9 @@ fn list(
     mut prepared: Prepared,
     limit: Option<usize>,
     received: &ReceiveTime,
-    sender: &mpsc::Sender<io::Result<Bytes>>,
+    (sender, stop): (&mpsc::Sender<io::Result<Bytes>>, &watch::Receiver<bool>),
 ) {
-    let mut pieces = Pieces::new(sender);
+    let mut pieces = Pieces::new(sender, stop);
     pieces.gathered.push(b'[');
     let mut first = true;
     let mut emit = |line: &[u8]| {
@@ -373,7 +423,7 @@ fn list(
         Form::Json,
         (&prepared.device, received),
         limit,
-        &mut emit,
+        (&mut emit, &|| sender.is_closed() || *stop.borrow()),
     );
     log_damage(&mut prepared.reader);
     match scanned {
@@ -457,7 +507,7 @@ fn stream_events(
     tail: Option<usize>,
     sender: &mpsc::Sender<io::Result<Bytes>>,
 ) {
-    let mut pieces = Pieces::new(sender);
+    let mut pieces = Pieces::new(sender, &site.shutdown);
     let mut rendered = Vec::with_capacity(1024);
     let mut backlog: std::collections::VecDeque<(u64, Vec<u8>)> = Default::default();
     let mut last_sent = Instant::now();

@@ -34,6 +34,8 @@ use tokio_rustls::TlsAcceptor;
 const MAX_CONNECTIONS: usize = 512;
 /// SSE follows at once (each holds a blocking thread polling the store).
 const MAX_FOLLOWS: usize = 64;
+/// Message listings read at once (more get 503).
+const MAX_LISTINGS: usize = 16;
 /// Time allowed for a request's head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time allowed for a TLS handshake.
@@ -55,6 +57,9 @@ pub(crate) struct Site {
     pub(crate) reading: Reading,
     access: Access,
     pub(crate) follows: Arc<Semaphore>,
+    /// Message listings being read at once (each decompressing on a
+    /// blocking thread).
+    pub(crate) listings: Arc<Semaphore>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -106,6 +111,7 @@ impl HttpServer {
             reading,
             access: self.access,
             follows: Arc::new(Semaphore::new(MAX_FOLLOWS)),
+            listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
             shutdown: shutdown.clone(),
         });
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -231,11 +237,15 @@ async fn respond(
     let path = request.uri().path();
     let api = path == "/api" || path.starts_with("/api/");
     if request.method() != Method::GET {
-        return if api {
+        let mut response = if api {
             api::error(StatusCode::METHOD_NOT_ALLOWED, "only GET is served")
         } else {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         };
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return response;
     }
     match path {
         "/metrics" => {

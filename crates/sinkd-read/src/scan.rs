@@ -8,6 +8,15 @@ use sinkd_store::{StoreError, StreamReader};
 use std::collections::VecDeque;
 use std::io;
 
+/// Most bytes of rendered lines a tail keeps (the oldest go first past
+/// it, so a `--tail N` of very long lines returns fewer than N).
+pub const MAX_TAIL_BYTES: usize = 64 << 20;
+/// Lines read between two looks at whether the reader still wants more.
+const CHECK_EVERY: u64 = 4096;
+
+/// Where a scan hands each rendered line.
+pub type Emit<'e> = &'e mut dyn FnMut(&[u8]) -> io::Result<()>;
+
 /// What a scan went through.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Scanned {
@@ -22,7 +31,8 @@ pub struct Scanned {
 pub enum ScanError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The caller's `emit` failed (the output went away).
+    /// The caller's `emit` failed (the output went away), or `stop` said
+    /// to stop.
     #[error(transparent)]
     Emit(io::Error),
 }
@@ -39,17 +49,20 @@ pub fn start(reader: &mut StreamReader, query: &Query) -> Result<(), StoreError>
 
 /// Hands every line the reader has now that passes `query`, rendered in
 /// `form` without a line ending, to `emit`, oldest first; with `tail`,
-/// only the last N (kept in memory: at most N rendered lines).
+/// only the last N (kept in memory: at most N rendered lines and
+/// [`MAX_TAIL_BYTES`]). `stop`, looked at every few thousand lines read,
+/// ends the scan early (a client that went away).
 pub fn scan(
     reader: &mut StreamReader,
     query: &Query,
     form: Form,
     (device, received): (&str, &ReceiveTime),
     tail: Option<usize>,
-    emit: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    (emit, stop): (Emit<'_>, &dyn Fn() -> bool),
 ) -> Result<Scanned, ScanError> {
     let mut scanned = Scanned::default();
     let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut kept_bytes = 0usize;
     let mut rendered = Vec::with_capacity(1024);
     loop {
         // With a literal every match holds, the reader skips the other
@@ -62,6 +75,9 @@ pub fn scan(
             break;
         };
         scanned.read += 1;
+        if scanned.read % CHECK_EVERY == 0 && stop() {
+            return Err(ScanError::Emit(io::Error::from(io::ErrorKind::BrokenPipe)));
+        }
         rendered.clear();
         if !render(line, query, form, device, received, &mut rendered) {
             continue;
@@ -70,11 +86,20 @@ pub fn scan(
             Some(0) => {}
             Some(keep) => {
                 if kept.len() == keep {
-                    kept.pop_front();
+                    if let Some(old) = kept.pop_front() {
+                        kept_bytes -= old.len();
+                    }
                 } else {
                     scanned.matched += 1;
                 }
+                kept_bytes += rendered.len();
                 kept.push_back(rendered.clone());
+                while kept_bytes > MAX_TAIL_BYTES && kept.len() > 1 {
+                    if let Some(old) = kept.pop_front() {
+                        kept_bytes -= old.len();
+                        scanned.matched -= 1;
+                    }
+                }
             }
             None => {
                 scanned.matched += 1;

@@ -112,7 +112,7 @@ pub(crate) fn copy(
         output.write_all(line)?;
         output.write_all(b"\n")
     };
-    match sinkd_read::scan(reader, filter, form, at, tail, &mut emit) {
+    match sinkd_read::scan(reader, filter, form, at, tail, (&mut emit, &|| false)) {
         Ok(_) => Ok(()),
         Err(ScanError::Emit(error)) => Err(error.into()),
         Err(ScanError::Store(error)) => Err(error.into()),

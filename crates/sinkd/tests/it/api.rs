@@ -169,10 +169,11 @@ fn devices_files_and_messages_as_show_gives_them() {
         assert!(message.contains(fragment), "{query}: {message}");
     }
     let (status, body) = curl(
-        &["-X", "POST"],
+        &["-X", "POST", "-i"],
         &format!("http://{}/api/v1/devices", server.metrics_addr()),
     );
     assert_eq!(status, 405, "{body}");
+    assert!(body.to_ascii_lowercase().contains("allow: get"), "{body}");
     server.stop().assert_clean_exit();
 }
 
