@@ -3,8 +3,8 @@
 //! (503 with the reasons while a health check fails, such as the store
 //! paused for lack of space) or the read API after the access rule.
 //!
-//! Bounds: at most [`MAX_CONNECTIONS`] connections at once (more are
-//! closed on accept), a request head must arrive within
+//! Bounds: at most [`MAX_CONNECTIONS`] connections at once, and
+//! [`MAX_PER_ADDRESS`] from one address (more are closed on accept), a request head must arrive within
 //! [`HEAD_TIMEOUT`], a TLS handshake within [`HANDSHAKE_TIMEOUT`].
 
 use crate::access::{Access, Client, Verdict};
@@ -20,10 +20,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use jiff::tz::TimeZone;
 use sinkd_metrics::Metrics;
 use sinkd_proto::ReceiveTime;
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,6 +33,9 @@ use tokio_rustls::TlsAcceptor;
 
 /// Connections served at once.
 const MAX_CONNECTIONS: usize = 512;
+/// Connections served at once from one address, so that one client cannot
+/// take every slot (and lock out the health probe).
+const MAX_PER_ADDRESS: usize = 64;
 /// SSE follows at once (each holds a blocking thread polling the store).
 const MAX_FOLLOWS: usize = 64;
 /// Message listings read at once (more get 503).
@@ -115,6 +119,7 @@ impl HttpServer {
             shutdown: shutdown.clone(),
         });
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let per_address = Arc::new(Mutex::new(HashMap::new()));
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
@@ -128,6 +133,10 @@ impl HttpServer {
                     continue;
                 }
             };
+            let Some(share) = PerAddress::take(&per_address, peer.ip()) else {
+                tracing::debug!(%peer, "http: too many connections from one address, closing one");
+                continue;
+            };
             let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
                 tracing::debug!(%peer, "http: too many connections, closing one");
                 continue;
@@ -136,8 +145,47 @@ impl HttpServer {
             let tls = self.tls.clone();
             tokio::spawn(async move {
                 connection(stream, peer, tls, site).await;
-                drop(permit);
+                drop((permit, share));
             });
+        }
+    }
+}
+
+/// One connection's share of its address's [`MAX_PER_ADDRESS`]; given
+/// back on drop.
+struct PerAddress {
+    table: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    fn take(table: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<PerAddress> {
+        let mut counts = table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= MAX_PER_ADDRESS {
+            return None;
+        }
+        *count += 1;
+        Some(PerAddress {
+            table: Arc::clone(table),
+            ip,
+        })
+    }
+}
+
+impl Drop for PerAddress {
+    fn drop(&mut self) {
+        let mut counts = self
+            .table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
         }
     }
 }
@@ -318,4 +366,24 @@ fn text(status: StatusCode, content: impl Into<Bytes>) -> Response<ResponseBody>
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_gets_its_share_and_gives_it_back() {
+        let table = Arc::new(Mutex::new(HashMap::new()));
+        let ip: IpAddr = "10.0.0.7".parse().unwrap();
+        let mut held: Vec<PerAddress> = (0..MAX_PER_ADDRESS)
+            .map(|_| PerAddress::take(&table, ip).expect("within the share"))
+            .collect();
+        assert!(PerAddress::take(&table, ip).is_none());
+        assert!(PerAddress::take(&table, "10.0.0.8".parse().unwrap()).is_some());
+        held.pop();
+        assert!(PerAddress::take(&table, ip).is_some());
+        drop(held);
+        assert!(table.lock().unwrap().is_empty());
+    }
 }
