@@ -35,11 +35,12 @@
 use crate::batch::RelayBatch;
 use crate::config::{Overflow, RelayConfig};
 use crate::error::RelayError;
-use sinkd_store::{AppendBatch, FsyncPolicy, Store, StoreConfig, StoreWriter, StreamReader};
+use sinkd_store::{
+    AppendBatch, Beneath, FsyncPolicy, How, Store, StoreConfig, StoreWriter, StreamReader,
+};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -94,6 +95,9 @@ pub(crate) struct Spool {
     sink: String,
     root: PathBuf,
     stream_dir: PathBuf,
+    /// The directory the spool lives under, through which its own files
+    /// are replaced and removed without following a link.
+    beneath: Beneath,
     store: Option<Store>,
     writer: StoreWriter,
     reader: StreamReader,
@@ -129,14 +133,20 @@ impl Spool {
             .and_then(Path::parent)
             .filter(|base| !base.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        sinkd_store::create_dir_beneath(beneath_of, &stream_dir).map_err(|source| {
-            RelayError::SpoolFile {
+        let beneath = Beneath::new(beneath_of).map_err(|source| RelayError::SpoolFile {
+            sink: sink.clone(),
+            op: "open directory",
+            path: beneath_of.to_owned(),
+            source,
+        })?;
+        beneath
+            .create_dir_all(&stream_dir)
+            .map_err(|source| RelayError::SpoolFile {
                 sink: sink.clone(),
                 op: "create directory",
                 path: stream_dir.clone(),
                 source,
-            }
-        })?;
+            })?;
         let spool_error = |source| RelayError::Spool {
             sink: sink.clone(),
             source,
@@ -175,6 +185,7 @@ impl Spool {
         Ok(Spool {
             sink,
             root,
+            beneath,
             stream_dir,
             store: Some(store),
             writer,
@@ -224,7 +235,7 @@ impl Spool {
                 tracing::warn!(sink = %self.sink, %error, "relay spool sync failed");
             }
         }
-        if let Err(error) = write_cursor(&self.root, self.acked, true) {
+        if let Err(error) = write_cursor(&self.beneath, &self.root, self.acked, true) {
             tracing::warn!(sink = %self.sink, %error, "cannot write the relay cursor");
         }
         self.persisted_acked = self.acked;
@@ -470,7 +481,7 @@ impl Spool {
             return Ok(());
         }
         let sync = now.duration_since(self.cursor_synced_at) >= CURSOR_FSYNC_EVERY;
-        write_cursor(&self.root, self.acked, sync)?;
+        write_cursor(&self.beneath, &self.root, self.acked, sync)?;
         if sync {
             self.cursor_synced_at = now;
         }
@@ -490,7 +501,7 @@ impl Spool {
                 });
             }
         }
-        if let Err(source) = write_cursor(&self.root, self.acked, true) {
+        if let Err(source) = write_cursor(&self.beneath, &self.root, self.acked, true) {
             result = Err(RelayError::SpoolFile {
                 sink: self.sink.clone(),
                 op: "write",
@@ -550,9 +561,8 @@ impl Spool {
     fn delete_segment(&mut self, first: u64, segments: &BTreeMap<u64, Vec<PathBuf>>) {
         for path in segments.get(&first).into_iter().flatten() {
             let size = fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
-            match fs::remove_file(path) {
+            match self.beneath.remove_if_exists(path) {
                 Ok(()) => self.disk_bytes = self.disk_bytes.saturating_sub(size),
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
                 Err(error) => {
                     tracing::warn!(sink = %self.sink, path = %path.display(), %error, "cannot delete a relay spool segment");
                 }
@@ -718,15 +728,10 @@ fn read_cursor(path: &Path) -> io::Result<Option<u64>> {
 }
 
 /// Writes the cursor file atomically: a temporary file renamed over it.
-fn write_cursor(root: &Path, acked: u64, sync: bool) -> io::Result<()> {
+fn write_cursor(beneath: &Beneath, root: &Path, acked: u64, sync: bool) -> io::Result<()> {
     let temp = root.join(CURSOR_TEMP);
-    // A link left in the temp file's place is not followed.
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&temp)?;
+    // No link on the way, or in the temp file's place, is followed.
+    let mut file = beneath.open(&temp, How::Truncate)?;
     let mut text = [0u8; 64];
     let mut cursor = io::Cursor::new(&mut text[..]);
     write!(cursor, "{CURSOR_MAGIC}\nacked {acked}\n")?;
@@ -735,7 +740,7 @@ fn write_cursor(root: &Path, acked: u64, sync: bool) -> io::Result<()> {
     if sync {
         file.sync_data()?;
     }
-    fs::rename(&temp, root.join(CURSOR_FILE))?;
+    beneath.rename(&temp, &root.join(CURSOR_FILE))?;
     if sync {
         if let Ok(dir) = fs::File::open(root) {
             dir.sync_all()?;

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a file is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum How {
+pub enum How {
     /// Read only.
     Read,
     /// Read and write, existing only (recovery cuts a torn tail).
@@ -37,7 +37,7 @@ pub(crate) enum How {
 
 /// `data_dir`, held open, and the way paths below it are resolved.
 #[derive(Debug)]
-pub(crate) struct Beneath {
+pub struct Beneath {
     root: OwnedFd,
     root_path: PathBuf,
     /// Cleared the first time the kernel says it has no `openat2`.
@@ -45,7 +45,7 @@ pub(crate) struct Beneath {
 }
 
 /// The error for a path that leads through a symbolic link.
-pub(crate) fn escape(path: &Path) -> io::Error {
+pub fn escape(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::PermissionDenied,
         format!(
@@ -57,7 +57,7 @@ pub(crate) fn escape(path: &Path) -> io::Error {
 
 impl Beneath {
     /// Opens `data_dir` (which must exist).
-    pub(crate) fn new(data_dir: &Path) -> io::Result<Beneath> {
+    pub fn new(data_dir: &Path) -> io::Result<Beneath> {
         let root = rustix::fs::open(
             data_dir,
             OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC,
@@ -100,7 +100,7 @@ impl Beneath {
     }
 
     /// Opens the file at `path` (under `data_dir`) as `how` says.
-    pub(crate) fn open(&self, path: &Path, how: How) -> io::Result<File> {
+    pub fn open(&self, path: &Path, how: How) -> io::Result<File> {
         let names = self.relative(path)?;
         let flags = OFlags::CLOEXEC
             | match how {
@@ -186,7 +186,7 @@ impl Beneath {
     /// Creates the directory `dir` (under `data_dir`) and any missing
     /// parents, one at a time, refusing links. `true` when `dir` itself was
     /// created by this call (so it is empty).
-    pub(crate) fn create_dir_all(&self, dir: &Path) -> io::Result<bool> {
+    pub fn create_dir_all(&self, dir: &Path) -> io::Result<bool> {
         let names = self.relative(dir)?;
         let mut at: OwnedFd = rustix::io::fcntl_dupfd_cloexec(&self.root, 0)?;
         let mut created = false;
@@ -208,7 +208,7 @@ impl Beneath {
     }
 
     /// Renames `from` to `to`, both in the same directory under `data_dir`.
-    pub(crate) fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+    pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let (Some(parent), Some(from_name), Some(to_name)) =
             (from.parent(), from.file_name(), to.file_name())
         else {
@@ -226,7 +226,7 @@ impl Beneath {
 
     /// Removes the file `path` under `data_dir` (a link there is removed
     /// itself, never followed); one already gone is no error.
-    pub(crate) fn remove_if_exists(&self, path: &Path) -> io::Result<()> {
+    pub fn remove_if_exists(&self, path: &Path) -> io::Result<()> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(escape(path));
         };
@@ -264,11 +264,3 @@ fn is_link_on_the_way(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests;
-
-/// Creates `dir` and its missing parents below `root` without following a
-/// link anywhere below `root`: for stores kept inside another's directory
-/// (a relay's spool under `data_dir/.relay/`). `true` when `dir` itself
-/// was created.
-pub fn create_dir_beneath(root: &Path, dir: &Path) -> io::Result<bool> {
-    Beneath::new(root)?.create_dir_all(dir)
-}

@@ -72,7 +72,7 @@ mod warnings;
 mod writer;
 
 pub use batch::AppendBatch;
-pub use beneath::create_dir_beneath;
+pub use beneath::{escape, Beneath, How};
 pub use config::{FsyncPolicy, MinFree, SpaceFn, SpaceProbe, StoreConfig, WriteObserver};
 pub use devices::{list_devices, DeviceFile, DeviceInfo};
 pub use error::{StoreError, SubmitError, TemplateError, TrySubmitError};
