@@ -445,7 +445,7 @@ fn push_header_field(out: &mut Vec<u8>, field: Option<&str>, max_chars: usize) {
 /// Writes at most `max_chars` characters of `value`, each character that
 /// `allowed` rejects as one `_`. A character outside ASCII is kept when
 /// `allowed` accepts the bytes of UTF-8 (0x80 and up), written `_` when not.
-fn push_field(out: &mut Vec<u8>, value: &str, max_chars: usize, allowed: fn(u8) -> bool) {
+fn push_field(out: &mut Vec<u8>, value: &str, max_chars: usize, allowed: impl Fn(u8) -> bool) {
     let bytes = value.as_bytes();
     if bytes.len() <= max_chars && bytes.iter().all(|&byte| allowed(byte)) {
         out.extend_from_slice(bytes);

@@ -44,6 +44,36 @@ pub struct Worker {
     tallies: Vec<SinkTally>,
     /// Per sink: the batch being filled for a relay sink in this batch.
     relay_batches: Vec<Option<RelayBatch>>,
+    /// The last second turned into an index key.
+    seconds: SecondCache,
+}
+
+/// The last wall-clock second (with its offset) turned into seconds since
+/// the epoch: the messages of a batch mostly share their second, so the
+/// calendar conversion of the index key runs about once per second.
+#[derive(Default)]
+struct SecondCache {
+    key: Option<(u16, u8, u8, u8, u8, u8, i16)>,
+    unix_seconds: i64,
+}
+
+impl SecondCache {
+    fn unix_micros(&mut self, time: &Timestamp) -> i64 {
+        let key = (
+            time.year,
+            time.month,
+            time.day,
+            time.hour,
+            time.minute,
+            time.second,
+            time.offset_minutes,
+        );
+        if self.key != Some(key) {
+            self.key = Some(key);
+            self.unix_seconds = time.unix_seconds();
+        }
+        self.unix_seconds * 1_000_000 + i64::from(time.nanos / 1000)
+    }
 }
 
 impl Worker {
@@ -63,6 +93,7 @@ impl Worker {
             stream_path: String::with_capacity(256),
             tallies: Vec::new(),
             relay_batches: Vec::new(),
+            seconds: SecondCache::default(),
         }
     }
 
@@ -131,7 +162,7 @@ impl Worker {
                         let mut line_len = 0;
                         out.push_received_with(
                             &self.stream_path,
-                            stored_time_micros(&message, sink.format, &received),
+                            stored_time_micros(&message, sink.format, &received, &mut self.seconds),
                             raw.received_unix_micros,
                             |buf| {
                                 let start = buf.len();
@@ -221,20 +252,24 @@ impl Worker {
 /// worker stands for here is the offset at receipt. The bsd format writes
 /// no time, so the receive time stands in (a line without a timestamp
 /// passes no time bound anyway).
-fn stored_time_micros(message: &Message<'_>, format: OutputFormat, received: &ReceiveTime) -> i64 {
+fn stored_time_micros(
+    message: &Message<'_>,
+    format: OutputFormat,
+    received: &ReceiveTime,
+    seconds: &mut SecondCache,
+) -> i64 {
     let written: &Timestamp = message
         .timestamp
         .as_ref()
         .filter(|timestamp| timestamp.is_valid() && timestamp.year <= 9999)
         .unwrap_or(&received.local);
     match format {
-        OutputFormat::Rfc5424 => written.unix_micros(),
-        OutputFormat::Rfc3164 => Timestamp {
+        OutputFormat::Rfc5424 => seconds.unix_micros(written),
+        OutputFormat::Rfc3164 => seconds.unix_micros(&Timestamp {
             nanos: 0,
             offset_minutes: received.local.offset_minutes,
             ..*written
-        }
-        .unix_micros(),
+        }),
         OutputFormat::Bsd => received.local.unix_micros(),
     }
 }
