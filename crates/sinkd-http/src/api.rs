@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 /// The largest `limit` (and follow `tail`): the newest N are kept in
 /// memory until the scan ends.
@@ -204,6 +204,14 @@ fn count(params: &BTreeMap<String, String>, name: &str) -> Result<Option<usize>,
         .transpose()
 }
 
+/// One of the `what` that may run at once, or 503.
+fn take_slot(slots: &Arc<Semaphore>, what: &str) -> Result<OwnedSemaphorePermit, ApiError> {
+    Arc::clone(slots).try_acquire_owned().map_err(|_| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: format!("too many {what} at once; try again later"),
+    })
+}
+
 /// Runs `work` on a blocking thread.
 async fn blocking<T, F>(work: F) -> Result<T, ApiError>
 where
@@ -217,7 +225,18 @@ where
 
 /// Every device; a data directory not made yet has none.
 fn all_devices(site: &Site) -> Result<Vec<DeviceInfo>, ApiError> {
-    match list_devices(&site.reading.data_dir) {
+    no_dir_is_empty(list_devices(&site.reading.data_dir))
+}
+
+/// The devices a lookup of `target` needs (see `sinkd_read::candidates`).
+fn candidates(site: &Site, target: &str) -> Result<Vec<DeviceInfo>, ApiError> {
+    no_dir_is_empty(sinkd_read::candidates(&site.reading.data_dir, target))
+}
+
+fn no_dir_is_empty(
+    listed: Result<Vec<DeviceInfo>, StoreError>,
+) -> Result<Vec<DeviceInfo>, ApiError> {
+    match listed {
         Ok(devices) => Ok(devices),
         Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
             Ok(Vec::new())
@@ -240,7 +259,7 @@ async fn devices(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
 async fn files(site: &Arc<Site>, device: String) -> Result<Response<ResponseBody>, ApiError> {
     let site = Arc::clone(site);
     let json = blocking(move || {
-        let devices = all_devices(&site)?;
+        let devices = candidates(&site, &device)?;
         let device = sinkd_read::find_device(&devices, &device)?;
         let views: Vec<FileView<'_>> = device.files.iter().map(FileView::new).collect();
         serde_json::to_vec(&views).map_err(ApiError::internal)
@@ -275,11 +294,11 @@ fn prepare(
     }
     .compile(received.local.unix_micros(), &site.reading.zone)
     .map_err(|error| ApiError::bad_request(error.to_string()))?;
-    let devices = all_devices(site)?;
     let target = match text("file") {
         Some(file) => format!("{device}/{file}"),
         None => device.to_owned(),
     };
+    let devices = candidates(site, &target)?;
     let (device_name, file) = sinkd_read::find_file(&devices, &target)?;
     let reader = StreamReader::open(&site.reading.data_dir, &file.stream.path).map_err(
         |error| match &error {
@@ -306,12 +325,7 @@ async fn messages(
     params: BTreeMap<String, String>,
 ) -> Result<Response<ResponseBody>, ApiError> {
     let limit = count(&params, "limit")?;
-    let Ok(permit) = Arc::clone(&site.listings).try_acquire_owned() else {
-        return Err(ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: String::from("too many listings at once; try again later"),
-        });
-    };
+    let permit = take_slot(&site.listings, "listings")?;
     let prepared = {
         let site = Arc::clone(site);
         blocking(move || {
@@ -409,7 +423,7 @@ fn list(
     let mut pieces = Pieces::new(sender, stop);
     pieces.gathered.push(b'[');
     let mut first = true;
-    let mut emit = |line: &[u8]| {
+    let mut emit = |_seq: u64, line: &[u8]| {
         pieces
             .gathered
             .extend_from_slice(if first { b"\n" } else { b",\n" });
@@ -450,12 +464,7 @@ async fn follow(
     last_event_id: Option<u64>,
 ) -> Result<Response<ResponseBody>, ApiError> {
     let tail = count(&params, "tail")?;
-    let Ok(permit) = Arc::clone(&site.follows).try_acquire_owned() else {
-        return Err(ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            message: String::from("too many follows at once; try again later"),
-        });
-    };
+    let permit = take_slot(&site.follows, "follows")?;
     let prepared = {
         let site = Arc::clone(site);
         let since = params.contains_key("since");
@@ -508,52 +517,32 @@ fn stream_events(
     sender: &mpsc::Sender<io::Result<Bytes>>,
 ) {
     let mut pieces = Pieces::new(sender, &site.shutdown);
-    let mut rendered = Vec::with_capacity(1024);
-    let mut backlog: std::collections::VecDeque<(u64, Vec<u8>)> = Default::default();
     let mut last_sent = Instant::now();
-    let mut first_round = true;
+    let mut backlog = tail;
+    let stop = || sender.is_closed() || *site.shutdown.borrow();
     // The stream's headers go out at once, before anything matches.
     pieces.gathered.extend_from_slice(b": following\n\n");
     loop {
         let received = (site.reading.now)();
-        loop {
-            let (seq, line) = match prepared.reader.next_line() {
-                Ok(Some(next)) => next,
-                Ok(None) => break,
-                Err(error) => return pieces.fail(&error),
-            };
-            rendered.clear();
-            let form = Form::Json;
-            if !sinkd_read::render(
-                line,
-                &prepared.query,
-                form,
-                &prepared.device,
-                &received,
-                &mut rendered,
-            ) {
-                continue;
-            }
-            match (first_round, tail) {
-                (true, Some(0)) => {}
-                (true, Some(keep)) => {
-                    if backlog.len() == keep {
-                        backlog.pop_front();
-                    }
-                    backlog.push_back((seq, rendered.clone()));
-                }
-                _ => {
-                    push_event(&mut pieces.gathered, seq, &rendered);
-                    if pieces.send(false).is_err() {
-                        return;
-                    }
-                }
-            }
+        let mut emit = |seq: u64, json: &[u8]| {
+            push_event(&mut pieces.gathered, seq, json);
+            pieces.send(false)
+        };
+        // The first round gives the backlog (its last N with `tail`),
+        // every later one what arrived since.
+        let scanned = sinkd_read::scan(
+            &mut prepared.reader,
+            &prepared.query,
+            Form::Json,
+            (&prepared.device, &received),
+            backlog.take(),
+            (&mut emit, &stop),
+        );
+        match scanned {
+            Ok(_) => {}
+            Err(ScanError::Emit(_)) => return,
+            Err(ScanError::Store(error)) => return pieces.fail(&error),
         }
-        for (seq, json) in backlog.drain(..) {
-            push_event(&mut pieces.gathered, seq, &json);
-        }
-        first_round = false;
         for warning in prepared.reader.take_warnings() {
             let json = serde_json::json!({ "warning": warning.to_string() });
             pieces.gathered.extend_from_slice(b"event: warning\ndata: ");
@@ -572,7 +561,7 @@ fn stream_events(
             last_sent = Instant::now();
         }
         std::thread::sleep(FOLLOW_POLL);
-        if sender.is_closed() || *site.shutdown.borrow() {
+        if stop() {
             return;
         }
     }

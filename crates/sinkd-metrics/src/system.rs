@@ -177,18 +177,10 @@ impl ProcessMetrics {
 /// Free and total bytes of the filesystem under `path`, from `statvfs`:
 /// free is what an unprivileged process may still use (`f_bavail`).
 pub fn filesystem_bytes(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs is plain old data; an all-zero value is valid.
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: c_path is NUL-terminated and stat is a valid out-pointer.
-    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
-        return None;
-    }
-    let fragment = stat.f_frsize as u64;
+    let stat = rustix::fs::statvfs(path).ok()?;
     Some((
-        stat.f_bavail as u64 * fragment,
-        stat.f_blocks as u64 * fragment,
+        stat.f_bavail.saturating_mul(stat.f_frsize),
+        stat.f_blocks.saturating_mul(stat.f_frsize),
     ))
 }
 

@@ -19,7 +19,7 @@ pub mod query;
 pub mod scan;
 pub mod view;
 
-pub use lookup::{find_device, find_file, LookupError};
+pub use lookup::{candidates, find_device, find_file, LookupError};
 pub use query::{Query, QueryError, QueryText};
 pub use scan::{scan, start, ScanError, Scanned};
 pub use view::{render, DeviceView, FileView, Form, LineView, MessageView};

@@ -1,10 +1,12 @@
-//! Finding what a reader names: a device, or `DEVICE/FILE` (without FILE,
+//! Finding what a reader names (reading only the named device's directory
+//! when it exists, see [`candidates`]): a device, or `DEVICE/FILE` (without FILE,
 //! the device's default file: `messages` when it has one, else its only
 //! file). An unknown name is answered with the existing names closest
 //! first, by edit distance.
 
-use sinkd_store::{DeviceFile, DeviceInfo};
+use sinkd_store::{DeviceFile, DeviceInfo, StoreError};
 use std::fmt::Write as _;
+use std::path::Path;
 
 /// Most names an "unknown" message suggests.
 const MAX_SUGGESTIONS: usize = 8;
@@ -21,6 +23,17 @@ pub enum LookupError {
     /// No file named, and the device has several but no `messages`.
     #[error("{0}")]
     NoDefaultFile(String),
+}
+
+/// What [`find_file`] needs to answer for `target` (`DEVICE` or
+/// `DEVICE/FILE`): the named device alone when it exists, read from its own
+/// directory; otherwise every device, for the closest names.
+pub fn candidates(data_dir: &Path, target: &str) -> Result<Vec<DeviceInfo>, StoreError> {
+    let device = target.split_once('/').map_or(target, |(device, _)| device);
+    match sinkd_store::find_device(data_dir, device)? {
+        Some(found) => Ok(vec![found]),
+        None => sinkd_store::list_devices(data_dir),
+    }
 }
 
 /// The device called `name`, or an error listing the others.

@@ -14,8 +14,8 @@ pub const MAX_TAIL_BYTES: usize = 64 << 20;
 /// Lines read between two looks at whether the reader still wants more.
 const CHECK_EVERY: u64 = 4096;
 
-/// Where a scan hands each rendered line.
-pub type Emit<'e> = &'e mut dyn FnMut(&[u8]) -> io::Result<()>;
+/// Where a scan hands each rendered line, with its sequence number.
+pub type Emit<'e> = &'e mut dyn FnMut(u64, &[u8]) -> io::Result<()>;
 
 /// What a scan went through.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn scan(
     (emit, stop): (Emit<'_>, &dyn Fn() -> bool),
 ) -> Result<Scanned, ScanError> {
     let mut scanned = Scanned::default();
-    let mut kept: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut kept: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
     let mut kept_bytes = 0usize;
     let mut rendered = Vec::with_capacity(1024);
     loop {
@@ -71,7 +71,7 @@ pub fn scan(
             Some(needle) => reader.next_line_containing(needle)?,
             None => reader.next_line()?,
         };
-        let Some((_, line)) = next else {
+        let Some((seq, line)) = next else {
             break;
         };
         scanned.read += 1;
@@ -86,16 +86,16 @@ pub fn scan(
             Some(0) => {}
             Some(keep) => {
                 if kept.len() == keep {
-                    if let Some(old) = kept.pop_front() {
+                    if let Some((_, old)) = kept.pop_front() {
                         kept_bytes -= old.len();
                     }
                 } else {
                     scanned.matched += 1;
                 }
                 kept_bytes += rendered.len();
-                kept.push_back(rendered.clone());
+                kept.push_back((seq, rendered.clone()));
                 while kept_bytes > MAX_TAIL_BYTES && kept.len() > 1 {
-                    if let Some(old) = kept.pop_front() {
+                    if let Some((_, old)) = kept.pop_front() {
                         kept_bytes -= old.len();
                         scanned.matched -= 1;
                     }
@@ -103,12 +103,12 @@ pub fn scan(
             }
             None => {
                 scanned.matched += 1;
-                emit(&rendered).map_err(ScanError::Emit)?;
+                emit(seq, &rendered).map_err(ScanError::Emit)?;
             }
         }
     }
-    for line in kept {
-        emit(&line).map_err(ScanError::Emit)?;
+    for (seq, line) in kept {
+        emit(seq, &line).map_err(ScanError::Emit)?;
     }
     Ok(scanned)
 }

@@ -117,7 +117,9 @@ impl Beneath {
             Mode::empty()
         };
         // Non-blocking for the open itself, so a FIFO left in a segment's
-        // place cannot hang the thread; then only regular files pass.
+        // place cannot hang the thread; then only regular files pass, on
+        // which the flag changes nothing (their reads and writes never
+        // wait), so it stays.
         let fd = self.resolve(path, &names, flags | OFlags::NONBLOCK, mode)?;
         let stat = rustix::fs::fstat(&fd)?;
         if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
@@ -126,7 +128,6 @@ impl Beneath {
                 format!("{} is not a regular file", path.display()),
             ));
         }
-        rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
         Ok(File::from(fd))
     }
 

@@ -7,7 +7,7 @@
 //! device with one file whose name is the empty string.
 
 use crate::error::StoreError;
-use crate::reader::{list_streams, StreamInfo};
+use crate::reader::{list_device_streams, list_streams, StreamInfo};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
@@ -64,8 +64,22 @@ impl DeviceInfo {
 /// Every device under `data_dir`, sorted by name; reads directories and
 /// metadata only, never writes.
 pub fn list_devices(data_dir: &Path) -> Result<Vec<DeviceInfo>, StoreError> {
+    Ok(group(list_streams(data_dir)?))
+}
+
+/// The device called `name`, reading only its own directory (a name that
+/// is not one plain directory name is no device); `None` when it has no
+/// stream.
+pub fn find_device(data_dir: &Path, name: &str) -> Result<Option<DeviceInfo>, StoreError> {
+    Ok(group(list_device_streams(data_dir, name)?)
+        .into_iter()
+        .next())
+}
+
+/// Streams grouped into devices by their first path component.
+fn group(streams: Vec<StreamInfo>) -> Vec<DeviceInfo> {
     let mut by_name: BTreeMap<String, Vec<DeviceFile>> = BTreeMap::new();
-    for stream in list_streams(data_dir)? {
+    for stream in streams {
         let (device, file) = match stream.path.split_once('/') {
             Some((device, file)) => (device.to_owned(), file.to_owned()),
             None => (stream.path.clone(), String::new()),
@@ -75,12 +89,11 @@ pub fn list_devices(data_dir: &Path) -> Result<Vec<DeviceInfo>, StoreError> {
             .or_default()
             .push(DeviceFile { name: file, stream });
     }
-    let devices = by_name
+    by_name
         .into_iter()
         .map(|(name, mut files)| {
             files.sort_by(|a, b| a.name.cmp(&b.name));
             DeviceInfo { name, files }
         })
-        .collect();
-    Ok(devices)
+        .collect()
 }

@@ -74,13 +74,16 @@ mod writer;
 pub use batch::AppendBatch;
 pub use beneath::{escape, Beneath, How};
 pub use config::{FsyncPolicy, MinFree, SpaceFn, SpaceProbe, StoreConfig, WriteObserver};
-pub use devices::{list_devices, DeviceFile, DeviceInfo};
+pub use devices::{find_device, list_devices, DeviceFile, DeviceInfo};
 pub use error::{StoreError, SubmitError, TemplateError, TrySubmitError};
 pub use health::{PauseReason, StoreHealth};
 pub use path::{
     sanitize_component, sanitize_component_bytes, validate_stream_path, Field, PathTemplate,
     TemplateFields,
 };
-pub use reader::{list_streams, ReadWarning, StreamInfo, StreamReader, RECEIVE_TIME_MARGIN_MICROS};
+pub use reader::{
+    list_device_streams, list_streams, ReadWarning, StreamInfo, StreamReader,
+    RECEIVE_TIME_MARGIN_MICROS,
+};
 pub use stats::{StoreStats, StoreStatsSnapshot};
 pub use store::{Store, StoreWriter};

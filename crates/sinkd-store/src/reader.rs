@@ -90,6 +90,24 @@ pub fn list_streams(data_dir: &Path) -> Result<Vec<StreamInfo>, StoreError> {
     Ok(streams)
 }
 
+/// Lists the streams of one device: those under `data_dir/device` (the
+/// directory itself included), paths relative to `data_dir` as
+/// [`list_streams`] gives them. `device` must be one plain directory
+/// name, not hidden; anything else, or a device with no directory, has
+/// none.
+pub fn list_device_streams(data_dir: &Path, device: &str) -> Result<Vec<StreamInfo>, StoreError> {
+    let plain = !device.is_empty() && !device.starts_with('.') && !device.contains(['/', '\0']);
+    let dir = data_dir.join(device);
+    if !plain || !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut streams = Vec::new();
+    let mut relative = device.to_owned();
+    walk(&dir, &mut relative, 1, &mut streams)?;
+    streams.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(streams)
+}
+
 fn walk(
     dir: &Path,
     relative: &mut String,

@@ -75,20 +75,10 @@ pub(crate) fn open_file_limit() -> u64 {
 /// Free bytes (what an unprivileged process may still use) and total bytes
 /// of the filesystem holding `path`; `None` when `statvfs` fails.
 pub(crate) fn free_and_total(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: `statvfs` is a plain C struct for which all zeroes is a valid
-    // value; the call only writes it.
-    let mut fs: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and outlives the call; `fs` is a
-    // valid place to write.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut fs) } != 0 {
-        return None;
-    }
-    let unit = fs.f_frsize as u64;
+    let stat = rustix::fs::statvfs(path).ok()?;
     Some((
-        (fs.f_bavail as u64).saturating_mul(unit),
-        (fs.f_blocks as u64).saturating_mul(unit),
+        stat.f_bavail.saturating_mul(stat.f_frsize),
+        stat.f_blocks.saturating_mul(stat.f_frsize),
     ))
 }
 
@@ -113,15 +103,6 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
             format!("{} is not a regular file", path.display()),
         ));
     }
-    // Reads of a regular file never block anyway; the flag goes back to
-    // what a plain open would have set.
-    // SAFETY: fcntl with F_GETFL/F_SETFL only reads and sets the flags of
-    // the descriptor `file` keeps open for the duration of the calls.
-    unsafe {
-        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
-    }
+    // O_NONBLOCK changes nothing for a regular file: it stays.
     Ok(file)
 }

@@ -149,6 +149,19 @@ fn lists_devices_with_their_files() {
     assert_eq!(devices[0].default_file().unwrap().stream.path, "fw/kern");
     assert_eq!(devices[1].default_file().unwrap().stream.path, "lonely");
     assert!(list_devices(&dir.path().join("missing")).is_err());
+    // One device, read from its own directory, is what the whole listing
+    // has for it.
+    for device in &devices {
+        let found = sinkd_store::find_device(dir.path(), &device.name).unwrap();
+        assert_eq!(found.as_ref(), Some(device));
+    }
+    for name in ["sw3", "", ".", "..", "../sw1", "sw1/messages", ".relay"] {
+        assert_eq!(
+            sinkd_store::find_device(dir.path(), name).unwrap(),
+            None,
+            "{name:?}"
+        );
+    }
 }
 
 #[test]

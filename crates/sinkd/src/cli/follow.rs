@@ -50,7 +50,7 @@ fn follow(args: &FollowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> 
         .read
         .filter
         .compile(None, received.local.unix_micros(), clock.zone())?;
-    let devices = store_args::devices(&data_dir)?;
+    let devices = store_args::candidates(&data_dir, &args.target)?;
     let (device, file) = show::find_file(&devices, &args.target)?;
     let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
     let mut out = io::stdout().lock();

@@ -65,7 +65,7 @@ fn show(args: &ShowArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         received.local.unix_micros(),
         clock.zone(),
     )?;
-    let devices = store_args::devices(&data_dir)?;
+    let devices = store_args::candidates(&data_dir, &args.target)?;
     let (device_name, file) = find_file(&devices, &args.target)?;
     let mut reader = StreamReader::open(&data_dir, &file.stream.path)?;
     // Closed segments ahead are decompressed on the cores to spare.
@@ -108,7 +108,7 @@ pub(crate) fn copy(
     at: (&str, &ReceiveTime),
     output: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut emit = |line: &[u8]| {
+    let mut emit = |_seq: u64, line: &[u8]| {
         output.write_all(line)?;
         output.write_all(b"\n")
     };

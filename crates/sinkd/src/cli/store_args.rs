@@ -64,14 +64,25 @@ impl DataDirArgs {
 /// Every device under `data_dir`; a missing directory is a usage error
 /// naming it.
 pub(crate) fn devices(data_dir: &Path) -> anyhow::Result<Vec<DeviceInfo>> {
-    if !data_dir.is_dir() {
-        return Err(UsageError(format!(
-            "{}: no such data directory (give --config FILE or --data-dir DIR)",
-            data_dir.display()
-        ))
-        .into());
-    }
+    require_dir(data_dir)?;
     Ok(list_devices(data_dir)?)
+}
+
+/// The devices `sinkd show`/`follow` need for `target`: the named one alone
+/// when it exists, else all of them (see `sinkd_read::candidates`).
+pub(crate) fn candidates(data_dir: &Path, target: &str) -> anyhow::Result<Vec<DeviceInfo>> {
+    require_dir(data_dir)?;
+    Ok(sinkd_read::candidates(data_dir, target)?)
+}
+
+fn require_dir(data_dir: &Path) -> Result<(), UsageError> {
+    if data_dir.is_dir() {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "{}: no such data directory (give --config FILE or --data-dir DIR)",
+        data_dir.display()
+    )))
 }
 
 /// The device called `name`, or a usage error listing the others.

@@ -598,13 +598,17 @@ pub(crate) fn root_for(what: &str) -> bool {
 /// A TCP connection to 127.0.0.1:`port` from `source` (any address of
 /// 127.0.0.0/8 is local), for tests that need several senders.
 pub(crate) fn connect_from(source: [u8; 4], port: u16) -> TcpStream {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    socket
-        .bind(&SocketAddr::from((source, 0)).into())
-        .expect("bind the source");
-    socket
-        .connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
-        .expect("connect");
-    socket.into()
+    try_connect_from(source, port).expect("connect from a loopback address")
+}
+
+/// [`connect_from`], with the error instead of a panic (for floods that
+/// may outrun the listener), giving up after two seconds.
+pub(crate) fn try_connect_from(source: [u8; 4], port: u16) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((source, 0)).into())?;
+    socket.connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)).into(),
+        Duration::from_secs(2),
+    )?;
+    Ok(socket.into())
 }

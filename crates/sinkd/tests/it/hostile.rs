@@ -6,8 +6,8 @@
 //! outside the data directory (docs/ARCHITECTURE.md, "Invariants").
 
 use crate::harness::{
-    connect, files_under, read_stream, send_tcp, send_udp, stream_names, wait_closed, Ports,
-    Sandbox, Server,
+    connect, files_under, read_stream, send_tcp, send_udp, stream_names, try_connect_from,
+    wait_closed, Ports, Sandbox, Server,
 };
 use std::io::Write as _;
 use std::net::{Shutdown, TcpStream};
@@ -271,22 +271,6 @@ fn open_fds(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |entries| entries.count())
 }
 
-/// A TCP connection from `source` (any 127.0.0.0/8 address is local) that
-/// never sends anything.
-fn silent_from(source: [u8; 4], port: u16) -> Option<TcpStream> {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
-    socket
-        .bind(&std::net::SocketAddr::from((source, 0)).into())
-        .ok()?;
-    socket
-        .connect_timeout(
-            &std::net::SocketAddr::from(([127, 0, 0, 1], port)).into(),
-            std::time::Duration::from_secs(2),
-        )
-        .ok()?;
-    Some(socket.into())
-}
-
 #[test]
 fn a_silent_flood_on_tls_does_not_keep_a_device_out() {
     let sandbox = Sandbox::new();
@@ -310,7 +294,7 @@ fn a_silent_flood_on_tls_does_not_keep_a_device_out() {
     let mut flood: Vec<TcpStream> = Vec::with_capacity(2000);
     for index in 0..2000_u32 {
         let source = [127, 0, 1, 2 + (index % 8) as u8];
-        if let Some(stream) = silent_from(source, port) {
+        if let Ok(stream) = try_connect_from(source, port) {
             flood.push(stream);
         }
     }
@@ -321,7 +305,7 @@ fn a_silent_flood_on_tls_does_not_keep_a_device_out() {
     let flooder = std::thread::spawn(move || {
         let mut more = Vec::new();
         for index in 0..500_u32 {
-            if let Some(stream) = silent_from([127, 0, 2, 2 + (index % 8) as u8], port) {
+            if let Ok(stream) = try_connect_from([127, 0, 2, 2 + (index % 8) as u8], port) {
                 more.push(stream);
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
