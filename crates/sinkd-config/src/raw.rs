@@ -90,6 +90,7 @@ pub(crate) struct RawStorage {
     pub(crate) rotate_size: Option<ByteSize>,
     pub(crate) rotate_count: Option<usize>,
     pub(crate) rotate_age: Option<HumanDuration>,
+    pub(crate) stream_idle_timeout: Option<HumanDuration>,
     pub(crate) fsync: Option<Spanned<String>>,
     pub(crate) flush_interval: Option<HumanDuration>,
     pub(crate) max_open_files: Option<Spanned<usize>>,

@@ -311,6 +311,25 @@ fn min_free_is_a_size_or_a_percentage() {
 }
 
 #[test]
+fn stream_idle_timeout_defaults_to_five_minutes_and_zero_keeps_streams() {
+    let default = Config::from_toml("").expect("valid");
+    assert_eq!(
+        default.storage.stream_idle_timeout,
+        Some(std::time::Duration::from_secs(300))
+    );
+    for (value, expected) in [
+        ("\"30s\"", Some(std::time::Duration::from_secs(30))),
+        ("\"1h\"", Some(std::time::Duration::from_secs(3600))),
+        ("0", None),
+    ] {
+        let config = Config::from_toml(&format!("[storage]\nstream_idle_timeout = {value}\n"))
+            .expect("valid");
+        assert_eq!(config.storage.stream_idle_timeout, expected, "{value}");
+    }
+    assert!(Config::from_toml("[storage]\nstream_idle_timeout = \"soon\"\n").is_err());
+}
+
+#[test]
 fn relay_keys_have_defaults() {
     let config =
         Config::from_toml("[[sink]]\ntarget = \"tcp address central.example.net\"\n").unwrap();

@@ -23,18 +23,42 @@ use crossbeam_channel::{Receiver, Sender};
 use std::fs;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Tells a writer its job is finished.
+fn count_done(done: Option<JobsDone>) {
+    if let Some(done) = done {
+        done.fetch_add(1, Ordering::Release);
+    }
+}
 
 /// Deepest directory nesting the start-up walk descends into.
 const MAX_WALK_DEPTH: usize = 32;
+
+/// Counts the jobs of one writer thread the compressor has finished. Jobs
+/// are done in the order they were queued, so a writer that numbers the
+/// jobs it sends knows from this count whether a stream's last job is
+/// done (it forgets an idle stream only then: recovering the stream while
+/// its newest segment is still being compressed would take that segment
+/// for the active one).
+pub(crate) type JobsDone = Arc<AtomicU64>;
 
 /// Work for the compressor thread.
 pub(crate) enum CompressJob {
     /// Compress the closed segment `first_seq` of `dir` (or, if its
     /// `.log.zst` is already complete, just remove its `.log`).
-    Compress { dir: PathBuf, first_seq: u64 },
+    Compress {
+        dir: PathBuf,
+        first_seq: u64,
+        done: Option<JobsDone>,
+    },
     /// Delete every file of segment `first_seq` of `dir`.
-    Delete { dir: PathBuf, first_seq: u64 },
+    Delete {
+        dir: PathBuf,
+        first_seq: u64,
+        done: Option<JobsDone>,
+    },
     /// Answer once every job queued before this one is done.
     Barrier(Sender<()>),
     /// Finish the queued deletions, skip queued compressions (the next
@@ -89,12 +113,24 @@ impl Compressor {
                 }
             };
             match job {
-                CompressJob::Compress { dir, first_seq } => {
+                CompressJob::Compress {
+                    dir,
+                    first_seq,
+                    done,
+                } => {
                     if !shutting_down {
                         self.compress(&dir, first_seq);
                     }
+                    count_done(done);
                 }
-                CompressJob::Delete { dir, first_seq } => self.delete(&dir, first_seq),
+                CompressJob::Delete {
+                    dir,
+                    first_seq,
+                    done,
+                } => {
+                    self.delete(&dir, first_seq);
+                    count_done(done);
+                }
                 CompressJob::Barrier(done) => {
                     let _ = done.send(());
                 }

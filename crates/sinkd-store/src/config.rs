@@ -150,6 +150,12 @@ pub struct StoreConfig {
     /// A non-empty segment older than this (wall clock since it was created)
     /// is closed, even when the stream is idle, so old data gets compressed.
     pub segment_max_age: Option<Duration>,
+    /// A stream that has taken no line for this long is forgotten: its
+    /// file is closed and its state (a few hundred bytes) let go, and its
+    /// next line recovers it from disk. `None` keeps every stream written
+    /// since start. A stream whose active segment waits for `segment_max_age`
+    /// is kept until that segment is closed.
+    pub stream_idle_timeout: Option<Duration>,
     /// When written data is fsynced.
     pub fsync: FsyncPolicy,
     /// Writer threads; each stream belongs to exactly one of them, so lines
@@ -236,6 +242,7 @@ impl Default for StoreConfig {
             segment_max_bytes: 10 * 1024 * 1024,
             segment_max_count: 10,
             segment_max_age: None,
+            stream_idle_timeout: Some(Duration::from_secs(300)),
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             writer_threads: 0,
             flush_interval: Duration::from_secs(1),

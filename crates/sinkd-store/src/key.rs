@@ -42,8 +42,10 @@ impl StreamKey {
 
 /// Stream path → stream id, for one writer thread.
 ///
-/// Ids are handed out in order (0, 1, 2 …), so the keys sit in a vector
-/// indexed by id, and the table itself holds only 8-byte slots: a part of
+/// Ids are small integers, handed out in order (0, 1, 2 …) and reused once
+/// [`StreamIds::remove`] gives them back (the writer forgets idle streams),
+/// so the keys sit in a vector indexed by id, and the table itself holds
+/// only 8-byte slots: a part of
 /// the key's hash and its id. With 10,000 streams the slots take 256 KiB
 /// and stay in the processor's cache, where a general map's 56-byte
 /// buckets (the key lives inline in each) took a megabyte and a cache miss
@@ -55,6 +57,11 @@ pub(crate) struct StreamIds {
     /// most half full.
     slots: Vec<Slot>,
     keys: Vec<StreamKey>,
+    /// Each id's full hash, for growing and for removal (which must know
+    /// where the entries after a freed slot would start their search).
+    hashes: Vec<u64>,
+    /// Ids given back, reused before new ones.
+    free: Vec<u32>,
     /// Seeded per process: the paths come from the network.
     hasher: foldhash::fast::RandomState,
 }
@@ -79,16 +86,17 @@ impl Default for StreamIds {
         StreamIds {
             slots: vec![EMPTY; FIRST_SLOTS],
             keys: Vec::new(),
+            hashes: Vec::new(),
+            free: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
 }
 
 impl StreamIds {
-    /// Ids handed out so far.
-    #[cfg(test)]
+    /// Ids in use.
     pub(crate) fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() - self.free.len()
     }
 
     /// The hash [`StreamIds::get`] and [`StreamIds::insert`] take for `path`.
@@ -130,17 +138,76 @@ impl StreamIds {
         }
     }
 
-    /// Gives `path`, which must not have an id yet, the next one.
+    /// Gives `path`, which must not have an id yet, an id: one given back
+    /// earlier if there is one, else the next.
     pub(crate) fn insert(&mut self, path: &[u8], hash: u64) -> u32 {
-        // Each stream's state takes hundreds of bytes: memory runs out long
-        // before 2^32 of them.
-        let id = self.keys.len() as u32;
-        if (self.keys.len() + 1) * 2 > self.slots.len() {
+        if (self.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
+        let key = StreamKey::new(path);
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.keys[id as usize] = key;
+                self.hashes[id as usize] = hash;
+                id
+            }
+            None => {
+                // Each stream's state takes hundreds of bytes: memory runs
+                // out long before 2^32 of them.
+                self.keys.push(key);
+                self.hashes.push(hash);
+                (self.keys.len() - 1) as u32
+            }
+        };
         self.place(hash, id);
-        self.keys.push(StreamKey::new(path));
         id
+    }
+
+    /// Gives `id`, which must be in use, back: its path is no longer found
+    /// and a later [`StreamIds::insert`] reuses it.
+    pub(crate) fn remove(&mut self, id: u32) {
+        let mask = self.slots.len() - 1;
+        let mut hole = self.home(self.hashes[id as usize]);
+        while self.slots[hole].id != id {
+            debug_assert_ne!(self.slots[hole].id, EMPTY.id, "removing an id not in use");
+            hole = (hole + 1) & mask;
+        }
+        // Linear probing without tombstones: the entries after the hole,
+        // up to the next empty slot, move back into it when their search
+        // would otherwise stop at the hole before reaching them.
+        let mut next = hole;
+        loop {
+            self.slots[hole] = EMPTY;
+            loop {
+                next = (next + 1) & mask;
+                let slot = self.slots[next];
+                if slot.id == EMPTY.id {
+                    self.release(id);
+                    return;
+                }
+                let home = self.home(self.hashes[slot.id as usize]);
+                // Whether `home` lies cyclically in (hole, next]: then the
+                // search for this entry starts after the hole and still
+                // finds it.
+                let reachable = if hole <= next {
+                    hole < home && home <= next
+                } else {
+                    hole < home || home <= next
+                };
+                if !reachable {
+                    self.slots[hole] = slot;
+                    hole = next;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Forgets `id`'s key and puts the id on the free list.
+    fn release(&mut self, id: u32) {
+        self.keys[id as usize] = StreamKey::new(b"");
+        self.hashes[id as usize] = 0;
+        self.free.push(id);
     }
 
     fn home(&self, hash: u64) -> usize {
@@ -160,10 +227,10 @@ impl StreamIds {
     }
 
     fn grow(&mut self) {
-        self.slots = vec![EMPTY; self.slots.len() * 2];
-        for id in 0..self.keys.len() {
-            let hash = self.hash(self.keys[id].as_bytes());
-            self.place(hash, id as u32);
+        let doubled = vec![EMPTY; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        for slot in old.into_iter().filter(|slot| slot.id != EMPTY.id) {
+            self.place(self.hashes[slot.id as usize], slot.id);
         }
     }
 }

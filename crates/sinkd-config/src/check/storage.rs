@@ -1,7 +1,8 @@
 //! `data_dir` and the `[storage]` table into `sinkd-store`'s
 //! [`StoreConfig`], starting from the store's defaults
 //! ([`StoreConfig::new`]): rotation, fsync policy, flushing, memory and
-//! descriptor budgets, compression, writer threads, and `min_free`.
+//! descriptor budgets, compression, writer threads, `min_free`, and when
+//! idle streams are let go.
 
 use super::Checker;
 use crate::model::ConfigError;
@@ -47,6 +48,9 @@ pub(super) fn check_storage(
     }
     if let Some(age) = raw.rotate_age {
         config.segment_max_age = Some(age.0);
+    }
+    if let Some(idle) = raw.stream_idle_timeout {
+        config.stream_idle_timeout = (!idle.0.is_zero()).then_some(idle.0);
     }
     if let Some(interval) = raw.flush_interval {
         config.flush_interval = interval.0;

@@ -28,6 +28,7 @@ use crate::recover::{self, ActiveSegment, Recovered};
 use crate::stats;
 use crate::sys;
 use crossbeam_channel::TrySendError;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl Writer {
@@ -120,7 +121,9 @@ impl Writer {
     fn ensure_ready(&mut self, id: u32, now: Instant, wall: i64) -> bool {
         match self.streams[id as usize].phase {
             Phase::Ready => true,
-            Phase::Invalid => false,
+            // A line never reaches a free id (ids are resolved afresh for
+            // every batch); refusing is the safe answer if one did.
+            Phase::Invalid | Phase::Vacant => false,
             Phase::Failed { retry_at } if now < retry_at => false,
             Phase::Failed { .. } | Phase::Unopened => self.open_stream(id, now, wall),
         }
@@ -155,10 +158,14 @@ impl Writer {
         };
         self.local.torn_bytes_cut += recovered.torn_bytes;
         for first_seq in recovered.closed_logs {
-            self.send_job(CompressJob::Compress {
-                dir: dir.clone(),
-                first_seq,
-            });
+            self.send_job(
+                id,
+                CompressJob::Compress {
+                    dir: dir.clone(),
+                    first_seq,
+                    done: None,
+                },
+            );
         }
         let stream = &mut self.streams[id as usize];
         stream.phase = Phase::Ready;
@@ -244,10 +251,14 @@ impl Writer {
             }
         }
         self.local.segments_rotated += 1;
-        self.send_job(CompressJob::Compress {
-            dir,
-            first_seq: active.first_seq,
-        });
+        self.send_job(
+            id,
+            CompressJob::Compress {
+                dir,
+                first_seq: active.first_seq,
+                done: None,
+            },
+        );
     }
 
     /// Rotates every stream whose active segment holds lines and is
@@ -292,14 +303,25 @@ impl Writer {
         }
         let dir = stream.dir.clone();
         for first_seq in doomed {
-            self.send_job(CompressJob::Delete {
-                dir: dir.clone(),
-                first_seq,
-            });
+            self.send_job(
+                id,
+                CompressJob::Delete {
+                    dir: dir.clone(),
+                    first_seq,
+                    done: None,
+                },
+            );
         }
     }
 
-    fn send_job(&mut self, job: CompressJob) {
+    /// Queues a job on stream `id`'s files for the compressor, numbered so
+    /// the stream is not forgotten before the job is done.
+    fn send_job(&mut self, id: u32, mut job: CompressJob) {
+        if let CompressJob::Compress { done, .. } | CompressJob::Delete { done, .. } = &mut job {
+            *done = Some(Arc::clone(&self.jobs_done));
+            self.jobs_sent += 1;
+            self.streams[id as usize].last_job = self.jobs_sent;
+        }
         if !self.backlog.is_empty() {
             self.backlog.push_back(job);
             return;

@@ -17,12 +17,10 @@
 
 use super::{now_micros, Held, Phase, Stream, Writer, HOT_BYTES};
 use crate::batch::AppendBatch;
-use crate::chunks::ChunkBuf;
 use crate::config::FsyncPolicy;
 use crate::hint;
 use crate::path::validate_stream_path;
 use crate::stats;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -169,25 +167,23 @@ impl Writer {
                 (PathBuf::new(), Phase::Invalid)
             }
         };
-        self.streams.push(Stream {
+        let state = Stream {
             dir,
             phase,
-            next_seq: 1,
-            active: None,
-            segments: VecDeque::new(),
-            buf: ChunkBuf::default(),
-            buf_lines: 0,
-            buf_oldest_micros: 0,
-            buf_since: Instant::now(),
-            pending_index: Vec::new(),
-            slot: None,
-            in_dirty: false,
-            in_unsynced: false,
-            index_unsynced: false,
-            dir_unsynced: false,
-        });
+            ..Stream::vacant()
+        };
         let id = self.ids.insert(stream, hash);
-        debug_assert_eq!(id as usize + 1, self.streams.len());
+        // A forgotten stream's id comes back before a new one is made.
+        match self.streams.get_mut(id as usize) {
+            Some(vacant) => {
+                debug_assert_eq!(vacant.phase, Phase::Vacant);
+                *vacant = state;
+            }
+            None => {
+                debug_assert_eq!(id as usize, self.streams.len());
+                self.streams.push(state);
+            }
+        }
         stats::add(&self.shared.stats.open_streams, 1);
         id
     }

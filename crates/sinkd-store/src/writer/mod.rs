@@ -25,6 +25,9 @@
 //!
 //! - [`space`]: `min_free`, checked before each write against a measure
 //!   of the free space under `data_dir`.
+//! - [`idle`]: streams idle for `stream_idle_timeout` are forgotten (file
+//!   closed, state let go, id reused), so memory follows the devices that
+//!   are talking, not every device seen since start.
 //!
 //! A failed write never panics and never stops the thread: the stream's
 //! buffered lines are counted as dropped, the error is counted and logged
@@ -51,6 +54,7 @@
 
 mod append;
 mod flush;
+mod idle;
 mod index;
 mod intake;
 mod space;
@@ -59,7 +63,7 @@ mod sync;
 use crate::batch::AppendBatch;
 use crate::beneath::Beneath;
 use crate::chunks::{ChunkBuf, ChunkPool};
-use crate::compress::CompressJob;
+use crate::compress::{CompressJob, JobsDone};
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::StoreError;
 use crate::fdcache::FileCache;
@@ -159,6 +163,9 @@ enum Phase {
     },
     /// The path failed validation; every line is dropped.
     Invalid,
+    /// The id is free: its stream was forgotten while idle
+    /// ([`idle`]), and nothing refers to it until it is handed out again.
+    Vacant,
 }
 
 /// The active segment as the writer tracks it. The fields every line
@@ -204,6 +211,9 @@ struct Stream {
     segments: VecDeque<u64>,
     pending_index: Vec<IndexRecord>,
     slot: Option<u32>,
+    /// Number of this writer's last compressor job on the stream's files
+    /// (see [`crate::compress::JobsDone`]).
+    last_job: u64,
 }
 
 /// The leading bytes of [`Stream`] that appending a line reads or writes.
@@ -262,6 +272,14 @@ pub(crate) struct Writer {
     /// The store is stopping and the disk stayed full: every line is
     /// dropped (counted) so producers can finish.
     discarding: bool,
+    /// Compressor jobs sent, and done (counted by the compressor).
+    jobs_sent: u64,
+    jobs_done: JobsDone,
+    last_idle_check: Instant,
+    /// Streams written since the last sync were forgotten (only under
+    /// `FsyncPolicy::Never`, where nothing syncs them while running): the
+    /// next sync is a `syncfs`, which covers them.
+    forgot_unsynced: bool,
 }
 
 fn now_micros() -> i64 {
@@ -308,6 +326,10 @@ impl Writer {
             held: None,
             space,
             discarding: false,
+            jobs_sent: 0,
+            jobs_done: JobsDone::default(),
+            last_idle_check: now,
+            forgot_unsynced: false,
         }
     }
 
@@ -547,6 +569,7 @@ impl Writer {
             }
         }
         self.retry_backlog(false);
+        self.forget_idle(now);
         self.publish();
     }
 
@@ -578,7 +601,7 @@ impl Writer {
         }
         let closed = self.files.drain().len() as u64;
         stats::sub(&self.shared.stats.open_files, closed);
-        stats::sub(&self.shared.stats.open_streams, self.streams.len() as u64);
+        stats::sub(&self.shared.stats.open_streams, self.ids.len() as u64);
         self.publish();
     }
 

@@ -75,7 +75,7 @@ impl Writer {
 
     /// Fsyncs what was written since the last sync, on this thread.
     pub(super) fn sync_unsynced(&mut self) {
-        if self.unsynced.is_empty() {
+        if self.unsynced.is_empty() && !self.forgot_unsynced {
             return;
         }
         let work = self.unsynced_work();
@@ -84,9 +84,10 @@ impl Writer {
     }
 
     /// What makes the streams written since the last sync durable: one
-    /// `syncfs` when many are concerned, else their files one by one.
+    /// `syncfs` when many are concerned (or some were forgotten unsynced),
+    /// else their files one by one.
     fn unsynced_work(&self) -> SyncWork {
-        if sys::HAS_SYNCFS && self.unsynced.len() > SYNCFS_ABOVE {
+        if sys::HAS_SYNCFS && (self.unsynced.len() > SYNCFS_ABOVE || self.forgot_unsynced) {
             SyncWork::FileSystem
         } else {
             self.unsynced_files()
@@ -162,6 +163,7 @@ impl Writer {
             stream.dir_unsynced = false;
         }
         self.unsynced.clear();
+        self.forgot_unsynced = false;
         self.last_sync = Instant::now();
     }
 

@@ -6,6 +6,7 @@
 mod support;
 
 mod errors;
+mod idle;
 mod index;
 mod read;
 mod read_ahead;
