@@ -7,6 +7,7 @@
 //! HTTPS with client certificates.
 
 use crate::harness::*;
+use crate::netns::Namespace;
 use crate::read::{assert_populated_listing, populated, sinkd};
 use serde_json::Value;
 use sinkd_tls::test_pki::Ca;
@@ -323,86 +324,9 @@ fn follow_streams_new_messages_across_rotation_and_resumes() {
     server.stop().assert_clean_exit();
 }
 
-/// A network namespace joined to this one by a veth pair: the host end is
-/// `host_ip`, the namespace's `ns_ip`. Removed on drop.
-struct Namespace {
-    name: String,
-    host_link: String,
-    host_ip: String,
-}
-
-fn ip(args: &[&str]) {
-    let status = Command::new("ip").args(args).status().expect("run ip");
-    assert!(status.success(), "ip {args:?} failed");
-}
-
-impl Namespace {
-    fn new() -> Namespace {
-        let id = std::process::id() % 60_000;
-        let name = format!("sinkd-api-{id}");
-        let host_link = format!("sah{id}");
-        let ns_link = format!("san{id}");
-        let octet = id % 250;
-        let host_ip = format!("10.231.{octet}.1");
-        let ns_ip = format!("10.231.{octet}.2");
-        // What a killed earlier run may have left.
-        for leftover in [["netns", "del", &name], ["link", "del", &host_link]] {
-            let _ = Command::new("ip")
-                .args(leftover)
-                .stderr(Stdio::null())
-                .status();
-        }
-        ip(&["netns", "add", &name]);
-        let namespace = Namespace {
-            name,
-            host_link,
-            host_ip,
-        };
-        ip(&[
-            "link",
-            "add",
-            &namespace.host_link,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &ns_link,
-        ]);
-        ip(&["link", "set", &ns_link, "netns", &namespace.name]);
-        ip(&[
-            "addr",
-            "add",
-            &format!("{}/30", namespace.host_ip),
-            "dev",
-            &namespace.host_link,
-        ]);
-        ip(&["link", "set", &namespace.host_link, "up"]);
-        let inside = |args: &[&str]| {
-            let mut full = vec!["netns", "exec", &namespace.name, "ip"];
-            full.extend_from_slice(args);
-            ip(&full);
-        };
-        inside(&["addr", "add", &format!("{ns_ip}/30"), "dev", &ns_link]);
-        inside(&["link", "set", &ns_link, "up"]);
-        inside(&["link", "set", "lo", "up"]);
-        namespace
-    }
-
-    /// `curl ARGS URL` run inside the namespace.
-    fn curl(&self, args: &[&str], url: &str) -> (u16, String) {
-        curl_through(&["ip", "netns", "exec", &self.name], args, url)
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_link])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
+/// `curl ARGS URL` run inside `namespace`.
+fn curl_in(namespace: &Namespace, args: &[&str], url: &str) -> (u16, String) {
+    curl_through(&["ip", "netns", "exec", &namespace.name], args, url)
 }
 
 /// Waits until a `.log` segment of `stream` holds `text` (for a server
@@ -442,7 +366,7 @@ fn other_hosts_read_only_with_a_token() {
     if !root_for("a network namespace") {
         return;
     }
-    let namespace = Namespace::new();
+    let namespace = Namespace::new("api", 231);
     let sandbox = Sandbox::new();
 
     // No authentication configured: loopback reads, others get 403 and
@@ -454,13 +378,20 @@ fn other_hosts_read_only_with_a_token() {
     );
     server.wait_count("sinkd_store_lines_written_total", 1);
     let remote = format!("http://{}:{}", namespace.host_ip, server.ports.metrics);
-    let (status, body) = namespace.curl(&[], &format!("{remote}/api/v1/devices"));
+    let (status, body) = curl_in(&namespace, &[], &format!("{remote}/api/v1/devices"));
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("loopback"), "{body}");
-    let (status, body) = namespace.curl(&[], &format!("{remote}/api/v1/devices/r1/messages"));
+    let (status, body) = curl_in(
+        &namespace,
+        &[],
+        &format!("{remote}/api/v1/devices/r1/messages"),
+    );
     assert_eq!(status, 403, "{body}");
-    assert_eq!(namespace.curl(&[], &format!("{remote}/healthz")).0, 200);
-    let (status, body) = namespace.curl(&[], &format!("{remote}/metrics"));
+    assert_eq!(
+        curl_in(&namespace, &[], &format!("{remote}/healthz")).0,
+        200
+    );
+    let (status, body) = curl_in(&namespace, &[], &format!("{remote}/metrics"));
     assert_eq!(status, 200);
     assert!(body.contains("sinkd_store_lines_written_total"));
     assert_eq!(get(&server, "/api/v1/devices").0, 200);
@@ -473,12 +404,17 @@ fn other_hosts_read_only_with_a_token() {
         Server::start_http_on(&sandbox, &[], "0.0.0.0", |ports| small_config(ports, &http));
     let remote = format!("http://{}:{}", namespace.host_ip, server.ports.metrics);
     let good = ["-H", "Authorization: Bearer c0ffee-70ken"];
-    let (status, body) = namespace.curl(&good, &format!("{remote}/api/v1/devices/r1/messages"));
+    let (status, body) = curl_in(
+        &namespace,
+        &good,
+        &format!("{remote}/api/v1/devices/r1/messages"),
+    );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"msg\":\"one\""), "{body}");
-    let (status, body) = namespace.curl(&[], &format!("{remote}/api/v1/devices"));
+    let (status, body) = curl_in(&namespace, &[], &format!("{remote}/api/v1/devices"));
     assert_eq!(status, 401, "{body}");
-    let (status, _) = namespace.curl(
+    let (status, _) = curl_in(
+        &namespace,
         &["-H", "Authorization: Bearer c0ffee-70kem"],
         &format!("{remote}/api/v1/devices"),
     );
@@ -493,7 +429,10 @@ fn other_hosts_read_only_with_a_token() {
         &format!("http://{}/api/v1/devices", server.metrics_addr()),
     );
     assert_eq!(status, 200);
-    assert_eq!(namespace.curl(&[], &format!("{remote}/metrics")).0, 200);
+    assert_eq!(
+        curl_in(&namespace, &[], &format!("{remote}/metrics")).0,
+        200
+    );
     server.stop().assert_clean_exit();
 }
 
