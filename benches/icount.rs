@@ -1,0 +1,131 @@
+//! `sinkd-icount`: a fixed, deterministic run of the message path for an
+//! instruction counter. It builds the pieces the server wires together —
+//! a store on a temporary directory, the routes of the embedded default
+//! configuration (`messages` and `auth.log`, RFC 5424) and one worker —
+//! and pushes a generated mix of device messages (the load generator's
+//! pool: same seed, same bytes) through them: copied into `RawBatch`es as
+//! a listener does, processed by the worker (parse, device key, priority
+//! tables, formatting into the store's batch) and written by the store's
+//! writer thread. No sockets, no clock reads in the input.
+//!
+//! Run natively it prints what it did; `benches/icount.sh` runs it under
+//! `valgrind --tool=callgrind` and divides each stage's instructions by
+//! the messages, a figure that does not move with the machine's load (as
+//! rustls' ci-bench counts instructions). The stages are functions the
+//! profile names: `RawBatch::push` (the copy into the batch),
+//! `Worker::process` (parse, route, format, append to the store's batch),
+//! within it `sinkd_proto::parse` and `write_escaped`, and the writer
+//! thread's work: `handle_batch` (appending to stream buffers, and writing
+//! those that fill) and `flush_dirty_older` (writing the rest, by age and
+//! at shutdown). Waiting is left out on purpose: a thread that spins
+//! before it sleeps counts a different number of instructions each run,
+//! so the store's queue holds the whole run and the writer's idle loop is
+//! not counted.
+
+use anyhow::{ensure, Context, Result};
+use arc_swap::ArcSwap;
+use clap::Parser;
+use sinkd_listen::RawBatch;
+use sinkd_load::pool::{Pool, PoolOptions, SizeClass};
+use sinkd_metrics::{Metrics, Transport};
+use sinkd_store::{FsyncPolicy, Store, StoreConfig};
+use sinkd_worker::{DeviceSet, Routes, Worker};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sinkd-icount",
+    about = "A fixed run of sinkd's message path, for callgrind"
+)]
+struct Args {
+    /// Messages to push through.
+    #[arg(long, default_value_t = 100_000)]
+    messages: u64,
+    /// Distinct devices in the message mix.
+    #[arg(long, default_value_t = 100)]
+    devices: u32,
+    /// Frames per RawBatch (a UDP receive batch is up to 64 datagrams, a
+    /// TCP read a few hundred lines).
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Data directory (default: a temporary directory, removed after).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+}
+
+/// The received time every batch carries: 2026-03-08T09:15:32Z, so the
+/// message path does the same work on every run.
+const RECEIVED_MICROS: i64 = 1_772_961_332_000_000;
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    ensure!(args.batch > 0, "--batch must be at least 1");
+    let temp = tempfile::tempdir().context("temporary data directory")?;
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+
+    let config = sinkd_config::Config::default_config();
+    let metrics = Metrics::new();
+    let routes = Routes::build(&config.sinks, &metrics, |_| None)
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let store = Store::open(StoreConfig {
+        fsync: FsyncPolicy::Never,
+        writer_threads: 1,
+        // Room for every batch of the run: the worker never waits for the
+        // writer, so no spinning in a full queue enters the count.
+        queue_batches: usize::try_from(args.messages.div_ceil(args.batch as u64))
+            .unwrap_or(usize::MAX)
+            .max(1),
+        // Buffers are written when full, over the memory budget and at
+        // shutdown, never by the clock: the same run writes the same way.
+        flush_interval: std::time::Duration::from_secs(3600),
+        quiet_flush: std::time::Duration::ZERO,
+        ..StoreConfig::new(&data_dir)
+    })
+    .context("open the store")?;
+    let mut worker = Worker::new(
+        Arc::new(ArcSwap::from_pointee(routes)),
+        store.writer(),
+        Arc::clone(&metrics),
+        DeviceSet::new(Arc::clone(&metrics)),
+        jiff::tz::TimeZone::UTC,
+    );
+
+    let pool = Pool::generate(&PoolOptions {
+        seed: 1,
+        devices: args.devices,
+        size: SizeClass::Small,
+        entries: PoolOptions::entries_for(args.messages, args.devices, SizeClass::Small),
+        base_time: jiff::Timestamp::from_microsecond(RECEIVED_MICROS - 60_000_000)
+            .context("base time")?,
+    });
+    let peer: SocketAddr = "192.0.2.7:40000".parse().context("peer")?;
+    let mut message = Vec::with_capacity(pool.max_len());
+    let mut sent = 0u64;
+    while sent < args.messages {
+        let frames = (args.messages - sent).min(args.batch as u64) as usize;
+        let mut batch = RawBatch::with_capacity(
+            Transport::Tcp,
+            RECEIVED_MICROS,
+            frames * pool.max_len(),
+            frames,
+        );
+        for _ in 0..frames {
+            message.clear();
+            pool.write_message(sent, &mut message);
+            ensure!(batch.push(&message, peer), "a frame did not fit its batch");
+            sent += 1;
+        }
+        worker.process(&batch);
+    }
+    drop(worker);
+    store.shutdown().context("shut the store down")?;
+    println!(
+        "sinkd-icount: {sent} messages from {} devices in batches of {}",
+        args.devices, args.batch
+    );
+    Ok(())
+}
