@@ -7,7 +7,7 @@ import { SEVERITIES } from './severity.js';
 const NS = 'http://www.w3.org/2000/svg';
 const WIDTH = 960;
 const HEIGHT = 180;
-const PAD = { left: 44, right: 8, top: 8, bottom: 22 };
+const PAD = { left: 44, right: 30, top: 8, bottom: 22 };
 
 function svg(tag, attributes = {}) {
   const node = document.createElementNS(NS, tag);

@@ -169,6 +169,11 @@ async function perf(page) {
   await page.waitForFunction(() => document.body.dataset.ready === 'devices', null, { timeout: 60000 });
   const drawn = await page.evaluate(() => performance.getEntriesByName('sinkd-rows-drawn')[0].startTime);
   const total = await page.evaluate(() => document.querySelector('#summary').textContent);
+  // Of which: the stats request, from its start to its last byte.
+  const api = await page.evaluate(() => {
+    const entry = performance.getEntriesByType('resource').find((e) => e.name.includes('/api/v1/stats/devices'));
+    return { start: entry.startTime, end: entry.responseEnd, bytes: entry.encodedBodySize };
+  });
   await page.focus('#filter');
   const filtered = await page.evaluate(() => new Promise((resolve) => {
     const input = document.getElementById('filter');
@@ -179,7 +184,14 @@ async function perf(page) {
   }));
   const rows = await rowNames(page);
   expect(rows.length > 0 && rows.every((name) => name.includes('4242')), `the filter shows ${rows}`);
-  return { rows_drawn_ms: Math.round(drawn), filter_ms: Math.round(filtered), summary: total };
+  return {
+    rows_drawn_ms: Math.round(drawn),
+    stats_request_ms: Math.round(api.end - api.start),
+    stats_bytes: api.bytes,
+    after_stats_ms: Math.round(drawn - api.end),
+    filter_ms: Math.round(filtered),
+    summary: total,
+  };
 }
 
 try {

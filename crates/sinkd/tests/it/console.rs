@@ -1,5 +1,5 @@
 //! The web console in a real browser: a sinkd under test gets messages
-//! from a few devices over UDP, then `tests/console/browser.mjs` drives
+//! from a few devices over TCP, then `tests/console/browser.mjs` drives
 //! headless Chromium (playwright-core, `/usr/bin/chromium`) through the
 //! devices page and a device page — the listing, the filter and the
 //! keyboard, the messages, a message sent after the page opened showing
@@ -78,7 +78,8 @@ fn line(pri: u8, minutes_ago: i64, device: &str, app: &str, text: &str) -> Strin
 /// warning, a firewall with logins, an access switch with little to say.
 fn fleet() -> Vec<String> {
     let mut lines = Vec::new();
-    for minute in (0..50).step_by(2) {
+    // Oldest first, as the devices sent them.
+    for minute in (0..50i32).step_by(2).rev().map(i64::from) {
         let port = minute % 9 + 1;
         lines.push(line(
             13,
@@ -116,7 +117,7 @@ fn fleet() -> Vec<String> {
             ));
         }
     }
-    for minute in [3, 17, 31] {
+    for minute in [31, 17, 3] {
         lines.push(line(
             14,
             minute,
@@ -139,9 +140,10 @@ fn fleet() -> Vec<String> {
 fn fleet_server(sandbox: &Sandbox) -> Server {
     let server = Server::start(sandbox, config);
     let lines = fleet();
-    for text in &lines {
-        send_udp(server.ports.udp, text.as_bytes());
-    }
+    // One TCP connection keeps them in order (UDP datagrams spread over
+    // the workers).
+    let stream: String = lines.iter().map(|text| format!("{text}\n")).collect();
+    send_tcp(server.ports.tcp, stream.as_bytes());
     // Every line goes to `messages`; the auth ones (facility 4) also to
     // `auth.log`.
     let auth = lines.iter().filter(|l| l.starts_with("<3")).count();
