@@ -274,7 +274,10 @@ async fn devices(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
 async fn device_stats(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
     let site = Arc::clone(site);
     let json = blocking(move || {
-        let listing = site.listing_cache.get(|| all_devices(&site))?;
+        let listing = site
+            .listing_cache
+            .get(&site.reading.data_dir)
+            .map_err(ApiError::internal)?;
         let activity = (site.reading.activity)();
         let now = (site.reading.now)()
             .local

@@ -68,7 +68,7 @@ pub(crate) struct Site {
     /// Message listings being read at once (each decompressing on a
     /// blocking thread).
     pub(crate) listings: Arc<Semaphore>,
-    pub(crate) listing_cache: ListingCache,
+    pub(crate) listing_cache: Arc<ListingCache>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -121,9 +121,12 @@ impl HttpServer {
             access: self.access,
             follows: Arc::new(Semaphore::new(MAX_FOLLOWS)),
             listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
-            listing_cache: ListingCache::default(),
+            listing_cache: Arc::new(ListingCache::default()),
             shutdown: shutdown.clone(),
         });
+        // The devices page's first answer need not wait for a listing.
+        site.listing_cache
+            .refresh_in_background(site.reading.data_dir.clone());
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let per_address = Arc::new(Mutex::new(HashMap::new()));
         loop {

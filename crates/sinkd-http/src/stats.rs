@@ -3,14 +3,22 @@
 //! since start (last message, messages per minute, messages by severity)
 //! joined to the store's listing (bytes, files); a device not seen since
 //! start has its files' last modification as its last message. The
-//! listing reads every device's directory, so it is kept for
-//! [`LISTING_TTL`]: a page polling it costs the store a listing at most
-//! that often, whatever the number of pages.
+//! listing reads every device's directory (about a second for 10,000
+//! devices), so it is made when the server starts and then kept: an
+//! answer uses the kept one, and one given when it is older than
+//! [`LISTING_TTL`] has it made again on a thread of its own. So a page
+//! waits for a listing only when none was made yet, and pages polling
+//! cost the store a listing at most every [`LISTING_TTL`], whatever their
+//! number. A device the workers saw is in the answer whether or not the
+//! kept listing has it yet.
 
 use serde::Serialize;
 use sinkd_read::view::rfc3339;
-use sinkd_store::{sanitize_component, DeviceInfo};
+use sinkd_store::{list_devices, sanitize_component, DeviceInfo, StoreError};
 use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,29 +38,74 @@ pub struct DeviceActivity {
     pub severities: [u64; 8],
 }
 
-/// The store's listing, reused for [`LISTING_TTL`].
+/// The store's listing, kept and made again in the background.
 #[derive(Default)]
 pub(crate) struct ListingCache {
     kept: Mutex<Option<(Instant, Arc<Vec<DeviceInfo>>)>>,
+    /// A listing is being made.
+    refreshing: AtomicBool,
+}
+
+/// Every device under `data_dir`; a data directory not made yet has none.
+pub(crate) fn list(data_dir: &Path) -> Result<Vec<DeviceInfo>, StoreError> {
+    match list_devices(data_dir) {
+        Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Ok(Vec::new())
+        }
+        listed => listed,
+    }
 }
 
 impl ListingCache {
-    /// The kept listing if it is fresh, else `list()`'s (then kept).
-    pub(crate) fn get<E>(
-        &self,
-        list: impl FnOnce() -> Result<Vec<DeviceInfo>, E>,
-    ) -> Result<Arc<Vec<DeviceInfo>>, E> {
-        let mut kept = self
+    /// The kept listing, made now if there is none; a stale one is made
+    /// again on a thread of its own.
+    pub(crate) fn get(
+        self: &Arc<Self>,
+        data_dir: &Path,
+    ) -> Result<Arc<Vec<DeviceInfo>>, StoreError> {
+        let kept = self
             .kept
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((at, listing)) = kept.as_ref() {
-            if at.elapsed() < LISTING_TTL {
-                return Ok(Arc::clone(listing));
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        match kept {
+            Some((at, listing)) => {
+                if at.elapsed() >= LISTING_TTL {
+                    self.refresh_in_background(data_dir.to_owned());
+                }
+                Ok(listing)
             }
+            None => self.refresh(data_dir),
         }
-        let listing = Arc::new(list()?);
-        *kept = Some((Instant::now(), Arc::clone(&listing)));
+    }
+
+    /// Makes a listing in the background unless one is being made.
+    pub(crate) fn refresh_in_background(self: &Arc<Self>, data_dir: PathBuf) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cache = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(String::from("sinkd-listing"))
+            .spawn(move || {
+                if let Err(error) = cache.refresh(&data_dir) {
+                    tracing::warn!(%error, "read API: listing the devices failed");
+                }
+                cache.refreshing.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            self.refreshing.store(false, Ordering::Release);
+        }
+    }
+
+    /// Makes a listing now and keeps it.
+    fn refresh(&self, data_dir: &Path) -> Result<Arc<Vec<DeviceInfo>>, StoreError> {
+        let listing = Arc::new(list(data_dir)?);
+        *self
+            .kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((Instant::now(), Arc::clone(&listing)));
         Ok(listing)
     }
 }
@@ -180,18 +233,26 @@ mod tests {
     }
 
     #[test]
-    fn the_listing_is_reused_while_fresh() {
-        let cache = ListingCache::default();
-        let mut calls = 0;
-        for _ in 0..3 {
-            let listing: Result<_, ()> = cache.get(|| {
-                calls += 1;
-                Ok(Vec::new())
-            });
-            assert!(listing.unwrap().is_empty());
+    fn the_listing_is_kept_and_made_again_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("not yet");
+        let cache = Arc::new(ListingCache::default());
+        assert!(cache.get(&missing).unwrap().is_empty());
+        let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+        let mut batch = AppendBatch::new();
+        batch.push("sw1/messages", 1_700_000_000_000_000, b"<13>one");
+        store.writer().submit(batch).unwrap();
+        store.shutdown().unwrap();
+        // Fresh: the kept listing, even of another directory.
+        assert!(cache.get(dir.path()).unwrap().is_empty());
+        // Stale: still the kept one, and a new one on its way.
+        cache.kept.lock().unwrap().as_mut().unwrap().0 -= LISTING_TTL;
+        assert!(cache.get(dir.path()).unwrap().is_empty());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while cache.get(dir.path()).unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "no new listing");
+            std::thread::sleep(Duration::from_millis(10));
         }
-        assert_eq!(calls, 1);
-        let failed: Result<_, &str> = ListingCache::default().get(|| Err("no directory"));
-        assert_eq!(failed.err(), Some("no directory"));
+        assert_eq!(cache.get(dir.path()).unwrap()[0].name, "sw1");
     }
 }

@@ -76,10 +76,7 @@ pub fn scan(
     let mut kept: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
     let mut kept_bytes = 0usize;
     let mut rendered = Vec::with_capacity(1024);
-    loop {
-        let Some((seq, line)) = next_candidate(reader, query)? else {
-            break;
-        };
+    while let Some((seq, line)) = next_candidate(reader, query)? {
         scanned.read += 1;
         if scanned.read % CHECK_EVERY == 0 && stop() {
             return Err(ScanError::Emit(io::Error::from(io::ErrorKind::BrokenPipe)));
