@@ -152,7 +152,9 @@ async function test(page, udpPort) {
 async function screenshots(page, dir) {
   await page.goto(`${url}/`);
   await page.waitForSelector('#viewport tbody tr[data-name]');
-  await page.waitForTimeout(300);
+  // Sizes come with the store's next listing (made every 5 s at most).
+  await page.waitForFunction(() => [...document.querySelectorAll('#viewport tbody tr[data-name] td:nth-child(5)')]
+    .every((cell) => cell.textContent !== '0 B'), null, { timeout: 30000 });
   await page.screenshot({ path: `${dir}/devices.png` });
   await page.goto(`${url}/devices/${LIVE_DEVICE}`);
   await page.waitForFunction(() => document.querySelectorAll('#messages tr').length >= 10);
