@@ -22,6 +22,12 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 /// The largest `limit` (and follow `tail`): the newest N are kept in
 /// memory until the scan ends.
 const MAX_LIMIT: usize = 100_000;
+/// The widest range a histogram counts.
+const MAX_HISTOGRAM_RANGE: i64 = 24 * 3600 * 1_000_000;
+/// The range a histogram counts without `since`.
+const DEFAULT_HISTOGRAM_SINCE: &str = "1h";
+/// Most lines a histogram reads (it says when it stopped there).
+const MAX_HISTOGRAM_LINES: u64 = 5_000_000;
 /// Bytes gathered before a piece goes to the connection.
 const PIECE: usize = 64 * 1024;
 /// How often a follow looks for new lines.
@@ -132,6 +138,14 @@ async fn route(
             )?;
             messages(site, decode(device)?, params).await
         }
+        ["devices", device, "histogram"] => {
+            let params = params(query, &["file", "since", "until", "priority", "grep"])?;
+            histogram(site, decode(device)?, params).await
+        }
+        ["stats", "devices"] => {
+            params(query, &[])?;
+            device_stats(site).await
+        }
         ["devices", device, "follow"] => {
             let params = params(query, &["file", "since", "priority", "grep", "tail"])?;
             let last_event_id = request
@@ -151,7 +165,8 @@ async fn route(
         }
         _ => Err(ApiError::not_found(format!(
             "no endpoint {path}; there are /api/v1/devices, /api/v1/devices/DEVICE, \
-             /api/v1/devices/DEVICE/messages and /api/v1/devices/DEVICE/follow"
+             /api/v1/devices/DEVICE/messages, /api/v1/devices/DEVICE/follow, \
+             /api/v1/devices/DEVICE/histogram and /api/v1/stats/devices"
         ))),
     }
 }
@@ -251,6 +266,90 @@ async fn devices(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
         let devices = all_devices(&site)?;
         let views: Vec<DeviceView<'_>> = devices.iter().map(DeviceView::new).collect();
         serde_json::to_vec(&views).map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, body::full(json)))
+}
+
+async fn device_stats(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
+    let site = Arc::clone(site);
+    let json = blocking(move || {
+        let listing = site
+            .listing_cache
+            .get(&site.reading.data_dir)
+            .map_err(ApiError::internal)?;
+        let activity = (site.reading.activity)();
+        let now = (site.reading.now)()
+            .local
+            .unix_micros()
+            .div_euclid(1_000_000);
+        Ok(crate::stats::answer(&listing, &activity, now))
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, body::full(json)))
+}
+
+/// Messages per minute by severity over `since` (default an hour ago) to
+/// `until` (default now), at most [`MAX_HISTOGRAM_RANGE`] apart.
+async fn histogram(
+    site: &Arc<Site>,
+    device: String,
+    mut params: BTreeMap<String, String>,
+) -> Result<Response<ResponseBody>, ApiError> {
+    params
+        .entry(String::from("since"))
+        .or_insert_with(|| String::from(DEFAULT_HISTOGRAM_SINCE));
+    let permit = take_slot(&site.listings, "listings")?;
+    let site = Arc::clone(site);
+    let json = blocking(move || {
+        let _permit = permit;
+        let received = (site.reading.now)();
+        let mut prepared = prepare(&site, &device, &params)?;
+        let from = prepared.query.since().unwrap_or_default();
+        let until = prepared
+            .query
+            .until()
+            .unwrap_or_else(|| received.local.unix_micros() + 1);
+        if until <= from {
+            return Err(ApiError::bad_request("until must be later than since"));
+        }
+        if until - from > MAX_HISTOGRAM_RANGE {
+            return Err(ApiError::bad_request(
+                "the range from since to until is at most 24 hours",
+            ));
+        }
+        sinkd_read::start(&mut prepared.reader, &prepared.query).map_err(ApiError::internal)?;
+        let stop = || *site.shutdown.borrow();
+        let counted = sinkd_read::per_minute(
+            &mut prepared.reader,
+            &prepared.query,
+            &received,
+            (from, until),
+            MAX_HISTOGRAM_LINES,
+            &stop,
+        );
+        log_damage(&mut prepared.reader);
+        let counted = counted.map_err(|error| match error {
+            ScanError::Store(error) => ApiError::internal(error),
+            ScanError::Emit(error) => ApiError::internal(error),
+        })?;
+        #[derive(Serialize)]
+        struct Answer {
+            /// The first minute's start, RFC 3339, UTC.
+            first_minute: String,
+            counts: Vec<[u64; 8]>,
+            /// Every line was read (else the line bound stopped it).
+            complete: bool,
+        }
+        let first_minute = jiff::Timestamp::from_second(counted.first_minute * 60)
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        serde_json::to_vec(&Answer {
+            first_minute,
+            counts: counted.counts,
+            complete: counted.complete,
+        })
+        .map_err(ApiError::internal)
     })
     .await?;
     Ok(json_response(StatusCode::OK, body::full(json)))

@@ -13,6 +13,14 @@
 //!   sequence number as the event id (a reconnecting client's
 //!   `Last-Event-ID` resumes after it).
 //!
+//! - `GET /api/v1/devices/{device}/histogram?file=&since=&until=&priority=
+//!   &grep=`: messages per minute by severity over at most a day;
+//! - `GET /api/v1/stats/devices`: every device at a glance (last message,
+//!   messages per minute and by severity, from what the workers keep).
+//!
+//! The web console ([`console`]) is served at `/` and `/devices/{device}`,
+//! its files under `/console/`.
+//!
 //! Bad parameters get 400 and unknown devices or files 404, with a JSON
 //! `{"error": ...}`. Who may use the read API is [`access`]'s rule.
 //!
@@ -24,10 +32,13 @@ mod access;
 mod api;
 mod body;
 mod config;
+mod console;
 mod error;
 mod server;
+mod stats;
 mod tls;
 
 pub use config::{HttpConfig, HttpTlsConfig, DEFAULT_ADDRESS, DEFAULT_PORT};
 pub use error::HttpError;
 pub use server::{read_token, HttpServer, Reading};
+pub use stats::DeviceActivity;

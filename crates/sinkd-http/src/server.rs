@@ -11,7 +11,9 @@ use crate::access::{Access, Client, Verdict};
 use crate::api;
 use crate::body::{self, ResponseBody};
 use crate::config::HttpConfig;
+use crate::console;
 use crate::error::HttpError;
+use crate::stats::{DeviceActivity, ListingCache};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -53,6 +55,8 @@ pub struct Reading {
     pub zone: TimeZone,
     /// Now, as the receivers complete timestamps without year or zone.
     pub now: Arc<dyn Fn() -> ReceiveTime + Send + Sync>,
+    /// What the workers keep of the devices they saw since start.
+    pub activity: Arc<dyn Fn() -> Vec<DeviceActivity> + Send + Sync>,
 }
 
 /// What every connection shares.
@@ -64,6 +68,7 @@ pub(crate) struct Site {
     /// Message listings being read at once (each decompressing on a
     /// blocking thread).
     pub(crate) listings: Arc<Semaphore>,
+    pub(crate) listing_cache: Arc<ListingCache>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -116,8 +121,12 @@ impl HttpServer {
             access: self.access,
             follows: Arc::new(Semaphore::new(MAX_FOLLOWS)),
             listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
+            listing_cache: Arc::new(ListingCache::default()),
             shutdown: shutdown.clone(),
         });
+        // The devices page's first answer need not wait for a listing.
+        site.listing_cache
+            .refresh_in_background(site.reading.data_dir.clone());
         let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let per_address = Arc::new(Mutex::new(HashMap::new()));
         loop {
@@ -305,16 +314,16 @@ async fn respond(
             response
         }
         "/healthz" => healthz(&site.metrics),
+        _ if console::serves(path) => match site.access.judge(client(request, peer)) {
+            Verdict::LoopbackOnly => text(
+                StatusCode::FORBIDDEN,
+                "the console answers loopback clients only; configure [http] token_file or client_ca to open it to others\n",
+            ),
+            // The pages hold no logs; they ask for the token themselves.
+            Verdict::Allowed | Verdict::Unauthenticated => console::respond(path, request.headers()),
+        },
         _ if api => {
-            let client = Client {
-                ip: peer.address.ip(),
-                verified_cert: peer.verified_cert,
-                authorization: request
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .map(HeaderValue::as_bytes),
-            };
-            match site.access.judge(client) {
+            match site.access.judge(client(request, peer)) {
                 Verdict::Allowed => api::handle(site, request).await,
                 Verdict::LoopbackOnly => api::error(
                     StatusCode::FORBIDDEN,
@@ -335,8 +344,20 @@ async fn respond(
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /metrics, /healthz or /api/v1/devices\n",
+            "not found: try /, /metrics, /healthz or /api/v1/devices\n",
         ),
+    }
+}
+
+/// What the access rule judges of a request.
+fn client(request: &Request<Incoming>, peer: Peer) -> Client<'_> {
+    Client {
+        ip: peer.address.ip(),
+        verified_cert: peer.verified_cert,
+        authorization: request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
     }
 }
 

@@ -140,6 +140,11 @@ impl Query {
         }
     }
 
+    /// The exclusive upper time bound, microseconds since the Unix epoch.
+    pub fn until(&self) -> Option<i64> {
+        self.until
+    }
+
     /// A literal every line that passes contains, for the reader to look
     /// for ([`sinkd_store::StreamReader::next_line_containing`]).
     pub fn needle(&self) -> Option<&memmem::Finder<'static>> {

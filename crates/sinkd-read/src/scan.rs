@@ -47,6 +47,18 @@ pub fn start(reader: &mut StreamReader, query: &Query) -> Result<(), StoreError>
     Ok(())
 }
 
+/// The reader's next line that may pass `query`: with a literal every
+/// match holds, the reader skips the other lines over whole buffers.
+pub(crate) fn next_candidate<'r>(
+    reader: &'r mut StreamReader,
+    query: &Query,
+) -> Result<Option<(u64, &'r [u8])>, StoreError> {
+    match query.needle() {
+        Some(needle) => reader.next_line_containing(needle),
+        None => reader.next_line(),
+    }
+}
+
 /// Hands every line the reader has now that passes `query`, rendered in
 /// `form` without a line ending, to `emit`, oldest first; with `tail`,
 /// only the last N (kept in memory: at most N rendered lines and
@@ -64,16 +76,7 @@ pub fn scan(
     let mut kept: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
     let mut kept_bytes = 0usize;
     let mut rendered = Vec::with_capacity(1024);
-    loop {
-        // With a literal every match holds, the reader skips the other
-        // lines over whole buffers.
-        let next = match query.needle() {
-            Some(needle) => reader.next_line_containing(needle)?,
-            None => reader.next_line()?,
-        };
-        let Some((seq, line)) = next else {
-            break;
-        };
+    while let Some((seq, line)) = next_candidate(reader, query)? {
         scanned.read += 1;
         if scanned.read % CHECK_EVERY == 0 && stop() {
             return Err(ScanError::Emit(io::Error::from(io::ErrorKind::BrokenPipe)));

@@ -26,6 +26,22 @@
 //! [`MAX_LAST_SEEN_DEVICES`] devices; when full, the quarter seen longest
 //! ago is forgotten, so the exported series are the most recently seen
 //! devices and their number is bounded whatever senders invent.
+//!
+//! The same map keeps, per device, its messages by severity since it was
+//! first remembered and its messages in the current and the previous
+//! minute ([`DeviceSet::activity`], behind the web console's devices
+//! page). A message costs one increment in the batch's pending entry (the
+//! consecutive messages of one device share an entry). At the end of the
+//! batch the entries are added to the worker's unsent counts, found
+//! through the local table's slot the flush probes anyway; the unsent
+//! counts go to the shared map when the second changes, or at once while
+//! they cover few devices. So a busy worker probes the shared map about
+//! once per device per second, not once per message, and a quiet one
+//! hands its counts over with each batch; only a worker that falls idle
+//! right after a busy second holds that second's counts back until its
+//! next batch. A device's counts need its name in the map, so they start
+//! with its first report; those of a device forgotten meanwhile are
+//! dropped.
 
 use sinkd_metrics::Metrics;
 use sinkd_store::hint::prefetch;
@@ -48,8 +64,89 @@ const MAX_LOCAL_DEVICES: usize = 65_536;
 /// passes them through.
 type HashedSet = HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
 
-/// Recently seen devices by hash: name and last second seen.
-type RecentMap = HashMap<u64, (Box<str>, u32), std::hash::BuildHasherDefault<PassThrough>>;
+/// Recently seen devices by hash.
+type RecentMap = HashMap<u64, Recent, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// The eight severities, emerg (0) to debug (7).
+pub const SEVERITIES: usize = 8;
+
+/// What is kept of a recently seen device.
+struct Recent {
+    name: Box<str>,
+    /// The last second it sent (Unix seconds).
+    second: u32,
+    /// Its messages by severity since it was remembered.
+    counts: [u64; SEVERITIES],
+    /// The minute (Unix seconds / 60) `this_minute` counts.
+    minute: u32,
+    this_minute: u32,
+    /// The messages of the minute before `minute`.
+    last_minute: u32,
+}
+
+impl Recent {
+    fn new(name: &str, second: u32) -> Recent {
+        Recent {
+            name: name.into(),
+            second,
+            counts: [0; SEVERITIES],
+            minute: second / 60,
+            this_minute: 0,
+            last_minute: 0,
+        }
+    }
+
+    /// Adds messages received at `second`.
+    fn add(&mut self, second: u32, counts: &[u32; SEVERITIES]) {
+        let total: u32 = counts.iter().sum();
+        for (kept, &added) in self.counts.iter_mut().zip(counts) {
+            *kept += u64::from(added);
+        }
+        let minute = second / 60;
+        if minute > self.minute {
+            self.last_minute = if minute == self.minute + 1 {
+                self.this_minute
+            } else {
+                0
+            };
+            self.this_minute = 0;
+            self.minute = minute;
+        }
+        if minute == self.minute {
+            self.this_minute = self.this_minute.saturating_add(total);
+        } else if minute + 1 == self.minute {
+            // A batch of the previous minute, late from another worker.
+            self.last_minute = self.last_minute.saturating_add(total);
+        }
+    }
+
+    /// Messages in the 60 seconds before `now` (Unix seconds): the current
+    /// minute's, plus the previous minute's in proportion to the part of it
+    /// still inside the window.
+    fn per_minute(&self, now: u32) -> f64 {
+        let minute = now / 60;
+        let outside = f64::from(now % 60) / 60.0;
+        if self.minute == minute {
+            f64::from(self.this_minute) + f64::from(self.last_minute) * (1.0 - outside)
+        } else if self.minute + 1 == minute {
+            f64::from(self.this_minute) * (1.0 - outside)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One device's activity as [`DeviceSet::activity`] hands it over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Activity<'a> {
+    pub name: &'a str,
+    /// The last second it sent (Unix seconds).
+    pub last_seen: u32,
+    /// Messages per minute, over the last 60 seconds.
+    pub per_minute: f64,
+    /// Messages by severity (emerg first) since it was remembered.
+    pub severities: &'a [u64; SEVERITIES],
+}
 
 /// Hasher for keys that are already uniformly distributed 64-bit hashes.
 #[derive(Default)]
@@ -109,7 +206,7 @@ impl DeviceSet {
         let snapshot: Vec<(Box<str>, i64)> = match self.recent.lock() {
             Ok(recent) => recent
                 .values()
-                .map(|(name, second)| (name.clone(), i64::from(*second)))
+                .map(|entry| (entry.name.clone(), i64::from(entry.second)))
                 .collect(),
             Err(_) => return,
         };
@@ -118,8 +215,8 @@ impl DeviceSet {
     }
 
     /// Records that the devices in `sightings` (names in `names`) sent at
-    /// `second`.
-    fn saw(&self, sightings: &[Sighting], names: &str, second: u32) {
+    /// `second`, and adds the `pending` messages to their devices' counts.
+    fn saw(&self, sightings: &[Sighting], names: &str, second: u32, pending: &[Pending]) {
         let Ok(mut recent) = self.recent.lock() else {
             return;
         };
@@ -128,13 +225,36 @@ impl DeviceSet {
             let name = names.get(start..end).unwrap_or("");
             start = end;
             if let Some(entry) = recent.get_mut(&hash) {
-                entry.1 = entry.1.max(second);
+                entry.second = entry.second.max(second);
                 continue;
             }
             if recent.len() >= MAX_LAST_SEEN_DEVICES {
                 forget_oldest_quarter(&mut recent);
             }
-            recent.insert(hash, (name.into(), second));
+            recent.insert(hash, Recent::new(name, second));
+        }
+        for entry in pending {
+            if let Some(device) = recent.get_mut(&entry.hash) {
+                device.add(second, &entry.counts);
+            }
+        }
+    }
+
+    /// Hands every remembered device's activity to `visit`, messages per
+    /// minute as of `now` (Unix seconds). The map stays locked meanwhile
+    /// (the workers wait): `visit` should only copy.
+    pub fn activity(&self, now: i64, mut visit: impl FnMut(Activity<'_>)) {
+        let now = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
+        let Ok(recent) = self.recent.lock() else {
+            return;
+        };
+        for entry in recent.values() {
+            visit(Activity {
+                name: &entry.name,
+                last_seen: entry.second,
+                per_minute: entry.per_minute(now),
+                severities: &entry.counts,
+            });
         }
     }
 
@@ -169,11 +289,11 @@ fn forget_oldest_quarter(recent: &mut RecentMap) {
     // still told apart and exactly a quarter goes, however many share it.
     let mut keys: Vec<(u32, u64)> = recent
         .iter()
-        .map(|(hash, (_, second))| (*second, *hash))
+        .map(|(hash, entry)| (entry.second, *hash))
         .collect();
     let cut = keys.len() / 4;
     let (_, &mut threshold, _) = keys.select_nth_unstable(cut);
-    recent.retain(|hash, (_, second)| (*second, *hash) > threshold);
+    recent.retain(|hash, entry| (entry.second, *hash) > threshold);
 }
 
 /// A worker's view: a local cache in front of the shared set.
@@ -186,10 +306,10 @@ fn forget_oldest_quarter(recent: &mut RecentMap) {
 pub(crate) struct LocalDevices {
     /// Open addressing over the hashes themselves (`EMPTY` = free), a
     /// power of two in length, at most half full.
-    slots: Vec<u64>,
+    slots: Vec<Slot>,
     len: usize,
-    /// Hashes noted since the last flush.
-    pending: Vec<u64>,
+    /// Devices noted since the last flush, with their messages.
+    pending: Vec<Pending>,
     /// The devices already reported to the shared map of recent devices
     /// for `second`, direct-mapped by the hash's top bits (a collision
     /// only reports a device twice). 32 KiB that stay in cache, so the
@@ -201,7 +321,39 @@ pub(crate) struct LocalDevices {
     /// The devices of this batch to report, names in `report_names`.
     report: Vec<Sighting>,
     report_names: String,
+    /// Messages counted here and not yet added to the shared map.
+    unsent: Vec<Pending>,
+    /// Counts the handovers of `unsent`: a slot's mark holds for this
+    /// generation only.
+    generation: u32,
+    /// The second of the last handover.
+    handed: u32,
     shared: Arc<DeviceSet>,
+}
+
+/// A device in the local table, and where its unsent counts are.
+#[derive(Clone, Copy)]
+struct Slot {
+    hash: u64,
+    /// `unsent[index]` holds its counts if `generation` is the table's.
+    generation: u32,
+    index: u32,
+}
+
+const FREE: Slot = Slot {
+    hash: EMPTY,
+    generation: 0,
+    index: 0,
+};
+
+/// Unsent counts covering at most this many devices go to the shared map
+/// with the batch.
+const SMALL_HANDOVER: usize = 64;
+
+/// A run of messages from one device in a batch, by severity.
+struct Pending {
+    hash: u64,
+    counts: [u32; SEVERITIES],
 }
 
 /// A free slot. A device whose hash is this value is stored as
@@ -222,13 +374,16 @@ const REPORTED_BITS: u32 = 12;
 impl LocalDevices {
     pub(crate) fn new(shared: Arc<DeviceSet>) -> LocalDevices {
         LocalDevices {
-            slots: vec![EMPTY; FIRST_SLOTS],
+            slots: vec![FREE; FIRST_SLOTS],
             len: 0,
             pending: Vec::new(),
             reported: vec![EMPTY; 1 << REPORTED_BITS].into_boxed_slice(),
             second: 0,
             report: Vec::new(),
             report_names: String::new(),
+            unsent: Vec::new(),
+            generation: 1,
+            handed: 0,
             shared,
         }
     }
@@ -245,17 +400,23 @@ impl LocalDevices {
         }
     }
 
-    /// Notes `device` for the next [`LocalDevices::flush`]. Consecutive
-    /// messages usually come from the same device (one TCP connection per
-    /// device), and such repeats are noted once; a device not yet reported
-    /// for this batch's second has its name kept for the report.
-    pub(crate) fn observe(&mut self, device: &str) {
+    /// Notes a message of `severity` (0–7) from `device` for the next
+    /// [`LocalDevices::flush`]. Consecutive messages usually come from the
+    /// same device (one TCP connection per device), and such repeats share
+    /// one entry; a device not yet reported for this batch's second has
+    /// its name kept for the report.
+    pub(crate) fn observe(&mut self, device: &str, severity: u8) {
         let hash = match self.shared.hasher.hash_one(device) {
             EMPTY => EMPTY_STAND_IN,
             hash => hash,
         };
-        if self.pending.last() != Some(&hash) {
-            self.pending.push(hash);
+        let severity = usize::from(severity) & (SEVERITIES - 1);
+        if let Some(last) = self.pending.last_mut().filter(|last| last.hash == hash) {
+            last.counts[severity] += 1;
+        } else {
+            let mut counts = [0; SEVERITIES];
+            counts[severity] = 1;
+            self.pending.push(Pending { hash, counts });
             let reported = &mut self.reported[(hash >> (64 - REPORTED_BITS)) as usize];
             if *reported != hash {
                 *reported = hash;
@@ -265,25 +426,59 @@ impl LocalDevices {
         }
     }
 
-    /// Adds the devices noted since the last call to the sets, and reports
-    /// them as seen at the batch's second. The shared set is locked only
-    /// for devices this worker had not seen, the map of recent devices
-    /// once if any device was not yet reported for this second.
+    /// Adds the devices noted since the last call to the sets, reports
+    /// them as seen at the batch's second and counts their messages. The
+    /// shared set is locked only for devices this worker had not seen, the
+    /// map of recent devices when a device was not yet reported for this
+    /// second or the unsent counts are due (see the module's comment).
     pub(crate) fn flush(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
-        for (index, &hash) in pending.iter().enumerate() {
-            if let Some(&ahead) = pending.get(index + PREFETCH_AHEAD) {
-                prefetch(&self.slots[self.home(ahead)], size_of::<u64>());
+        for (index, entry) in pending.iter().enumerate() {
+            if let Some(ahead) = pending.get(index + PREFETCH_AHEAD) {
+                prefetch(&self.slots[self.home(ahead.hash)], size_of::<Slot>());
             }
-            if self.insert(hash) {
-                self.shared.insert(hash);
+            let (added, slot) = self.insert(entry.hash);
+            if added {
+                self.shared.insert(entry.hash);
+            }
+            let slot = &mut self.slots[slot];
+            match self.unsent.get_mut(slot.index as usize) {
+                Some(unsent) if slot.generation == self.generation => {
+                    for (count, added) in unsent.counts.iter_mut().zip(entry.counts) {
+                        *count = count.saturating_add(added);
+                    }
+                }
+                _ => {
+                    slot.generation = self.generation;
+                    slot.index = u32::try_from(self.unsent.len()).unwrap_or(u32::MAX);
+                    self.unsent.push(Pending {
+                        hash: entry.hash,
+                        counts: entry.counts,
+                    });
+                }
             }
         }
-        if !self.report.is_empty() {
+        let due = !self.unsent.is_empty()
+            && (self.second != self.handed || self.unsent.len() <= SMALL_HANDOVER);
+        if due || !self.report.is_empty() {
+            let unsent: &[Pending] = if due { &self.unsent } else { &[] };
             self.shared
-                .saw(&self.report, &self.report_names, self.second);
+                .saw(&self.report, &self.report_names, self.second, unsent);
             self.report.clear();
             self.report_names.clear();
+        }
+        if due {
+            self.unsent.clear();
+            self.handed = self.second;
+            // Every mark now points at nothing.
+            self.generation = match self.generation.checked_add(1) {
+                Some(next) => next,
+                None => {
+                    // Old marks must not come back to life.
+                    self.slots.iter_mut().for_each(|slot| slot.generation = 0);
+                    1
+                }
+            };
         }
         pending.clear();
         self.pending = pending;
@@ -293,40 +488,47 @@ impl LocalDevices {
         hash as usize & (self.slots.len() - 1)
     }
 
-    /// Adds `hash` if absent; `true` if it was added.
-    fn insert(&mut self, hash: u64) -> bool {
+    /// Adds `hash` if absent; whether it was added, and its slot.
+    fn insert(&mut self, hash: u64) -> (bool, usize) {
         let mask = self.slots.len() - 1;
         let mut index = self.home(hash);
         loop {
-            match self.slots[index] {
+            match self.slots[index].hash {
                 EMPTY => break,
-                found if found == hash => return false,
+                found if found == hash => return (false, index),
                 _ => index = (index + 1) & mask,
             }
         }
         if self.len >= MAX_LOCAL_DEVICES {
-            // Bounded: start over rather than grow without end.
-            self.slots = vec![EMPTY; FIRST_SLOTS];
+            // Bounded: start over rather than grow without end. Unsent
+            // counts whose marks go are sent all the same; a device's
+            // next ones then take a second entry, added up in the map.
+            self.slots = vec![FREE; FIRST_SLOTS];
             self.len = 0;
         } else if (self.len + 1) * 2 > self.slots.len() {
-            let doubled = vec![EMPTY; self.slots.len() * 2];
-            for hash in std::mem::replace(&mut self.slots, doubled) {
-                if hash != EMPTY {
-                    self.place(hash);
+            let doubled = vec![FREE; self.slots.len() * 2];
+            for slot in std::mem::replace(&mut self.slots, doubled) {
+                if slot.hash != EMPTY {
+                    self.place(slot);
                 }
             }
         }
-        self.place(hash);
+        let index = self.place(Slot {
+            hash,
+            generation: 0,
+            index: 0,
+        });
         self.len += 1;
-        true
+        (true, index)
     }
 
-    fn place(&mut self, hash: u64) {
+    fn place(&mut self, slot: Slot) -> usize {
         let mask = self.slots.len() - 1;
-        let mut index = self.home(hash);
-        while self.slots[index] != EMPTY {
+        let mut index = self.home(slot.hash);
+        while self.slots[index].hash != EMPTY {
             index = (index + 1) & mask;
         }
-        self.slots[index] = hash;
+        self.slots[index] = slot;
+        index
     }
 }

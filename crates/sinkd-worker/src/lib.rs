@@ -31,7 +31,7 @@ mod routes;
 mod worker;
 mod zone;
 
-pub use devices::{DeviceSet, MAX_LAST_SEEN_DEVICES, MAX_TRACKED_DEVICES};
+pub use devices::{Activity, DeviceSet, MAX_LAST_SEEN_DEVICES, MAX_TRACKED_DEVICES, SEVERITIES};
 pub use routes::{RouteError, Routes, SinkConfig, Target};
 pub use worker::{SharedRoutes, Worker};
 pub use zone::LocalZone;

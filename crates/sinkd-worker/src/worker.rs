@@ -137,7 +137,7 @@ impl Worker {
                 hostname: Some(device),
                 ..message
             };
-            self.devices.observe(device);
+            self.devices.observe(device, message.severity.code());
             let fields = TemplateFields {
                 device,
                 facility: message.facility.keyword(),

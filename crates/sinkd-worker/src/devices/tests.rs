@@ -14,7 +14,7 @@ fn each_device_counts_once_across_batches() {
     for _ in 0..3 {
         local.begin(1_700_000_000);
         for device in ["fw-1", "fw-1", "sw-2", "fw-1", "10.0.0.7"] {
-            local.observe(device);
+            local.observe(device, 5);
         }
         // Nothing reaches the shared set before the end of the batch.
         local.flush();
@@ -30,7 +30,7 @@ fn the_local_table_grows_past_its_first_size() {
     for round in 0..2 {
         local.begin(1_700_000_000);
         for device in 0..5000 {
-            local.observe(&format!("dev-{device}"));
+            local.observe(&format!("dev-{device}"), 5);
         }
         local.flush();
         assert_eq!(shared.len(), 5000, "round {round}");
@@ -45,7 +45,7 @@ fn the_local_table_is_bounded_and_the_count_stays_true() {
     let devices = MAX_LOCAL_DEVICES + 1000;
     local.begin(1_700_000_000);
     for device in 0..devices {
-        local.observe(&format!("dev-{device}"));
+        local.observe(&format!("dev-{device}"), 5);
         if device % 500 == 0 {
             local.flush();
         }
@@ -62,10 +62,10 @@ fn workers_share_one_count() {
     let mut second = LocalDevices::new(Arc::clone(&shared));
     first.begin(1_700_000_000);
     second.begin(1_700_000_000);
-    first.observe("a");
-    first.observe("b");
-    second.observe("b");
-    second.observe("c");
+    first.observe("a", 5);
+    first.observe("b", 5);
+    second.observe("b", 5);
+    second.observe("c", 5);
     first.flush();
     second.flush();
     assert_eq!(shared.len(), 3);
@@ -77,15 +77,15 @@ fn last_seen_is_kept_per_device_and_exported() {
     let shared = DeviceSet::new(Arc::clone(&metrics));
     let mut local = LocalDevices::new(Arc::clone(&shared));
     local.begin(1_700_000_000);
-    local.observe("fw-1");
-    local.observe("sw-2");
+    local.observe("fw-1", 5);
+    local.observe("sw-2", 5);
     local.flush();
     local.begin(1_700_000_030);
-    local.observe("fw-1");
+    local.observe("fw-1", 5);
     local.flush();
     // An earlier second than one already reported: the time stays.
     local.begin(1_700_000_000);
-    local.observe("sw-2");
+    local.observe("sw-2", 5);
     local.flush();
     let text = metrics.encode();
     for line in [
@@ -105,7 +105,7 @@ fn last_seen_keeps_the_most_recent_devices_within_its_bound() {
     for device in 0..devices {
         // One device per second: later devices are more recent.
         local.begin(1_700_000_000 + device as i64);
-        local.observe(&format!("dev-{device}"));
+        local.observe(&format!("dev-{device}"), 5);
         local.flush();
     }
     assert!(shared.recent_len() <= MAX_LAST_SEEN_DEVICES);
@@ -128,15 +128,15 @@ fn a_device_is_reported_once_a_second_whatever_its_messages() {
     let (shared, mut local) = local();
     local.begin(1_700_000_000);
     for _ in 0..1000 {
-        local.observe("fw-1");
-        local.observe("sw-2");
+        local.observe("fw-1", 5);
+        local.observe("sw-2", 5);
     }
     // Two names kept for the report, not two thousand.
     assert_eq!(local.report.len(), 2);
     local.flush();
     assert_eq!(shared.recent_len(), 2);
     local.begin(1_700_000_001);
-    local.observe("fw-1");
+    local.observe("fw-1", 5);
     assert_eq!(local.report.len(), 1);
     local.flush();
 }
@@ -146,11 +146,122 @@ fn devices_seen_in_one_second_are_forgotten_a_quarter_at_a_time() {
     let (shared, mut local) = local();
     local.begin(1_700_000_000);
     for device in 0..=MAX_LAST_SEEN_DEVICES {
-        local.observe(&format!("dev-{device}"));
+        local.observe(&format!("dev-{device}"), 5);
     }
     local.flush();
     // All in the same second: a quarter goes, not all of them.
     let kept = shared.recent_len();
     assert!(kept >= MAX_LAST_SEEN_DEVICES * 3 / 4, "{kept}");
     assert!(kept <= MAX_LAST_SEEN_DEVICES, "{kept}");
+}
+
+/// One batch received at `second`: messages as (device, severity).
+fn batch(local: &mut LocalDevices, second: i64, messages: &[(&str, u8)]) {
+    local.begin(second);
+    for &(device, severity) in messages {
+        local.observe(device, severity);
+    }
+    local.flush();
+}
+
+/// The activity of `device` as the set hands it over at `now`.
+fn activity_of(shared: &DeviceSet, device: &str, now: i64) -> Option<(u32, f64, [u64; 8])> {
+    let mut found = None;
+    shared.activity(now, |activity| {
+        if activity.name == device {
+            found = Some((
+                activity.last_seen,
+                activity.per_minute,
+                *activity.severities,
+            ));
+        }
+    });
+    found
+}
+
+#[test]
+fn messages_are_counted_by_severity_across_batches_and_workers() {
+    let shared = DeviceSet::new(Metrics::new());
+    let mut first = LocalDevices::new(Arc::clone(&shared));
+    let mut second = LocalDevices::new(Arc::clone(&shared));
+    let fw = |severity| ("fw-1", severity);
+    batch(
+        &mut first,
+        1_700_000_000,
+        &[fw(3), fw(3), fw(5), fw(5), fw(5), ("sw-2", 7), fw(0)],
+    );
+    // Same second: fw-1 is not reported again, its messages still count.
+    batch(&mut first, 1_700_000_000, &[fw(3)]);
+    batch(&mut second, 1_700_000_001, &[fw(6)]);
+    let (last_seen, _, counts) = activity_of(&shared, "fw-1", 1_700_000_001).unwrap();
+    assert_eq!(last_seen, 1_700_000_001);
+    assert_eq!(counts, [1, 0, 0, 3, 0, 3, 1, 0]);
+    let (_, _, counts) = activity_of(&shared, "sw-2", 1_700_000_001).unwrap();
+    assert_eq!(counts, [0, 0, 0, 0, 0, 0, 0, 1]);
+    assert!(activity_of(&shared, "nobody", 1_700_000_001).is_none());
+}
+
+#[test]
+fn the_rate_covers_the_last_sixty_seconds() {
+    let (shared, mut local) = local();
+    // 1_699_999_980 is a minute's start.
+    let minute = 1_699_999_980;
+    local.begin(minute + 10);
+    for _ in 0..30 {
+        local.observe("fw-1", 5);
+    }
+    local.flush();
+    let rate = |now: i64| activity_of(&shared, "fw-1", now).unwrap().1;
+    assert_eq!(rate(minute + 20), 30.0);
+    // The next minute: half of the previous one is still in the window.
+    assert_eq!(rate(minute + 90), 15.0);
+    local.begin(minute + 70);
+    for _ in 0..6 {
+        local.observe("fw-1", 5);
+    }
+    local.flush();
+    assert_eq!(rate(minute + 90), 6.0 + 15.0);
+    // Silent for over two minutes: nothing.
+    assert_eq!(rate(minute + 200), 0.0);
+    // A late batch of the previous minute counts there.
+    local.begin(minute + 50);
+    local.observe("fw-1", 5);
+    local.flush();
+    assert_eq!(rate(minute + 60), 6.0 + 31.0);
+}
+
+#[test]
+fn a_busy_worker_hands_its_counts_over_once_a_second() {
+    let (shared, mut local) = local();
+    let devices = SMALL_HANDOVER * 4;
+    let total = |shared: &DeviceSet| {
+        let mut sum = 0;
+        shared.activity(1_700_000_001, |activity| {
+            sum += activity.severities.iter().sum::<u64>()
+        });
+        sum
+    };
+    local.begin(1_700_000_000);
+    for device in 0..devices {
+        local.observe(&format!("dev-{device}"), 4);
+    }
+    local.flush();
+    // The first batch of a second goes over with the reports.
+    assert_eq!(total(&shared), devices as u64);
+    for _ in 0..3 {
+        local.begin(1_700_000_000);
+        for device in 0..devices {
+            local.observe(&format!("dev-{device}"), 4);
+        }
+        local.flush();
+    }
+    // Many devices within the same second: held back...
+    assert_eq!(total(&shared), devices as u64);
+    assert_eq!(local.unsent.len(), devices);
+    // ...until the next second's batch.
+    local.begin(1_700_000_001);
+    local.observe("dev-0", 4);
+    local.flush();
+    assert_eq!(total(&shared), 4 * devices as u64 + 1);
+    assert!(local.unsent.is_empty());
 }

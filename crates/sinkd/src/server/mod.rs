@@ -32,7 +32,7 @@ use listeners::Listeners;
 use notify::Notifier;
 use privilege::Switch;
 use sinkd_config::{Config, RunAs};
-use sinkd_http::{HttpServer, Reading};
+use sinkd_http::{DeviceActivity, HttpServer, Reading};
 use sinkd_listen::WorkerQueues;
 use sinkd_metrics::{CounterMirror, DropReason, Metrics};
 use sinkd_relay::{RelayPlan, Relays};
@@ -207,7 +207,7 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
             stop_store: Box::new(store.shutdown_trigger()),
         },
         queues,
-        Arc::clone(&metrics),
+        (Arc::clone(&metrics), Arc::clone(&devices)),
         routes,
         Arc::clone(&relays),
     ));
@@ -242,6 +242,21 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
+/// What the workers keep of the devices they saw, for the console.
+fn device_activity(devices: &DeviceSet, clock: &Clock) -> Vec<DeviceActivity> {
+    let now = clock.now().local.unix_micros().div_euclid(1_000_000);
+    let mut found = Vec::with_capacity(devices.recent_len());
+    devices.activity(now, |seen| {
+        found.push(DeviceActivity {
+            name: seen.name.to_owned(),
+            last_seen: i64::from(seen.last_seen),
+            per_minute: seen.per_minute,
+            severities: *seen.severities,
+        });
+    });
+    found
+}
+
 /// The async part: listeners, metrics endpoint, signals, and telling
 /// systemd about each.
 /// What happens between binding every socket and reading from any: the
@@ -258,7 +273,7 @@ async fn serve(
     config: Config,
     before_reading: BeforeReading<'_>,
     queues: WorkerQueues,
-    metrics: Arc<Metrics>,
+    (metrics, devices): (Arc<Metrics>, Arc<DeviceSet>),
     routes: Arc<ArcSwap<Routes>>,
     relays: Arc<Relays>,
 ) -> anyhow::Result<()> {
@@ -305,10 +320,12 @@ async fn serve(
             "http: /metrics, /healthz and the read API /api/v1/"
         );
         let clock = Arc::new(Clock::system());
+        let now = Arc::clone(&clock);
         let reading = Reading {
             data_dir: config.data_dir().to_owned(),
             zone: clock.zone().clone(),
-            now: Arc::new(move || clock.now()),
+            now: Arc::new(move || now.now()),
+            activity: Arc::new(move || device_activity(&devices, &clock)),
         };
         tokio::spawn(server.run(Arc::clone(&metrics), reading, shutdown_rx.clone()))
     });

@@ -9,6 +9,7 @@
 mod api;
 mod cli;
 mod config;
+mod console;
 mod deploy;
 mod disk;
 mod follow;
