@@ -169,7 +169,7 @@ impl Matrix {
                     SizeClass::Small,
                 ));
                 all.push(scenario("size", Wire::TcpLf, 1000, 1, SizeClass::Large));
-                for devices in [100, 1000, 10_000] {
+                for devices in [100, 1000, 10_000, 100_000] {
                     all.push(Scenario {
                         warm: true,
                         ..scenario("devices-warm", Wire::TcpLf, devices, 1, SizeClass::Small)

@@ -182,6 +182,8 @@ pub struct StoreConfig {
     /// 0 (the default) takes half the process's descriptor limit (the other
     /// half is for connections), from 64 to 65,536: reopening files is
     /// what makes many devices slow, so this is as many as can be spared.
+    /// A setting above what the limit allows ([`files_allowed`]) is
+    /// lowered to it by [`StoreConfig::resolved`].
     pub max_open_files: usize,
     /// zstd level for closed segments.
     pub compression_level: i32,
@@ -228,11 +230,24 @@ impl StoreConfig {
         if config.writer_threads == 0 {
             config.writer_threads = n_workers.div_ceil(2).max(1);
         }
+        let limit = crate::sys::open_file_limit();
         if config.max_open_files == 0 {
-            config.max_open_files = (crate::sys::open_file_limit() / 2).clamp(64, 65_536) as usize;
+            config.max_open_files = (limit / 2).clamp(64, 65_536) as usize;
+        } else {
+            config.max_open_files = config.max_open_files.min(files_allowed(limit));
         }
         config
     }
+}
+
+/// The most segment files the store may keep open under a descriptor
+/// limit of `limit`: what is left after a reserve for connections, the
+/// listeners, the relays and the reader (a quarter of the limit, at least
+/// 1,024), never under 64. A `max_open_files` above it would make opens
+/// and accepts fail with EMFILE once the fleet is large enough.
+pub fn files_allowed(limit: u64) -> usize {
+    let reserve = (limit / 4).max(1024);
+    usize::try_from(limit.saturating_sub(reserve).max(64)).unwrap_or(usize::MAX)
 }
 
 impl Default for StoreConfig {
@@ -257,5 +272,35 @@ impl Default for StoreConfig {
             pause_when_full: true,
             space_probe: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_allowed_leaves_a_reserve_for_connections() {
+        assert_eq!(files_allowed(20_000), 15_000);
+        assert_eq!(files_allowed(4096), 3072);
+        assert_eq!(files_allowed(1024), 64);
+        assert_eq!(files_allowed(1_048_576), 786_432);
+    }
+
+    #[test]
+    fn a_max_open_files_past_the_limit_is_lowered() {
+        let limit = crate::sys::open_file_limit();
+        let asked = StoreConfig {
+            max_open_files: usize::try_from(limit)
+                .unwrap_or(usize::MAX)
+                .saturating_add(100_000),
+            ..StoreConfig::default()
+        };
+        assert_eq!(asked.resolved(2).max_open_files, files_allowed(limit));
+        let modest = StoreConfig {
+            max_open_files: 64,
+            ..StoreConfig::default()
+        };
+        assert_eq!(modest.resolved(2).max_open_files, 64);
     }
 }

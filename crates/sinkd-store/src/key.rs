@@ -99,6 +99,11 @@ impl StreamIds {
         self.keys.len() - self.free.len()
     }
 
+    /// The path of id `id` (empty for a free id).
+    pub(crate) fn key(&self, id: u32) -> &[u8] {
+        self.keys.get(id as usize).map_or(&[], StreamKey::as_bytes)
+    }
+
     /// The hash [`StreamIds::get`] and [`StreamIds::insert`] take for `path`.
     pub(crate) fn hash(&self, path: &[u8]) -> u64 {
         use std::hash::BuildHasher;

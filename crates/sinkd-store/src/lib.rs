@@ -73,7 +73,9 @@ mod writer;
 
 pub use batch::AppendBatch;
 pub use beneath::{escape, Beneath, How};
-pub use config::{FsyncPolicy, MinFree, SpaceFn, SpaceProbe, StoreConfig, WriteObserver};
+pub use config::{
+    files_allowed, FsyncPolicy, MinFree, SpaceFn, SpaceProbe, StoreConfig, WriteObserver,
+};
 pub use devices::{find_device, list_devices, DeviceFile, DeviceInfo};
 pub use error::{StoreError, SubmitError, TemplateError, TrySubmitError};
 pub use health::{PauseReason, StoreHealth};

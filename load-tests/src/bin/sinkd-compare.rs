@@ -26,7 +26,8 @@ struct Args {
     #[arg(long)]
     smoke: bool,
     /// Scenario set: `transports` (every wire, 1,000 devices) or `full`
-    /// (also 100 and 10,000 devices, 50 connections, ~2 KiB messages).
+    /// (also 100 and 10,000 devices, 50 connections, ~2 KiB messages, and
+    /// 100 to 100,000 devices whose files exist).
     #[arg(long, default_value = "full")]
     matrix: String,
     /// Servers to run, comma-separated.

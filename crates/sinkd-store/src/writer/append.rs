@@ -86,7 +86,7 @@ impl Writer {
             // No memory for the line: it is dropped, the buffer unchanged.
             stream.buf.truncate(&mut self.pool, len_before);
             self.local.lines_dropped += 1;
-            let dir = stream.dir.clone();
+            let dir = self.stream_dir(id);
             self.warn("buffer", &dir, &error.to_string());
             return true;
         }
@@ -130,7 +130,7 @@ impl Writer {
     }
 
     fn open_stream(&mut self, id: u32, now: Instant, wall: i64) -> bool {
-        let dir = self.streams[id as usize].dir.clone();
+        let dir = self.stream_dir(id);
         let created = match self.shared.beneath.create_dir_all(&dir) {
             Ok(created) => created,
             Err(error) => {
@@ -170,7 +170,7 @@ impl Writer {
         let stream = &mut self.streams[id as usize];
         stream.phase = Phase::Ready;
         stream.next_seq = recovered.next_seq;
-        stream.segments = recovered.segments;
+        stream.segments = recovered.segments.into();
         stream.active = recovered.active.map(|active: ActiveSegment| Active {
             first_seq: active.first_seq,
             size: active.size,
@@ -187,9 +187,9 @@ impl Writer {
     /// Creates the segment starting at the stream's next seq: only its
     /// `N.log`; the index comes with its first record.
     fn start_segment(&mut self, id: u32, wall: i64) -> bool {
-        let stream = &self.streams[id as usize];
-        let first_seq = stream.next_seq;
-        let log_path = layout::file_path(&stream.dir, first_seq, FileKind::Log);
+        let first_seq = self.streams[id as usize].next_seq;
+        let dir = self.stream_dir(id);
+        let log_path = layout::file_path(&dir, first_seq, FileKind::Log);
         let log = match self.shared.beneath.open(&log_path, How::CreateNew) {
             Ok(file) => file,
             Err(error) => {
@@ -200,7 +200,7 @@ impl Writer {
         let interval = self.shared.config.index_interval_bytes.max(1);
         let sync_now = self.shared.config.fsync == FsyncPolicy::EveryBatch;
         let stream = &mut self.streams[id as usize];
-        stream.segments.push_back(first_seq);
+        stream.segments.push(first_seq);
         stream.active = Some(Active {
             first_seq,
             size: 0,
@@ -214,7 +214,6 @@ impl Writer {
         self.install_file(id, log);
         self.mark_unsynced(id);
         if sync_now {
-            let dir = self.streams[id as usize].dir.clone();
             if let Err(error) = sys::sync_dir(&dir) {
                 self.local.write_errors += 1;
                 self.warn("fsync", &dir, &error.to_string());
@@ -236,11 +235,11 @@ impl Writer {
             return;
         }
         let policy = self.shared.config.fsync;
+        let dir = self.stream_dir(id);
         let stream = &mut self.streams[id as usize];
         let Some(active) = stream.active.take() else {
             return;
         };
-        let dir = stream.dir.clone();
         if let Some(slot) = stream.slot.take() {
             if let Some(file) = self.files.remove(slot) {
                 stats::sub(&self.shared.stats.open_files, 1);
@@ -278,30 +277,25 @@ impl Writer {
         }
     }
 
-    /// Deletes the oldest segments beyond `segment_max_count`.
+    /// Deletes the oldest segments beyond `segment_max_count`, never the
+    /// active one.
     fn enforce_count(&mut self, id: u32) {
         let max_count = self.shared.config.segment_max_count;
         if max_count == 0 {
             return;
         }
         let stream = &mut self.streams[id as usize];
-        let mut doomed = Vec::new();
-        while stream.segments.len() > max_count {
-            match stream.segments.pop_front() {
-                Some(first_seq)
-                    if stream
-                        .active
-                        .as_ref()
-                        .is_some_and(|active| active.first_seq == first_seq) =>
-                {
-                    stream.segments.push_front(first_seq);
-                    break;
-                }
-                Some(first_seq) => doomed.push(first_seq),
-                None => break,
-            }
+        let active = stream.active.as_ref().map(|active| active.first_seq);
+        let excess = stream.segments.len().saturating_sub(max_count);
+        let doomed = stream.segments[..excess]
+            .iter()
+            .take_while(|&&first_seq| Some(first_seq) != active)
+            .count();
+        if doomed == 0 {
+            return;
         }
-        let dir = stream.dir.clone();
+        let doomed: Vec<u64> = stream.segments.drain(..doomed).collect();
+        let dir = self.stream_dir(id);
         for first_seq in doomed {
             self.send_job(
                 id,

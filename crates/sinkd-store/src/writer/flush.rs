@@ -65,7 +65,7 @@ impl Writer {
                 if self.shared.config.pause_when_full {
                     self.pause(reason);
                 } else {
-                    let dir = stream.dir.clone();
+                    let dir = self.stream_dir(id);
                     self.fail_stream(id, Instant::now(), "write", &dir, &reason.to_string());
                 }
                 return false;
@@ -90,8 +90,10 @@ impl Writer {
                 stream.buf_lines -= lines_landed;
                 self.local.lines_written += lines_landed;
                 self.local.bytes_written += landed as u64;
-                let path = stream.active.as_ref().map_or_else(PathBuf::new, |active| {
-                    layout::file_path(&stream.dir, active.first_seq, FileKind::Log)
+                let first_seq = stream.active.as_ref().map(|active| active.first_seq);
+                let dir = self.stream_dir(id);
+                let path = first_seq.map_or_else(PathBuf::new, |first_seq| {
+                    layout::file_path(&dir, first_seq, FileKind::Log)
                 });
                 if landed > 0 {
                     self.mark_unsynced(id);
@@ -125,10 +127,12 @@ impl Writer {
         if let Some(slot) = stream.slot {
             return Ok(slot);
         }
-        let Some(active) = stream.active.as_ref() else {
-            return Err((stream.dir.clone(), io::Error::other("no active segment")));
+        let first_seq = stream.active.as_ref().map(|active| active.first_seq);
+        let dir = self.stream_dir(id);
+        let Some(first_seq) = first_seq else {
+            return Err((dir, io::Error::other("no active segment")));
         };
-        let path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
+        let path = layout::file_path(&dir, first_seq, FileKind::Log);
         match self.shared.beneath.open(&path, How::Append) {
             Ok(file) => Ok(self.install_file(id, file)),
             Err(error) => Err((path, error)),

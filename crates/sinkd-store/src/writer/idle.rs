@@ -32,8 +32,6 @@ use super::{Phase, Stream, Writer};
 use crate::chunks::ChunkBuf;
 use crate::config::FsyncPolicy;
 use crate::stats;
-use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -145,16 +143,15 @@ impl Stream {
     /// it.
     pub(super) fn vacant() -> Stream {
         Stream {
-            dir: PathBuf::new(),
             phase: Phase::Vacant,
             next_seq: 1,
             active: None,
-            segments: VecDeque::new(),
+            segments: Vec::new(),
             buf: ChunkBuf::default(),
             buf_lines: 0,
             buf_oldest_micros: 0,
             buf_since: Instant::now(),
-            pending_index: Vec::new(),
+            pending_index: super::index::PendingIndex::default(),
             slot: None,
             in_dirty: false,
             in_unsynced: false,

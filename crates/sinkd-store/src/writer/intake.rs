@@ -21,7 +21,7 @@ use crate::config::FsyncPolicy;
 use crate::hint;
 use crate::path::validate_stream_path;
 use crate::stats;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 /// In `handle_batch`, how many lines ahead a stream's state, and then the
@@ -153,22 +153,24 @@ impl Writer {
         if let Some(id) = self.ids.get(stream, hash) {
             return id;
         }
-        let (dir, phase) = match std::str::from_utf8(stream)
+        // The directory is `data_dir` joined to the path, made when needed
+        // (`Writer::stream_dir`); a path that fails validation never gets
+        // one: its lines are refused.
+        let phase = match std::str::from_utf8(stream)
             .map_err(|_| ())
-            .and_then(|path| validate_stream_path(path).map(|()| path).map_err(|_| ()))
+            .and_then(|path| validate_stream_path(path).map_err(|_| ()))
         {
-            Ok(path) => (self.shared.config.data_dir.join(path), Phase::Unopened),
+            Ok(()) => Phase::Unopened,
             Err(()) => {
                 self.warn(
                     "validate",
                     Path::new(&*String::from_utf8_lossy(stream)),
                     "invalid stream path",
                 );
-                (PathBuf::new(), Phase::Invalid)
+                Phase::Invalid
             }
         };
         let state = Stream {
-            dir,
             phase,
             ..Stream::vacant()
         };

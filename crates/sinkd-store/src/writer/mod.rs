@@ -69,7 +69,6 @@ use crate::error::StoreError;
 use crate::fdcache::FileCache;
 use crate::health::{PauseReason, StoreHealth};
 use crate::key::StreamIds;
-use crate::layout::IndexRecord;
 use crate::stats::{self, StoreStats};
 use crate::syncer::{SyncJob, SyncWork};
 use crate::sys;
@@ -205,11 +204,12 @@ struct Stream {
     buf_oldest_micros: i64,
     /// When the first line in `buf` arrived.
     buf_since: Instant,
-    // Cold from here on.
-    dir: PathBuf,
+    // Cold from here on. The stream's directory is not kept: it is
+    // `data_dir` joined to the stream's key ([`Writer::stream_dir`]),
+    // needed only to open, rotate or report.
     /// First seqs of every segment on disk, oldest first, active included.
-    segments: VecDeque<u64>,
-    pending_index: Vec<IndexRecord>,
+    segments: Vec<u64>,
+    pending_index: index::PendingIndex,
     slot: Option<u32>,
     /// Number of this writer's last compressor job on the stream's files
     /// (see [`crate::compress::JobsDone`]).
@@ -217,7 +217,10 @@ struct Stream {
 }
 
 /// The leading bytes of [`Stream`] that appending a line reads or writes.
-const HOT_BYTES: usize = std::mem::offset_of!(Stream, dir);
+const HOT_BYTES: usize = std::mem::offset_of!(Stream, segments);
+
+// Three cache lines: 100,000 streams take 19 MiB.
+const _: () = assert!(std::mem::size_of::<Stream>() == 192);
 
 /// Counts gathered locally and published once per batch or tick.
 #[derive(Default)]
@@ -391,6 +394,13 @@ impl Writer {
             }
         }
         self.finish();
+    }
+
+    /// The directory of stream `id`: `data_dir` joined to its path.
+    fn stream_dir(&self, id: u32) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        let key = std::ffi::OsStr::from_bytes(self.ids.key(id));
+        self.shared.config.data_dir.join(key)
     }
 
     /// Counts the stream's buffered lines as dropped, closes its file and

@@ -104,7 +104,8 @@ impl Writer {
             let Some(active) = stream.active.as_ref() else {
                 continue;
             };
-            let log_path = layout::file_path(&stream.dir, active.first_seq, FileKind::Log);
+            let dir = self.stream_dir(id);
+            let log_path = layout::file_path(&dir, active.first_seq, FileKind::Log);
             let duplicate = stream
                 .slot
                 .and_then(|slot| self.files.peek(slot))
@@ -114,14 +115,10 @@ impl Writer {
                 None => paths.push(log_path),
             }
             if stream.index_unsynced && active.index_on_disk {
-                paths.push(layout::file_path(
-                    &stream.dir,
-                    active.first_seq,
-                    FileKind::Index,
-                ));
+                paths.push(layout::file_path(&dir, active.first_seq, FileKind::Index));
             }
             if stream.dir_unsynced {
-                dirs.push(stream.dir.clone());
+                dirs.push(dir);
             }
         }
         SyncWork::Files { open, paths, dirs }

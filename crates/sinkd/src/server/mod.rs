@@ -150,6 +150,14 @@ pub(crate) fn run(source: ConfigSource, user: Option<RunAs>) -> anyhow::Result<E
         .with_context(|| format!("cannot create data_dir {}", data_dir.display()))?;
     metrics.watch_data_dir(data_dir.to_path_buf());
     let mut store_settings = config.storage.resolved(n_workers);
+    if store_settings.max_open_files < config.storage.max_open_files {
+        tracing::warn!(
+            configured = config.storage.max_open_files,
+            used = store_settings.max_open_files,
+            "max_open_files is more than the descriptor limit leaves after connections; \
+             lowered (raise LimitNOFILE / ulimit -n to keep more files open)"
+        );
+    }
     // Lines are stamped with their receive time (worker.rs), so the store's
     // write observer measures receive-to-written latency.
     let latency = metrics.receive_to_write_seconds.clone();
