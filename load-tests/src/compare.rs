@@ -757,8 +757,15 @@ pub fn smoke_failures(results: &[RunResult]) -> Vec<String> {
     failures
 }
 
-/// Raises this process's open-file limit to its hard limit, so that it
-/// and the servers it starts can hold 10,000 per-device files open.
+/// Open files the comparison asks for: a 100,000-device fleet with a
+/// file per device and the connections beside them, as a server for such
+/// a fleet is configured (`LimitNOFILE` in deploy/systemd/sinkd.service).
+const WANTED_OPEN_FILES: libc::rlim_t = 262_144;
+
+/// Raises this process's open-file limit, so that it and the servers it
+/// starts can hold a file per device open: the soft limit to the hard
+/// one, and as root (which may raise the hard limit) both to
+/// [`WANTED_OPEN_FILES`] when they are lower.
 pub fn raise_open_file_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -766,8 +773,19 @@ pub fn raise_open_file_limit() {
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct given.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_max < WANTED_OPEN_FILES {
+            let raised = libc::rlimit {
+                rlim_cur: WANTED_OPEN_FILES,
+                rlim_max: WANTED_OPEN_FILES,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return;
+            }
+        }
+        if limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }

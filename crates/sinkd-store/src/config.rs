@@ -180,7 +180,7 @@ pub struct StoreConfig {
     /// File descriptors the writers keep open (shared out between writer
     /// threads); other streams reopen their file when they next write.
     /// 0 (the default) takes half the process's descriptor limit (the other
-    /// half is for connections), from 64 to 65,536: reopening files is
+    /// half is for connections), from 64 to 262,144: reopening files is
     /// what makes many devices slow, so this is as many as can be spared.
     /// A setting above what the limit allows ([`files_allowed`]) is
     /// lowered to it by [`StoreConfig::resolved`].
@@ -232,7 +232,7 @@ impl StoreConfig {
         }
         let limit = crate::sys::open_file_limit();
         if config.max_open_files == 0 {
-            config.max_open_files = (limit / 2).clamp(64, 65_536) as usize;
+            config.max_open_files = (limit / 2).clamp(64, 262_144) as usize;
         } else {
             config.max_open_files = config.max_open_files.min(files_allowed(limit));
         }
