@@ -57,7 +57,7 @@ mod tls;
 mod udp;
 
 pub use allow::{parse_entry as parse_allow_entry, AllowList, AllowListError};
-pub use batch::{BatchSender, RawBatch, RawFrame, WorkerQueues};
+pub use batch::{Ack, AckWait, BatchSender, RawBatch, RawFrame, WorkerQueues};
 pub use budget::{input_buffered, set_input_budget, DEFAULT_INPUT_BUDGET};
 pub use config::{
     ListenerConfig, StreamConfig, TlsConfig, UdpConfig, DEFAULT_HANDSHAKE_TIMEOUT,

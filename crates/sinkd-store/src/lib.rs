@@ -71,7 +71,7 @@ mod sys;
 mod warnings;
 mod writer;
 
-pub use batch::AppendBatch;
+pub use batch::{AppendBatch, Completion};
 pub use beneath::{escape, Beneath, How};
 pub use config::{FsyncPolicy, MinFree, SpaceFn, SpaceProbe, StoreConfig, WriteObserver};
 pub use devices::{find_device, list_devices, DeviceFile, DeviceInfo};

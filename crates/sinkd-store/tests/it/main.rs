@@ -5,6 +5,7 @@
 
 mod support;
 
+mod completion;
 mod errors;
 mod index;
 mod read;
