@@ -229,11 +229,7 @@ impl BoundStream {
         if queues.is_empty() {
             tracing::error!(address = %local_addr, "stream listener started without a worker queue; it closes every connection");
         }
-        let transport = if config.tls.is_some() {
-            Transport::Tls
-        } else {
-            Transport::Tcp
-        };
+        let transport = config.transport();
         let socket = if listening {
             Some(socket)
         } else {
@@ -303,7 +299,7 @@ impl StreamListener {
         self.local_addr
     }
 
-    /// `Tcp` or `Tls`.
+    /// `Tcp`, `Tls`, `Relp` or `RelpTls`.
     pub fn transport(&self) -> Transport {
         self.shared.transport
     }
@@ -332,8 +328,8 @@ impl StreamListener {
         if config.address != self.shared.configured_address {
             return Err(needs_restart("the address"));
         }
-        if config.tls.is_some() != (self.shared.transport == Transport::Tls) {
-            return Err(needs_restart("the transport (tcp or tls)"));
+        if config.transport() != self.shared.transport {
+            return Err(needs_restart("the transport (tcp, tls, relp or relp_tls)"));
         }
         Ok(StreamUpdate {
             settings: Settings::from_config(config)?,
