@@ -255,8 +255,7 @@ impl RelpSession {
                         }
                         None => {}
                     }
-                    if let Some(event) = self.pacer.hold_to_rate(n_messages, shutdown, slot).await
-                    {
+                    if let Some(event) = self.pacer.hold_to_rate(n_messages, shutdown, slot).await {
                         return event;
                     }
                 }
@@ -285,10 +284,7 @@ impl RelpSession {
                 Err(error) => {
                     if error.is_too_large() {
                         self.pacer.metrics.received(self.transport).inc();
-                        self.pacer
-                            .metrics
-                            .dropped(DropReason::FrameTooLarge)
-                            .inc();
+                        self.pacer.metrics.dropped(DropReason::FrameTooLarge).inc();
                     }
                     tracing::warn!(peer = %self.pacer.peer, %error, "closing a RELP session on a framing error");
                     break Some(End::Broken(ConnectionEvent::FrameError));
@@ -451,7 +447,12 @@ impl RelpSession {
     /// asked to close or is gone, and reads what the client still sends
     /// for a moment, so the close does not reset the connection and lose
     /// the answers.
-    async fn finish<R, W>(&mut self, reader: &mut R, writer: &mut W, event: ConnectionEvent) -> ConnectionEvent
+    async fn finish<R, W>(
+        &mut self,
+        reader: &mut R,
+        writer: &mut W,
+        event: ConnectionEvent,
+    ) -> ConnectionEvent
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -460,7 +461,10 @@ impl RelpSession {
         let mut event = event;
         loop {
             if !self.collect_answers() {
-                if matches!(event, ConnectionEvent::PeerClosed | ConnectionEvent::Shutdown) {
+                if matches!(
+                    event,
+                    ConnectionEvent::PeerClosed | ConnectionEvent::Shutdown
+                ) {
                     event = ConnectionEvent::NotStored;
                 }
                 break;

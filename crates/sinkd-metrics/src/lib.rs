@@ -389,7 +389,7 @@ impl Metrics {
         let closed_vec = counter_vec(
             &registry,
             "sinkd_connections_closed_total",
-            "TCP and TLS connections refused or ended, by reason.",
+            "TCP, TLS and RELP connections refused or ended, by reason.",
             "reason",
         );
         let connections_vec = gauge_vec(

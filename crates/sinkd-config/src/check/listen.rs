@@ -226,7 +226,9 @@ fn check_tls(
         {
             return Err(checker.invalid(
                 listen.span(),
-                format!("{key} applies to tls listeners only (and to relp over tls, with cert and key)"),
+                format!(
+                    "{key} applies to tls listeners only (and to relp over tls, with cert and key)"
+                ),
             ));
         }
         return Ok(None);

@@ -23,6 +23,7 @@ mod ratelimit;
 mod read;
 mod relay;
 mod reload;
+mod relp;
 mod support;
 mod systemd;
 mod tidy;
