@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// Told what became of a batch's lines. The store holds a clone of it per
 /// writer thread the batch went to and drops each clone once that thread
 /// has written its part of the batch to the segment files with `write(2)`
-/// (and fsynced it, under `fsync = "every-batch"`); the owner learns that
+/// (and fsynced it, under `fsync = "batch"`); the owner learns that
 /// the lines are stored when the last clone is gone. A part of which a line
 /// was lost (a write error, the shutdown of a store that stayed full) calls
 /// [`Completion::fail`] first.

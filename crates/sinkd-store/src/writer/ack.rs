@@ -5,7 +5,7 @@
 //! that the lines are stored) once every line of it was written to its
 //! segment file with `write(2)`: from then on the lines survive a crash or
 //! `kill -9` of sinkd, as the kernel holds them; under `fsync =
-//! "every-batch"` they have been fsynced too (that policy syncs after each
+//! "batch"` they have been fsynced too (that policy syncs after each
 //! batch, before this runs), so they survive a power loss. The buffers of
 //! the streams such a batch touched are therefore written when the batch
 //! is settled, not at the next `flush_interval` tick.
