@@ -21,6 +21,10 @@
 //! drains: it reads on until its peer's data stops (EOF, a short quiet
 //! spell, or a time limit), so what a sender wrote before SIGTERM is kept.
 //!
+//! A RELP listener's connections run a [`RelpSession`] instead of the
+//! deframer once admitted (and handshaken); the input budget and rate
+//! limit ([`Pacer`]) serve both.
+//!
 //! [`Settings`] is what a connection takes from its listener's
 //! configuration when it is accepted (the listener swaps in new ones on a
 //! reload; open connections keep theirs).

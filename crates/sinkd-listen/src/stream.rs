@@ -632,6 +632,14 @@ fn admit(
     if let Err(error) = SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
         tracing::debug!(%peer, %error, "cannot enable TCP keepalive");
     }
+    // RELP answers are small writes the sender waits for: Nagle would hold
+    // each one until the previous is acknowledged, which the sender's
+    // delayed ACK puts off by up to 200 ms.
+    if settings.relp {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
+    }
     let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
     let Some(queue) = shared.queues.for_key(connection_id) else {
         // Only when started without a queue (`start_stream` refuses that):
