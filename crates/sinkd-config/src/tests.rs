@@ -551,3 +551,49 @@ fn rate_limits_on_listeners() {
         assert!(message.contains(fragment), "{source:?} -> {message}");
     }
 }
+
+#[test]
+fn relp_listeners_default_to_port_2514_and_may_use_tls() {
+    let config = Config::from_toml(
+        "[[listen]]\ntransport = \"relp\"\n\n[[listen]]\ntransport = \"relp\"\naddress = \"127.0.0.1:2515\"\ncert = \"c.pem\"\nkey = \"k.pem\"\nhandshake_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    let ListenerConfig::Stream(plain) = &config.listeners[0] else {
+        panic!("a stream listener");
+    };
+    assert!(plain.relp);
+    assert!(plain.tls.is_none());
+    assert_eq!(plain.address.port(), 2514);
+    assert_eq!(plain.transport_name(), "relp");
+    let ListenerConfig::Stream(secure) = &config.listeners[1] else {
+        panic!("a stream listener");
+    };
+    assert!(secure.relp);
+    assert_eq!(secure.transport_name(), "relp_tls");
+    assert_eq!(secure.handshake_timeout, std::time::Duration::from_secs(3));
+    for (source, fragment) in [
+        (
+            "[[listen]]\ntransport = \"relp\"\nframing = \"lf\"\n",
+            "line 3: framing applies to tcp and tls listeners, not relp",
+        ),
+        (
+            "[[listen]]\ntransport = \"relp\"\ncert = \"c.pem\"\n",
+            "line 1: a relp listener over tls needs cert and key",
+        ),
+        (
+            "[[listen]]\ntransport = \"relp\"\nthreads = 2\n",
+            "udp listeners only",
+        ),
+        (
+            "[[listen]]\ntransport = \"relpx\"\n",
+            "expected udp, tcp, tls or relp",
+        ),
+        (
+            "[[listen]]\ntransport = \"tcp\"\naddress = \"2514\"\n[[listen]]\ntransport = \"relp\"\n",
+            "clashes",
+        ),
+    ] {
+        let message = error_of(source);
+        assert!(message.contains(fragment), "{source:?} -> {message}");
+    }
+}

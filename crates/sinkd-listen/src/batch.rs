@@ -17,13 +17,63 @@
 //! ([`WorkerQueues::store_paused`]) the queues stay full for as long as it
 //! lasts, so UDP stops waiting: a batch that finds its queue full is
 //! dropped and counted as `disk_full`.
+//!
+//! A batch from a RELP session carries an [`Ack`]: the worker hands a clone
+//! of it to every store submission and relay hand-off the batch produced,
+//! and the session learns from its [`AckWait`] when the last clone is gone
+//! whether every message was stored. Other batches carry none.
 
 use sinkd_metrics::Transport;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+/// A batch's acknowledgement token. Clones travel with the work the batch
+/// produced; when the last one is dropped, the [`AckWait`] made with it
+/// resolves to `true` (every message handed to storage) or `false` (one
+/// was lost, see [`Ack::fail`]).
+#[derive(Clone, Debug)]
+pub struct Ack(Arc<AckState>);
+
+#[derive(Debug)]
+struct AckState {
+    failed: AtomicBool,
+    done: Option<oneshot::Sender<bool>>,
+}
+
+/// The receiving end of an [`Ack`]: `Ok(true)` once the batch is stored,
+/// `Ok(false)` when part of it was lost.
+pub type AckWait = oneshot::Receiver<bool>;
+
+impl Ack {
+    /// A new token and what resolves when its last clone is dropped.
+    pub fn new() -> (Ack, AckWait) {
+        let (done, wait) = oneshot::channel();
+        let state = AckState {
+            failed: AtomicBool::new(false),
+            done: Some(done),
+        };
+        (Ack(Arc::new(state)), wait)
+    }
+
+    /// Some message of the batch was not handed to storage (a relay's
+    /// intake was full, a line was not written): the batch resolves
+    /// `false`.
+    pub fn fail(&self) {
+        self.0.failed.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for AckState {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            // A session that stopped waiting has nothing to learn.
+            let _ = done.send(!self.failed.load(Ordering::Acquire));
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;
@@ -56,6 +106,8 @@ pub struct RawBatch {
     pub data: Vec<u8>,
     /// Where each frame lies in `data`, in arrival order.
     pub frames: Vec<RawFrame>,
+    /// Set by a sender that waits for the batch to be stored (RELP).
+    pub ack: Option<Ack>,
 }
 
 impl RawBatch {
@@ -72,6 +124,7 @@ impl RawBatch {
             received_unix_micros,
             data: Vec::with_capacity(data_capacity),
             frames: Vec::with_capacity(frames_capacity),
+            ack: None,
         }
     }
 

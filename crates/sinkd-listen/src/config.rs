@@ -14,6 +14,7 @@
 use crate::allow::AllowList;
 use crate::error::ListenError;
 use crate::ratelimit::RateLimit;
+use sinkd_metrics::Transport;
 use sinkd_proto::framing::Framing;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +24,9 @@ use std::time::Duration;
 pub const DEFAULT_PORT: u16 = 514;
 /// The syslog port of TLS listeners (RFC 5425).
 pub const DEFAULT_TLS_PORT: u16 = 6514;
+/// The port of RELP listeners (rsyslog's `omrelp` has no default; 2514 is
+/// the customary one).
+pub const DEFAULT_RELP_PORT: u16 = 2514;
 /// Default SO_RCVBUF of a UDP socket. Linux doubles the request for its
 /// bookkeeping and charges each small datagram about 1.3 KB, so 32 MiB holds
 /// some 50,000 typical messages: 140 ms of a 350,000 msg/s burst while the
@@ -155,7 +159,8 @@ impl TlsConfig {
     }
 }
 
-/// A TCP (RFC 6587) or, with `tls` set, TLS (RFC 5425) listener.
+/// A TCP (RFC 6587) or, with `tls` set, TLS (RFC 5425) listener; with
+/// `relp` set, a RELP listener (over TLS when `tls` is set too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamConfig {
     /// Where to listen, such as `0.0.0.0:514`.
@@ -193,6 +198,9 @@ pub struct StreamConfig {
     /// Per-source limit: a connection whose source is over it is read more
     /// slowly (nothing is dropped). `None` (the default): no limit.
     pub rate_limit: Option<RateLimit>,
+    /// Speak RELP (rsyslog's `omrelp`) instead of RFC 6587 syslog: every
+    /// message is acknowledged once it is stored. `framing` does not apply.
+    pub relp: bool,
 }
 
 impl StreamConfig {
@@ -210,6 +218,16 @@ impl StreamConfig {
             max_connections_per_source: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
             tls: None,
             rate_limit: None,
+            relp: false,
+        }
+    }
+
+    /// A RELP listener with the same defaults (plain TCP; set `tls` for
+    /// RELP over TLS).
+    pub fn new_relp(address: SocketAddr) -> StreamConfig {
+        StreamConfig {
+            relp: true,
+            ..StreamConfig::new(address)
         }
     }
 
@@ -221,12 +239,18 @@ impl StreamConfig {
         }
     }
 
-    /// `tcp` or `tls`.
+    /// `tcp`, `tls`, `relp` or `relp_tls`.
     pub fn transport_name(&self) -> &'static str {
-        if self.tls.is_some() {
-            "tls"
-        } else {
-            "tcp"
+        self.transport().label()
+    }
+
+    /// The metric label of the listener's connections and messages.
+    pub fn transport(&self) -> Transport {
+        match (self.relp, self.tls.is_some()) {
+            (false, false) => Transport::Tcp,
+            (false, true) => Transport::Tls,
+            (true, false) => Transport::Relp,
+            (true, true) => Transport::RelpTls,
         }
     }
 
@@ -270,7 +294,7 @@ impl ListenerConfig {
         }
     }
 
-    /// `udp`, `tcp` or `tls`.
+    /// `udp`, `tcp`, `tls`, `relp` or `relp_tls`.
     pub fn transport_name(&self) -> &'static str {
         match self {
             ListenerConfig::Udp(_) => "udp",
@@ -287,12 +311,12 @@ impl ListenerConfig {
     }
 
     /// The default port of a transport: 514 for UDP and TCP, 6514 for TLS
-    /// (RFC 5425).
+    /// (RFC 5425), 2514 for RELP.
     pub fn default_port(transport: &str) -> u16 {
-        if transport == "tls" {
-            DEFAULT_TLS_PORT
-        } else {
-            DEFAULT_PORT
+        match transport {
+            "tls" => DEFAULT_TLS_PORT,
+            "relp" => DEFAULT_RELP_PORT,
+            _ => DEFAULT_PORT,
         }
     }
 }

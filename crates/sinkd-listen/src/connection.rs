@@ -21,6 +21,10 @@
 //! drains: it reads on until its peer's data stops (EOF, a short quiet
 //! spell, or a time limit), so what a sender wrote before SIGTERM is kept.
 //!
+//! A RELP listener's connections run a [`RelpSession`] instead of the
+//! deframer once admitted (and handshaken); the input budget and rate
+//! limit ([`Pacer`]) serve both.
+//!
 //! [`Settings`] is what a connection takes from its listener's
 //! configuration when it is accepted (the listener swaps in new ones on a
 //! reload; open connections keep theirs).
@@ -31,6 +35,7 @@ use crate::budget::{Held, BUDGET_PATIENCE};
 use crate::config::{StreamConfig, TlsConfig};
 use crate::error::ListenError;
 use crate::ratelimit::RateLimiter;
+use crate::relp::RelpSession;
 use crate::slots::{Limits, Refusal, Slot, Slots};
 use crate::tls;
 use bytes::{BufMut, BytesMut};
@@ -41,7 +46,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -61,8 +66,10 @@ pub(crate) struct Settings {
     /// The buckets of `rate_limit`, shared by the listener's connections
     /// (new settings on a reload start new buckets).
     pub(crate) limiter: Option<Arc<RateLimiter>>,
-    /// `tcp ADDRESS` or `tls ADDRESS`, for the rate-limit report.
+    /// `tcp ADDRESS`, `tls ADDRESS`…, for the rate-limit report.
     pub(crate) name: String,
+    /// Speak RELP rather than RFC 6587.
+    pub(crate) relp: bool,
 }
 
 /// The certificate files and the acceptor built from them.
@@ -105,6 +112,7 @@ impl Settings {
                 .rate_limit
                 .map(|limit| Arc::new(RateLimiter::new(limit))),
             name: format!("{} {}", config.transport_name(), config.address),
+            relp: config.relp,
         })
     }
 }
@@ -135,10 +143,10 @@ const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Buffer every connection may hold without drawing on the input budget,
 /// so senders of ordinary lines are never held up by connections hoarding
 /// incomplete frames.
-const FREE_BUFFER: usize = INITIAL_READ;
+pub(crate) const FREE_BUFFER: usize = INITIAL_READ;
 
 /// The part of a `capacity`-byte buffer drawn from the input budget.
-fn charged(capacity: usize) -> usize {
+pub(crate) fn charged(capacity: usize) -> usize {
     capacity.saturating_sub(FREE_BUFFER)
 }
 
@@ -146,7 +154,7 @@ fn charged(capacity: usize) -> usize {
 const BUDGET_RETRY: Duration = Duration::from_millis(20);
 /// First read size; doubled (up to `READ_HEADROOM`) while reads fill it, so
 /// an idle connection holds a small buffer and a busy one reads in big bites.
-const INITIAL_READ: usize = 8 * 1024;
+pub(crate) const INITIAL_READ: usize = 8 * 1024;
 
 /// A connection's slot in the listener's table ([`Slots`]). Taking one
 /// raises the `sinkd_tcp_connections` gauge; dropping it, when the task
@@ -213,18 +221,31 @@ pub(crate) async fn serve(connection: Connection) {
         mut shutdown,
         mut guard,
     } = connection;
-    let mut reader = FrameReader {
+    let pacer = Pacer {
         peer,
-        transport,
-        queue,
         metrics: Arc::clone(&metrics),
-        deframer: match settings.framing {
-            Some(framing) => Deframer::with_framing(framing, settings.max_frame),
-            None => Deframer::new(settings.max_frame),
-        },
-        idle_timeout: settings.idle_timeout,
         limiter: settings.limiter.clone(),
         name: settings.name.clone(),
+    };
+    let mut reader = if settings.relp {
+        Reader::Relp(RelpSession::new(
+            pacer,
+            transport,
+            queue,
+            settings.max_frame,
+            settings.idle_timeout,
+        ))
+    } else {
+        Reader::Syslog(FrameReader {
+            pacer,
+            transport,
+            queue,
+            deframer: match settings.framing {
+                Some(framing) => Deframer::with_framing(framing, settings.max_frame),
+                None => Deframer::new(settings.max_frame),
+            },
+            idle_timeout: settings.idle_timeout,
+        })
     };
     let event = match &settings.tls {
         None => {
@@ -277,16 +298,44 @@ pub(crate) async fn serve(connection: Connection) {
     drop(guard);
 }
 
-/// The read–deframe–send cycle of one connection.
+/// What a connection runs once admitted (and, for TLS, handshaken): the
+/// syslog deframer or a RELP session.
+enum Reader {
+    Syslog(FrameReader),
+    Relp(RelpSession),
+}
+
+impl Reader {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        shutdown: &mut watch::Receiver<bool>,
+        slot: &mut Slot,
+    ) -> ConnectionEvent {
+        match self {
+            Reader::Syslog(reader) => reader.run(stream, shutdown, slot).await,
+            Reader::Relp(session) => session.run(stream, shutdown, slot).await,
+        }
+    }
+}
+
+/// The read–deframe–send cycle of one syslog connection.
 struct FrameReader {
-    peer: SocketAddr,
+    pacer: Pacer,
     transport: Transport,
     queue: BatchSender,
-    metrics: Arc<Metrics>,
     deframer: Deframer,
     idle_timeout: Duration,
-    limiter: Option<Arc<RateLimiter>>,
-    name: String,
+}
+
+/// What paces a connection's reading, whatever its protocol: the input
+/// budget and the source's rate limit.
+pub(crate) struct Pacer {
+    pub(crate) peer: SocketAddr,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
+    /// `tcp ADDRESS`, `tls ADDRESS`…, for the rate-limit report.
+    pub(crate) name: String,
 }
 
 /// What one pass of the deframer over the buffer produced.
@@ -327,6 +376,7 @@ impl FrameReader {
                     // every connection may hold.
                     want = FREE_BUFFER - buf.len();
                 } else if let Some(event) = self
+                    .pacer
                     .take_budget(&mut held, charged(buf.len() + want), shutdown, slot)
                     .await
                 {
@@ -377,7 +427,7 @@ impl FrameReader {
                 // A TLS peer that closes without close_notify.
                 Some(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => true,
                 Some(Err(error)) => {
-                    tracing::debug!(peer = %self.peer, %error, "connection read failed");
+                    tracing::debug!(peer = %self.pacer.peer, %error, "connection read failed");
                     return ConnectionEvent::IoError;
                 }
             };
@@ -388,7 +438,7 @@ impl FrameReader {
                 at_eof,
                 &mut batch,
                 self.transport,
-                self.peer,
+                self.pacer.peer,
             );
             if decoded.n_frames > 0 {
                 slot.prove();
@@ -402,15 +452,19 @@ impl FrameReader {
             if let Some(event) = self.deliver(batch, &decoded).await {
                 return event;
             }
-            if let Some(event) = self.hold_to_rate(decoded.n_frames, shutdown, slot).await {
+            if let Some(event) = self
+                .pacer
+                .hold_to_rate(decoded.n_frames, shutdown, slot)
+                .await
+            {
                 return event;
             }
             if let Some(error) = decoded.fatal {
                 if at_eof {
-                    tracing::debug!(peer = %self.peer, %error, "stream ended inside a frame");
+                    tracing::debug!(peer = %self.pacer.peer, %error, "stream ended inside a frame");
                     return ConnectionEvent::PeerClosed;
                 }
-                tracing::warn!(peer = %self.peer, %error, "closing connection on a framing error");
+                tracing::warn!(peer = %self.pacer.peer, %error, "closing connection on a framing error");
                 return ConnectionEvent::FrameError;
             }
             if at_eof {
@@ -419,10 +473,55 @@ impl FrameReader {
         }
     }
 
+    /// Counts what one read produced and sends its batch, waiting for room
+    /// in the queue. Returns the closing event if the queue is gone.
+    async fn deliver(&self, batch: Option<RawBatch>, decoded: &Decoded) -> Option<ConnectionEvent> {
+        // A fatal error loses the frame it was cutting: an octet count past
+        // max_frame is a frame too large, any other a malformed frame.
+        let (n_too_large, n_invalid) = match &decoded.fatal {
+            Some(error) if error.is_too_large() => (decoded.n_too_large + 1, 0),
+            Some(_) => (decoded.n_too_large, 1),
+            None => (decoded.n_too_large, 0),
+        };
+        let n_read = decoded.n_frames + n_too_large + n_invalid;
+        if n_read == 0 {
+            return None;
+        }
+        let metrics = &self.pacer.metrics;
+        metrics.received(self.transport).inc_by(n_read);
+        if n_too_large > 0 {
+            metrics
+                .dropped(DropReason::FrameTooLarge)
+                .inc_by(n_too_large);
+            tracing::debug!(
+                peer = %self.pacer.peer,
+                dropped = n_too_large,
+                max_frame = self.deframer.max_frame(),
+                "dropped lines longer than max_frame"
+            );
+        }
+        if n_invalid > 0 {
+            metrics.dropped(DropReason::FrameInvalid).inc_by(n_invalid);
+        }
+        let batch = batch?;
+        match self.queue.send(batch).await {
+            Ok(()) => None,
+            Err(mpsc::error::SendError(batch)) => {
+                // The workers are gone, so the server is stopping.
+                metrics
+                    .dropped(DropReason::QueueFull)
+                    .inc_by(batch.len() as u64);
+                Some(ConnectionEvent::Shutdown)
+            }
+        }
+    }
+}
+
+impl Pacer {
     /// Takes `bytes` from the budget of all connections for an incomplete
     /// frame longer than [`FREE_BUFFER`], waiting (unread) while it is
     /// spent; after [`BUDGET_PATIENCE`] the connection is closed instead.
-    async fn take_budget(
+    pub(crate) async fn take_budget(
         &self,
         held: &mut Held,
         bytes: usize,
@@ -458,7 +557,7 @@ impl FrameReader {
     /// debt before the next read: the socket is not read meanwhile, so the
     /// sender feels backpressure and nothing is lost. Shutdown cuts the
     /// wait short (and starts the drain).
-    async fn hold_to_rate(
+    pub(crate) async fn hold_to_rate(
         &self,
         n_frames: u64,
         shutdown: &mut watch::Receiver<bool>,
@@ -481,54 +580,11 @@ impl FrameReader {
             }
         }
     }
-
-    /// Counts what one read produced and sends its batch, waiting for room
-    /// in the queue. Returns the closing event if the queue is gone.
-    async fn deliver(&self, batch: Option<RawBatch>, decoded: &Decoded) -> Option<ConnectionEvent> {
-        // A fatal error loses the frame it was cutting: an octet count past
-        // max_frame is a frame too large, any other a malformed frame.
-        let (n_too_large, n_invalid) = match &decoded.fatal {
-            Some(error) if error.is_too_large() => (decoded.n_too_large + 1, 0),
-            Some(_) => (decoded.n_too_large, 1),
-            None => (decoded.n_too_large, 0),
-        };
-        let n_read = decoded.n_frames + n_too_large + n_invalid;
-        if n_read == 0 {
-            return None;
-        }
-        let metrics = &self.metrics;
-        metrics.received(self.transport).inc_by(n_read);
-        if n_too_large > 0 {
-            metrics
-                .dropped(DropReason::FrameTooLarge)
-                .inc_by(n_too_large);
-            tracing::debug!(
-                peer = %self.peer,
-                dropped = n_too_large,
-                max_frame = self.deframer.max_frame(),
-                "dropped lines longer than max_frame"
-            );
-        }
-        if n_invalid > 0 {
-            metrics.dropped(DropReason::FrameInvalid).inc_by(n_invalid);
-        }
-        let batch = batch?;
-        match self.queue.send(batch).await {
-            Ok(()) => None,
-            Err(mpsc::error::SendError(batch)) => {
-                // The workers are gone, so the server is stopping.
-                metrics
-                    .dropped(DropReason::QueueFull)
-                    .inc_by(batch.len() as u64);
-                Some(ConnectionEvent::Shutdown)
-            }
-        }
-    }
 }
 
 /// Awaits `read`, giving up after `idle_timeout` (never, if zero); `None`
 /// means the time ran out.
-async fn read_idle<F>(idle_timeout: Duration, read: F) -> Option<io::Result<usize>>
+pub(crate) async fn read_idle<F>(idle_timeout: Duration, read: F) -> Option<io::Result<usize>>
 where
     F: Future<Output = io::Result<usize>>,
 {

@@ -16,7 +16,12 @@
 //!   `Deframer`. A full worker queue stops the connection from reading, so
 //!   the sender feels the backpressure and nothing is dropped.
 //!
-//! Both hand the workers [`RawBatch`]es: the frames of one read, copied
+//! - **RELP** (rsyslog's `omrelp`), a stream listener with `relp` set,
+//!   over TCP or TLS: the same accept loop and admission, then a RELP
+//!   session (`relp.rs`) that answers each message once the workers and
+//!   the store report it stored (its batches carry an [`Ack`]).
+//!
+//! All hand the workers [`RawBatch`]es: the frames of one read, copied
 //! back to back into one arena with each frame's peer address and the
 //! receive time, over the bounded channels of [`WorkerQueues`]. Parsing,
 //! routing and storage happen in the workers; a listener only delimits
@@ -40,8 +45,9 @@
 //! defaults), `allow.rs` (source allow lists), `batch.rs` (the batch and
 //! queue types), `udp.rs` (UDP sockets, threads and counting) with
 //! `udp/recvmmsg.rs` (the `recvmmsg` buffers and the kernel interface,
-//! most of the crate's `unsafe`), `stream.rs` (TCP/TLS listener, accept
-//! loop, updates), `connection.rs` (one connection's read loop), `tls.rs`
+//! most of the crate's `unsafe`), `stream.rs` (TCP/TLS/RELP listener,
+//! accept loop, updates), `connection.rs` (one connection's handshake and
+//! read loop), `relp.rs` (one RELP session), `tls.rs`
 //! (certificates to rustls), `error.rs`.
 
 mod allow;
@@ -51,18 +57,19 @@ mod config;
 mod connection;
 mod error;
 mod ratelimit;
+mod relp;
 mod slots;
 mod stream;
 mod tls;
 mod udp;
 
 pub use allow::{parse_entry as parse_allow_entry, AllowList, AllowListError};
-pub use batch::{BatchSender, RawBatch, RawFrame, WorkerQueues};
+pub use batch::{Ack, AckWait, BatchSender, RawBatch, RawFrame, WorkerQueues};
 pub use budget::{input_buffered, set_input_budget, DEFAULT_INPUT_BUDGET};
 pub use config::{
     ListenerConfig, StreamConfig, TlsConfig, UdpConfig, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
-    DEFAULT_MAX_FRAME, DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_UDP_BATCH_SIZE,
+    DEFAULT_MAX_FRAME, DEFAULT_PORT, DEFAULT_RELP_PORT, DEFAULT_TLS_PORT, DEFAULT_UDP_BATCH_SIZE,
     DEFAULT_UDP_RECV_BUFFER, DEFAULT_UDP_THREADS, MIN_MAX_FRAME, STREAM_MAX_FRAME_LIMIT,
     UDP_BATCH_SIZE_LIMIT, UDP_MAX_FRAME_LIMIT, UDP_THREADS_LIMIT,
 };

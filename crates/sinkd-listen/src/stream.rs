@@ -229,11 +229,7 @@ impl BoundStream {
         if queues.is_empty() {
             tracing::error!(address = %local_addr, "stream listener started without a worker queue; it closes every connection");
         }
-        let transport = if config.tls.is_some() {
-            Transport::Tls
-        } else {
-            Transport::Tcp
-        };
+        let transport = config.transport();
         let socket = if listening {
             Some(socket)
         } else {
@@ -303,7 +299,7 @@ impl StreamListener {
         self.local_addr
     }
 
-    /// `Tcp` or `Tls`.
+    /// `Tcp`, `Tls`, `Relp` or `RelpTls`.
     pub fn transport(&self) -> Transport {
         self.shared.transport
     }
@@ -332,8 +328,8 @@ impl StreamListener {
         if config.address != self.shared.configured_address {
             return Err(needs_restart("the address"));
         }
-        if config.tls.is_some() != (self.shared.transport == Transport::Tls) {
-            return Err(needs_restart("the transport (tcp or tls)"));
+        if config.transport() != self.shared.transport {
+            return Err(needs_restart("the transport (tcp, tls, relp or relp_tls)"));
         }
         Ok(StreamUpdate {
             settings: Settings::from_config(config)?,
@@ -635,6 +631,14 @@ fn admit(
         .with_retries(KEEPALIVE_RETRIES);
     if let Err(error) = SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
         tracing::debug!(%peer, %error, "cannot enable TCP keepalive");
+    }
+    // RELP answers are small writes the sender waits for: Nagle would hold
+    // each one until the previous is acknowledged, which the sender's
+    // delayed ACK puts off by up to 200 ms.
+    if settings.relp {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
     }
     let connection_id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
     let Some(queue) = shared.queues.for_key(connection_id) else {

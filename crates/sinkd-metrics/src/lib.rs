@@ -28,10 +28,20 @@ pub enum Transport {
     Tcp,
     Tls,
     Udp,
+    /// RELP over TCP.
+    Relp,
+    /// RELP over TLS.
+    RelpTls,
 }
 
 impl Transport {
-    pub const ALL: [Transport; 3] = [Transport::Tcp, Transport::Tls, Transport::Udp];
+    pub const ALL: [Transport; 5] = [
+        Transport::Tcp,
+        Transport::Tls,
+        Transport::Udp,
+        Transport::Relp,
+        Transport::RelpTls,
+    ];
 
     /// The label value.
     pub fn label(self) -> &'static str {
@@ -39,6 +49,8 @@ impl Transport {
             Transport::Tcp => "tcp",
             Transport::Tls => "tls",
             Transport::Udp => "udp",
+            Transport::Relp => "relp",
+            Transport::RelpTls => "relp_tls",
         }
     }
 }
@@ -113,7 +125,8 @@ impl DropReason {
 /// `sinkd_connections_closed_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnectionEvent {
-    /// The peer sent a malformed frame header.
+    /// The peer sent a malformed frame header (an RFC 6587 octet count, a
+    /// RELP frame, or a RELP DATALEN above `max_frame`).
     FrameError,
     /// The connection sent nothing for `idle_timeout`.
     IdleTimeout,
@@ -137,10 +150,18 @@ pub enum ConnectionEvent {
     BufferBudget,
     /// Its source already had `max_connections_per_source` open.
     SourceLimit,
+    /// A RELP session broke the protocol's order: a transaction number
+    /// that is not the previous one plus 1, a command before `open`, an
+    /// unknown command, an `open` without a usable version.
+    ProtocolError,
+    /// A RELP session whose messages could not all be stored (a relay's
+    /// intake full, a write error): closed unacknowledged, so the sender
+    /// sends them again.
+    NotStored,
 }
 
 impl ConnectionEvent {
-    pub const ALL: [ConnectionEvent; 11] = [
+    pub const ALL: [ConnectionEvent; 13] = [
         ConnectionEvent::BufferBudget,
         ConnectionEvent::Evicted,
         ConnectionEvent::FrameError,
@@ -148,7 +169,9 @@ impl ConnectionEvent {
         ConnectionEvent::IoError,
         ConnectionEvent::LimitReached,
         ConnectionEvent::NotAllowed,
+        ConnectionEvent::NotStored,
         ConnectionEvent::PeerClosed,
+        ConnectionEvent::ProtocolError,
         ConnectionEvent::Shutdown,
         ConnectionEvent::SourceLimit,
         ConnectionEvent::TlsHandshake,
@@ -164,6 +187,8 @@ impl ConnectionEvent {
             ConnectionEvent::IoError => "io_error",
             ConnectionEvent::LimitReached => "limit_reached",
             ConnectionEvent::NotAllowed => "not_allowed",
+            ConnectionEvent::NotStored => "not_stored",
+            ConnectionEvent::ProtocolError => "protocol_error",
             ConnectionEvent::PeerClosed => "peer_closed",
             ConnectionEvent::Shutdown => "shutdown",
             ConnectionEvent::SourceLimit => "source_limit",
@@ -249,10 +274,10 @@ type ScrapeHook = Box<dyn Fn() + Send + Sync>;
 /// Every sinkd metric, registered in one registry.
 pub struct Metrics {
     registry: Registry,
-    received: [IntCounter; 3],
+    received: [IntCounter; 5],
     dropped: [IntCounter; 10],
-    connections_closed: [IntCounter; 11],
-    connections: [IntGauge; 3],
+    connections_closed: [IntCounter; 13],
+    connections: [IntGauge; 5],
     /// Messages that no grammar recognised, kept as `unparsed`.
     pub unparsed: IntCounter,
     /// Messages that matched no sink's priority (filtered, not lost).
@@ -364,7 +389,7 @@ impl Metrics {
         let closed_vec = counter_vec(
             &registry,
             "sinkd_connections_closed_total",
-            "TCP and TLS connections refused or ended, by reason.",
+            "TCP, TLS and RELP connections refused or ended, by reason.",
             "reason",
         );
         let connections_vec = gauge_vec(

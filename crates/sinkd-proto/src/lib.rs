@@ -24,6 +24,7 @@ pub mod format;
 pub mod framing;
 mod message;
 mod pri;
+pub mod relp;
 mod rfc3164;
 mod rfc5424;
 mod sd;

@@ -8,8 +8,26 @@
 //! line straight into the arena. The store sends whole batches to its
 //! writer threads and hands them back for reuse through
 //! [`crate::StoreWriter::batch`].
+//!
+//! A batch may carry a [`Completion`]: a sender that waits for its lines to
+//! be stored (RELP) hands one in, and the writer drops its clone only once
+//! the lines are written (see `writer/ack.rs`). Batches without one cost
+//! nothing more.
 
 use std::ops::Range;
+use std::sync::Arc;
+
+/// Told what became of a batch's lines. The store holds a clone of it per
+/// writer thread the batch went to and drops each clone once that thread
+/// has written its part of the batch to the segment files with `write(2)`
+/// (and fsynced it, under `fsync = "batch"`); the owner learns that
+/// the lines are stored when the last clone is gone. A part of which a line
+/// was lost (a write error, the shutdown of a store that stayed full) calls
+/// [`Completion::fail`] first.
+pub trait Completion: Send + Sync + std::fmt::Debug {
+    /// Some line of the batch was not stored.
+    fn fail(&self);
+}
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +54,7 @@ pub(crate) struct Entry {
 pub struct AppendBatch {
     arena: Vec<u8>,
     entries: Vec<Entry>,
+    completion: Option<Arc<dyn Completion>>,
 }
 
 impl AppendBatch {
@@ -50,6 +69,7 @@ impl AppendBatch {
         AppendBatch {
             arena: Vec::with_capacity(bytes),
             entries: Vec::with_capacity(entries),
+            completion: None,
         }
     }
 
@@ -131,10 +151,28 @@ impl AppendBatch {
         self.arena.len()
     }
 
-    /// Empties the batch, keeping its allocations for reuse.
+    /// Empties the batch, keeping its allocations for reuse (and dropping
+    /// its completion).
     pub fn clear(&mut self) {
         self.arena.clear();
         self.entries.clear();
+        self.completion = None;
+    }
+
+    /// Asks to be told when the batch's lines are stored: see
+    /// [`Completion`].
+    pub fn set_completion(&mut self, completion: Arc<dyn Completion>) {
+        self.completion = Some(completion);
+    }
+
+    /// The batch's completion, if it has one.
+    pub fn completion(&self) -> Option<&Arc<dyn Completion>> {
+        self.completion.as_ref()
+    }
+
+    /// Takes the batch's completion away, leaving none.
+    pub(crate) fn take_completion(&mut self) -> Option<Arc<dyn Completion>> {
+        self.completion.take()
     }
 
     /// The entries, each with its stream path and line, in push order.

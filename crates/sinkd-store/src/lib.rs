@@ -71,7 +71,7 @@ mod sys;
 mod warnings;
 mod writer;
 
-pub use batch::AppendBatch;
+pub use batch::{AppendBatch, Completion};
 pub use beneath::{escape, Beneath, How};
 pub use config::{
     files_allowed, FsyncPolicy, MinFree, SpaceFn, SpaceProbe, StoreConfig, WriteObserver,

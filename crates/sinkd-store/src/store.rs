@@ -412,8 +412,13 @@ impl StoreWriter {
         }
         let mut parts: Vec<Option<AppendBatch>> = (0..writers).map(|_| None).collect();
         for entry in batch.entries() {
-            let part =
-                parts[writer_for(entry.stream_hash, writers)].get_or_insert_with(|| self.batch());
+            let part = parts[writer_for(entry.stream_hash, writers)].get_or_insert_with(|| {
+                let mut part = self.batch();
+                if let Some(completion) = batch.completion() {
+                    part.set_completion(Arc::clone(completion));
+                }
+                part
+            });
             part.push_entry_from(&batch, entry);
         }
         self.recycle(batch);

@@ -12,12 +12,13 @@ use crate::routes::{Output, Routes};
 use crate::zone::ZoneCache;
 use arc_swap::ArcSwap;
 use jiff::tz::TimeZone;
+use sinkd_listen::Ack;
 use sinkd_listen::RawBatch;
 use sinkd_metrics::{DropReason, Metrics};
 use sinkd_proto::format::{write_escaped, write_message, OutputFormat};
 use sinkd_proto::{parse, Format, Message, ReceiveTime, Timestamp};
 use sinkd_relay::RelayBatch;
-use sinkd_store::{StoreWriter, TemplateFields};
+use sinkd_store::{Completion, StoreWriter, TemplateFields};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,17 @@ use tokio::sync::mpsc;
 
 /// The routes every worker reads, swapped whole on reload.
 pub type SharedRoutes = Arc<ArcSwap<Routes>>;
+
+/// A RELP batch's [`Ack`] as the store's [`Completion`]: the store holds
+/// clones of it, and the batch is acknowledged once they are gone.
+#[derive(Debug)]
+struct StoreAck(Ack);
+
+impl Completion for StoreAck {
+    fn fail(&self) {
+        self.0.fail();
+    }
+}
 
 /// Per-sink tallies of one batch.
 #[derive(Clone, Copy, Default)]
@@ -207,15 +219,26 @@ impl Worker {
             .zip(self.relay_batches.iter_mut())
         {
             if let (Output::Relay(handle), Some(batch)) = (&sink.output, relay_batch.take()) {
+                let offered = batch.len();
                 let accepted = handle.offer(batch);
                 if accepted > 0 {
                     sink.counters.messages.inc_by(accepted as u64);
                     sink.counters.bytes.inc_by(tally.bytes);
                 }
+                if accepted < offered {
+                    if let Some(ack) = &raw.ack {
+                        ack.fail();
+                    }
+                }
             }
         }
         if out.is_empty() {
             return;
+        }
+        // A RELP batch is acknowledged once the store has written its
+        // lines; the worker's own clone of the ack goes with `raw`.
+        if let Some(ack) = &raw.ack {
+            out.set_completion(Arc::new(StoreAck(ack.clone())));
         }
         match self.store.submit(out) {
             Ok(()) => {
@@ -229,6 +252,9 @@ impl Worker {
             Err(refused) => {
                 // Only after the store was shut down, which the binary does
                 // after every worker has finished; counted all the same.
+                if let Some(ack) = &raw.ack {
+                    ack.fail();
+                }
                 let n_lost = refused.0.len() as u64;
                 self.metrics.dropped(DropReason::WriteError).inc_by(n_lost);
                 tracing::error!(

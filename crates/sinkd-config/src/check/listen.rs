@@ -1,6 +1,7 @@
 //! `[[listen]]` tables into `sinkd-listen`'s [`ListenerConfig`]: the
 //! transport, the address (default port by transport), the allow list, and
-//! the keys that apply to UDP or to TCP/TLS only. A key left out keeps the
+//! the keys that apply to UDP or to TCP/TLS/RELP only (RELP is a stream
+//! listener that speaks RELP, over TLS when given `cert` and `key`). A key left out keeps the
 //! listen crate's default ([`UdpConfig::new`], [`StreamConfig::new`]).
 
 use super::{keyword, parse_socket_addr, Checker};
@@ -27,11 +28,20 @@ pub(super) fn check_listener(
 ) -> Result<ListenerConfig, ConfigError> {
     let raw = listen.get_ref();
     let transport = raw.transport.get_ref().as_str();
-    if !matches!(transport, "udp" | "tcp" | "tls") {
+    if !matches!(transport, "udp" | "tcp" | "tls" | "relp") {
         return Err(checker.invalid(
             raw.transport.span(),
-            format!("unknown transport {transport:?}: expected udp, tcp or tls"),
+            format!("unknown transport {transport:?}: expected udp, tcp, tls or relp"),
         ));
+    }
+    let relp = transport == "relp";
+    if relp {
+        if let Some(framing) = &raw.framing {
+            return Err(checker.invalid(
+                framing.span(),
+                "framing applies to tcp and tls listeners, not relp (RELP frames itself)",
+            ));
+        }
     }
     let udp = transport == "udp";
     let default_port = ListenerConfig::default_port(transport);
@@ -68,7 +78,7 @@ pub(super) fn check_listener(
                 ),
                 ("handshake_timeout", raw.handshake_timeout.is_some()),
             ],
-            "tcp and tls listeners, not udp",
+            "tcp and tls (and relp) listeners, not udp",
         )
     } else {
         (
@@ -151,6 +161,7 @@ pub(super) fn check_listener(
     let mut config = StreamConfig::new(address);
     config.allow = allow;
     config.tls = tls;
+    config.relp = relp;
     config.rate_limit = rate_limit;
     if let Some(text) = &raw.framing {
         config.framing = keyword(
@@ -183,7 +194,7 @@ pub(super) fn check_listener(
         if config.tls.is_none() {
             return Err(checker.invalid(
                 timeout.span(),
-                "handshake_timeout applies to tls listeners only",
+                "handshake_timeout applies to tls listeners (and relp with cert and key) only",
             ));
         }
         if timeout.get_ref().0.is_zero() {
@@ -202,7 +213,9 @@ fn check_tls(
     transport: &str,
 ) -> Result<Option<TlsConfig>, ConfigError> {
     let raw = listen.get_ref();
-    if transport != "tls" {
+    // RELP runs over TLS when it has a certificate and key.
+    let relp_tls = transport == "relp" && (raw.cert.is_some() || raw.key.is_some());
+    if transport != "tls" && !relp_tls {
         if let Some((key, _)) = [
             ("cert", &raw.cert),
             ("key", &raw.key),
@@ -213,7 +226,9 @@ fn check_tls(
         {
             return Err(checker.invalid(
                 listen.span(),
-                format!("{key} applies to tls listeners only"),
+                format!(
+                    "{key} applies to tls listeners only (and to relp over tls, with cert and key)"
+                ),
             ));
         }
         return Ok(None);
@@ -221,7 +236,10 @@ fn check_tls(
     let (Some(cert), Some(key)) = (&raw.cert, &raw.key) else {
         return Err(checker.invalid(
             listen.span(),
-            "a tls listener needs cert and key (PEM files: the server certificate chain and its private key)",
+            format!(
+                "a {} needs cert and key (PEM files: the server certificate chain and its private key)",
+                if transport == "tls" { "tls listener" } else { "relp listener over tls" }
+            ),
         ));
     };
     let mut tls = TlsConfig::new(cert.get_ref(), key.get_ref());

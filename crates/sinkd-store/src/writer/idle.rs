@@ -25,8 +25,8 @@
 //! stream comes back; an active segment too small to have an index stays
 //! without one (recovery then treats the times of its lines as unknown,
 //! as after a restart). Nothing is forgotten while the writer is paused
-//! for lack of space or holds part of a batch: a held batch's lines refer
-//! to streams by id.
+//! for lack of space, holds part of a batch or has acknowledgements to
+//! settle: those refer to streams by id.
 
 use super::{Phase, Stream, Writer};
 use crate::chunks::ChunkBuf;
@@ -55,7 +55,7 @@ impl Writer {
         let Some(timeout) = self.shared.config.stream_idle_timeout else {
             return;
         };
-        if self.paused.is_some() || self.held.is_some() {
+        if self.paused.is_some() || self.held.is_some() || self.acks.is_pending() {
             return;
         }
         if now.duration_since(self.last_idle_check) < IDLE_CHECK_EVERY.min(timeout) {

@@ -38,6 +38,9 @@ impl Writer {
     pub(super) fn handle_batch(&mut self, batch: AppendBatch) {
         if self.discarding {
             self.local.lines_dropped_disk_full += batch.entries().len() as u64;
+            if let Some(completion) = batch.completion() {
+                completion.fail();
+            }
             self.publish();
             self.recycle(batch);
             return;
@@ -94,7 +97,7 @@ impl Writer {
     /// Appends the batch's lines from `start` on (`ids` are their streams),
     /// then does what follows a batch. When the thread pauses, the rest is
     /// held instead.
-    pub(super) fn append_entries(&mut self, batch: AppendBatch, ids: Vec<u32>, start: usize) {
+    pub(super) fn append_entries(&mut self, mut batch: AppendBatch, ids: Vec<u32>, start: usize) {
         let now = Instant::now();
         let wall = now_micros();
         for (index, entry) in batch.entries().iter().enumerate().skip(start) {
@@ -128,6 +131,7 @@ impl Writer {
                 return;
             }
         }
+        self.hold_ack(&mut batch, &ids);
         self.batch_ids = ids;
         if self.pool.held_bytes() > self.shared.buffer_budget {
             self.flush_largest();

@@ -22,6 +22,8 @@
 //! - [`index`]: the lazy sparse index of the active segment.
 //! - [`sync`]: fsync bookkeeping, which written files are not yet durable
 //!   and who makes them so under each fsync policy.
+//! - [`ack`]: when a batch carrying a completion (RELP) counts as stored,
+//!   and the settling of such batches in groups.
 //!
 //! - [`space`]: `min_free`, checked before each write against a measure
 //!   of the free space under `data_dir`.
@@ -52,6 +54,7 @@
 //! `lines_dropped_disk_full`. With `pause_when_full` off (a relay's spool)
 //! lack of space is a write error like any other.
 
+mod ack;
 mod append;
 mod flush;
 mod idle;
@@ -283,6 +286,10 @@ pub(crate) struct Writer {
     /// `FsyncPolicy::Never`, where nothing syncs them while running): the
     /// next sync is a `syncfs`, which covers them.
     forgot_unsynced: bool,
+    /// Completions of appended batches not yet settled.
+    acks: ack::Acks,
+    /// Lines dropped and already added to the shared counters.
+    lost_published: u64,
 }
 
 fn now_micros() -> i64 {
@@ -333,6 +340,8 @@ impl Writer {
             jobs_done: JobsDone::default(),
             last_idle_check: now,
             forgot_unsynced: false,
+            acks: ack::Acks::default(),
+            lost_published: 0,
         }
     }
 
@@ -352,6 +361,7 @@ impl Writer {
                 // Nothing is taken from the queue until space returns:
                 // it fills, and the producers wait.
                 self.wait_for_space();
+                self.settle_acks();
                 next_tick = Instant::now() + tick;
             }
             let wake = quiet_deadline.map_or(next_tick, |quiet| quiet.min(next_tick));
@@ -359,16 +369,21 @@ impl Writer {
             match self.rx.recv_timeout(timeout) {
                 Ok(WriterMsg::Batch(batch)) => {
                     self.handle_batch(batch);
+                    if self.acks.due(&self.rx) {
+                        self.settle_acks();
+                    }
                     if !quiet_flush.is_zero() {
                         quiet_deadline = Some(Instant::now() + quiet_flush);
                     }
                 }
                 Ok(WriterMsg::Sync(reply)) => {
                     let result = self.sync_everything();
+                    self.settle_acks();
                     let _ = reply.send(result);
                 }
                 Ok(WriterMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
+                    self.settle_acks();
                     if quiet_deadline.is_some_and(|quiet| Instant::now() >= quiet) {
                         quiet_deadline = None;
                         self.flush_dirty();
@@ -385,7 +400,12 @@ impl Writer {
         // Drain whatever producers queued before the shutdown.
         while let Ok(message) = self.rx.try_recv() {
             match message {
-                WriterMsg::Batch(batch) => self.handle_batch(batch),
+                WriterMsg::Batch(batch) => {
+                    self.handle_batch(batch);
+                    if self.acks.due(&self.rx) {
+                        self.settle_acks();
+                    }
+                }
                 WriterMsg::Sync(reply) => {
                     let result = self.sync_everything();
                     let _ = reply.send(result);
@@ -534,9 +554,13 @@ impl Writer {
         }
         if let Some(held) = self.held.take() {
             dropped += (held.batch.entries().len() - held.next) as u64;
+            if let Some(completion) = held.batch.completion() {
+                completion.fail();
+            }
             self.recycle(held.batch);
         }
         self.local.lines_dropped_disk_full += dropped;
+        self.fail_acks();
         let reason = self.paused.take();
         self.discarding = true;
         tracing::error!(
@@ -609,6 +633,9 @@ impl Writer {
         } else {
             self.sync_unsynced();
         }
+        // Everything is written and synced: what still waits is stored.
+        self.settle_acks();
+        self.fail_acks();
         let closed = self.files.drain().len() as u64;
         stats::sub(&self.shared.stats.open_files, closed);
         stats::sub(&self.shared.stats.open_streams, self.ids.len() as u64);
@@ -617,6 +644,7 @@ impl Writer {
 
     fn publish(&mut self) {
         let local = std::mem::take(&mut self.local);
+        self.lost_published += local.lines_dropped + local.lines_dropped_disk_full;
         let shared = &self.shared.stats;
         stats::add(&shared.lines_written, local.lines_written);
         stats::add(&shared.bytes_written, local.bytes_written);

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod completion;
 mod errors;
 mod idle;
 mod index;

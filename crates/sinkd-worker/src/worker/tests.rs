@@ -251,3 +251,42 @@ fn the_index_time_is_the_time_the_stored_line_reads_back_as() {
         }
     }
 }
+
+#[test]
+fn an_acknowledged_batch_resolves_once_stored_and_unrouted_ones_at_once() {
+    let (dir, store, mut worker, _metrics) = setup(&[file_sink(
+        "notice",
+        "{device}/messages",
+        "*.notice",
+        OutputFormat::Rfc3164,
+    )]);
+    let mut raw = batch(&[b"<13>Mar  8 09:15:32 sw1 app: stored"]);
+    let (ack, mut wait) = sinkd_listen::Ack::new();
+    raw.ack = Some(ack);
+    worker.process(&raw);
+    drop(raw);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stored = loop {
+        match wait.try_recv() {
+            Ok(stored) => break stored,
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                assert!(std::time::Instant::now() < deadline, "never acknowledged");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(error) => panic!("{error}"),
+        }
+    };
+    assert!(stored);
+    let segment = dir.path().join("sw1/messages/00000000000000000001.log");
+    assert!(std::fs::read_to_string(segment)
+        .unwrap()
+        .ends_with("app: stored\n"));
+    // A message no sink wants is acknowledged when the worker is done.
+    let mut raw = batch(&[b"<15>Mar  8 09:15:32 sw1 app: debug"]);
+    let (ack, mut wait) = sinkd_listen::Ack::new();
+    raw.ack = Some(ack);
+    worker.process(&raw);
+    drop(raw);
+    assert_eq!(wait.try_recv(), Ok(true));
+    store.shutdown().unwrap();
+}

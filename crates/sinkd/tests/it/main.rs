@@ -25,6 +25,7 @@ mod ratelimit;
 mod read;
 mod relay;
 mod reload;
+mod relp;
 mod scaleout;
 mod support;
 mod systemd;
