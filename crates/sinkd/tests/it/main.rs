@@ -16,6 +16,7 @@ mod harness;
 mod holds;
 mod hostile;
 mod ingest;
+mod kafka;
 mod lifecycle;
 mod privilege;
 mod prometheus;
