@@ -30,8 +30,8 @@
 //!   `sinkd_relay_messages_resent_total`), so the broker may hold those
 //!   records twice, never not at all.
 //!
-//! Stopping waits up to a second (or `send_timeout`) for the window's
-//! reports, then drops the producer. Nothing needs writing: the spool
+//! Stopping waits up to `send_timeout` for the window's reports (less
+//! when they all arrive), then drops the producer. Nothing needs writing: the spool
 //! already holds every unacknowledged record, and a restarted relay
 //! resumes after the cursor.
 
@@ -56,9 +56,13 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 /// Most value bytes handed to librdkafka and not yet reported.
-const MAX_WINDOW_BYTES: usize = 32 * 1024 * 1024;
-/// Most records handed to librdkafka and not yet reported.
-const MAX_WINDOW_MESSAGES: usize = 250_000;
+const MAX_WINDOW_BYTES: usize = 16 * 1024 * 1024;
+/// Most records handed to librdkafka and not yet reported. Enough to keep
+/// a broker busy (records per round trip); more would only wait inside
+/// librdkafka behind its five requests in flight per partition, where its
+/// broker thread polls without sleeping, and be produced again after a
+/// crash.
+const MAX_WINDOW_MESSAGES: usize = 16_384;
 /// Most messages taken from the spool at once.
 const SPOOL_READ_MESSAGES: usize = 4096;
 /// About the most bytes taken from the spool at once.
@@ -67,8 +71,6 @@ const SPOOL_READ_BYTES: usize = 1024 * 1024;
 const FAST_TICK: Duration = Duration::from_millis(10);
 /// Tick otherwise.
 const SLOW_TICK: Duration = Duration::from_millis(100);
-/// Longest a stopping relay waits for delivery reports.
-const STOP_GRACE: Duration = Duration::from_secs(1);
 /// At most one librdkafka error line per this interval (all are counted).
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -244,7 +246,11 @@ impl KafkaEngine {
         mut self,
         mut stop: oneshot::Receiver<StopMode>,
     ) -> Result<Option<HandedOver>, RelayError> {
-        let mut stopping = Stopping::new(STOP_GRACE.min(self.config.send_timeout));
+        // A stopping sink waits for the window's reports as long as a
+        // request may take (`send_timeout`): a broker that is back from a
+        // restart answers within it, and what it answers is not produced
+        // again after the restart.
+        let mut stopping = Stopping::new(self.config.send_timeout);
         let mut next_tick = Instant::now();
         let reports = Arc::clone(&self.reports);
         loop {

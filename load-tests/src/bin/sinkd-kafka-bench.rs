@@ -66,6 +66,9 @@ struct Args {
     /// Partitions of each topic.
     #[arg(long, default_value_t = 4)]
     partitions: u32,
+    /// `linger.ms` of both producers (the sink's `linger` key).
+    #[arg(long, default_value_t = 5)]
+    linger_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -116,20 +119,32 @@ fn run(args: &Args) -> anyhow::Result<()> {
     );
     let mut direct = Vec::new();
     let mut through_sinkd = Vec::new();
+    let per_message = |seconds: f64| seconds / args.messages as f64 * 1e6;
     for round in 0..args.runs {
         let topic = format!("direct-{round}");
         create_topic(&args.tansu, &broker_url, &topic, args.partitions)?;
-        let seconds = produce(broker_port, &topic, &lines)?;
+        let broker_cpu = cpu_seconds(broker.0.id());
+        let own_cpu = cpu_seconds(std::process::id());
+        let seconds = produce(broker_port, &topic, args.linger_ms, &lines)?;
+        let direct_broker_cpu = cpu_seconds(broker.0.id()) - broker_cpu;
+        let producer_cpu = cpu_seconds(std::process::id()) - own_cpu;
         direct.push(args.messages as f64 / seconds);
         let topic = format!("sinkd-{round}");
         create_topic(&args.tansu, &broker_url, &topic, args.partitions)?;
-        let seconds = via_sinkd(args, broker_port, &topic, round, &lines)?;
+        let broker_cpu = cpu_seconds(broker.0.id());
+        let (seconds, sinkd_cpu) = via_sinkd(args, broker_port, &topic, round, &lines)?;
+        let sinkd_broker_cpu = cpu_seconds(broker.0.id()) - broker_cpu;
         through_sinkd.push(args.messages as f64 / seconds);
         println!(
-            "round {}: producer {:.0}/s, sinkd {:.0}/s",
+            "round {}: producer {:.0}/s (broker {:.1}, producer {:.1} us CPU/msg), \
+             sinkd {:.0}/s (broker {:.1}, sinkd {:.1} us CPU/msg)",
             round + 1,
             direct[round],
-            through_sinkd[round]
+            per_message(direct_broker_cpu),
+            per_message(producer_cpu),
+            through_sinkd[round],
+            per_message(sinkd_broker_cpu),
+            per_message(sinkd_cpu),
         );
     }
     drop(broker);
@@ -144,6 +159,25 @@ fn run(args: &Args) -> anyhow::Result<()> {
 
 /// A child process listening on `port`, stopped with SIGTERM when dropped.
 struct Process(Child);
+
+/// CPU seconds (user and system) process `pid` has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in `()`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) as f64 / hz
+}
 
 impl Process {
     fn start(command: &mut Command, port: u16) -> anyhow::Result<Process> {
@@ -209,13 +243,18 @@ impl ProducerContext for Counting {
 
 /// The producer loop: every line to `topic` keyed by its device, with the
 /// sink's settings; seconds until the last delivery report.
-fn produce(port: u16, topic: &str, lines: &[(String, Vec<u8>)]) -> anyhow::Result<f64> {
+fn produce(
+    port: u16,
+    topic: &str,
+    linger_ms: u64,
+    lines: &[(String, Vec<u8>)],
+) -> anyhow::Result<f64> {
     let producer: ThreadedProducer<Counting> = ClientConfig::new()
         .set("bootstrap.servers", format!("127.0.0.1:{port}"))
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("compression.codec", "lz4")
-        .set("linger.ms", "5")
+        .set("linger.ms", linger_ms.to_string())
         .set("message.timeout.ms", "0")
         .set("queue.buffering.max.messages", "500000")
         .create_with_context(Counting::default())
@@ -260,14 +299,14 @@ fn produce(port: u16, topic: &str, lines: &[(String, Vec<u8>)]) -> anyhow::Resul
 }
 
 /// One run through sinkd: seconds from the first byte sent until the sink
-/// counts every message acknowledged.
+/// counts every message acknowledged, and the CPU seconds sinkd used.
 fn via_sinkd(
     args: &Args,
     broker_port: u16,
     topic: &str,
     round: usize,
     lines: &[(String, Vec<u8>)],
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, f64)> {
     let dir = args.dir.join(format!("sinkd-{round}"));
     std::fs::create_dir_all(&dir)?;
     let port = free_port()?;
@@ -279,8 +318,9 @@ fn via_sinkd(
             "data_dir = \"{data}\"\nmetrics = \"127.0.0.1:{metrics}\"\n\n\
              [[listen]]\ntransport = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n\n\
              [[sink]]\nname = \"bus\"\ntarget = \"kafka address 127.0.0.1:{broker_port} topic {topic}\"\n\
-             format = \"rfc5424\"\n",
-            data = dir.join("data").display()
+             format = \"rfc5424\"\nlinger = \"{linger}ms\"\n",
+            data = dir.join("data").display(),
+            linger = args.linger_ms
         ),
     )?;
     let server = Process::start(
@@ -333,8 +373,9 @@ fn via_sinkd(
         std::thread::sleep(Duration::from_millis(10));
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(server.0.id());
     drop(server);
-    Ok(seconds)
+    Ok((seconds, cpu))
 }
 
 /// The value of `series` on sinkd's `/metrics` (0 before it appears).
