@@ -440,3 +440,53 @@ fn kafka_broker_bounce_and_sigterm_restart_lose_nothing() {
     // waits for the broker's answers) repeats a record.
     assert_eq!(duplicates, 0);
 }
+
+#[test]
+fn a_sighup_that_changes_a_kafka_sink_restarts_it_on_the_same_queue() {
+    const DEVICES: usize = 10;
+    const PER_DEVICE: u32 = 1000;
+    let broker = Broker::start();
+    broker.create_topic("reload");
+    let sandbox = Sandbox::new();
+    let address = broker.address();
+    let sink = |extra: &str| {
+        format!(
+            "[[sink]]\nname = \"bus\"\ntarget = \"kafka address {address} topic reload\"\n\
+             format = \"rfc5424\"\n{extra}"
+        )
+    };
+    let sinkd = Server::start(&sandbox, |ports| tcp_listener(ports.tcp) + &sink(""));
+    let devices: Vec<String> = (0..DEVICES).map(|n| format!("rdev-{n}")).collect();
+    // New producer settings while the devices send: the sink's engine
+    // hands its intake and spool to one with the new settings.
+    std::thread::scope(|scope| {
+        let sender = scope.spawn(|| {
+            for device in &devices {
+                send_device(sinkd.ports.tcp, device, 0..PER_DEVICE);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        sinkd.rewrite_config(
+            &(tcp_listener(sinkd.ports.tcp)
+                + &sink("linger = \"20ms\"\ncompression = \"snappy\"\n")),
+        );
+        sinkd.signal(libc::SIGHUP);
+        sinkd.wait_count("sinkd_config_reloads_total{result=\"ok\"}", 1);
+        sender.join().expect("sender");
+    });
+    let total = DEVICES as u64 * u64::from(PER_DEVICE);
+    sinkd.wait_count("sinkd_relay_messages_sent_total{sink=\"bus\"}", total);
+    let stopped = sinkd.stop();
+    stopped.assert_clean_exit();
+    assert!(
+        stopped
+            .log
+            .contains("relay settings changed; restarting it on the same queue"),
+        "{}",
+        stopped.log
+    );
+    let records = broker.records("reload");
+    let names: Vec<&str> = devices.iter().map(String::as_str).collect();
+    let duplicates = check_in_order(&keyed_by_device(&records), &names, PER_DEVICE);
+    assert_eq!(duplicates, 0);
+}
