@@ -30,9 +30,9 @@
 //!   `sinkd_relay_messages_resent_total`), so the broker may hold those
 //!   records twice, never not at all.
 //!
-//! Stopping waits up to `send_timeout` for the window's reports (a second
-//! at most when a reload hands the queue to new settings; less when they
-//! all arrive), then drops the producer. Nothing needs writing: the spool
+//! Stopping, or handing the queue to new settings, waits up to
+//! `send_timeout` for the window's reports (less when they all arrive),
+//! then drops the producer. Nothing needs writing: the spool
 //! already holds every unacknowledged record, and a restarted relay
 //! resumes after the cursor.
 
@@ -72,8 +72,6 @@ const SPOOL_READ_BYTES: usize = 1024 * 1024;
 const FAST_TICK: Duration = Duration::from_millis(10);
 /// Tick otherwise.
 const SLOW_TICK: Duration = Duration::from_millis(100);
-/// Longest a sink handing its queue to new settings waits for reports.
-const HANDOVER_GRACE: Duration = Duration::from_secs(1);
 /// At most one librdkafka error line per this interval (all are counted).
 const ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -249,16 +247,14 @@ impl KafkaEngine {
         mut self,
         mut stop: oneshot::Receiver<StopMode>,
     ) -> Result<Option<HandedOver>, RelayError> {
-        // A stopping sink waits for the window's reports as long as a
-        // request may take (`send_timeout`): a broker that is back from a
-        // restart answers within it, and what it answers is not produced
-        // again after the restart. Handing over to new settings waits a
-        // second at most: the reload waits meanwhile, and the workers'
-        // batches pile up in the intake.
-        let mut stopping = Stopping::new(
-            self.config.send_timeout,
-            HANDOVER_GRACE.min(self.config.send_timeout),
-        );
+        // A stopping sink, or one handing its queue to new settings, waits
+        // for the window's reports as long as a request may take
+        // (`send_timeout`): a broker that is slow or back from a restart
+        // answers within it, and what it answers is not produced again.
+        // A reload waits meanwhile; the workers' batches wait in the
+        // intake.
+        let grace = self.config.send_timeout;
+        let mut stopping = Stopping::new(grace, grace);
         let mut next_tick = Instant::now();
         let reports = Arc::clone(&self.reports);
         loop {

@@ -176,7 +176,8 @@ impl Broker {
         while next.iter().zip(&ends).any(|(next, end)| next < end) {
             assert!(
                 Instant::now() < deadline,
-                "reading {topic}: at {next:?} of {ends:?}"
+                "reading {topic}: at {next:?} of {ends:?}; broker log:\n{}",
+                self.log()
             );
             // Connection errors (a broker connection dropped and made
             // again under load) are retried until the deadline.
@@ -464,9 +465,10 @@ fn a_sighup_that_changes_a_kafka_sink_restarts_it_on_the_same_queue() {
             }
         });
         std::thread::sleep(Duration::from_millis(100));
+        // Not snappy: tansu 0.6.0 drops a consumer's connection when it
+        // fetches snappy record batches.
         sinkd.rewrite_config(
-            &(tcp_listener(sinkd.ports.tcp)
-                + &sink("linger = \"20ms\"\ncompression = \"snappy\"\n")),
+            &(tcp_listener(sinkd.ports.tcp) + &sink("linger = \"20ms\"\ncompression = \"none\"\n")),
         );
         sinkd.signal(libc::SIGHUP);
         sinkd.wait_count("sinkd_config_reloads_total{result=\"ok\"}", 1);
