@@ -1,6 +1,9 @@
 //! Relay sinks: forwarding what the workers route to `udp|tcp|tls address
-//! HOST[:PORT]` targets, without ever making a worker wait and without
-//! losing what was accepted.
+//! HOST[:PORT]` targets, and records to `kafka address HOST:PORT[,...]
+//! topic NAME` (`kafka.rs`: librdkafka, write-through spool, cursor moved
+//! over acknowledged records only), without ever making a worker wait and
+//! without losing what was accepted. Both engines hold their intake, spool
+//! and counters the same way (`queue.rs`).
 //!
 //! The path of a relayed message (docs/relay.md, "How a message travels"):
 //!
