@@ -88,7 +88,9 @@ setup_build_base() {
 make_base_images() {
     local slim build
     slim="$(rootfs_tarball minbase)"
-    build="$(rootfs_tarball build ca-certificates,gcc,libc6-dev)"
+    # g++ and make: the Kafka sink's bundled librdkafka is built with its
+    # own configure and make (the official rust image has both).
+    build="$(rootfs_tarball build-cxx ca-certificates,gcc,g++,libc6-dev,make)"
     import_rootfs "$slim" docker.io/library/debian:bookworm-slim "$(stat -c %Y "$slim")"
     # Rebuilt when the host's toolchain or CA bundle changes.
     import_rootfs "$build" docker.io/library/rust:1-bookworm \

@@ -30,6 +30,7 @@
 //! typed errors of the library crates. Nothing here is on sinkd's own
 //! message path.
 
+pub mod bench;
 pub mod compare;
 pub mod load;
 pub mod pool;

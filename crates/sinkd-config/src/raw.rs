@@ -82,6 +82,9 @@ pub(crate) struct RawSink {
     pub(crate) queue_disk: Option<Spanned<ByteSize>>,
     pub(crate) overflow: Option<Spanned<String>>,
     pub(crate) send_timeout: Option<Spanned<HumanDuration>>,
+    // Kafka sinks only (`kafka address ... topic ...`).
+    pub(crate) compression: Option<Spanned<String>>,
+    pub(crate) linger: Option<Spanned<HumanDuration>>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -265,6 +265,24 @@ fn target_syntax() {
         relay("udp address 2001:db8::1"),
         (RelayTransport::Udp, "2001:db8::1".into(), 514)
     );
+    match parse_target("kafka address k1:9093,[2001:db8::2],k3 topic syslog.all").unwrap() {
+        Target::Relay(relay) => {
+            assert_eq!(relay.transport, RelayTransport::Kafka);
+            assert_eq!((relay.host.as_str(), relay.port), ("k1", 9093));
+            let kafka = relay.kafka.clone().unwrap();
+            assert_eq!(kafka.topic, "syslog.all");
+            assert_eq!(
+                kafka.bootstrap_servers(),
+                "k1:9093,[2001:db8::2]:9092,k3:9092"
+            );
+            assert_eq!(
+                relay.target_text(),
+                "kafka address k1:9093,[2001:db8::2]:9092,k3:9092 topic syslog.all"
+            );
+            assert_eq!(relay.validate().map_err(|e| e.to_string()), Ok(()));
+        }
+        Target::File(_) => panic!("file target"),
+    }
     assert!(parse_target("udp dhcp").unwrap_err().contains("DHCP"));
     assert!(parse_target("file usb my.log")
         .unwrap_err()
@@ -378,6 +396,29 @@ send_timeout = "30s"
 }
 
 #[test]
+fn kafka_keys_have_defaults_and_are_read() {
+    let config = Config::from_toml(
+        "[[sink]]\nname = \"bus\"\ntarget = \"kafka address 127.0.0.1:9092 topic syslog\"\nformat = \"json\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.sinks[0].format, sinkd_worker::SinkFormat::Json);
+    let kafka = first_relay(&config).kafka.unwrap();
+    assert_eq!(kafka.compression, sinkd_relay::DEFAULT_KAFKA_COMPRESSION);
+    assert_eq!(kafka.linger, sinkd_relay::DEFAULT_KAFKA_LINGER);
+    let config = Config::from_toml(
+        "[[sink]]\nname = \"bus\"\ntarget = \"kafka address 127.0.0.1:9092 topic syslog\"\nformat = \"rfc5424\"\ncompression = \"snappy\"\nlinger = \"20ms\"\nqueue_disk = \"2G\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.sinks[0].format.name(), "rfc5424");
+    let relay = first_relay(&config);
+    assert_eq!(relay.queue_disk, 2 << 30);
+    assert_eq!(relay.spool_dir, Path::new("./sinkd-data/.relay/bus"));
+    let kafka = relay.kafka.unwrap();
+    assert_eq!(kafka.compression, sinkd_relay::Compression::Snappy);
+    assert_eq!(kafka.linger, Duration::from_millis(20));
+}
+
+#[test]
 fn relay_keys_that_do_not_apply_are_errors_with_their_line() {
     for (source, expected) in [
         (
@@ -423,6 +464,46 @@ fn relay_keys_that_do_not_apply_are_errors_with_their_line() {
         (
             "[[sink]]\ntarget = \"tcp address h\"\nsend_timeout = \"10ms\"\n",
             "line 3: send_timeout must be at least 100ms",
+        ),
+        (
+            "[[sink]]\ntarget = \"kafka address k1:9092\"\n",
+            "line 2: kafka target",
+        ),
+        (
+            "[[sink]]\ntarget = \"kafka address k1:9092 topic a/b\"\n",
+            "line 2: kafka topic \"a/b\"",
+        ),
+        (
+            "[[sink]]\ntarget = \"kafka address k1:x topic logs\"\n",
+            "line 2: invalid port",
+        ),
+        (
+            "[[sink]]\ntarget = \"kafka address k1 topic logs\"\nframing = \"lf\"\n",
+            "line 3: framing applies to tcp and tls relays",
+        ),
+        (
+            "[[sink]]\ntarget = \"kafka address k1 topic logs\"\nca = \"ca.pem\"\n",
+            "line 3: ca applies to tls relays only",
+        ),
+        (
+            "[[sink]]\ntarget = \"kafka address k1 topic logs\"\ncompression = \"gzip\"\n",
+            "line 3: unknown compression \"gzip\"",
+        ),
+        (
+            "[[sink]]\ntarget = \"kafka address k1 topic logs\"\nlinger = \"1m\"\n",
+            "line 3: linger must be at most 10s",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address h\"\nlinger = \"1s\"\n",
+            "line 3: linger applies to kafka sinks only",
+        ),
+        (
+            "[[sink]]\ntarget = \"file x\"\ncompression = \"lz4\"\n",
+            "line 3: compression applies to kafka sinks only",
+        ),
+        (
+            "[[sink]]\ntarget = \"tcp address h\"\nformat = \"json\"\n",
+            "line 3: format json applies to kafka sinks only",
         ),
     ] {
         let error = error_of(source);

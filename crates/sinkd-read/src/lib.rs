@@ -25,4 +25,4 @@ pub use histogram::{per_minute, PerMinute};
 pub use lookup::{candidates, find_device, find_file, LookupError};
 pub use query::{Query, QueryError, QueryText};
 pub use scan::{scan, start, ScanError, Scanned};
-pub use view::{render, DeviceView, FileView, Form, LineView, MessageView};
+pub use view::{render, write_json, DeviceView, FileView, Form, LineView, MessageView};

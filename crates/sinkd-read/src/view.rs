@@ -100,19 +100,24 @@ pub fn render(
     }
     match form {
         Form::Line => out.extend_from_slice(line),
-        Form::Json => {
-            let view = LineView {
-                device,
-                message: MessageView::new(&message),
-            };
-            // Writing into a Vec fails only for maps with non-string keys,
-            // which these views do not have.
-            if serde_json::to_writer(&mut *out, &view).is_err() {
-                out.extend_from_slice(b"{}");
-            }
-        }
+        Form::Json => write_json(device, &message, out),
     }
     true
+}
+
+/// Appends the [`LineView`] of `message` from `device` (one line of JSON,
+/// no line ending) to `out`: what `sinkd show --json` prints, and the value
+/// of a Kafka sink's records in its `json` format.
+pub fn write_json(device: &str, message: &Message<'_>, out: &mut Vec<u8>) {
+    let view = LineView {
+        device,
+        message: MessageView::new(message),
+    };
+    // Writing into a Vec fails only for maps with non-string keys, which
+    // these views do not have.
+    if serde_json::to_writer(&mut *out, &view).is_err() {
+        out.extend_from_slice(b"{}");
+    }
 }
 
 /// A device as listings show it (`sinkd dir --json`, `GET

@@ -8,6 +8,14 @@
 //! (`encode_frame`) only when writing, and recycles them back to the workers
 //! through [`crate::RelayHandle::batch`], so a steady stream allocates
 //! nothing per message.
+//!
+//! A Kafka sink's messages are *keyed records*: [`RelayBatch::push_keyed_with`]
+//! writes a marker byte ([`KEYED`], which no syslog format or JSON object
+//! starts with), the key's length (two bytes, big-endian), the key (the
+//! device) and the value. The spool keeps them as they are, so a record
+//! read back after a restart still has its key; [`split_record`] takes one
+//! apart, and reads a plain message as a record without key, so a sink that
+//! changes between Kafka and a syslog target keeps its queue.
 
 use std::ops::Range;
 
@@ -66,6 +74,26 @@ impl RelayBatch {
             self.ends.push(end);
         }
         end - start
+    }
+
+    /// Appends one keyed record: `key` (cut to 65,535 bytes) and the value
+    /// that `write` appends, as [`RelayBatch::push_with`] does. Returns the
+    /// value's length.
+    pub fn push_keyed_with<F>(&mut self, key: &[u8], write: F) -> usize
+    where
+        F: FnOnce(&mut Vec<u8>),
+    {
+        let key = &key[..key.len().min(usize::from(u16::MAX))];
+        let mut value_len = 0;
+        self.push_with(|buf| {
+            buf.push(KEYED);
+            buf.extend_from_slice(&(key.len() as u16).to_be_bytes());
+            buf.extend_from_slice(key);
+            let start = buf.len();
+            write(buf);
+            value_len = buf.len().saturating_sub(start);
+        });
+        value_len
     }
 
     /// Messages in the batch.
@@ -137,5 +165,24 @@ impl RelayBatch {
             start = end;
             range
         })
+    }
+}
+
+/// First byte of a keyed record (see the module documentation).
+pub(crate) const KEYED: u8 = 0xFF;
+
+/// A message of a batch as a key (for a keyed record) and the value: what
+/// goes on the wire. A plain message is its own value, without key; a
+/// keyed record cut short reads as a record with an empty value.
+pub(crate) fn split_record(message: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    match message {
+        [KEYED, high, low, rest @ ..] => {
+            let len = usize::from(u16::from_be_bytes([*high, *low]));
+            match rest.split_at_checked(len) {
+                Some((key, value)) => (Some(key), value),
+                None => (Some(rest), &[]),
+            }
+        }
+        _ => (None, message),
     }
 }

@@ -3,7 +3,8 @@
 //! This crate owns the relay settings and their defaults
 //! ([`DEFAULT_QUEUE_MEMORY`] and the rest): `sinkd-config` checks the TOML
 //! keys of a `[[sink]]` whose target is `udp|tcp|tls address HOST[:PORT]`
-//! and builds this struct from them; [`RelayConfig::validate`] checks the
+//! or `kafka address HOST:PORT[,HOST:PORT...] topic NAME` (whose own
+//! settings are [`KafkaSettings`]) and builds this struct from them; [`RelayConfig::validate`] checks the
 //! ranges again when a relay is prepared. Nothing here is a string that
 //! still needs parsing except the host, which is resolved again on every
 //! connection attempt so a DNS change reaches a running relay.
@@ -24,24 +25,29 @@ pub enum RelayTransport {
     Tls,
     /// One datagram per message (RFC 5426).
     Udp,
+    /// Records to a Kafka topic through librdkafka (idempotent producer,
+    /// `acks=all`), keyed by device.
+    Kafka,
 }
 
 impl RelayTransport {
-    /// The name used in targets and logs: `tcp`, `tls`, `udp`.
+    /// The name used in targets and logs: `tcp`, `tls`, `udp`, `kafka`.
     pub fn name(self) -> &'static str {
         match self {
             RelayTransport::Tcp => "tcp",
             RelayTransport::Tls => "tls",
             RelayTransport::Udp => "udp",
+            RelayTransport::Kafka => "kafka",
         }
     }
 
     /// The port a target without one gets: 514 for UDP (RFC 5426) and TCP
-    /// (RFC 6587), 6514 for TLS (RFC 5425).
+    /// (RFC 6587), 6514 for TLS (RFC 5425), 9092 for a Kafka broker.
     pub fn default_port(self) -> u16 {
         match self {
             RelayTransport::Tcp | RelayTransport::Udp => 514,
             RelayTransport::Tls => 6514,
+            RelayTransport::Kafka => 9092,
         }
     }
 }
@@ -65,6 +71,85 @@ impl Overflow {
             Overflow::RefuseNew => "refuse-new",
         }
     }
+}
+
+/// How a Kafka sink compresses its record batches (codecs built into
+/// librdkafka, so none needs a system library).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compression {
+    None,
+    Lz4,
+    Snappy,
+}
+
+impl Compression {
+    /// The configuration keyword, which is also librdkafka's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Lz4 => "lz4",
+            Compression::Snappy => "snappy",
+        }
+    }
+}
+
+/// What a Kafka sink needs beyond the relay settings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KafkaSettings {
+    /// The bootstrap brokers, in order (host or address, port); the first
+    /// is also the relay's `host` and `port`.
+    pub brokers: Vec<(String, u16)>,
+    /// The topic every record goes to.
+    pub topic: String,
+    /// Record batch compression.
+    pub compression: Compression,
+    /// How long the producer waits to fill a record batch (librdkafka's
+    /// `linger.ms`).
+    pub linger: Duration,
+}
+
+/// Default Kafka `compression`.
+pub const DEFAULT_KAFKA_COMPRESSION: Compression = Compression::Lz4;
+/// Default Kafka `linger`.
+pub const DEFAULT_KAFKA_LINGER: Duration = Duration::from_millis(5);
+/// Longest Kafka `linger`.
+pub const MAX_KAFKA_LINGER: Duration = Duration::from_secs(10);
+
+impl KafkaSettings {
+    /// Settings for `topic` on `brokers`, with the default compression and
+    /// linger.
+    pub fn new(brokers: Vec<(String, u16)>, topic: &str) -> KafkaSettings {
+        KafkaSettings {
+            brokers,
+            topic: topic.to_owned(),
+            compression: DEFAULT_KAFKA_COMPRESSION,
+            linger: DEFAULT_KAFKA_LINGER,
+        }
+    }
+
+    /// `host:port,host:port`, as librdkafka's `bootstrap.servers` and the
+    /// target take it.
+    pub fn bootstrap_servers(&self) -> String {
+        let mut text = String::new();
+        for (index, (host, port)) in self.brokers.iter().enumerate() {
+            if index > 0 {
+                text.push(',');
+            }
+            text.push_str(&host_port(host, *port));
+        }
+        text
+    }
+}
+
+/// Whether `topic` is a name Kafka accepts: 1 to 249 ASCII letters,
+/// digits, `.`, `_` or `-`, and not `.` or `..`.
+pub fn valid_topic(topic: &str) -> bool {
+    (1..=249).contains(&topic.len())
+        && topic != "."
+        && topic != ".."
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The files of a TLS relay.
@@ -96,6 +181,9 @@ pub struct RelayConfig {
     pub framing: Framing,
     /// Present exactly when `transport` is TLS.
     pub tls: Option<TlsClientFiles>,
+    /// Present exactly when `transport` is Kafka (boxed: most relays are
+    /// not).
+    pub kafka: Option<Box<KafkaSettings>>,
     /// Messages held in memory (queued or sent and unacknowledged) before
     /// new ones spill to the disk spool.
     pub queue_memory: usize,
@@ -139,6 +227,7 @@ impl RelayConfig {
             port,
             framing: Framing::OctetCounting,
             tls: None,
+            kafka: None,
             queue_memory: DEFAULT_QUEUE_MEMORY,
             queue_disk: DEFAULT_QUEUE_DISK,
             overflow: Overflow::DropOldest,
@@ -147,10 +236,24 @@ impl RelayConfig {
         }
     }
 
+    /// A Kafka sink's configuration with every default (as
+    /// [`RelayConfig::new`], the first broker as host and port).
+    pub fn kafka(name: &str, settings: KafkaSettings, data_dir: &std::path::Path) -> RelayConfig {
+        let (host, port) = settings
+            .brokers
+            .first()
+            .cloned()
+            .unwrap_or_else(|| (String::new(), RelayTransport::Kafka.default_port()));
+        let mut config = RelayConfig::new(name, RelayTransport::Kafka, &host, port, data_dir);
+        config.kafka = Some(Box::new(settings));
+        config
+    }
+
     /// Checks the ranges: `queue_memory` at least 1, `queue_disk` at least
-    /// [`MIN_QUEUE_DISK`], a positive `send_timeout`, and TLS files exactly
-    /// for a TLS relay. The files themselves are read when the relay is
-    /// prepared.
+    /// [`MIN_QUEUE_DISK`], a positive `send_timeout`, TLS files exactly
+    /// for a TLS relay, and Kafka settings (brokers, a valid topic, linger
+    /// within [`MAX_KAFKA_LINGER`]) exactly for a Kafka sink. The files
+    /// themselves are read when the relay is prepared.
     pub fn validate(&self) -> Result<(), RelayError> {
         let invalid = |reason: &'static str| RelayError::InvalidConfig {
             sink: self.name.clone(),
@@ -165,32 +268,59 @@ impl RelayConfig {
         if self.send_timeout.is_zero() {
             return Err(invalid("send_timeout must be positive"));
         }
+        match (&self.kafka, self.transport) {
+            (None, RelayTransport::Kafka) => return Err(invalid("a kafka sink needs a topic")),
+            (Some(_), RelayTransport::Tcp | RelayTransport::Tls | RelayTransport::Udp) => {
+                return Err(invalid("Kafka settings apply to kafka sinks only"))
+            }
+            (Some(kafka), RelayTransport::Kafka) => {
+                if kafka.brokers.is_empty() {
+                    return Err(invalid("a kafka sink needs at least one broker"));
+                }
+                if !valid_topic(&kafka.topic) {
+                    return Err(invalid(
+                        "a Kafka topic is 1 to 249 letters, digits, '.', '_' or '-'",
+                    ));
+                }
+                if kafka.linger > MAX_KAFKA_LINGER {
+                    return Err(invalid("linger must be at most 10s"));
+                }
+            }
+            (None, _) => {}
+        }
         match (&self.tls, self.transport) {
             (None, RelayTransport::Tls) => Err(invalid("a tls relay needs a CA file (ca)")),
-            (Some(_), RelayTransport::Tcp | RelayTransport::Udp) => {
+            (Some(_), RelayTransport::Tcp | RelayTransport::Udp | RelayTransport::Kafka) => {
                 Err(invalid("TLS files apply to tls relays only"))
             }
             _ => Ok(()),
         }
     }
 
-    /// `transport address host:port`, as in the sink's target.
+    /// `transport address host:port` (for Kafka, every broker and `topic
+    /// NAME`), as in the sink's target.
     pub fn target_text(&self) -> String {
-        if self.host.contains(':') {
-            format!(
-                "{} address [{}]:{}",
+        match &self.kafka {
+            Some(kafka) => format!(
+                "kafka address {} topic {}",
+                kafka.bootstrap_servers(),
+                kafka.topic
+            ),
+            None => format!(
+                "{} address {}",
                 self.transport.name(),
-                self.host,
-                self.port
-            )
-        } else {
-            format!(
-                "{} address {}:{}",
-                self.transport.name(),
-                self.host,
-                self.port
-            )
+                host_port(&self.host, self.port)
+            ),
         }
+    }
+}
+
+/// `host:port`, with an IPv6 address in brackets.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 

@@ -286,6 +286,14 @@ impl Dialer {
                         Err(error) => last_error = error,
                     }
                 }
+                // Kafka sinks reach their brokers through librdkafka
+                // (`kafka.rs`), never through a dialer.
+                RelayTransport::Kafka => {
+                    last_error = io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "kafka sinks connect through librdkafka",
+                    );
+                }
             }
         }
         let fault = if last_error.kind() == io::ErrorKind::ConnectionRefused {

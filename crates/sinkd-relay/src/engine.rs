@@ -48,19 +48,19 @@
 //!   one would (`Spool::resume`). The workers' handles never notice.
 
 use crate::backoff::Backoff;
-use crate::batch::RelayBatch;
+use crate::batch::{split_record, RelayBatch};
 use crate::config::{RelayConfig, RelayTransport};
 use crate::conn::{Conn, Dialer, Polled};
 use crate::error::{ConnError, Fault, RelayError};
+use crate::queue::{Queue, Stopping};
 use crate::spool::Spool;
 use crate::Shared;
-use sinkd_metrics::{DropReason, Metrics, RelayConnectionState, RelayCounters};
+use sinkd_metrics::{DropReason, Metrics, RelayConnectionState};
 use sinkd_proto::framing::{encode_frame, Framing};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -83,16 +83,11 @@ const SPOOL_READ_BYTES: usize = 256 * 1024;
 const FAST_TICK: Duration = Duration::from_millis(10);
 /// Tick otherwise.
 const SLOW_TICK: Duration = Duration::from_millis(100);
-/// The spool reader may lag behind the spool writer this long before the
-/// engine makes the store write everything and looks again.
-const SPOOL_LAG_LIMIT: Duration = Duration::from_millis(500);
 /// Longest a stopping relay waits for a connected target's
 /// acknowledgements.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65_507;
-/// Recycled batches keep at most this much capacity.
-const RECYCLE_MAX_BYTES: usize = 1024 * 1024;
 
 type Connecting = Pin<Box<dyn Future<Output = Result<(Conn, SocketAddr), ConnError>> + Send>>;
 
@@ -158,15 +153,10 @@ enum Event {
 
 pub(crate) struct Engine {
     config: RelayConfig,
-    metrics: Arc<Metrics>,
-    counters: RelayCounters,
-    shared: Arc<Shared>,
-    intake: mpsc::Receiver<RelayBatch>,
-    intake_open: bool,
+    queue: Queue,
     dialer: Dialer,
     backoff: Backoff,
     link: Link,
-    spool: Spool,
     memory: VecDeque<RelayBatch>,
     memory_messages: usize,
     inflight: VecDeque<InFlight>,
@@ -186,8 +176,6 @@ pub(crate) struct Engine {
     flush_pending: bool,
     /// Last time a byte was written or acknowledged (or the link came up).
     progress_at: Instant,
-    /// When the spool reader first found nothing although messages wait.
-    spool_lag_since: Option<Instant>,
     scratch: Box<[u8]>,
 }
 
@@ -200,20 +188,13 @@ impl Engine {
         dialer: Dialer,
         spool: Spool,
     ) -> Engine {
-        let counters = metrics.relay(&config.name);
-        counters.set_state(RelayConnectionState::Down);
         let now = Instant::now();
         Engine {
+            queue: Queue::new(&config.name, metrics, shared, intake, spool),
             config,
-            metrics,
-            counters,
-            shared,
-            intake,
-            intake_open: true,
             dialer,
             backoff: Backoff::new(),
             link: Link::Down { retry_at: now },
-            spool,
             memory: VecDeque::new(),
             memory_messages: 0,
             inflight: VecDeque::new(),
@@ -226,7 +207,6 @@ impl Engine {
             wpos: 0,
             flush_pending: false,
             progress_at: now,
-            spool_lag_since: None,
             scratch: vec![0u8; 4096].into_boxed_slice(),
         }
     }
@@ -238,8 +218,8 @@ impl Engine {
         mut self,
         mut stop: oneshot::Receiver<StopMode>,
     ) -> Result<Option<HandedOver>, RelayError> {
-        let mut stopping_until: Option<Instant> = None;
-        let mut mode = StopMode::Close;
+        let grace = STOP_GRACE.min(self.config.send_timeout);
+        let mut stopping = Stopping::new(grace, grace);
         let mut next_tick = Instant::now();
         loop {
             self.absorb_intake();
@@ -252,13 +232,13 @@ impl Engine {
                 now = Instant::now();
                 next_tick = now + self.tick_interval();
             }
-            if let Some(deadline) = stopping_until {
+            if let Some(deadline) = stopping.until {
                 if now >= deadline || self.is_drained() || !matches!(self.link, Link::Up(_)) {
                     break;
                 }
             }
             self.maybe_connect(now);
-            self.prepare_write(stopping_until.is_some());
+            self.prepare_write(stopping.until.is_some());
             let mut tick_at = next_tick.min(now + self.tick_interval());
             if let Link::Down { retry_at } = self.link {
                 tick_at = tick_at.min(retry_at);
@@ -273,11 +253,11 @@ impl Engine {
                 // so neither can starve the other.
                 tokio::select! {
                     biased;
-                    asked = &mut stop, if stopping_until.is_none() => {
+                    asked = &mut stop, if stopping.until.is_none() => {
                         Event::Stop(asked.unwrap_or(StopMode::Close))
                     }
                     event = poll_link(link, out, flush, scratch) => event,
-                    batch = self.intake.recv(), if self.intake_open => match batch {
+                    batch = self.queue.intake.recv(), if self.queue.intake_open => match batch {
                         Some(batch) => Event::Intake(batch),
                         None => Event::IntakeClosed,
                     },
@@ -285,19 +265,13 @@ impl Engine {
                 }
             };
             match event {
-                Event::Stop(asked) => {
-                    mode = asked;
-                    stopping_until =
-                        Some(Instant::now() + STOP_GRACE.min(self.config.send_timeout));
-                }
-                Event::Intake(batch) => self.accept(batch),
-                Event::IntakeClosed => {
-                    self.intake_open = false;
-                    if stopping_until.is_none() {
-                        stopping_until =
-                            Some(Instant::now() + STOP_GRACE.min(self.config.send_timeout));
+                Event::Stop(asked) => stopping.asked(asked),
+                Event::Intake(batch) => {
+                    if let Some(batch) = self.queue.taken(batch) {
+                        self.accept(batch);
                     }
                 }
+                Event::IntakeClosed => stopping.intake_closed(&mut self.queue),
                 Event::Connected(result) => self.connected(result),
                 Event::Link(polled) => self.link_event(polled),
                 Event::Tick => {
@@ -306,7 +280,7 @@ impl Engine {
                 }
             }
         }
-        self.persist(mode)
+        self.persist(stopping.mode)
     }
 
     fn tick_interval(&self) -> Duration {
@@ -320,29 +294,20 @@ impl Engine {
 
     /// Everything sent and acknowledged, nothing waiting.
     fn is_drained(&self) -> bool {
-        self.memory.is_empty() && self.inflight.is_empty() && self.spool.unread() == 0
+        self.memory.is_empty() && self.inflight.is_empty() && self.queue.spool.unread() == 0
     }
 
     /// Takes every batch already waiting in the intake channel.
     fn absorb_intake(&mut self) {
-        while self.intake_open {
-            match self.intake.try_recv() {
-                Ok(batch) => self.accept(batch),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => self.intake_open = false,
-            }
+        while let Some(batch) = self.queue.next_waiting() {
+            self.accept(batch);
         }
     }
 
-    /// Puts a batch from the workers into memory or the spool.
+    /// Puts a (non-empty) batch from the workers into memory or the spool.
     fn accept(&mut self, batch: RelayBatch) {
         let n = batch.len();
-        self.shared.intake_messages.fetch_sub(n, Ordering::AcqRel);
-        if n == 0 {
-            self.recycle(batch);
-            return;
-        }
-        if self.spool.unread() > 0 {
+        if self.queue.spool.unread() > 0 {
             self.spill(batch);
             return;
         }
@@ -368,7 +333,7 @@ impl Engine {
             let appended = self.append_counted(&unsent);
             if let Some((_, last)) = appended {
                 self.inflight[index].spool_last = Some(last);
-                self.spool.mark_read(last);
+                self.queue.spool.mark_read(last);
             }
         }
         while let Some(queued) = self.memory.pop_front() {
@@ -387,32 +352,7 @@ impl Engine {
 
     /// Appends to the spool, counting whatever the spool dropped.
     fn append_counted(&mut self, batch: &RelayBatch) -> Option<(u64, u64)> {
-        let appended = self.spool.append(batch);
-        let counters = &self.counters;
-        self.metrics.relay_dropped(
-            counters,
-            DropReason::RelayQueueFull,
-            appended.refused + appended.dropped_old,
-        );
-        self.metrics
-            .relay_dropped(counters, DropReason::RelaySpoolError, appended.failed);
-        if appended.dropped_old > 0 {
-            tracing::warn!(
-                sink = %self.config.name,
-                dropped = appended.dropped_old,
-                "relay spool full: oldest messages dropped"
-            );
-        }
-        if appended.refused > 0 {
-            tracing::warn!(
-                sink = %self.config.name,
-                dropped = appended.refused,
-                "relay spool full: new messages refused"
-            );
-        }
-        // Deleting an old segment may have taken batches out from under
-        // the window; those still in memory are sent all the same.
-        appended.seqs
+        self.queue.append(batch)
     }
 
     /// Fills `wbuf` with the next batch to write, when it is empty and the
@@ -441,7 +381,8 @@ impl Engine {
         };
         if is_stream {
             if entry.was_written {
-                self.counters
+                self.queue
+                    .counters
                     .messages_resent
                     .inc_by(entry.batch.len() as u64);
             }
@@ -450,14 +391,17 @@ impl Engine {
         } else {
             // UDP: the next datagram of the batch; over-long ones are
             // dropped and counted.
-            while let Some(message) = entry.batch.get(entry.sent) {
+            while let Some(message) = entry.batch.get(entry.sent).map(|m| split_record(m).1) {
                 if message.len() <= MAX_DATAGRAM {
                     self.wbuf.extend_from_slice(message);
                     break;
                 }
                 entry.sent += 1;
-                self.metrics
-                    .relay_dropped(&self.counters, DropReason::RelaySendError, 1);
+                self.queue.metrics.relay_dropped(
+                    &self.queue.counters,
+                    DropReason::RelaySendError,
+                    1,
+                );
             }
             if self.wbuf.is_empty() {
                 self.finish_udp_batch();
@@ -473,34 +417,12 @@ impl Engine {
             self.push_inflight(batch, None);
             return true;
         }
-        if self.spool.unread() == 0 {
-            self.spool_lag_since = None;
-            return false;
-        }
-        let mut batch = self.shared.take_batch();
-        let read = self
-            .spool
-            .read_into(&mut batch, SPOOL_READ_MESSAGES, SPOOL_READ_BYTES);
-        self.metrics
-            .relay_dropped(&self.counters, DropReason::RelaySpoolError, read.lost);
-        match read.last_seq {
-            Some(last) if !batch.is_empty() => {
-                self.spool_lag_since = None;
+        match self.queue.read_spool(SPOOL_READ_MESSAGES, SPOOL_READ_BYTES) {
+            Some((batch, last)) => {
                 self.push_inflight(batch, Some(last));
                 true
             }
-            _ => {
-                self.recycle(batch);
-                let now = Instant::now();
-                let since = *self.spool_lag_since.get_or_insert(now);
-                if now.duration_since(since) >= SPOOL_LAG_LIMIT {
-                    let lost = self.spool.resync();
-                    self.metrics
-                        .relay_dropped(&self.counters, DropReason::RelaySpoolError, lost);
-                    self.spool_lag_since = None;
-                }
-                false
-            }
+            None => false,
         }
     }
 
@@ -528,8 +450,8 @@ impl Engine {
                     %address,
                     "relay connected"
                 );
-                self.counters.connects.inc();
-                self.counters.set_state(RelayConnectionState::Up);
+                self.queue.counters.connects.inc();
+                self.queue.counters.set_state(RelayConnectionState::Up);
                 self.link = Link::Up(Box::new(conn));
                 self.progress_at = Instant::now();
                 if self.config.transport == RelayTransport::Udp {
@@ -547,7 +469,7 @@ impl Engine {
         let delay = self.backoff.next_delay();
         if was_up
             || error.fault != Fault::Downstream
-            || self.counters.connect_errors.get().is_multiple_of(60)
+            || self.queue.counters.connect_errors.get().is_multiple_of(60)
         {
             tracing::warn!(
                 sink = %self.config.name,
@@ -557,8 +479,7 @@ impl Engine {
                 "relay connection failed"
             );
         }
-        self.counters.connect_errors.inc();
-        self.counters.set_state(RelayConnectionState::Down);
+        self.queue.link_down();
         self.link = Link::Down {
             retry_at: Instant::now() + delay,
         };
@@ -658,8 +579,8 @@ impl Engine {
             return;
         };
         entry.sent += 1;
-        self.counters.messages_sent.inc();
-        self.counters.bytes_sent.inc_by(n as u64);
+        self.queue.counters.messages_sent.inc();
+        self.queue.counters.bytes_sent.inc_by(n as u64);
         if entry.sent >= entry.batch.len() {
             self.finish_udp_batch();
         }
@@ -673,7 +594,7 @@ impl Engine {
         if let Some(entry) = self.inflight.pop_front() {
             self.leave_window(&entry);
             if let Some(last) = entry.spool_last {
-                self.spool.ack(last);
+                self.queue.spool.ack(last);
             }
             self.recycle(entry.batch);
         }
@@ -717,13 +638,13 @@ impl Engine {
             }
             self.leave_window(&entry);
             if let Some(last) = entry.spool_last {
-                self.spool.ack(last);
+                self.queue.spool.ack(last);
             }
             self.retain(entry, now);
         }
         if n_messages > 0 {
-            self.counters.messages_sent.inc_by(n_messages);
-            self.counters.bytes_sent.inc_by(n_bytes);
+            self.queue.counters.messages_sent.inc_by(n_messages);
+            self.queue.counters.bytes_sent.inc_by(n_bytes);
             self.progress_at = Instant::now();
             self.backoff.reset();
         }
@@ -766,7 +687,9 @@ impl Engine {
     fn maybe_connect(&mut self, now: Instant) {
         if let Link::Down { retry_at } = self.link {
             if now >= retry_at {
-                self.counters.set_state(RelayConnectionState::Connecting);
+                self.queue
+                    .counters
+                    .set_state(RelayConnectionState::Connecting);
                 self.link = Link::Connecting(Box::pin(self.dialer.clone().connect()));
             }
         }
@@ -789,37 +712,26 @@ impl Engine {
             }
         }
         self.maybe_connect(now);
-        let lost = self.spool.maintain(now.into_std());
-        self.metrics
-            .relay_dropped(&self.counters, DropReason::RelaySpoolError, lost);
+        self.queue.maintain(now);
         self.update_gauges();
     }
 
     fn update_gauges(&self) {
-        self.counters
-            .queue_depth
-            .set((self.memory_messages + self.inflight_messages) as i64);
-        self.counters
-            .queue_disk_messages
-            .set(self.spool.unacked() as i64);
-        self.counters
-            .queue_disk_bytes
-            .set(self.spool.disk_bytes() as i64);
+        self.queue
+            .set_gauges(self.memory_messages + self.inflight_messages);
     }
 
-    fn recycle(&self, mut batch: RelayBatch) {
-        if batch.capacity_bytes() <= RECYCLE_MAX_BYTES {
-            batch.clear();
-            self.shared.recycle(batch);
-        }
+    fn recycle(&self, batch: RelayBatch) {
+        self.queue.recycle(batch);
     }
 
     /// Writes what memory holds to the spool; closes the spool, or hands it
     /// over with the still open intake channel.
     fn persist(mut self, mode: StopMode) -> Result<Option<HandedOver>, RelayError> {
         if mode == StopMode::Close {
-            self.intake.close();
-            self.absorb_intake_closed();
+            while let Some(batch) = self.queue.next_after_close() {
+                self.accept(batch);
+            }
         }
         // When handing over, batches still in the channel stay there for
         // the next engine: they are newer than everything written below.
@@ -842,35 +754,11 @@ impl Engine {
             n_persisted += batch.len() as u64;
             self.append_counted(&batch);
         }
-        self.memory_messages = 0;
-        self.inflight_messages = 0;
-        self.update_gauges();
-        self.counters.set_state(RelayConnectionState::Down);
         let what = match mode {
             StopMode::Close => "relay stopped; its queue is in the spool",
             StopMode::HandOver => "relay stopped for new settings; its queue goes to the new one",
         };
-        tracing::info!(
-            sink = %self.config.name,
-            persisted = n_persisted,
-            spooled = self.spool.unacked(),
-            cursor = self.spool.acked(),
-            "{what}"
-        );
-        match mode {
-            StopMode::Close => self.spool.close().map(|()| None),
-            StopMode::HandOver => Ok(Some(HandedOver {
-                intake: self.intake,
-                spool: self.spool,
-            })),
-        }
-    }
-
-    /// After `close`, takes the batches still buffered in the channel.
-    fn absorb_intake_closed(&mut self) {
-        while let Ok(batch) = self.intake.try_recv() {
-            self.accept(batch);
-        }
+        self.queue.finish(mode, n_persisted, what)
     }
 }
 
@@ -885,9 +773,10 @@ async fn poll_link(link: &mut Link, out: &[u8], flush: bool, scratch: &mut [u8])
     .await
 }
 
-/// Frames the messages of `batch` as a stream writer would.
+/// Frames the messages of `batch` as a stream writer would (the value of
+/// a keyed record, without its key).
 pub(crate) fn frame_batch(framing: Framing, batch: &RelayBatch, out: &mut Vec<u8>) {
     for message in batch.iter() {
-        encode_frame(framing, message, out);
+        encode_frame(framing, split_record(message).1, out);
     }
 }

@@ -1,6 +1,9 @@
 //! Relay sinks: forwarding what the workers route to `udp|tcp|tls address
-//! HOST[:PORT]` targets, without ever making a worker wait and without
-//! losing what was accepted.
+//! HOST[:PORT]` targets, and records to `kafka address HOST:PORT[,...]
+//! topic NAME` (`kafka.rs`: librdkafka, write-through spool, cursor moved
+//! over acknowledged records only), without ever making a worker wait and
+//! without losing what was accepted. Both engines hold their intake, spool
+//! and counters the same way (`queue.rs`).
 //!
 //! The path of a relayed message (docs/relay.md, "How a message travels"):
 //!
@@ -40,6 +43,8 @@ mod config;
 mod conn;
 mod engine;
 mod error;
+mod kafka;
+mod queue;
 mod relay;
 mod relays;
 mod spool;
@@ -48,8 +53,9 @@ mod tls;
 
 pub use batch::RelayBatch;
 pub use config::{
-    spool_dir, Overflow, RelayConfig, RelayTransport, TlsClientFiles, DEFAULT_QUEUE_DISK,
-    DEFAULT_QUEUE_MEMORY, DEFAULT_SEND_TIMEOUT, MIN_QUEUE_DISK,
+    spool_dir, valid_topic, Compression, KafkaSettings, Overflow, RelayConfig, RelayTransport,
+    TlsClientFiles, DEFAULT_KAFKA_COMPRESSION, DEFAULT_KAFKA_LINGER, DEFAULT_QUEUE_DISK,
+    DEFAULT_QUEUE_MEMORY, DEFAULT_SEND_TIMEOUT, MAX_KAFKA_LINGER, MIN_QUEUE_DISK,
 };
 pub use error::{ConnError, Fault, RelayError};
 pub use relay::Relay;
@@ -67,6 +73,8 @@ const INTAKE_BATCHES: usize = 4096;
 const INTAKE_MESSAGES: usize = 262_144;
 /// Empty batches kept for the workers to reuse.
 const RECYCLE_BATCHES: usize = 256;
+/// Recycled batches keep at most this much capacity.
+const RECYCLE_MAX_BYTES: usize = 1024 * 1024;
 
 /// What the workers' handles and the relay thread share.
 pub(crate) struct Shared {
@@ -88,6 +96,15 @@ impl Shared {
     pub(crate) fn recycle(&self, batch: RelayBatch) {
         // A full pool means enough spares exist; this one is freed.
         let _ = self.recycle_tx.try_send(batch);
+    }
+
+    /// Empties `batch` and keeps it for the workers, unless it grew past
+    /// `RECYCLE_MAX_BYTES` (then it is freed).
+    pub(crate) fn recycle_bounded(&self, mut batch: RelayBatch) {
+        if batch.capacity_bytes() <= RECYCLE_MAX_BYTES {
+            batch.clear();
+            self.recycle(batch);
+        }
     }
 }
 

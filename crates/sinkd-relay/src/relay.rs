@@ -19,6 +19,7 @@ use crate::config::{RelayConfig, RelayTransport};
 use crate::conn::{Dialer, TlsSetup};
 use crate::engine::{Engine, HandedOver, StopMode};
 use crate::error::RelayError;
+use crate::kafka::KafkaEngine;
 use crate::spool::Spool;
 use crate::{tls, RelayHandle};
 use arc_swap::ArcSwap;
@@ -116,9 +117,24 @@ impl Parked {
                 if resume {
                     queue.spool.resume(&config);
                 }
-                let engine =
-                    Engine::new(config, metrics, shared, queue.intake, dialer, queue.spool);
-                runtime.block_on(engine.run(stop_rx))
+                match config.kafka.clone() {
+                    Some(kafka) => {
+                        let engine = KafkaEngine::new(
+                            config,
+                            *kafka,
+                            metrics,
+                            shared,
+                            queue.intake,
+                            queue.spool,
+                        );
+                        runtime.block_on(engine.run(stop_rx))
+                    }
+                    None => {
+                        let engine =
+                            Engine::new(config, metrics, shared, queue.intake, dialer, queue.spool);
+                        runtime.block_on(engine.run(stop_rx))
+                    }
+                }
             }
         };
         let sink = config.name.clone();

@@ -32,7 +32,7 @@ mod worker;
 mod zone;
 
 pub use devices::{Activity, DeviceSet, MAX_LAST_SEEN_DEVICES, MAX_TRACKED_DEVICES, SEVERITIES};
-pub use routes::{RouteError, Routes, SinkConfig, Target};
+pub use routes::{RouteError, Routes, SinkConfig, SinkFormat, Target};
 pub use worker::{SharedRoutes, Worker};
 pub use zone::LocalZone;
 

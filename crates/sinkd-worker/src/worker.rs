@@ -8,7 +8,7 @@
 //! grown, except the first time a worker meets a device.
 
 use crate::devices::{DeviceSet, LocalDevices};
-use crate::routes::{Output, Routes};
+use crate::routes::{Output, Routes, SinkFormat};
 use crate::zone::ZoneCache;
 use arc_swap::ArcSwap;
 use jiff::tz::TimeZone;
@@ -86,6 +86,22 @@ impl SecondCache {
         }
         self.unix_seconds * 1_000_000 + i64::from(time.nanos / 1000)
     }
+}
+
+/// A Kafka sink's JSON record value: the object `sinkd show --json` prints
+/// for the message, with the receive time as its timestamp when the device
+/// sent none (a stored line always has one).
+fn write_kafka_json(
+    message: &Message<'_>,
+    device: &str,
+    received: &ReceiveTime,
+    buf: &mut Vec<u8>,
+) {
+    let message = Message {
+        timestamp: message.timestamp.or(Some(received.local)),
+        ..*message
+    };
+    sinkd_read::write_json(device, &message, buf);
 }
 
 impl Worker {
@@ -168,29 +184,39 @@ impl Worker {
                 }
                 routed = true;
                 match &sink.output {
-                    Output::File(template) => {
+                    Output::File(template, format) => {
                         self.stream_path.clear();
                         template.expand_into(&fields, &mut self.stream_path);
                         let mut line_len = 0;
                         out.push_received_with(
                             &self.stream_path,
-                            stored_time_micros(&message, sink.format, &received, &mut self.seconds),
+                            stored_time_micros(&message, *format, &received, &mut self.seconds),
                             raw.received_unix_micros,
                             |buf| {
                                 let start = buf.len();
-                                write_escaped(&message, sink.format, &received.local, buf);
+                                write_escaped(&message, *format, &received.local, buf);
                                 line_len = buf.len() - start;
                             },
                         );
                         tally.messages += 1;
                         tally.bytes += line_len as u64 + 1;
                     }
-                    Output::Relay(handle) => {
+                    Output::Relay(handle, format) => {
                         // The sink's format as it goes on the wire: not the
                         // escaped store form.
                         let batch = relay_batch.get_or_insert_with(|| handle.batch());
                         let len = batch.push_with(|buf| {
-                            write_message(&message, sink.format, &received.local, buf)
+                            write_message(&message, *format, &received.local, buf)
+                        });
+                        tally.bytes += len as u64;
+                    }
+                    Output::Kafka(handle, format) => {
+                        let batch = relay_batch.get_or_insert_with(|| handle.batch());
+                        let len = batch.push_keyed_with(device.as_bytes(), |buf| match format {
+                            SinkFormat::Line(format) => {
+                                write_message(&message, *format, &received.local, buf)
+                            }
+                            SinkFormat::Json => write_kafka_json(&message, device, &received, buf),
                         });
                         tally.bytes += len as u64;
                     }
@@ -218,7 +244,7 @@ impl Worker {
             .zip(&self.tallies)
             .zip(self.relay_batches.iter_mut())
         {
-            if let (Output::Relay(handle), Some(batch)) = (&sink.output, relay_batch.take()) {
+            if let (Some(handle), Some(batch)) = (sink.output.relay(), relay_batch.take()) {
                 let offered = batch.len();
                 let accepted = handle.offer(batch);
                 if accepted > 0 {
@@ -243,7 +269,7 @@ impl Worker {
         match self.store.submit(out) {
             Ok(()) => {
                 for (sink, tally) in routes.sinks.iter().zip(&self.tallies) {
-                    if tally.messages > 0 && matches!(sink.output, Output::File(_)) {
+                    if tally.messages > 0 && matches!(sink.output, Output::File(..)) {
                         sink.counters.messages.inc_by(tally.messages);
                         sink.counters.bytes.inc_by(tally.bytes);
                     }

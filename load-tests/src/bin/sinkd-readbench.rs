@@ -26,10 +26,11 @@
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use memchr::memmem;
+use sinkd_load::bench::{exit_code, free_port, median, terminate};
 use sinkd_store::{list_streams, StreamReader};
 use std::fs;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitCode, Stdio};
 use std::sync::mpsc;
@@ -76,14 +77,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sinkd-readbench: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("sinkd-readbench", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
@@ -211,10 +205,6 @@ fn write_config(dir: &Path, data: &Path, port: u16, flush_ms: u64) -> anyhow::Re
     Ok(path)
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// A running sinkd, stopped with SIGTERM.
 struct Server {
     child: Child,
@@ -241,17 +231,7 @@ impl Server {
     }
 
     fn stop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
 }
 
@@ -453,16 +433,6 @@ fn first_byte(command: &[String]) -> anyhow::Result<f64> {
         bail!("{} printed nothing", command.join(" "));
     }
     Ok(elapsed)
-}
-
-/// Sorts `values` and returns the median.
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
 }
 
 /// The store's reader over the whole stream, counting lines with the

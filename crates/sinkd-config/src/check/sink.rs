@@ -2,18 +2,23 @@
 //! the device's syntax, the priority expression compiled against the
 //! templates, the output format, the name, and — for a relay target — the
 //! relay keys read into `sinkd-relay`'s [`RelayConfig`], starting from its
-//! defaults ([`RelayConfig::new`]). Keys that the target's kind cannot use
-//! are errors with their line.
+//! defaults ([`RelayConfig::new`], [`RelayConfig::kafka`] for `kafka
+//! address HOST:PORT[,HOST:PORT...] topic NAME`, whose `compression` and
+//! `linger` keys fill its [`KafkaSettings`]). Keys that the target's kind
+//! cannot use are errors with their line.
 
 use super::{keyword, split_host_port, Checker};
 use crate::model::ConfigError;
 use crate::raw::RawSink;
 use sinkd_proto::format::OutputFormat;
 use sinkd_proto::framing::Framing;
-use sinkd_relay::{Overflow, RelayConfig, RelayTransport, TlsClientFiles, MIN_QUEUE_DISK};
+use sinkd_relay::{
+    Compression, KafkaSettings, Overflow, RelayConfig, RelayTransport, TlsClientFiles,
+    MAX_KAFKA_LINGER, MIN_QUEUE_DISK,
+};
 use sinkd_route::{PriorityTable, Templates};
 use sinkd_store::PathTemplate;
-use sinkd_worker::{SinkConfig, Target};
+use sinkd_worker::{SinkConfig, SinkFormat, Target};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
@@ -49,8 +54,27 @@ pub(crate) fn parse_target(text: &str, name: &str, data_dir: &Path) -> Result<Ta
                 name, transport, &host, port, data_dir,
             )))
         }
+        ["kafka", "address", brokers, "topic", topic] => {
+            let brokers = brokers
+                .split(',')
+                .map(|broker| split_host_port(broker, RelayTransport::Kafka.default_port()))
+                .collect::<Result<Vec<_>, _>>()?;
+            if !sinkd_relay::valid_topic(topic) {
+                return Err(format!(
+                    "kafka topic {topic:?}: use 1 to 249 letters, digits, '.', '_' or '-'"
+                ));
+            }
+            Ok(Target::Relay(RelayConfig::kafka(
+                name,
+                KafkaSettings::new(brokers, topic),
+                data_dir,
+            )))
+        }
+        ["kafka", ..] => Err(format!(
+            "kafka target {text:?}: expected `kafka address HOST:PORT[,HOST:PORT...] topic NAME`"
+        )),
         _ => Err(format!(
-            "unknown target {text:?}: expected `file PATH`, `udp address HOST[:PORT]`, `tcp address HOST[:PORT]` or `tls address HOST[:PORT]`"
+            "unknown target {text:?}: expected `file PATH`, `udp address HOST[:PORT]`, `tcp address HOST[:PORT]`, `tls address HOST[:PORT]` or `kafka address HOST:PORT[,HOST:PORT...] topic NAME`"
         )),
     }
 }
@@ -86,12 +110,20 @@ pub(super) fn check_sink(
             (text.get_ref().clone(), table)
         }
     };
+    let is_kafka = matches!(&target, Target::Relay(relay) if relay.kafka.is_some());
     let format = match &raw.format {
-        None => OutputFormat::Rfc3164,
-        Some(text) => text
-            .get_ref()
-            .parse::<OutputFormat>()
-            .map_err(|error| checker.invalid(text.span(), error.to_string()))?,
+        None => SinkFormat::Line(OutputFormat::Rfc3164),
+        Some(text) if text.get_ref() == "json" => {
+            if !is_kafka {
+                return Err(checker.invalid(text.span(), "format json applies to kafka sinks only"));
+            }
+            SinkFormat::Json
+        }
+        Some(text) => SinkFormat::Line(
+            text.get_ref()
+                .parse::<OutputFormat>()
+                .map_err(|error| checker.invalid(text.span(), error.to_string()))?,
+        ),
     };
     let name = match &raw.name {
         Some(name) => {
@@ -119,6 +151,7 @@ pub(super) fn check_sink(
         Target::Relay(relay) => check_relay(checker, sink, relay)?,
         Target::File(_) => check_file(checker, sink)?,
     }
+    check_kafka(checker, sink, &mut target)?;
     Ok(SinkConfig {
         name,
         target,
@@ -169,12 +202,21 @@ fn check_relay(
     let present = relay_keys(raw);
     let span_of = |value: Option<std::ops::Range<usize>>| value.unwrap_or_else(|| sink.span());
     let transport = relay.transport;
-    if transport == RelayTransport::Udp {
-        if let Some(span) = &present[0].1 {
-            return Err(checker.invalid(
-                span.clone(),
-                "framing applies to tcp and tls relays; udp sends one message per datagram",
-            ));
+    if let Some(span) = &present[0].1 {
+        match transport {
+            RelayTransport::Udp => {
+                return Err(checker.invalid(
+                    span.clone(),
+                    "framing applies to tcp and tls relays; udp sends one message per datagram",
+                ))
+            }
+            RelayTransport::Kafka => {
+                return Err(checker.invalid(
+                    span.clone(),
+                    "framing applies to tcp and tls relays; kafka sends one record per message",
+                ))
+            }
+            RelayTransport::Tcp | RelayTransport::Tls => {}
         }
     }
     if transport != RelayTransport::Tls {
@@ -261,6 +303,53 @@ fn check_relay(
             return Err(checker.invalid(timeout.span(), "send_timeout must be at least 100ms"));
         }
         relay.send_timeout = timeout.get_ref().0;
+    }
+    Ok(())
+}
+
+/// Reads the Kafka keys (`compression`, `linger`) of a Kafka sink into its
+/// settings; on any other sink they are errors.
+fn check_kafka(
+    checker: &Checker<'_>,
+    sink: &Spanned<RawSink>,
+    target: &mut Target,
+) -> Result<(), ConfigError> {
+    let raw = sink.get_ref();
+    let Some(kafka) = (match target {
+        Target::Relay(relay) => relay.kafka.as_mut(),
+        Target::File(_) => None,
+    }) else {
+        let present = [
+            ("compression", raw.compression.as_ref().map(Spanned::span)),
+            ("linger", raw.linger.as_ref().map(Spanned::span)),
+        ];
+        return match present
+            .into_iter()
+            .find_map(|(key, span)| Some((key, span?)))
+        {
+            Some((key, span)) => {
+                Err(checker.invalid(span, format!("{key} applies to kafka sinks only")))
+            }
+            None => Ok(()),
+        };
+    };
+    if let Some(text) = &raw.compression {
+        kafka.compression = keyword(
+            checker,
+            "compression",
+            text,
+            &[
+                ("lz4", Compression::Lz4),
+                ("snappy", Compression::Snappy),
+                ("none", Compression::None),
+            ],
+        )?;
+    }
+    if let Some(linger) = &raw.linger {
+        if linger.get_ref().0 > MAX_KAFKA_LINGER {
+            return Err(checker.invalid(linger.span(), "linger must be at most 10s"));
+        }
+        kafka.linger = linger.get_ref().0;
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ fn file_sink(name: &str, path: &str, priority: &str, format: OutputFormat) -> Si
         target_text: format!("file {path}"),
         priority_text: priority.to_owned(),
         table: sinkd_route::compile(priority, &Templates::with_defaults()).unwrap(),
-        format,
+        format: SinkFormat::Line(format),
     }
 }
 

@@ -17,6 +17,7 @@ mod harness;
 mod holds;
 mod hostile;
 mod ingest;
+mod kafka;
 mod lifecycle;
 mod netns;
 mod privilege;
