@@ -35,7 +35,8 @@ fn matrices_cover_the_transports_and_the_scaling_runs() {
             (10_000, false),
             (100, true),
             (1000, true),
-            (10_000, true)
+            (10_000, true),
+            (100_000, true)
         ]
     );
     assert!(transports.iter().all(|s| !s.warm));

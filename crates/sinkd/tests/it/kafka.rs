@@ -40,17 +40,28 @@ fn tansu_bin() -> PathBuf {
     })
 }
 
-/// A tansu broker on 127.0.0.1, its sqlite database in a directory of its
-/// own, so that what it acknowledged survives [`Broker::stop`] and
-/// [`Broker::start_again`].
-struct Broker {
+/// A tansu broker on 127.0.0.1 (or on every address, advertising one that
+/// network namespaces reach: `scaleout.rs`), its sqlite database in a
+/// directory of its own, so that what it acknowledged survives
+/// [`Broker::stop`] and [`Broker::start_again`].
+pub(crate) struct Broker {
     dir: tempfile::TempDir,
     port: u16,
+    /// The address clients are told to use.
+    host: String,
+    /// The address it listens on.
+    listen: String,
     child: Option<Child>,
 }
 
 impl Broker {
-    fn start() -> Broker {
+    pub(crate) fn start() -> Broker {
+        Broker::start_at("127.0.0.1", "127.0.0.1")
+    }
+
+    /// A broker listening on `listen` (an address or `0.0.0.0`) that tells
+    /// clients to connect to `host`.
+    pub(crate) fn start_at(listen: &str, host: &str) -> Broker {
         let dir = tempfile::tempdir().expect("broker directory");
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -59,22 +70,25 @@ impl Broker {
         let mut broker = Broker {
             dir,
             port,
+            host: host.to_owned(),
+            listen: listen.to_owned(),
             child: None,
         };
         broker.start_again();
         broker
     }
 
-    /// `127.0.0.1:PORT`.
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+    /// `HOST:PORT`, as clients reach it.
+    pub(crate) fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
     }
 
     /// Starts the broker (again) on the same port and database, and waits
     /// until it accepts connections.
     fn start_again(&mut self) {
         assert!(self.child.is_none(), "the broker is running");
-        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let url = format!("tcp://{}:{}", self.listen, self.port);
+        let advertised = format!("tcp://{}", self.address());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -83,7 +97,7 @@ impl Broker {
         let child = Command::new(tansu_bin())
             .current_dir(self.dir.path())
             .args(["broker", "--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
+            .args(["--advertised-listener-url", &advertised])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -93,7 +107,7 @@ impl Broker {
             .expect("start tansu");
         self.child = Some(child);
         let deadline = Instant::now() + PATIENCE;
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while TcpStream::connect(self.address()).is_err() {
             if let Some(status) = self
                 .child
                 .as_mut()
@@ -133,7 +147,7 @@ impl Broker {
     }
 
     /// Creates `topic` with [`PARTITIONS`] partitions (`tansu topic create`).
-    fn create_topic(&self, topic: &str) {
+    pub(crate) fn create_topic(&self, topic: &str) {
         let output = Command::new(tansu_bin())
             .args(["topic", "create", topic])
             .args(["--broker", &format!("tcp://{}", self.address())])
@@ -150,7 +164,7 @@ impl Broker {
 
     /// Every record of `topic` from the beginning, partition by partition
     /// (key, value), read up to each partition's high watermark.
-    fn records(&self, topic: &str) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+    pub(crate) fn records(&self, topic: &str) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.address())
             .set("group.id", "sinkd-tests")

@@ -1,18 +1,22 @@
 //! Many nodes behind a balancer, as `docs/scale-out.md` describes them: two
 //! sinkd nodes, each in its own network namespace with its own address,
 //! behind a real L4 balancer (nginx's stream module: UDP hashed by source
-//! address, TCP per connection), each storing its own files. 1,000 devices
-//! send over UDP and TCP from their own loopback addresses; one node is
-//! killed (SIGKILL) in the middle of the run. The test reports what each
-//! node stored, what was lost and where, and checks what the design
-//! promises: a device's UDP messages all land on one node, the devices
-//! hashed to the surviving node lose nothing, and every TCP device carries
-//! on through the surviving node after the kill.
+//! address, TCP per connection), each storing its own files and relaying
+//! to one Kafka topic (a tansu broker on the host's end of the first
+//! namespace's link, which the second reaches through its route). 1,000
+//! devices send over UDP and TCP from their own loopback addresses; one
+//! node is killed (SIGKILL) in the middle of the run. The test reports what
+//! each node stored, what reached Kafka, what was lost and where, and
+//! checks what the design promises: a device's UDP messages all land on
+//! one node, the devices hashed to the surviving node lose nothing, every
+//! TCP device carries on through the surviving node after the kill, and
+//! everything the surviving node stored reaches the topic.
 //!
 //! Root only (namespaces, veth pairs); nginx with its stream module
 //! (Debian: `nginx`, `libnginx-mod-stream`) is installed by `.ci/run`.
 
 use crate::harness::*;
+use crate::kafka::Broker;
 use crate::netns::Namespace;
 use crate::support::sinkd_bin;
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +36,7 @@ const ROUND_EVERY: Duration = Duration::from_millis(100);
 /// The round before which node 1 is killed.
 const KILL_AT: u32 = 20;
 const NGINX_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+const TOPIC: &str = "scaleout";
 
 /// One sinkd node in its namespace.
 struct Node {
@@ -42,8 +47,9 @@ struct Node {
 }
 
 impl Node {
-    fn start(sandbox: &Sandbox, name: &str, net: u8) -> Node {
-        let namespace = Namespace::new(name, net);
+    /// Starts sinkd in `namespace` with a file sink and a Kafka sink to
+    /// `broker`'s topic [`TOPIC`].
+    fn start(sandbox: &Sandbox, name: &str, namespace: Namespace, broker: &str) -> Node {
         let data_dir = sandbox.root().join(name).join("data");
         let config = sandbox.write(
             &format!("{name}.toml"),
@@ -53,6 +59,8 @@ impl Node {
                  [[listen]]\ntransport = \"tcp\"\naddress = \"0.0.0.0:{NODE_PORT}\"\n\
                  max_connections_per_source = 4096\n\n\
                  [[sink]]\nname = \"messages\"\ntarget = \"file {{device}}/messages\"\n\
+                 priority = \"*.*\"\nformat = \"bsd\"\n\n\
+                 [[sink]]\nname = \"kafka\"\ntarget = \"kafka address {broker} topic {TOPIC}\"\n\
                  priority = \"*.*\"\nformat = \"bsd\"\n",
                 data_dir.display()
             ),
@@ -282,8 +290,11 @@ fn two_nodes_behind_a_balancer_survive_losing_one() {
         return;
     }
     let sandbox = Sandbox::new();
-    let node1 = Node::start(&sandbox, "node1", 232);
-    let node2 = Node::start(&sandbox, "node2", 233);
+    let (ns1, ns2) = (Namespace::new("node1", 232), Namespace::new("node2", 233));
+    let broker = Broker::start_at(&ns1.host_ip, &ns1.host_ip);
+    broker.create_topic(TOPIC);
+    let node1 = Node::start(&sandbox, "node1", ns1, &broker.address());
+    let node2 = Node::start(&sandbox, "node2", ns2, &broker.address());
     let balancer = Balancer::start(&sandbox, &[&node1, &node2]);
     let data_dirs = [node1.data_dir.clone(), node2.data_dir.clone()];
 
@@ -360,6 +371,34 @@ fn two_nodes_behind_a_balancer_survive_losing_one() {
         .collect();
     drop(tcp);
     let found = stored(&[&data_dirs[0], &data_dirs[1]]);
+    let on_node2 = stored(&[&data_dirs[1]]);
+    // The surviving node's Kafka sink has delivered everything it holds.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = node2.scrape();
+        let queued = scrape_count(&text, "sinkd_relay_queue_depth{sink=\"kafka\"}")
+            + scrape_count(&text, "sinkd_relay_queue_disk_messages{sink=\"kafka\"}");
+        if queued == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 2's Kafka sink still holds {queued}:\n{}",
+            text
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (in_kafka, kafka_records) = from_kafka(&broker);
+    let kafka_rounds: usize = in_kafka.values().map(BTreeSet::len).sum();
+    let mut node2_missing_in_kafka = 0;
+    for (device, (rounds, _)) in &on_node2 {
+        let delivered = in_kafka.get(device);
+        node2_missing_in_kafka += rounds
+            .iter()
+            .filter(|round| !delivered.is_some_and(|delivered| delivered.contains(round)))
+            .count();
+    }
+    let stored_rounds: usize = found.values().map(|(rounds, _)| rounds.len()).sum();
 
     // What each device lost, by transport, and where its UDP went.
     let mut report = String::new();
@@ -408,6 +447,11 @@ fn two_nodes_behind_a_balancer_survive_losing_one() {
         UDP_DEVICES * ROUNDS,
         TCP_DEVICES * ROUNDS,
     ));
+    report.push_str(&format!(
+        "Kafka topic: {kafka_records} records, {kafka_rounds} distinct (device, round) of the {stored_rounds} the two nodes stored \
+         ({} duplicates); stored by node 2 but not in Kafka: {node2_missing_in_kafka}\n",
+        kafka_records - kafka_rounds
+    ));
     report.push_str(&format!("node 2: {}\n", survivor_counts.join(", ")));
     eprintln!("{report}");
     if std::env::var_os("SINKD_SCALEOUT_KEEP").is_some() {
@@ -431,8 +475,31 @@ fn two_nodes_behind_a_balancer_survive_losing_one() {
         "{report}"
     );
     assert_eq!(tcp_after_kill_on_node2, TCP_DEVICES, "{report}");
+    assert_eq!(node2_missing_in_kafka, 0, "{report}");
     drop(balancer);
     drop(node1);
+}
+
+/// Rounds per device in the Kafka topic (key = the device's hostname),
+/// and the number of records.
+fn from_kafka(broker: &Broker) -> (BTreeMap<u32, BTreeSet<u32>>, usize) {
+    let records = broker.records(TOPIC);
+    let mut rounds: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+    for (key, value) in &records {
+        let device = key
+            .as_deref()
+            .and_then(|key| std::str::from_utf8(key).ok())
+            .and_then(|key| key.strip_prefix("dev-"))
+            .and_then(|number| number.parse::<u32>().ok());
+        let round = std::str::from_utf8(value)
+            .ok()
+            .and_then(|line| line.rsplit("round=").next())
+            .and_then(|round| round.trim().parse::<u32>().ok());
+        if let (Some(device), Some(round)) = (device, round) {
+            rounds.entry(device).or_default().insert(round);
+        }
+    }
+    (rounds, records.len())
 }
 
 /// A counter's value in a scrape (0 when absent).
