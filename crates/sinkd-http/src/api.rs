@@ -272,8 +272,12 @@ async fn devices(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
 }
 
 async fn device_stats(site: &Arc<Site>) -> Result<Response<ResponseBody>, ApiError> {
+    // Until the first listing is kept, a request lists the whole store:
+    // it takes a listing slot like the other listings.
+    let permit = take_slot(&site.listings, "listings")?;
     let site = Arc::clone(site);
     let json = blocking(move || {
+        let _permit = permit;
         let listing = site
             .listing_cache
             .get(&site.reading.data_dir)

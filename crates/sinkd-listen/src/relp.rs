@@ -276,7 +276,6 @@ impl RelpSession {
         let mut used = 0;
         let mut n_messages = 0u64;
         let mut current: Option<RawBatch> = None;
-        let data_capacity = buf.len();
         let end = loop {
             let (frame, len) = match relp::decode(&buf[used..], self.max_frame) {
                 Ok(Some(decoded)) => decoded,
@@ -302,11 +301,18 @@ impl RelpSession {
             }
             self.next_txnr = relp::next_txnr(self.next_txnr);
             if frame.command == Command::Syslog && self.opened {
+                // A batch is sized for what is left of the read (this frame
+                // on), not the whole buffer: reads that alternate messages
+                // and other commands make many batches, and together they
+                // never reserve more than the buffer holds.
+                let data_capacity = buf.len() - (used - len);
                 let batch = current.get_or_insert_with(|| {
                     let mut batch = RawBatch::with_capacity(
                         self.transport,
                         now_unix_micros(),
-                        data_capacity,
+                        data_capacity
+                            .min(frame.data.len() * 16)
+                            .max(frame.data.len()),
                         16,
                     );
                     let (ack, wait) = Ack::new();
@@ -335,7 +341,10 @@ impl RelpSession {
             }
             let mut answer = Vec::new();
             match frame.command {
-                Command::Open if self.opened => relp::encode_ok(&mut answer, frame.txnr),
+                Command::Open if self.opened => {
+                    tracing::warn!(peer = %self.pacer.peer, "closing a RELP session: open after open");
+                    break Some(End::Broken(ConnectionEvent::ProtocolError));
+                }
                 Command::Open => match relp::read_offers(frame.data) {
                     Ok(offers) => {
                         relp::encode_open_reply(&mut answer, frame.txnr, &offers, SOFTWARE);

@@ -17,10 +17,14 @@
 //! change nothing here. A paused writer (disk full) keeps its completions
 //! until its writes go through; if it gives up at shutdown, they fail.
 //!
-//! Failure is judged conservatively: when any line was dropped by this
-//! writer since the last settling (a write error, a stream whose path is
-//! invalid), every completion settled now fails, so the sender sends again
-//! rather than lose a line; the worst case is a duplicate.
+//! Failure is judged per stream: while an acknowledged batch is being
+//! appended or waits to be settled, every stream that drops a line (a
+//! write error, a stream whose path is invalid, no memory) is noted, and a
+//! completion fails when one of its batch's streams was; the sender then
+//! sends again rather than lose a line (the worst case is a duplicate),
+//! while completions of healthy streams on the same writer are not
+//! affected. Past [`MAX_LOST_NOTED`] noted streams between two settlings,
+//! every pending completion fails.
 
 use super::Writer;
 use crate::batch::{AppendBatch, Completion};
@@ -31,15 +35,24 @@ use std::sync::Arc;
 /// batches wait in its queue.
 const MAX_PENDING: usize = 64;
 
+/// Streams with lost lines noted between two settlings before every
+/// pending completion is failed instead.
+const MAX_LOST_NOTED: usize = 4096;
+
 /// The completions of batches appended but not yet settled.
 #[derive(Default)]
 pub(super) struct Acks {
-    pending: Vec<Arc<dyn Completion>>,
-    /// The streams those batches appended to (with repeats).
+    /// Each completion with the range of `streams` its batch touched.
+    pending: Vec<(Arc<dyn Completion>, std::ops::Range<usize>)>,
+    /// The streams those batches appended to.
     streams: Vec<u32>,
-    /// [`Writer::lines_lost`] when the pending completions were last
-    /// settled.
-    lost_mark: u64,
+    /// Streams that dropped a line since the last settling (while
+    /// `collecting` or completions were pending).
+    lost: Vec<u32>,
+    /// More than [`MAX_LOST_NOTED`] were.
+    lost_overflow: bool,
+    /// The batch being appended carries a completion.
+    pub(super) collecting: bool,
 }
 
 impl Acks {
@@ -60,9 +73,11 @@ impl Writer {
     /// Takes the completion of a batch whose lines were all appended
     /// (`ids`: their streams), to be settled with the next group.
     pub(super) fn hold_ack(&mut self, batch: &mut AppendBatch, ids: &[u32]) {
+        self.acks.collecting = false;
         let Some(completion) = batch.take_completion() else {
             return;
         };
+        let start = self.acks.streams.len();
         let mut previous = None;
         for &id in ids {
             if previous != Some(id) && (id as usize) < self.streams.len() {
@@ -70,53 +85,71 @@ impl Writer {
             }
             previous = Some(id);
         }
-        self.acks.pending.push(completion);
+        let end = self.acks.streams.len();
+        self.acks.pending.push((completion, start..end));
+    }
+
+    /// Stream `id` dropped a line: noted while an acknowledged batch is
+    /// appended or waits, so that its completion fails.
+    pub(super) fn note_lost(&mut self, id: u32) {
+        let acks = &mut self.acks;
+        if !acks.collecting && acks.pending.is_empty() {
+            return;
+        }
+        if acks.lost.last() == Some(&id) {
+            return;
+        }
+        if acks.lost.len() >= MAX_LOST_NOTED {
+            acks.lost_overflow = true;
+            return;
+        }
+        acks.lost.push(id);
     }
 
     /// Writes the buffers of every stream the pending completions' batches
-    /// touched, then drops the completions (failing them first if a line
-    /// was lost since the last settling). While the writer is paused
-    /// nothing is settled.
+    /// touched, then drops the completions (failing those one of whose
+    /// streams lost a line). While the writer is paused nothing is
+    /// settled.
     pub(super) fn settle_acks(&mut self) {
         if self.acks.pending.is_empty() || self.paused.is_some() {
             return;
         }
-        let mut streams = std::mem::take(&mut self.acks.streams);
-        streams.sort_unstable();
-        streams.dedup();
-        for &id in &streams {
+        let mut touched = self.acks.streams.clone();
+        touched.sort_unstable();
+        touched.dedup();
+        for &id in &touched {
             self.flush_stream(id);
             if self.paused.is_some() {
                 // Out of space part-way: what was not written stays
                 // buffered, and so do the completions.
-                self.acks.streams = streams;
                 return;
             }
         }
-        streams.clear();
-        self.acks.streams = streams;
-        let lost = self.lines_lost();
-        let failed = lost > self.acks.lost_mark;
-        self.acks.lost_mark = lost;
-        for completion in self.acks.pending.drain(..) {
-            if failed {
+        let acks = &mut self.acks;
+        acks.lost.sort_unstable();
+        acks.lost.dedup();
+        for (completion, range) in acks.pending.drain(..) {
+            let lost = acks.lost_overflow
+                || acks.streams[range]
+                    .iter()
+                    .any(|id| acks.lost.binary_search(id).is_ok());
+            if lost {
                 completion.fail();
             }
         }
+        acks.streams.clear();
+        acks.lost.clear();
+        acks.lost_overflow = false;
     }
 
     /// The store stopped while it could not write: every completion held
     /// fails.
     pub(super) fn fail_acks(&mut self) {
-        for completion in self.acks.pending.drain(..) {
+        for (completion, _) in self.acks.pending.drain(..) {
             completion.fail();
         }
         self.acks.streams.clear();
-        self.acks.lost_mark = self.lines_lost();
-    }
-
-    /// Lines this writer has dropped since it started.
-    fn lines_lost(&self) -> u64 {
-        self.lost_published + self.local.lines_dropped + self.local.lines_dropped_disk_full
+        self.acks.lost.clear();
+        self.acks.lost_overflow = false;
     }
 }

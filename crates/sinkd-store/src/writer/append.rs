@@ -48,6 +48,10 @@ impl Writer {
                 return false;
             }
             self.local.lines_dropped += 1;
+            self.note_lost(id);
+            // A refused line keeps the stream from looking idle (its
+            // buffer is empty, so this is only the idle check's clock).
+            self.streams[id as usize].buf_since = now;
             return true;
         }
         let max_bytes = self.shared.config.segment_max_bytes;
@@ -69,12 +73,14 @@ impl Writer {
                 return false;
             }
             self.local.lines_dropped += 1;
+            self.note_lost(id);
             return true;
         }
         let interval = self.shared.config.index_interval_bytes.max(1);
         let stream = &mut self.streams[id as usize];
         let Some(active) = stream.active.as_mut() else {
             self.local.lines_dropped += 1;
+            self.note_lost(id);
             return true;
         };
         let len_before = stream.buf.len();
@@ -86,6 +92,7 @@ impl Writer {
             // No memory for the line: it is dropped, the buffer unchanged.
             stream.buf.truncate(&mut self.pool, len_before);
             self.local.lines_dropped += 1;
+            self.note_lost(id);
             let dir = self.stream_dir(id);
             self.warn("buffer", &dir, &error.to_string());
             return true;

@@ -122,9 +122,10 @@ impl Writer {
         {
             return Idle::RecordEnd;
         }
-        if stream.in_unsynced && !never_syncs {
+        if stream.in_unsynced && !(never_syncs && crate::sys::HAS_SYNCFS) {
             // The next sync (within the interval, or after the next batch)
-            // clears it.
+            // clears it; under `never`, only a `syncfs` can cover a
+            // forgotten stream.
             return Idle::Keep;
         }
         Idle::Forget

@@ -100,6 +100,7 @@ impl Writer {
     pub(super) fn append_entries(&mut self, mut batch: AppendBatch, ids: Vec<u32>, start: usize) {
         let now = Instant::now();
         let wall = now_micros();
+        self.acks.collecting = batch.completion().is_some();
         for (index, entry) in batch.entries().iter().enumerate().skip(start) {
             if let Some(stream) = ids
                 .get(index + PREFETCH_STATE_AHEAD)

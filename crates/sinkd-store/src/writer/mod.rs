@@ -288,8 +288,6 @@ pub(crate) struct Writer {
     forgot_unsynced: bool,
     /// Completions of appended batches not yet settled.
     acks: ack::Acks,
-    /// Lines dropped and already added to the shared counters.
-    lost_published: u64,
 }
 
 fn now_micros() -> i64 {
@@ -341,7 +339,6 @@ impl Writer {
             last_idle_check: now,
             forgot_unsynced: false,
             acks: ack::Acks::default(),
-            lost_published: 0,
         }
     }
 
@@ -428,6 +425,7 @@ impl Writer {
     fn fail_stream(&mut self, id: u32, now: Instant, op: &'static str, path: &Path, error: &str) {
         self.local.write_errors += 1;
         self.local.lines_dropped += self.reset_stream(id, now + RETRY_AFTER);
+        self.note_lost(id);
         self.warn(op, path, error);
     }
 
@@ -644,7 +642,6 @@ impl Writer {
 
     fn publish(&mut self) {
         let local = std::mem::take(&mut self.local);
-        self.lost_published += local.lines_dropped + local.lines_dropped_disk_full;
         let shared = &self.shared.stats;
         stats::add(&shared.lines_written, local.lines_written);
         stats::add(&shared.bytes_written, local.bytes_written);

@@ -105,3 +105,29 @@ fn batches_without_a_completion_keep_the_flush_interval() {
         expected("p", 1..4, 0)
     );
 }
+
+#[test]
+fn a_line_lost_elsewhere_does_not_fail_a_healthy_batch() {
+    // One writer: an unacknowledged batch with a refused line, then an
+    // acknowledged batch whose own streams are healthy, then one that
+    // touches the refused stream.
+    let (_dir, store) = temp_store_with(|config| config.writer_threads = 1);
+    let writer = store.writer();
+    let mut other = AppendBatch::new();
+    other.push("../escape/messages", 0, b"refused, not acknowledged");
+    writer.submit(other).unwrap();
+    let (healthy, healthy_done) = probe();
+    let mut batch = AppendBatch::new();
+    batch.push("fine/messages", 0, b"kept");
+    batch.set_completion(healthy);
+    writer.submit(batch).unwrap();
+    assert_eq!(healthy_done.recv_timeout(PATIENCE), Ok(true));
+    let (touched, touched_done) = probe();
+    let mut batch = AppendBatch::new();
+    batch.push("fine/messages", 0, b"kept too");
+    batch.push("../escape/messages", 0, b"refused again");
+    batch.set_completion(touched);
+    writer.submit(batch).unwrap();
+    assert_eq!(touched_done.recv_timeout(PATIENCE), Ok(false));
+    store.shutdown().unwrap();
+}

@@ -295,7 +295,7 @@ fn bad_input_closes_only_its_own_session() {
     let server = Server::start(&sandbox, |_| body(relp_port));
     let mut good = Session::open(relp_port);
     good.log("<13>Mar  8 09:15:32 good app: first");
-    let cases: [(&str, &[u8], &str); 5] = [
+    let cases: [(&str, &[u8], &str); 6] = [
         ("garbage", b"GET / HTTP/1.1\r\n\r\n", "frame_error"),
         (
             "a huge DATALEN",
@@ -313,11 +313,17 @@ fn bad_input_closes_only_its_own_session() {
             "protocol_error",
         ),
         (
+            "open after open",
+            b"1 open 14 relp_version=0\n2 open 14 relp_version=0\n",
+            "protocol_error",
+        ),
+        (
             "a txnr that is not the previous + 1",
             b"1 open 14 relp_version=0\n3 syslog 13 <13>bad: skip\n",
             "protocol_error",
         ),
     ];
+    let cases_len = cases.len();
     let mut expected: HashMap<&str, u64> = HashMap::new();
     for (i, (what, bytes, reason)) in cases.into_iter().enumerate() {
         let mut bad = Session::connect(relp_port);
@@ -344,7 +350,8 @@ fn bad_input_closes_only_its_own_session() {
     assert!(data.is_empty());
     assert!(good.read_frame().is_none(), "closed after the answer");
     let lines = read_stream(&server.data_dir, "good/messages");
-    assert_eq!(lines.len(), 6, "{lines:?}");
+    // The first message and one after each bad case.
+    assert_eq!(lines.len(), 1 + cases_len, "{lines:?}");
     assert!(!read_stream_exists(&server.data_dir, "bad"));
     let stopped = server.stop();
     stopped.assert_clean_exit();
