@@ -138,7 +138,12 @@ fn fleet() -> Vec<String> {
 
 /// A sinkd holding [`fleet`]'s messages.
 fn fleet_server(sandbox: &Sandbox) -> Server {
-    let server = Server::start(sandbox, config);
+    fleet_server_with(sandbox, "")
+}
+
+/// [`fleet_server`] with `extra` after the test configuration.
+fn fleet_server_with(sandbox: &Sandbox, extra: &str) -> Server {
+    let server = Server::start(sandbox, |ports| format!("{}{extra}", config(ports)));
     let lines = fleet();
     // One TCP connection keeps them in order (UDP datagrams spread over
     // the workers).
@@ -174,6 +179,24 @@ fn the_console_works_in_a_browser_and_asks_nothing_of_other_hosts() {
         "{report}"
     );
     eprintln!("console: {report}");
+}
+
+#[test]
+fn with_a_token_the_console_asks_for_it_and_then_works() {
+    let sandbox = Sandbox::new();
+    let token = sandbox.write("console-token", "5ecret-console-70ken\n");
+    let server = fleet_server_with(
+        &sandbox,
+        &format!("\n[http]\ntoken_file = \"{}\"\n", token.display()),
+    );
+    let report = browser(&["token", &url(&server), "5ecret-console-70ken"]);
+    assert_eq!(report["token"], "ok", "{report}");
+    assert_eq!(
+        report["origins"],
+        serde_json::json!([url(&server)]),
+        "{report}"
+    );
+    server.stop().assert_clean_exit();
 }
 
 #[test]
