@@ -368,24 +368,15 @@ impl FrameReader {
         loop {
             // `decode` leaves at most `max_buffered()` bytes, below the
             // limit, so there is always room to read.
-            let room = buffer_limit.saturating_sub(buf.len());
-            let mut want = read_size.min(room);
-            if !held.resize(charged(buf.len() + want)) {
-                if buf.len() < FREE_BUFFER {
-                    // No budget to read in big bites: read within what
-                    // every connection may hold.
-                    want = FREE_BUFFER - buf.len();
-                } else if let Some(event) = self
-                    .pacer
-                    .take_budget(&mut held, charged(buf.len() + want), shutdown, slot)
-                    .await
-                {
-                    return event;
-                }
-            }
-            buf.reserve(want);
-            // `reserve` may round up: what is allocated is what is held.
-            held.force(charged(buf.capacity()));
+            let want = read_size.min(buffer_limit.saturating_sub(buf.len()));
+            let want = match self
+                .pacer
+                .make_room(&mut buf, &mut held, want, shutdown, slot)
+                .await
+            {
+                Ok(want) => want,
+                Err(event) => return event,
+            };
             let outcome = {
                 let mut limited = (&mut buf).limit(want);
                 match drain_deadline {
@@ -518,6 +509,35 @@ impl FrameReader {
 }
 
 impl Pacer {
+    /// Makes room in `buf` for a read of `want` bytes, charged to the
+    /// budget of all connections: without budget, a buffer under
+    /// [`FREE_BUFFER`] reads within what every connection may hold, a
+    /// larger one waits for budget ([`Pacer::take_budget`]). Returns how
+    /// much to read, or why the connection ends.
+    pub(crate) async fn make_room(
+        &self,
+        buf: &mut BytesMut,
+        held: &mut Held,
+        mut want: usize,
+        shutdown: &mut watch::Receiver<bool>,
+        slot: &Slot,
+    ) -> Result<usize, ConnectionEvent> {
+        if !held.resize(charged(buf.len() + want)) {
+            if buf.len() < FREE_BUFFER {
+                want = FREE_BUFFER - buf.len();
+            } else if let Some(event) = self
+                .take_budget(held, charged(buf.len() + want), shutdown, slot)
+                .await
+            {
+                return Err(event);
+            }
+        }
+        buf.reserve(want);
+        // `reserve` may round up: what is allocated is what is held.
+        held.force(charged(buf.capacity()));
+        Ok(want)
+    }
+
     /// Takes `bytes` from the budget of all connections for an incomplete
     /// frame longer than [`FREE_BUFFER`], waiting (unread) while it is
     /// spent; after [`BUDGET_PATIENCE`] the connection is closed instead.

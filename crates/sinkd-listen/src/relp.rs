@@ -29,8 +29,7 @@
 use crate::batch::{now_unix_micros, Ack, AckWait, BatchSender, RawBatch};
 use crate::budget::Held;
 use crate::connection::{
-    charged, read_idle, wait_for_signal, Pacer, DRAIN_LIMIT, DRAIN_QUIET, FREE_BUFFER,
-    INITIAL_READ, READ_HEADROOM,
+    read_idle, wait_for_signal, Pacer, DRAIN_LIMIT, DRAIN_QUIET, INITIAL_READ, READ_HEADROOM,
 };
 use crate::slots::Slot;
 use bytes::{Buf, BufMut, BytesMut};
@@ -146,20 +145,15 @@ impl RelpSession {
                 self.unanswered < MAX_UNANSWERED && self.out.len() - self.written < MAX_OUT;
             let mut want = 0;
             if reading {
-                want = read_size.min(buffer_limit.saturating_sub(buf.len()));
-                if !held.resize(charged(buf.len() + want)) {
-                    if buf.len() < FREE_BUFFER {
-                        want = FREE_BUFFER - buf.len();
-                    } else if let Some(event) = self
-                        .pacer
-                        .take_budget(&mut held, charged(buf.len() + want), shutdown, slot)
-                        .await
-                    {
-                        return self.finish(&mut reader, &mut writer, event).await;
-                    }
-                }
-                buf.reserve(want);
-                held.force(charged(buf.capacity()));
+                let wanted = read_size.min(buffer_limit.saturating_sub(buf.len()));
+                want = match self
+                    .pacer
+                    .make_room(&mut buf, &mut held, wanted, shutdown, slot)
+                    .await
+                {
+                    Ok(want) => want,
+                    Err(event) => return self.finish(&mut reader, &mut writer, event).await,
+                };
             }
             let writing = self.written < self.out.len();
             let step = {
