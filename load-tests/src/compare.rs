@@ -203,6 +203,8 @@ pub struct CompareOptions {
     pub settle_limit: Duration,
     pub seed: u64,
     pub keep: bool,
+    /// sinkd's `workers` (`0`: sinkd's default).
+    pub sinkd_workers: usize,
 }
 
 /// What one server did in one scenario.
@@ -472,6 +474,7 @@ pub fn run_scenario(
         out: dir.join("out"),
         dir: dir.clone(),
         certs: certs.cloned(),
+        sinkd_workers: options.sinkd_workers,
     };
     let mut server = start_server(options, &setup)?;
     let mut lines_before = 0;

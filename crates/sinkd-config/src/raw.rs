@@ -100,5 +100,6 @@ pub(crate) struct RawStorage {
     pub(crate) max_buffered: Option<ByteSize>,
     pub(crate) compression_level: Option<Spanned<i32>>,
     pub(crate) writer_threads: Option<Spanned<usize>>,
+    pub(crate) compress_threads: Option<Spanned<usize>>,
     pub(crate) min_free: Option<SizeOrPercent>,
 }

@@ -348,6 +348,17 @@ fn stream_idle_timeout_defaults_to_five_minutes_and_zero_keeps_streams() {
 }
 
 #[test]
+fn compress_threads_default_to_one_per_writer_and_are_bounded() {
+    let default = Config::from_toml("").unwrap();
+    assert_eq!(default.storage.compress_threads, 0);
+    assert_eq!(default.storage.resolved(8).compress_threads, 4);
+    let config = Config::from_toml("[storage]\ncompress_threads = 3\n").unwrap();
+    assert_eq!(config.storage.resolved(8).compress_threads, 3);
+    let error = Config::from_toml("[storage]\ncompress_threads = 1000\n").unwrap_err();
+    assert!(error.to_string().contains("at most 256"), "{error}");
+}
+
+#[test]
 fn relay_keys_have_defaults() {
     let config =
         Config::from_toml("[[sink]]\ntarget = \"tcp address central.example.net\"\n").unwrap();

@@ -1,15 +1,18 @@
-//! The compressor thread: zstd for closed segments, deletion of segments
+//! The compressor threads: zstd for closed segments, deletion of segments
 //! beyond `segment_max_count`, and clean-up after a crash.
 //!
 //! Writer threads never compress or delete: they send a [`CompressJob`]
-//! here and go on writing. Because this one thread does every compression,
-//! deletion and temp-file removal, those operations never race with each
-//! other. A compression writes `.N.log.zst.tmp`, fsyncs it, renames it to
+//! to their compressor and go on writing. Each writer has one compressor,
+//! so a stream's jobs are done one at a time in the order they were sent;
+//! the start-up walk (compressor 0's) can meet a stream another compressor
+//! is working on, so every job holds its stream directory's entry in
+//! [`DirLocks`] while it runs, and compressions, deletions and temp-file
+//! removals of one directory never race with each other. A compression writes `.N.log.zst.tmp`, fsyncs it, renames it to
 //! `N.log.zst`, fsyncs the directory and only then removes `N.log`; a crash
 //! at any point leaves either a complete `.log` or a complete `.log.zst`
 //! (or both, which the next run resolves by keeping the `.log.zst`).
 //!
-//! At start it walks `data_dir` once: it removes leftover temp files and
+//! At start compressor 0 walks `data_dir` once: it removes leftover temp files and
 //! (re)compresses closed segments still in `.log` form, so a device that
 //! never speaks again still has its old segments compressed.
 
@@ -20,11 +23,12 @@ use crate::stats::{self, StoreStats};
 use crate::sys;
 use crate::warnings::WarnLimit;
 use crossbeam_channel::{Receiver, Sender};
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// Tells a writer its job is finished.
 fn count_done(done: Option<JobsDone>) {
@@ -44,7 +48,52 @@ const MAX_WALK_DEPTH: usize = 32;
 /// for the active one).
 pub(crate) type JobsDone = Arc<AtomicU64>;
 
-/// Work for the compressor thread.
+/// The stream directories a compressor is working on right now, shared by
+/// every compressor of a store. A job waits while another thread holds its
+/// directory; each thread holds at most one, so waiting cannot deadlock.
+#[derive(Default)]
+pub(crate) struct DirLocks {
+    busy: Mutex<HashSet<PathBuf>>,
+    freed: Condvar,
+}
+
+impl DirLocks {
+    /// Holds `dir` until the guard is dropped, waiting while another
+    /// compressor holds it.
+    pub(crate) fn hold(&self, dir: &Path) -> DirGuard<'_> {
+        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        while busy.contains(dir) {
+            busy = self
+                .freed
+                .wait(busy)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        busy.insert(dir.to_path_buf());
+        DirGuard {
+            locks: self,
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+/// A directory held in [`DirLocks`].
+pub(crate) struct DirGuard<'a> {
+    locks: &'a DirLocks,
+    dir: PathBuf,
+}
+
+impl Drop for DirGuard<'_> {
+    fn drop(&mut self) {
+        self.locks
+            .busy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.dir);
+        self.locks.freed.notify_all();
+    }
+}
+
+/// Work for a compressor thread.
 pub(crate) enum CompressJob {
     /// Compress the closed segment `first_seq` of `dir` (or, if its
     /// `.log.zst` is already complete, just remove its `.log`).
@@ -66,7 +115,7 @@ pub(crate) enum CompressJob {
     Shutdown,
 }
 
-/// The compressor thread's state.
+/// One compressor thread's state.
 pub(crate) struct Compressor {
     /// Every file is opened through it, following no link.
     beneath: Arc<Beneath>,
@@ -74,6 +123,10 @@ pub(crate) struct Compressor {
     pub(crate) level: i32,
     pub(crate) jobs: Receiver<CompressJob>,
     pub(crate) stats: Arc<StoreStats>,
+    /// The directories any compressor of this store is working on.
+    dir_locks: Arc<DirLocks>,
+    /// Whether this one does the start-up walk.
+    walks: bool,
     warnings: WarnLimit,
 }
 
@@ -84,6 +137,8 @@ impl Compressor {
         level: i32,
         jobs: Receiver<CompressJob>,
         stats: Arc<StoreStats>,
+        dir_locks: Arc<DirLocks>,
+        walks: bool,
     ) -> Compressor {
         Compressor {
             beneath,
@@ -91,14 +146,18 @@ impl Compressor {
             level,
             jobs,
             stats,
+            dir_locks,
+            walks,
             warnings: WarnLimit::default(),
         }
     }
 
     /// The thread body.
     pub(crate) fn run(mut self) {
-        let data_dir = self.data_dir.clone();
-        self.walk(&data_dir, 0);
+        if self.walks {
+            let data_dir = self.data_dir.clone();
+            self.walk(&data_dir, 0);
+        }
         let mut shutting_down = false;
         loop {
             let job = if shutting_down {
@@ -119,6 +178,8 @@ impl Compressor {
                     done,
                 } => {
                     if !shutting_down {
+                        let locks = Arc::clone(&self.dir_locks);
+                        let _held = locks.hold(&dir);
                         self.compress(&dir, first_seq);
                     }
                     count_done(done);
@@ -128,6 +189,8 @@ impl Compressor {
                     first_seq,
                     done,
                 } => {
+                    let locks = Arc::clone(&self.dir_locks);
+                    let _held = locks.hold(&dir);
                     self.delete(&dir, first_seq);
                     count_done(done);
                 }
@@ -166,6 +229,8 @@ impl Compressor {
     /// Removes compression temp files and compresses closed `.log`s of one
     /// stream directory.
     fn tidy_stream_dir(&mut self, dir: &Path) {
+        let locks = Arc::clone(&self.dir_locks);
+        let _held = locks.hold(dir);
         let Ok(segments) = segment::scan_dir(dir) else {
             return;
         };
@@ -284,4 +349,35 @@ fn compress_segment(
         .remove_if_exists(&log_path)
         .map_err(|error| (log_path.clone(), error))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DirLocks;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn a_held_directory_waits_for_its_holder_and_others_do_not() {
+        let locks = Arc::new(DirLocks::default());
+        let held = locks.hold(Path::new("/data/sw1"));
+        // Another directory is not held up.
+        drop(locks.hold(Path::new("/data/sw2")));
+        let entered = Arc::new(AtomicBool::new(false));
+        let waiter = {
+            let (locks, entered) = (Arc::clone(&locks), Arc::clone(&entered));
+            std::thread::spawn(move || {
+                let _held = locks.hold(Path::new("/data/sw1"));
+                entered.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!entered.load(Ordering::SeqCst), "held twice at once");
+        drop(held);
+        waiter.join().unwrap();
+        assert!(entered.load(Ordering::SeqCst));
+        assert!(locks.busy.lock().unwrap().is_empty());
+    }
 }

@@ -162,6 +162,12 @@ pub struct StoreConfig {
     /// of one stream stay in order. 0 (the default) takes one for every two
     /// workers feeding the store ([`StoreConfig::resolved`]).
     pub writer_threads: usize,
+    /// Compressor threads (zstd for closed segments, deletions beyond
+    /// `segment_max_count`). 0 (the default) takes one per writer thread:
+    /// compressing a segment costs about as much CPU per line as writing
+    /// it, so a store that writes on many cores compresses on as many.
+    /// Writer `i` hands its segments to compressor `i % compress_threads`.
+    pub compress_threads: usize,
     /// Longest time a line waits in a writer's memory before it is written.
     pub flush_interval: Duration,
     /// Told, after each write of a stream's buffer, how long ago the oldest
@@ -230,6 +236,9 @@ impl StoreConfig {
         if config.writer_threads == 0 {
             config.writer_threads = n_workers.div_ceil(2).max(1);
         }
+        if config.compress_threads == 0 {
+            config.compress_threads = config.writer_threads;
+        }
         let limit = crate::sys::open_file_limit();
         if config.max_open_files == 0 {
             config.max_open_files = (limit / 2).clamp(64, 262_144) as usize;
@@ -260,6 +269,7 @@ impl Default for StoreConfig {
             stream_idle_timeout: Some(Duration::from_secs(300)),
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
             writer_threads: 0,
+            compress_threads: 0,
             flush_interval: Duration::from_secs(1),
             quiet_flush: Duration::from_millis(20),
             on_write: None,

@@ -3,7 +3,9 @@
 //!
 //! `Store::open` validates the configuration, locks `data_dir` against a
 //! second sinkd, and starts `writer_threads` writer threads (see
-//! [`crate::writer`]) plus one compressor thread. Every queue is a bounded
+//! [`crate::writer`]) plus `compress_threads` compressor threads (writer
+//! `i` hands its closed segments to compressor `i % compress_threads`, so
+//! a writer's jobs are done in the order it sent them). Every queue is a bounded
 //! crossbeam channel: `submit` blocks when a writer's queue is full (TCP
 //! backpressure reaches the sender), `try_submit` hands the unqueued lines
 //! back (the UDP path counts them as dropped). A writer paused for lack of
@@ -20,7 +22,7 @@
 
 use crate::batch::AppendBatch;
 use crate::beneath::Beneath;
-use crate::compress::{CompressJob, Compressor};
+use crate::compress::{CompressJob, Compressor, DirLocks};
 use crate::config::{FsyncPolicy, StoreConfig};
 use crate::error::{StoreError, SubmitError, TrySubmitError};
 use crate::health::StoreHealth;
@@ -65,8 +67,9 @@ pub struct Store {
     stopping: Arc<AtomicBool>,
     shared: Arc<Shared>,
     writers: Vec<JoinHandle<()>>,
-    compressor: Option<JoinHandle<()>>,
-    compress_tx: Sender<CompressJob>,
+    /// The compressor threads and their queues, index for index.
+    compressors: Vec<JoinHandle<()>>,
+    compress_txs: Vec<Sender<CompressJob>>,
     /// The sync thread (only under `FsyncPolicy::Interval`).
     syncer: Option<JoinHandle<()>>,
     sync_tx: Option<Sender<SyncJob>>,
@@ -113,19 +116,37 @@ impl Store {
         let stats = Arc::new(StoreStats::default());
         let health = Arc::new(StoreHealth::default());
         let stopping = Arc::new(AtomicBool::new(false));
-        let (compress_tx, compress_rx) = bounded(COMPRESS_QUEUE);
         let (recycle_tx, recycle_rx) = bounded(config.writer_threads * config.queue_batches + 16);
-        let compressor = Compressor::new(
-            Arc::clone(&beneath),
-            config.data_dir.clone(),
-            config.compression_level,
-            compress_rx,
-            Arc::clone(&stats),
-        );
-        let compressor = thread::Builder::new()
-            .name("sinkd-store-zstd".into())
-            .spawn(move || compressor.run())
-            .map_err(|error| StoreError::io("spawn thread", &config.data_dir, error))?;
+        let dir_locks = Arc::new(DirLocks::default());
+        let mut compressors = Vec::with_capacity(config.compress_threads);
+        let mut compress_txs = Vec::with_capacity(config.compress_threads);
+        for index in 0..config.compress_threads {
+            let (compress_tx, compress_rx) = bounded(COMPRESS_QUEUE);
+            let compressor = Compressor::new(
+                Arc::clone(&beneath),
+                config.data_dir.clone(),
+                config.compression_level,
+                compress_rx,
+                Arc::clone(&stats),
+                Arc::clone(&dir_locks),
+                // One start-up walk is enough; the directory locks keep it
+                // off the segments the other compressors are working on.
+                index == 0,
+            );
+            let spawned = thread::Builder::new()
+                .name(format!("sinkd-store-zstd{index}"))
+                .spawn(move || compressor.run());
+            match spawned {
+                Ok(handle) => {
+                    compressors.push(handle);
+                    compress_txs.push(compress_tx);
+                }
+                Err(error) => {
+                    stop_compressors(&compress_txs, compressors);
+                    return Err(StoreError::io("spawn thread", &config.data_dir, error));
+                }
+            }
+        }
 
         // Only the `Interval` policy syncs in the background.
         let (sync_tx, syncer) = if matches!(config.fsync, FsyncPolicy::Interval(_)) {
@@ -152,7 +173,7 @@ impl Store {
                     config: config.clone(),
                     beneath: Arc::clone(&beneath),
                     stats: Arc::clone(&stats),
-                    compress_tx: compress_tx.clone(),
+                    compress_tx: compress_txs[index % compress_txs.len()].clone(),
                     recycle_tx: recycle_tx.clone(),
                     sync_tx: sync_tx.clone(),
                     buffer_budget,
@@ -187,8 +208,8 @@ impl Store {
                 recycle_tx,
             }),
             writers,
-            compressor: Some(compressor),
-            compress_tx,
+            compressors,
+            compress_txs,
             syncer,
             sync_tx,
             _lock: lock,
@@ -255,11 +276,14 @@ impl Store {
                 .map_err(|_| StoreError::Closed)?;
             reply_rx.recv().map_err(|_| StoreError::ThreadPanicked)??;
         }
-        let (done_tx, done_rx) = bounded(1);
-        self.compress_tx
-            .send(CompressJob::Barrier(done_tx))
-            .map_err(|_| StoreError::Closed)?;
-        done_rx.recv().map_err(|_| StoreError::ThreadPanicked)
+        for compress_tx in &self.compress_txs {
+            let (done_tx, done_rx) = bounded(1);
+            compress_tx
+                .send(CompressJob::Barrier(done_tx))
+                .map_err(|_| StoreError::Closed)?;
+            done_rx.recv().map_err(|_| StoreError::ThreadPanicked)?;
+        }
+        Ok(())
     }
 
     /// Stops the store: every queued batch is written, every stream's index
@@ -296,14 +320,24 @@ impl Store {
                 result = Err(StoreError::ThreadPanicked);
             }
         }
-        let _ = self.compress_tx.send(CompressJob::Shutdown);
-        if let Some(handle) = self.compressor.take() {
-            if handle.join().is_err() {
-                result = Err(StoreError::ThreadPanicked);
-            }
+        if !stop_compressors(&self.compress_txs, std::mem::take(&mut self.compressors)) {
+            result = Err(StoreError::ThreadPanicked);
         }
         result
     }
+}
+
+/// Tells every compressor to finish and waits for them; false when one of
+/// them panicked.
+fn stop_compressors(senders: &[Sender<CompressJob>], handles: Vec<JoinHandle<()>>) -> bool {
+    for sender in senders {
+        let _ = sender.send(CompressJob::Shutdown);
+    }
+    let mut all_ok = true;
+    for handle in handles {
+        all_ok &= handle.join().is_ok();
+    }
+    all_ok
 }
 
 impl Drop for Store {
@@ -330,10 +364,14 @@ impl std::fmt::Debug for StoreWriter {
 }
 
 fn validate(config: &StoreConfig) -> Result<(), StoreError> {
-    let checks: [(bool, &'static str); 4] = [
+    let checks: [(bool, &'static str); 5] = [
         (
             config.writer_threads > 256,
             "writer_threads must be at most 256",
+        ),
+        (
+            config.compress_threads > 256,
+            "compress_threads must be at most 256",
         ),
         (
             config.segment_max_bytes == 0,

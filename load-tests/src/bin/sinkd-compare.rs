@@ -67,6 +67,10 @@ struct Args {
     /// Do not pin the generator and the server to separate CPUs.
     #[arg(long)]
     no_pin: bool,
+    /// sinkd's `workers` setting (0: one per CPU sinkd may use, its
+    /// default). With `--no-pin`, `1` against `2` shows how sinkd scales.
+    #[arg(long, default_value_t = 0)]
+    sinkd_workers: usize,
     /// Seconds the output must stay unchanged after the load to count as
     /// written.
     #[arg(long, default_value_t = 2.5)]
@@ -191,6 +195,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         settle_limit: Duration::from_secs(120),
         seed: args.seed,
         keep: args.keep,
+        sinkd_workers: args.sinkd_workers,
     };
     for kind in &servers {
         programs.check(*kind)?;

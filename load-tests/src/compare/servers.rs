@@ -242,6 +242,8 @@ pub struct Setup {
     /// Where the per-device output goes (inside `dir`).
     pub out: PathBuf,
     pub certs: Option<CertFiles>,
+    /// sinkd's `workers`; `0` leaves it to sinkd (one per CPU it may use).
+    pub sinkd_workers: usize,
 }
 
 fn quote(path: &Path) -> String {
@@ -253,12 +255,16 @@ fn quote(path: &Path) -> String {
 
 /// sinkd's TOML.
 pub fn sinkd_config(setup: &Setup) -> anyhow::Result<String> {
-    let mut text = format!(
+    let mut text = String::new();
+    if setup.sinkd_workers > 0 {
+        text.push_str(&format!("workers = {}\n", setup.sinkd_workers));
+    }
+    text.push_str(&format!(
         "data_dir = \"{out}\"\nmetrics = \"off\"\n\n[[listen]]\ntransport = \"{transport}\"\naddress = \"127.0.0.1:{port}\"\n",
         out = quote(&setup.out),
         transport = setup.wire.transport().name(),
         port = setup.port,
-    );
+    ));
     if setup.wire == Wire::Tls {
         let certs = setup.certs.as_ref().context("TLS needs certificates")?;
         text.push_str(&format!(

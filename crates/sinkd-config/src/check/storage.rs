@@ -64,6 +64,12 @@ pub(super) fn check_storage(
     if let Some(threads) = &raw.writer_threads {
         config.writer_threads = *threads.get_ref();
     }
+    if let Some(threads) = &raw.compress_threads {
+        if *threads.get_ref() > 256 {
+            return Err(checker.invalid(threads.span(), "compress_threads must be at most 256"));
+        }
+        config.compress_threads = *threads.get_ref();
+    }
     if let Some(min_free) = raw.min_free {
         config.min_free = match min_free {
             SizeOrPercent::Bytes(bytes) => MinFree::bytes(bytes),

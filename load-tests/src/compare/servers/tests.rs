@@ -20,6 +20,7 @@ fn setup(kind: ServerKind, wire: Wire, dir: &std::path::Path) -> Setup {
             cert: PathBuf::from("/certs/server.pem"),
             key: PathBuf::from("/certs/server.key"),
         }),
+        sinkd_workers: 0,
     }
 }
 
@@ -41,6 +42,10 @@ fn sinkd_configs_load_with_sinkd_config() {
             wire == Wire::Tls
         );
     }
+    let mut two = setup(ServerKind::Sinkd, Wire::TcpLf, dir.path());
+    two.sinkd_workers = 2;
+    let config = sinkd_config::Config::from_toml(&sinkd_config(&two).unwrap()).unwrap();
+    assert_eq!(config.workers.threads, 2);
 }
 
 #[test]
