@@ -49,6 +49,11 @@ struct Args {
     /// TCP read a few hundred lines).
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Store writer threads. With more than one, a batch whose lines
+    /// belong to several writers is split by `StoreWriter::submit` (each
+    /// line copied once more), as on a server with many cores.
+    #[arg(long, default_value_t = 1)]
+    writers: usize,
     /// Data directory (default: a temporary directory, removed after).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
@@ -61,6 +66,7 @@ const RECEIVED_MICROS: i64 = 1_772_961_332_000_000;
 fn main() -> Result<()> {
     let args = Args::parse();
     ensure!(args.batch > 0, "--batch must be at least 1");
+    ensure!(args.writers > 0, "--writers must be at least 1");
     let temp = tempfile::tempdir().context("temporary data directory")?;
     let data_dir = args
         .data_dir
@@ -73,7 +79,7 @@ fn main() -> Result<()> {
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let store = Store::open(StoreConfig {
         fsync: FsyncPolicy::Never,
-        writer_threads: 1,
+        writer_threads: args.writers,
         // Room for every batch of the run: the worker never waits for the
         // writer, so no spinning in a full queue enters the count.
         queue_batches: usize::try_from(args.messages.div_ceil(args.batch as u64))

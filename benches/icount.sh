@@ -6,6 +6,7 @@
 #
 #   benches/icount.sh                 # 100,000 messages, 100 and 10,000 devices
 #   MESSAGES=20000 benches/icount.sh
+#   WRITERS=4 DEVICES=1000 benches/icount.sh   # batches split over 4 store writers
 #
 # Prints one table per device count: instructions per message for the copy
 # into the receive batch, the worker (and within it parsing, formatting and
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 MESSAGES="${MESSAGES:-100000}"
 DEVICES="${DEVICES:-100 10000}"
+WRITERS="${WRITERS:-1}"
 
 command -v valgrind >/dev/null || { echo "icount.sh needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 cargo build --release --locked -q -p sinkd-benches --bin sinkd-icount
@@ -36,7 +38,7 @@ per_message() {
 echo "sinkd-icount: $MESSAGES messages per run, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 for devices in $DEVICES; do
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.$devices" \
-        "$bin" --messages "$MESSAGES" --devices "$devices" >/dev/null 2>"$work/valgrind.$devices" \
+        "$bin" --messages "$MESSAGES" --devices "$devices" --writers "$WRITERS" >/dev/null 2>"$work/valgrind.$devices" \
         || { cat "$work/valgrind.$devices" >&2; exit 1; }
     callgrind_annotate --inclusive=yes --threshold=100 "$work/cg.$devices" >"$work/annotated.$devices" 2>/dev/null
     a="$work/annotated.$devices"
@@ -45,18 +47,20 @@ for devices in $DEVICES; do
     parse=$(inclusive "$a" "sinkd_proto::parse")
     format=$(inclusive "$a" "sinkd_proto::format::write_escaped")
     path=$(inclusive "$a" "sinkd_store::path::PathTemplate::expand_into")
+    submit=$(inclusive "$a" "sinkd_store::store::StoreWriter::submit")
     append=$(inclusive "$a" "sinkd_store::writer::Writer>::handle_batch")
     flush=$(inclusive "$a" "sinkd_store::writer::Writer>::flush_dirty_older")
     writer=$((append + flush))
     total=$((push + worker + writer))
     echo
-    echo "$devices devices (instructions per message)"
+    echo "$devices devices, $WRITERS store writer(s) (instructions per message)"
     echo "  copy into the receive batch  $(per_message "$push")"
     echo "  worker                       $(per_message "$worker")"
     echo "    parse                      $(per_message "$parse")"
     echo "    format (write_escaped)     $(per_message "$format")"
     echo "    stream path                $(per_message "$path")"
-    echo "    route, key, batch, rest    $(per_message $((worker - parse - format - path)))"
+    echo "    submit to the writers      $(per_message "$submit")"
+    echo "    route, key, batch, rest    $(per_message $((worker - parse - format - path - submit)))"
     echo "  store writer                 $(per_message "$writer")"
     echo "    append (and full buffers)  $(per_message "$append")"
     echo "    write by age, at the end   $(per_message "$flush")"
