@@ -30,10 +30,11 @@
 //! worker queue is full the thread waits for it, so bursts queue up in the
 //! socket's receive buffer instead of being dropped by sinkd; but while the
 //! store is paused for lack of space the queues stay full, and a batch that
-//! finds its queue full is dropped and counted as `disk_full`. The kernel's
-//! drops come from SO_RXQ_OVFL: the kernel attaches its running per-socket
-//! drop count to each datagram, and the thread adds what it grew by to
-//! `sinkd_udp_kernel_drops_total`.
+//! finds its queue full is dropped and counted as `disk_full`. The kernel
+//! keeps a running count of the datagrams it dropped on each socket; the
+//! thread reads it (`SO_MEMINFO`) after every call that returned datagrams,
+//! on every idle receive timeout and before it ends, and adds what it grew
+//! by to `sinkd_udp_kernel_drops_total`.
 //!
 //! Every socket has a 100 ms receive timeout so its thread notices
 //! [`UdpListener::shutdown`] promptly even when no datagram arrives. A
@@ -47,7 +48,7 @@ use crate::batch::{now_unix_micros, RawBatch, WorkerQueues};
 use crate::config::UdpConfig;
 use crate::error::ListenError;
 use crate::ratelimit::RateLimiter;
-use recvmmsg::{enable_kernel_drop_counter, set_int_option, Receiver};
+use recvmmsg::{kernel_drops, set_int_option, Receiver};
 use sinkd_metrics::{DropReason, Metrics, Transport};
 use sinkd_proto::trim_trailer;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -324,8 +325,9 @@ fn bind_socket(
     socket
         .set_read_timeout(Some(RECV_TIMEOUT))
         .map_err(|source| socket_error("set SO_RCVTIMEO", source))?;
-    enable_kernel_drop_counter(socket.as_raw_fd())
-        .map_err(|source| socket_error("set SO_RXQ_OVFL", source))?;
+    // The drop count is read with SO_MEMINFO; fail here, not silently
+    // later, on a kernel without it.
+    kernel_drops(socket.as_raw_fd()).map_err(|source| socket_error("read SO_MEMINFO", source))?;
     set_recv_buffer(&socket, config.recv_buffer, first);
     socket
         .bind(&bind_addr.into())
@@ -393,8 +395,7 @@ fn receive_loop(context: &ThreadContext) {
     let queue_full = metrics.dropped(DropReason::QueueFull).clone();
     let rate_limited = metrics.dropped(DropReason::RateLimited).clone();
     let disk_full = metrics.dropped(DropReason::DiskFull).clone();
-    let kernel_drops = metrics.udp_kernel_drops.clone();
-    let mut last_kernel_drops: u32 = 0;
+    let mut drops = KernelDrops { fd, counted: 0 };
     let mut n_truncated: u64 = 0;
     let mut last_error_log: Option<Instant> = None;
     let mut last_truncation_log: Option<Instant> = None;
@@ -427,6 +428,8 @@ fn receive_loop(context: &ThreadContext) {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
+                // Idle: drops followed by silence are counted now.
+                drops.poll(metrics);
                 if stopped_at.is_some() {
                     break;
                 }
@@ -451,12 +454,8 @@ fn receive_loop(context: &ThreadContext) {
         let mut n_not_allowed = 0u64;
         let mut n_empty = 0u64;
         let mut n_rate_limited = 0u64;
-        let mut latest_kernel_drops = None;
         for idx in 0..n_datagrams {
             let datagram = receiver.datagram(idx);
-            if datagram.kernel_drops.is_some() {
-                latest_kernel_drops = datagram.kernel_drops;
-            }
             // A datagram's source is always an IPv4 or IPv6 address; were it
             // ever missing, the unspecified address stands in, which only an
             // empty allow list admits.
@@ -498,14 +497,7 @@ fn receive_loop(context: &ThreadContext) {
         if let Some(limiter) = &context.limiter {
             limiter.report(metrics, &context.name);
         }
-        if let Some(total) = latest_kernel_drops {
-            // The kernel's count is cumulative per socket and wraps at 2^32.
-            let grown = total.wrapping_sub(last_kernel_drops);
-            last_kernel_drops = total;
-            if grown > 0 {
-                kernel_drops.inc_by(u64::from(grown));
-            }
-        }
+        drops.poll(metrics);
         if n_truncated > 0 && due(&mut last_truncation_log) {
             tracing::warn!(
                 truncated = n_truncated,
@@ -527,7 +519,7 @@ fn receive_loop(context: &ThreadContext) {
             // thread waits, datagrams collect in the socket's receive buffer
             // (`recv_buffer`, 32 MiB by default), which absorbs the burst;
             // only if that fills too does the kernel drop, and those drops
-            // are counted through SO_RXQ_OVFL.
+            // are counted from its per-socket count.
             Err(TrySendError::Full(batch)) => match wait_for_room(queue, batch, &context.queues) {
                 Waited::Queued => {}
                 Waited::StorePaused(n) => disk_full.inc_by(n),
@@ -535,6 +527,30 @@ fn receive_loop(context: &ThreadContext) {
             },
             Err(TrySendError::Closed(batch)) => {
                 queue_full.inc_by(batch.len() as u64);
+            }
+        }
+    }
+    drops.poll(metrics);
+}
+
+/// The kernel's drop count of one socket, and the part of it already added
+/// to `sinkd_udp_kernel_drops_total`.
+struct KernelDrops {
+    fd: std::os::fd::RawFd,
+    counted: u32,
+}
+
+impl KernelDrops {
+    /// Reads the count and adds what it grew by since the last read. One
+    /// `getsockopt`, once per batch: the kernel then adds nothing to each
+    /// datagram. A failed read is tried again at the next poll.
+    fn poll(&mut self, metrics: &Metrics) {
+        if let Ok(Some(total)) = kernel_drops(self.fd) {
+            // Cumulative per socket, wrapping at 2^32.
+            let grown = total.wrapping_sub(self.counted);
+            self.counted = total;
+            if grown > 0 {
+                metrics.udp_kernel_drops.inc_by(u64::from(grown));
             }
         }
     }
