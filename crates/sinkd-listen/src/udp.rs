@@ -11,7 +11,8 @@
 //! datagrams, their peer addresses and their control messages, filled by a
 //! single `recvmmsg` call (`MSG_WAITFORONE`: wait for one datagram, then take
 //! whatever else is already queued). What one call returned becomes one
-//! [`RawBatch`] for the thread's worker queue. A call that empties the
+//! [`RawBatch`] for the thread's worker queue (several when its frames pass
+//! [`MAX_BATCH_BYTES`], which only long datagrams do). A call that empties the
 //! socket is followed by a 1 ms pause ([`COALESCE`]), so that under load
 //! datagrams are taken a full batch at a time rather than a few per wake-up.
 //!
@@ -77,6 +78,12 @@ const RECV_TIMEOUT: Duration = Duration::from_millis(100);
 /// more between calls (a millisecond at that rate is ~300 datagrams, 0.4 MB
 /// of a 32 MiB buffer), and a message waits at most this long longer.
 const COALESCE: Duration = Duration::from_millis(1);
+/// Most frame bytes in one batch handed to a worker: what the default of
+/// 64 datagrams of 64 KiB could hold. A call that read more (a larger
+/// `batch_size` of long datagrams) hands its frames over in several
+/// batches, so the worker queues (32 batches each) hold at most 128 MiB
+/// whatever the batch size; typical datagrams never reach the bound.
+const MAX_BATCH_BYTES: usize = 64 * 64 * 1024;
 /// Least time between two log lines about the same recurring condition.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -392,9 +399,7 @@ fn receive_loop(context: &ThreadContext) {
     let received = metrics.received(Transport::Udp).clone();
     let not_allowed = metrics.dropped(DropReason::NotAllowed).clone();
     let frame_invalid = metrics.dropped(DropReason::FrameInvalid).clone();
-    let queue_full = metrics.dropped(DropReason::QueueFull).clone();
     let rate_limited = metrics.dropped(DropReason::RateLimited).clone();
-    let disk_full = metrics.dropped(DropReason::DiskFull).clone();
     let mut drops = KernelDrops { fd, counted: 0 };
     let mut n_truncated: u64 = 0;
     let mut last_error_log: Option<Instant> = None;
@@ -449,8 +454,12 @@ fn receive_loop(context: &ThreadContext) {
         let total_bytes: usize = (0..n_datagrams)
             .map(|idx| receiver.datagram(idx).payload.len())
             .sum();
-        let mut batch =
-            RawBatch::with_capacity(Transport::Udp, received_at, total_bytes, n_datagrams);
+        let mut batch = RawBatch::with_capacity(
+            Transport::Udp,
+            received_at,
+            total_bytes.min(MAX_BATCH_BYTES),
+            n_datagrams,
+        );
         let mut n_not_allowed = 0u64;
         let mut n_empty = 0u64;
         let mut n_rate_limited = 0u64;
@@ -480,7 +489,21 @@ fn receive_loop(context: &ThreadContext) {
             if datagram.truncated {
                 n_truncated += 1;
             }
-            // The batch holds at most 1024 × 64 KiB, far below 4 GiB.
+            if batch.data.len() + payload.len() > MAX_BATCH_BYTES && !batch.is_empty() {
+                // Long datagrams: the call's frames go over in several
+                // batches, so a queued batch stays within the bound.
+                let rest: usize = (idx..n_datagrams)
+                    .map(|idx| receiver.datagram(idx).payload.len())
+                    .sum();
+                let next = RawBatch::with_capacity(
+                    Transport::Udp,
+                    received_at,
+                    rest.min(MAX_BATCH_BYTES),
+                    n_datagrams - idx,
+                );
+                hand_over(context, std::mem::replace(&mut batch, next));
+            }
+            // The batch holds at most 4 MiB and a datagram, far below 4 GiB.
             batch.push(payload, peer);
         }
 
@@ -506,28 +529,8 @@ fn receive_loop(context: &ThreadContext) {
             );
             n_truncated = 0;
         }
-        if batch.is_empty() {
-            continue;
-        }
-        let Some(queue) = context.queues.for_key(context.queue_key) else {
-            queue_full.inc_by(batch.len() as u64);
-            continue;
-        };
-        match queue.try_send(batch) {
-            Ok(()) => {}
-            // The worker is behind: wait for it rather than drop. While this
-            // thread waits, datagrams collect in the socket's receive buffer
-            // (`recv_buffer`, 32 MiB by default), which absorbs the burst;
-            // only if that fills too does the kernel drop, and those drops
-            // are counted from its per-socket count.
-            Err(TrySendError::Full(batch)) => match wait_for_room(queue, batch, &context.queues) {
-                Waited::Queued => {}
-                Waited::StorePaused(n) => disk_full.inc_by(n),
-                Waited::Closed(n) => queue_full.inc_by(n),
-            },
-            Err(TrySendError::Closed(batch)) => {
-                queue_full.inc_by(batch.len() as u64);
-            }
+        if !batch.is_empty() {
+            hand_over(context, batch);
         }
     }
     drops.poll(metrics);
@@ -553,6 +556,30 @@ impl KernelDrops {
                 metrics.udp_kernel_drops.inc_by(u64::from(grown));
             }
         }
+    }
+}
+
+/// Queues `batch` for the thread's worker, waiting for room while the
+/// worker is behind; what cannot be queued is counted as dropped.
+fn hand_over(context: &ThreadContext, batch: RawBatch) {
+    let dropped = |reason, n| context.metrics.dropped(reason).inc_by(n);
+    let Some(queue) = context.queues.for_key(context.queue_key) else {
+        dropped(DropReason::QueueFull, batch.len() as u64);
+        return;
+    };
+    match queue.try_send(batch) {
+        Ok(()) => {}
+        // The worker is behind: wait for it rather than drop. While this
+        // thread waits, datagrams collect in the socket's receive buffer
+        // (`recv_buffer`, 32 MiB by default), which absorbs the burst;
+        // only if that fills too does the kernel drop, and those drops
+        // are counted from its per-socket count.
+        Err(TrySendError::Full(batch)) => match wait_for_room(queue, batch, &context.queues) {
+            Waited::Queued => {}
+            Waited::StorePaused(n) => dropped(DropReason::DiskFull, n),
+            Waited::Closed(n) => dropped(DropReason::QueueFull, n),
+        },
+        Err(TrySendError::Closed(batch)) => dropped(DropReason::QueueFull, batch.len() as u64),
     }
 }
 

@@ -260,3 +260,53 @@ async fn datagrams_the_kernel_drops_are_counted_exactly() {
     );
     assert_eq!(metrics.dropped(DropReason::QueueFull).get(), 0);
 }
+
+#[tokio::test]
+async fn a_call_of_long_datagrams_goes_over_in_batches_of_at_most_4_mib() {
+    // The reader is held (a full queue) while 70 datagrams of 65,000 bytes
+    // wait in the socket; its next call reads them all, 4.5 MB, more than
+    // one batch may hold.
+    let mut config = config();
+    config.recv_buffer = 32 * 1024 * 1024;
+    config.batch_size = 256;
+    let (listener, mut receiver, metrics) = one_reader_one_batch(config);
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    for (n_sent, msg) in [&b"<13>first"[..], b"<13>second"].iter().enumerate() {
+        sender.send_to(msg, listener.local_addr()).expect("send");
+        eventually("the datagram is read", || {
+            metrics.received(Transport::Udp).get() == n_sent as u64 + 1
+        })
+        .await;
+    }
+    let long = |n: usize| -> Vec<u8> {
+        let mut datagram = format!("<13>long {n:03} ").into_bytes();
+        datagram.resize(65_000, b'a' + (n % 26) as u8);
+        datagram
+    };
+    const LONG: usize = 70;
+    for n in 0..LONG {
+        sender
+            .send_to(&long(n), listener.local_addr())
+            .expect("send");
+    }
+    let mut frames = Vec::new();
+    let mut batch_bytes = Vec::new();
+    while frames.len() < LONG + 2 {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), receiver.recv())
+            .await
+            .expect("a batch within 10 s")
+            .expect("queue open");
+        batch_bytes.push(batch.data.len());
+        frames.extend(batch.iter().map(|(frame, _)| frame.to_vec()));
+    }
+    let mut expected = vec![b"<13>first".to_vec(), b"<13>second".to_vec()];
+    expected.extend((0..LONG).map(long));
+    assert!(frames == expected, "frames differ");
+    assert!(
+        batch_bytes.iter().all(|&len| len <= 4 * 1024 * 1024),
+        "{batch_bytes:?}"
+    );
+    assert!(batch_bytes.len() >= 4, "{batch_bytes:?}");
+    assert_eq!(metrics.udp_kernel_drops.get(), 0);
+    listener.shutdown();
+}
