@@ -12,11 +12,11 @@
 //! as [`WorkerQueues`]. The full-policy lives in the listeners, and both
 //! wait for room: TCP/TLS stop reading their sockets and so push back on the
 //! sender; UDP, which cannot push back, lets datagrams collect in the
-//! socket's receive buffer meanwhile (what overflows it the kernel drops and
-//! SO_RXQ_OVFL counts). While the store is paused for lack of space
-//! ([`WorkerQueues::store_paused`]) the queues stay full for as long as it
-//! lasts, so UDP stops waiting: a batch that finds its queue full is
-//! dropped and counted as `disk_full`.
+//! socket's receive buffer meanwhile (what overflows it the kernel drops,
+//! and the listener counts from SO_MEMINFO). While the store is paused for
+//! lack of space ([`WorkerQueues::store_paused`]) the queues stay full for
+//! as long as it lasts, so UDP stops waiting: a batch that finds its queue
+//! full is dropped and counted as `disk_full`.
 //!
 //! A batch from a RELP session carries an [`Ack`]: the worker hands a clone
 //! of it to every store submission and relay hand-off the batch produced,

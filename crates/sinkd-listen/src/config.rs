@@ -33,8 +33,12 @@ pub const DEFAULT_RELP_PORT: u16 = 2514;
 /// workers are busy creating a thousand new devices' files (8 MiB lost 3-4%
 /// of such a burst). Only datagrams actually waiting use the memory.
 pub const DEFAULT_UDP_RECV_BUFFER: usize = 32 * 1024 * 1024;
-/// Default number of datagrams one `recvmmsg` call may return.
-pub const DEFAULT_UDP_BATCH_SIZE: usize = 64;
+/// Default number of datagrams one `recvmmsg` call may return. Flat out
+/// (170,000 datagrams a second on loopback) a call then takes about 210
+/// instead of 60, a third as many calls and worker wake-ups. The receive
+/// buffers take `batch_size` × `max_frame` of address space per thread, of
+/// which only the pages datagrams reach are touched: 1 MiB for small ones.
+pub const DEFAULT_UDP_BATCH_SIZE: usize = 256;
 /// Default largest frame: 64 KiB, which holds any UDP datagram.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
 /// Smallest `max_frame`: 480 bytes, what RFC 5426 §3.2 requires every
@@ -90,7 +94,7 @@ pub struct UdpConfig {
 }
 
 impl UdpConfig {
-    /// The defaults: allow all, 32 MiB buffer, batches of 64, 64 KiB frames,
+    /// The defaults: allow all, 32 MiB buffer, batches of 256, 64 KiB frames,
     /// one thread per worker queue (`threads` 0).
     pub fn new(address: SocketAddr) -> UdpConfig {
         UdpConfig {

@@ -7,7 +7,7 @@
 //!   address, each read by its own OS thread with `recvmmsg`, so a burst of
 //!   datagrams costs one system call per batch. UDP cannot push back on a
 //!   sender, so every loss is counted instead, the kernel's included
-//!   (SO_RXQ_OVFL).
+//!   (its per-socket drop count, read with SO_MEMINFO once per batch).
 //! - **TCP** (RFC 6587) and **TLS** (RFC 5425, rustls with the `ring`
 //!   provider, optional client certificates), [`bind_stream`] then
 //!   [`BoundStream::start`] (or [`start_stream`]): a tokio

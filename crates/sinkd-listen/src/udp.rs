@@ -11,7 +11,8 @@
 //! datagrams, their peer addresses and their control messages, filled by a
 //! single `recvmmsg` call (`MSG_WAITFORONE`: wait for one datagram, then take
 //! whatever else is already queued). What one call returned becomes one
-//! [`RawBatch`] for the thread's worker queue. A call that empties the
+//! [`RawBatch`] for the thread's worker queue (several when its frames pass
+//! [`MAX_BATCH_BYTES`], which only long datagrams do). A call that empties the
 //! socket is followed by a 1 ms pause ([`COALESCE`]), so that under load
 //! datagrams are taken a full batch at a time rather than a few per wake-up.
 //!
@@ -30,10 +31,11 @@
 //! worker queue is full the thread waits for it, so bursts queue up in the
 //! socket's receive buffer instead of being dropped by sinkd; but while the
 //! store is paused for lack of space the queues stay full, and a batch that
-//! finds its queue full is dropped and counted as `disk_full`. The kernel's
-//! drops come from SO_RXQ_OVFL: the kernel attaches its running per-socket
-//! drop count to each datagram, and the thread adds what it grew by to
-//! `sinkd_udp_kernel_drops_total`.
+//! finds its queue full is dropped and counted as `disk_full`. The kernel
+//! keeps a running count of the datagrams it dropped on each socket; the
+//! thread reads it (`SO_MEMINFO`) after every call that returned datagrams,
+//! on every idle receive timeout and before it ends, and adds what it grew
+//! by to `sinkd_udp_kernel_drops_total`.
 //!
 //! Every socket has a 100 ms receive timeout so its thread notices
 //! [`UdpListener::shutdown`] promptly even when no datagram arrives. A
@@ -47,7 +49,7 @@ use crate::batch::{now_unix_micros, RawBatch, WorkerQueues};
 use crate::config::UdpConfig;
 use crate::error::ListenError;
 use crate::ratelimit::RateLimiter;
-use recvmmsg::{enable_kernel_drop_counter, set_int_option, Receiver};
+use recvmmsg::{kernel_drops, set_int_option, Receiver};
 use sinkd_metrics::{DropReason, Metrics, Transport};
 use sinkd_proto::trim_trailer;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -76,6 +78,12 @@ const RECV_TIMEOUT: Duration = Duration::from_millis(100);
 /// more between calls (a millisecond at that rate is ~300 datagrams, 0.4 MB
 /// of a 32 MiB buffer), and a message waits at most this long longer.
 const COALESCE: Duration = Duration::from_millis(1);
+/// Most frame bytes in one batch handed to a worker: what the default of
+/// 64 datagrams of 64 KiB could hold. A call that read more (a larger
+/// `batch_size` of long datagrams) hands its frames over in several
+/// batches, so the worker queues (32 batches each) hold at most 128 MiB
+/// whatever the batch size; typical datagrams never reach the bound.
+const MAX_BATCH_BYTES: usize = 64 * 64 * 1024;
 /// Least time between two log lines about the same recurring condition.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -324,8 +332,9 @@ fn bind_socket(
     socket
         .set_read_timeout(Some(RECV_TIMEOUT))
         .map_err(|source| socket_error("set SO_RCVTIMEO", source))?;
-    enable_kernel_drop_counter(socket.as_raw_fd())
-        .map_err(|source| socket_error("set SO_RXQ_OVFL", source))?;
+    // The drop count is read with SO_MEMINFO; fail here, not silently
+    // later, on a kernel without it.
+    kernel_drops(socket.as_raw_fd()).map_err(|source| socket_error("read SO_MEMINFO", source))?;
     set_recv_buffer(&socket, config.recv_buffer, first);
     socket
         .bind(&bind_addr.into())
@@ -390,11 +399,8 @@ fn receive_loop(context: &ThreadContext) {
     let received = metrics.received(Transport::Udp).clone();
     let not_allowed = metrics.dropped(DropReason::NotAllowed).clone();
     let frame_invalid = metrics.dropped(DropReason::FrameInvalid).clone();
-    let queue_full = metrics.dropped(DropReason::QueueFull).clone();
     let rate_limited = metrics.dropped(DropReason::RateLimited).clone();
-    let disk_full = metrics.dropped(DropReason::DiskFull).clone();
-    let kernel_drops = metrics.udp_kernel_drops.clone();
-    let mut last_kernel_drops: u32 = 0;
+    let mut drops = KernelDrops { fd, counted: 0 };
     let mut n_truncated: u64 = 0;
     let mut last_error_log: Option<Instant> = None;
     let mut last_truncation_log: Option<Instant> = None;
@@ -427,6 +433,8 @@ fn receive_loop(context: &ThreadContext) {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
+                // Idle: drops followed by silence are counted now.
+                drops.poll(metrics);
                 if stopped_at.is_some() {
                     break;
                 }
@@ -446,17 +454,17 @@ fn receive_loop(context: &ThreadContext) {
         let total_bytes: usize = (0..n_datagrams)
             .map(|idx| receiver.datagram(idx).payload.len())
             .sum();
-        let mut batch =
-            RawBatch::with_capacity(Transport::Udp, received_at, total_bytes, n_datagrams);
+        let mut batch = RawBatch::with_capacity(
+            Transport::Udp,
+            received_at,
+            total_bytes.min(MAX_BATCH_BYTES),
+            n_datagrams,
+        );
         let mut n_not_allowed = 0u64;
         let mut n_empty = 0u64;
         let mut n_rate_limited = 0u64;
-        let mut latest_kernel_drops = None;
         for idx in 0..n_datagrams {
             let datagram = receiver.datagram(idx);
-            if datagram.kernel_drops.is_some() {
-                latest_kernel_drops = datagram.kernel_drops;
-            }
             // A datagram's source is always an IPv4 or IPv6 address; were it
             // ever missing, the unspecified address stands in, which only an
             // empty allow list admits.
@@ -481,7 +489,21 @@ fn receive_loop(context: &ThreadContext) {
             if datagram.truncated {
                 n_truncated += 1;
             }
-            // The batch holds at most 1024 × 64 KiB, far below 4 GiB.
+            if batch.data.len() + payload.len() > MAX_BATCH_BYTES && !batch.is_empty() {
+                // Long datagrams: the call's frames go over in several
+                // batches, so a queued batch stays within the bound.
+                let rest: usize = (idx..n_datagrams)
+                    .map(|idx| receiver.datagram(idx).payload.len())
+                    .sum();
+                let next = RawBatch::with_capacity(
+                    Transport::Udp,
+                    received_at,
+                    rest.min(MAX_BATCH_BYTES),
+                    n_datagrams - idx,
+                );
+                hand_over(context, std::mem::replace(&mut batch, next));
+            }
+            // The batch holds at most 4 MiB and a datagram, far below 4 GiB.
             batch.push(payload, peer);
         }
 
@@ -498,14 +520,7 @@ fn receive_loop(context: &ThreadContext) {
         if let Some(limiter) = &context.limiter {
             limiter.report(metrics, &context.name);
         }
-        if let Some(total) = latest_kernel_drops {
-            // The kernel's count is cumulative per socket and wraps at 2^32.
-            let grown = total.wrapping_sub(last_kernel_drops);
-            last_kernel_drops = total;
-            if grown > 0 {
-                kernel_drops.inc_by(u64::from(grown));
-            }
-        }
+        drops.poll(metrics);
         if n_truncated > 0 && due(&mut last_truncation_log) {
             tracing::warn!(
                 truncated = n_truncated,
@@ -514,29 +529,57 @@ fn receive_loop(context: &ThreadContext) {
             );
             n_truncated = 0;
         }
-        if batch.is_empty() {
-            continue;
+        if !batch.is_empty() {
+            hand_over(context, batch);
         }
-        let Some(queue) = context.queues.for_key(context.queue_key) else {
-            queue_full.inc_by(batch.len() as u64);
-            continue;
-        };
-        match queue.try_send(batch) {
-            Ok(()) => {}
-            // The worker is behind: wait for it rather than drop. While this
-            // thread waits, datagrams collect in the socket's receive buffer
-            // (`recv_buffer`, 32 MiB by default), which absorbs the burst;
-            // only if that fills too does the kernel drop, and those drops
-            // are counted through SO_RXQ_OVFL.
-            Err(TrySendError::Full(batch)) => match wait_for_room(queue, batch, &context.queues) {
-                Waited::Queued => {}
-                Waited::StorePaused(n) => disk_full.inc_by(n),
-                Waited::Closed(n) => queue_full.inc_by(n),
-            },
-            Err(TrySendError::Closed(batch)) => {
-                queue_full.inc_by(batch.len() as u64);
+    }
+    drops.poll(metrics);
+}
+
+/// The kernel's drop count of one socket, and the part of it already added
+/// to `sinkd_udp_kernel_drops_total`.
+struct KernelDrops {
+    fd: std::os::fd::RawFd,
+    counted: u32,
+}
+
+impl KernelDrops {
+    /// Reads the count and adds what it grew by since the last read. One
+    /// `getsockopt`, once per batch: the kernel then adds nothing to each
+    /// datagram. A failed read is tried again at the next poll.
+    fn poll(&mut self, metrics: &Metrics) {
+        if let Ok(Some(total)) = kernel_drops(self.fd) {
+            // Cumulative per socket, wrapping at 2^32.
+            let grown = total.wrapping_sub(self.counted);
+            self.counted = total;
+            if grown > 0 {
+                metrics.udp_kernel_drops.inc_by(u64::from(grown));
             }
         }
+    }
+}
+
+/// Queues `batch` for the thread's worker, waiting for room while the
+/// worker is behind; what cannot be queued is counted as dropped.
+fn hand_over(context: &ThreadContext, batch: RawBatch) {
+    let dropped = |reason, n| context.metrics.dropped(reason).inc_by(n);
+    let Some(queue) = context.queues.for_key(context.queue_key) else {
+        dropped(DropReason::QueueFull, batch.len() as u64);
+        return;
+    };
+    match queue.try_send(batch) {
+        Ok(()) => {}
+        // The worker is behind: wait for it rather than drop. While this
+        // thread waits, datagrams collect in the socket's receive buffer
+        // (`recv_buffer`, 32 MiB by default), which absorbs the burst;
+        // only if that fills too does the kernel drop, and those drops
+        // are counted from its per-socket count.
+        Err(TrySendError::Full(batch)) => match wait_for_room(queue, batch, &context.queues) {
+            Waited::Queued => {}
+            Waited::StorePaused(n) => dropped(DropReason::DiskFull, n),
+            Waited::Closed(n) => dropped(DropReason::QueueFull, n),
+        },
+        Err(TrySendError::Closed(batch)) => dropped(DropReason::QueueFull, batch.len() as u64),
     }
 }
 

@@ -33,21 +33,25 @@
 //! page). A message costs one increment in the batch's pending entry (the
 //! consecutive messages of one device share an entry). At the end of the
 //! batch the entries are added to the worker's unsent counts, found
-//! through the local table's slot the flush probes anyway; the unsent
-//! counts go to the shared map when the second changes, or at once while
-//! they cover few devices. So a busy worker probes the shared map about
-//! once per device per second, not once per message, and a quiet one
-//! hands its counts over with each batch; only a worker that falls idle
-//! right after a busy second holds that second's counts back until its
-//! next batch. A device's counts need its name in the map, so they start
-//! with its first report; those of a device forgotten meanwhile are
-//! dropped.
+//! through the local table's slot the flush probes anyway. The unsent
+//! counts sit behind a mutex of their own that the worker takes once per
+//! batch and that nobody else takes but a reader of the activity, which
+//! adds them in as it reads: so the console always sees every batch a
+//! worker finished, and the worker moves its counts into the shared map
+//! only when a batch of another second begins, at the second they were
+//! counted in. A worker thus probes the shared map about
+//! once per device per second, never once per message or per batch (UDP's
+//! batches are small, and the per-batch handover of a few dozen devices'
+//! counts was most of the per-device cost there). A device's counts need
+//! its name in the map, so they start with its first report; those of a
+//! device forgotten meanwhile are dropped. A worker that stops hands its
+//! unsent counts over as it goes.
 
 use sinkd_metrics::Metrics;
 use sinkd_store::hint::prefetch;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 #[cfg(test)]
 mod tests;
@@ -67,6 +71,10 @@ type HashedSet = HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
 /// Recently seen devices by hash.
 type RecentMap = HashMap<u64, Recent, std::hash::BuildHasherDefault<PassThrough>>;
 
+/// The workers' unsent counts per device hash, with their second.
+type UnsentSums =
+    HashMap<u64, (u32, [u32; SEVERITIES]), std::hash::BuildHasherDefault<PassThrough>>;
+
 /// The eight severities, emerg (0) to debug (7).
 pub const SEVERITIES: usize = 8;
 
@@ -75,13 +83,7 @@ struct Recent {
     name: Box<str>,
     /// The last second it sent (Unix seconds).
     second: u32,
-    /// Its messages by severity since it was remembered.
-    counts: [u64; SEVERITIES],
-    /// The minute (Unix seconds / 60) `this_minute` counts.
-    minute: u32,
-    this_minute: u32,
-    /// The messages of the minute before `minute`.
-    last_minute: u32,
+    counts: Counts,
 }
 
 impl Recent {
@@ -89,17 +91,33 @@ impl Recent {
         Recent {
             name: name.into(),
             second,
-            counts: [0; SEVERITIES],
-            minute: second / 60,
-            this_minute: 0,
-            last_minute: 0,
+            counts: Counts {
+                by_severity: [0; SEVERITIES],
+                minute: second / 60,
+                this_minute: 0,
+                last_minute: 0,
+            },
         }
     }
+}
 
+/// A device's messages: by severity, and per minute.
+#[derive(Clone, Copy)]
+struct Counts {
+    /// Its messages by severity since it was remembered.
+    by_severity: [u64; SEVERITIES],
+    /// The minute (Unix seconds / 60) `this_minute` counts.
+    minute: u32,
+    this_minute: u32,
+    /// The messages of the minute before `minute`.
+    last_minute: u32,
+}
+
+impl Counts {
     /// Adds messages received at `second`.
     fn add(&mut self, second: u32, counts: &[u32; SEVERITIES]) {
         let total: u32 = counts.iter().sum();
-        for (kept, &added) in self.counts.iter_mut().zip(counts) {
+        for (kept, &added) in self.by_severity.iter_mut().zip(counts) {
             *kept += u64::from(added);
         }
         let minute = second / 60;
@@ -172,8 +190,20 @@ impl std::hash::Hasher for PassThrough {
 pub struct DeviceSet {
     seen: Mutex<HashedSet>,
     recent: Mutex<RecentMap>,
+    /// Each worker's unsent counts, which readers add in. Locked after
+    /// `recent` whenever both are held (by a reader, or a worker handing
+    /// its counts over), so neither waits for the other in a cycle.
+    workers: Mutex<Vec<Weak<Mutex<Unsent>>>>,
     hasher: foldhash::fast::RandomState,
     metrics: Arc<Metrics>,
+}
+
+/// A worker's counts not yet in the shared map.
+#[derive(Default)]
+struct Unsent {
+    entries: Vec<Pending>,
+    /// The second they will be added at (the worker's current one).
+    second: u32,
 }
 
 /// A device a worker reports as seen: its hash and where its name ends in
@@ -187,6 +217,7 @@ impl DeviceSet {
         let set = Arc::new(DeviceSet {
             seen: Mutex::new(HashedSet::default()),
             recent: Mutex::new(RecentMap::default()),
+            workers: Mutex::new(Vec::new()),
             hasher: foldhash::fast::RandomState::default(),
             metrics: Arc::clone(&metrics),
         });
@@ -215,8 +246,15 @@ impl DeviceSet {
     }
 
     /// Records that the devices in `sightings` (names in `names`) sent at
-    /// `second`, and adds the `pending` messages to their devices' counts.
-    fn saw(&self, sightings: &[Sighting], names: &str, second: u32, pending: &[Pending]) {
+    /// `second`, and with `unsent`, moves a worker's unsent counts into
+    /// their devices' (under both locks, so a reader sees them once).
+    fn saw(
+        &self,
+        sightings: &[Sighting],
+        names: &str,
+        second: u32,
+        unsent: Option<&Mutex<Unsent>>,
+    ) {
         let Ok(mut recent) = self.recent.lock() else {
             return;
         };
@@ -233,28 +271,69 @@ impl DeviceSet {
             }
             recent.insert(hash, Recent::new(name, second));
         }
-        for entry in pending {
-            if let Some(device) = recent.get_mut(&entry.hash) {
-                device.add(second, &entry.counts);
+        if let Some(unsent) = unsent {
+            let mut unsent = unsent.lock().unwrap_or_else(PoisonError::into_inner);
+            for entry in &unsent.entries {
+                if let Some(device) = recent.get_mut(&entry.hash) {
+                    device.counts.add(second, &entry.counts);
+                }
             }
+            unsent.entries.clear();
         }
     }
 
     /// Hands every remembered device's activity to `visit`, messages per
-    /// minute as of `now` (Unix seconds). The map stays locked meanwhile
-    /// (the workers wait): `visit` should only copy.
+    /// minute as of `now` (Unix seconds), with the counts the workers have
+    /// not handed over yet added in. The map stays locked meanwhile (the
+    /// workers wait): `visit` should only copy.
     pub fn activity(&self, now: i64, mut visit: impl FnMut(Activity<'_>)) {
         let now = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
         let Ok(recent) = self.recent.lock() else {
             return;
         };
-        for entry in recent.values() {
+        let unsent = self.unsent_counts();
+        for (hash, entry) in recent.iter() {
+            let mut counts = entry.counts;
+            if let Some((second, added)) = unsent.get(hash) {
+                counts.add(*second, added);
+            }
             visit(Activity {
                 name: &entry.name,
                 last_seen: entry.second,
-                per_minute: entry.per_minute(now),
-                severities: &entry.counts,
+                per_minute: counts.per_minute(now),
+                severities: &counts.by_severity,
             });
+        }
+    }
+
+    /// Every worker's unsent counts, added up per device, with the latest
+    /// second they are for. Called with `recent` locked.
+    fn unsent_counts(&self) -> UnsentSums {
+        let mut sums = UnsentSums::default();
+        let Ok(mut workers) = self.workers.lock() else {
+            return sums;
+        };
+        workers.retain(|worker| worker.strong_count() > 0);
+        for worker in workers.iter().filter_map(Weak::upgrade) {
+            let Ok(unsent) = worker.lock() else {
+                continue;
+            };
+            for entry in &unsent.entries {
+                let (second, counts) = sums.entry(entry.hash).or_insert((0, [0; SEVERITIES]));
+                *second = (*second).max(unsent.second);
+                for (count, added) in counts.iter_mut().zip(entry.counts) {
+                    *count = count.saturating_add(added);
+                }
+            }
+        }
+        sums
+    }
+
+    /// Registers a worker's unsent counts for readers to add in.
+    fn register(&self, unsent: &Arc<Mutex<Unsent>>) {
+        if let Ok(mut workers) = self.workers.lock() {
+            workers.retain(|worker| worker.strong_count() > 0);
+            workers.push(Arc::downgrade(unsent));
         }
     }
 
@@ -321,13 +400,12 @@ pub(crate) struct LocalDevices {
     /// The devices of this batch to report, names in `report_names`.
     report: Vec<Sighting>,
     report_names: String,
-    /// Messages counted here and not yet added to the shared map.
-    unsent: Vec<Pending>,
+    /// Messages counted here and not yet added to the shared map; readers
+    /// of the activity add them in.
+    unsent: Arc<Mutex<Unsent>>,
     /// Counts the handovers of `unsent`: a slot's mark holds for this
     /// generation only.
     generation: u32,
-    /// The second of the last handover.
-    handed: u32,
     shared: Arc<DeviceSet>,
 }
 
@@ -345,10 +423,6 @@ const FREE: Slot = Slot {
     generation: 0,
     index: 0,
 };
-
-/// Unsent counts covering at most this many devices go to the shared map
-/// with the batch.
-const SMALL_HANDOVER: usize = 64;
 
 /// A run of messages from one device in a batch, by severity.
 struct Pending {
@@ -373,6 +447,8 @@ const REPORTED_BITS: u32 = 12;
 
 impl LocalDevices {
     pub(crate) fn new(shared: Arc<DeviceSet>) -> LocalDevices {
+        let unsent = Arc::new(Mutex::new(Unsent::default()));
+        shared.register(&unsent);
         LocalDevices {
             slots: vec![FREE; FIRST_SLOTS],
             len: 0,
@@ -381,9 +457,8 @@ impl LocalDevices {
             second: 0,
             report: Vec::new(),
             report_names: String::new(),
-            unsent: Vec::new(),
+            unsent,
             generation: 1,
-            handed: 0,
             shared,
         }
     }
@@ -396,8 +471,33 @@ impl LocalDevices {
         let second = u32::try_from(second).unwrap_or(u32::MAX).max(1);
         if second != self.second {
             self.reported.fill(EMPTY);
+            self.hand_over();
             self.second = second;
         }
+    }
+
+    /// Moves the unsent counts into the shared map, at the second they
+    /// were counted in.
+    fn hand_over(&mut self) {
+        let any = !self
+            .unsent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries
+            .is_empty();
+        if !any {
+            return;
+        }
+        self.shared.saw(&[], "", self.second, Some(&self.unsent));
+        // Every mark now points at nothing.
+        self.generation = match self.generation.checked_add(1) {
+            Some(next) => next,
+            None => {
+                // Old marks must not come back to life.
+                self.slots.iter_mut().for_each(|slot| slot.generation = 0);
+                1
+            }
+        };
     }
 
     /// Notes a message of `severity` (0–7) from `device` for the next
@@ -430,55 +530,46 @@ impl LocalDevices {
     /// them as seen at the batch's second and counts their messages. The
     /// shared set is locked only for devices this worker had not seen, the
     /// map of recent devices when a device was not yet reported for this
-    /// second or the unsent counts are due (see the module's comment).
+    /// second; the unsent counts stay here until [`LocalDevices::begin`]
+    /// starts another second (see the module's comment).
     pub(crate) fn flush(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
-        for (index, entry) in pending.iter().enumerate() {
-            if let Some(ahead) = pending.get(index + PREFETCH_AHEAD) {
-                prefetch(&self.slots[self.home(ahead.hash)], size_of::<Slot>());
-            }
-            let (added, slot) = self.insert(entry.hash);
-            if added {
-                self.shared.insert(entry.hash);
-            }
-            let slot = &mut self.slots[slot];
-            match self.unsent.get_mut(slot.index as usize) {
-                Some(unsent) if slot.generation == self.generation => {
-                    for (count, added) in unsent.counts.iter_mut().zip(entry.counts) {
-                        *count = count.saturating_add(added);
+        {
+            let unsent = Arc::clone(&self.unsent);
+            let mut unsent = unsent.lock().unwrap_or_else(PoisonError::into_inner);
+            unsent.second = self.second;
+            for (index, entry) in pending.iter().enumerate() {
+                if let Some(ahead) = pending.get(index + PREFETCH_AHEAD) {
+                    prefetch(&self.slots[self.home(ahead.hash)], size_of::<Slot>());
+                }
+                let (added, slot) = self.insert(entry.hash);
+                if added {
+                    self.shared.insert(entry.hash);
+                }
+                let slot = &mut self.slots[slot];
+                let entries = &mut unsent.entries;
+                match entries.get_mut(slot.index as usize) {
+                    Some(unsent) if slot.generation == self.generation => {
+                        for (count, added) in unsent.counts.iter_mut().zip(entry.counts) {
+                            *count = count.saturating_add(added);
+                        }
+                    }
+                    _ => {
+                        slot.generation = self.generation;
+                        slot.index = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+                        entries.push(Pending {
+                            hash: entry.hash,
+                            counts: entry.counts,
+                        });
                     }
                 }
-                _ => {
-                    slot.generation = self.generation;
-                    slot.index = u32::try_from(self.unsent.len()).unwrap_or(u32::MAX);
-                    self.unsent.push(Pending {
-                        hash: entry.hash,
-                        counts: entry.counts,
-                    });
-                }
             }
         }
-        let due = !self.unsent.is_empty()
-            && (self.second != self.handed || self.unsent.len() <= SMALL_HANDOVER);
-        if due || !self.report.is_empty() {
-            let unsent: &[Pending] = if due { &self.unsent } else { &[] };
+        if !self.report.is_empty() {
             self.shared
-                .saw(&self.report, &self.report_names, self.second, unsent);
+                .saw(&self.report, &self.report_names, self.second, None);
             self.report.clear();
             self.report_names.clear();
-        }
-        if due {
-            self.unsent.clear();
-            self.handed = self.second;
-            // Every mark now points at nothing.
-            self.generation = match self.generation.checked_add(1) {
-                Some(next) => next,
-                None => {
-                    // Old marks must not come back to life.
-                    self.slots.iter_mut().for_each(|slot| slot.generation = 0);
-                    1
-                }
-            };
         }
         pending.clear();
         self.pending = pending;
@@ -530,5 +621,17 @@ impl LocalDevices {
         }
         self.slots[index] = slot;
         index
+    }
+}
+
+impl Drop for LocalDevices {
+    /// A stopping worker hands its unsent counts over.
+    fn drop(&mut self) {
+        self.shared.saw(
+            &self.report,
+            &self.report_names,
+            self.second,
+            Some(&self.unsent),
+        );
     }
 }

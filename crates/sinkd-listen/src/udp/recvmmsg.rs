@@ -1,8 +1,7 @@
 //! The `recvmmsg` receiver of the UDP listener: fixed buffers for a batch
 //! of datagrams, the headers that point the kernel at them, and reading
-//! back what one call filled in (payloads, sender addresses, the SO_RXQ_OVFL
-//! drop count among the control messages), plus the integer socket options
-//! the listener sets.
+//! back what one call filled in (payloads, sender addresses), plus the
+//! socket options the listener sets and the kernel's drop count it polls.
 //!
 //! This is where the listen crate talks to the kernel through raw pointers,
 //! so nearly all of its `unsafe` code lives here, each block with a
@@ -10,6 +9,11 @@
 //! the counting, and uses only the safe [`Receiver`] API. The buffers are
 //! allocated once per receive thread and reused for every call, so reading
 //! costs no allocation per datagram.
+//!
+//! No control message is asked for: the kernel's drop count is read with
+//! `SO_MEMINFO` ([`kernel_drops`]) once per batch, not attached to every
+//! datagram with `SO_RXQ_OVFL`, which cost the kernel a control message
+//! (and its user-copy checks) per datagram.
 
 use std::io;
 use std::mem;
@@ -19,15 +23,6 @@ use std::ptr;
 
 #[cfg(test)]
 mod tests;
-
-/// Room for the control messages of one datagram: SO_RXQ_OVFL needs
-/// `CMSG_SPACE(4)` (24 bytes on 64-bit Linux); the rest is slack.
-const CONTROL_WORDS: usize = 8;
-
-/// Asks the kernel to attach the socket's drop count to every datagram.
-pub(crate) fn enable_kernel_drop_counter(fd: RawFd) -> io::Result<()> {
-    set_int_option(fd, libc::SOL_SOCKET, libc::SO_RXQ_OVFL, 1)
-}
 
 /// Sets an integer socket option (`setsockopt` with a C `int`).
 pub(crate) fn set_int_option(
@@ -54,6 +49,39 @@ pub(crate) fn set_int_option(
     }
 }
 
+/// The socket's cumulative count of datagrams the kernel dropped (its
+/// receive buffer was full, or the datagram was bad), from `SO_MEMINFO`:
+/// the counter `SO_RXQ_OVFL` would attach to datagrams, read when asked.
+/// It wraps at 2^32. `None` from a kernel whose `SO_MEMINFO` is too old to
+/// include it (before Linux 4.12).
+pub(crate) fn kernel_drops(fd: RawFd) -> io::Result<Option<u32>> {
+    let mut info = [0u32; MEMINFO_WORDS];
+    let mut len = mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes, and the kernel writes at
+    // most `len` bytes and stores the length it wrote in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let drops = libc::SK_MEMINFO_DROPS as usize;
+    if (len as usize) < (drops + 1) * mem::size_of::<u32>() {
+        return Ok(None);
+    }
+    Ok(info.get(drops).copied())
+}
+
+/// Room for the `SO_MEMINFO` array: `SK_MEMINFO_VARS` is 9 today, the
+/// drop count last; a longer array in a future kernel is cut, harmlessly.
+const MEMINFO_WORDS: usize = 16;
+
 /// One datagram as `recvmmsg` left it.
 #[derive(Debug)]
 pub(crate) struct Datagram<'a> {
@@ -63,9 +91,6 @@ pub(crate) struct Datagram<'a> {
     pub(crate) peer: Option<SocketAddr>,
     /// The datagram was longer than the buffer and was cut (MSG_TRUNC).
     pub(crate) truncated: bool,
-    /// The socket's cumulative kernel drop count, when the kernel attached
-    /// it (it does so once the count is non-zero).
-    pub(crate) kernel_drops: Option<u32>,
 }
 
 impl Datagram<'_> {
@@ -73,12 +98,11 @@ impl Datagram<'_> {
         payload: &[],
         peer: None,
         truncated: false,
-        kernel_drops: None,
     };
 }
 
-/// Reusable buffers for `recvmmsg`: payload slots, addresses, control
-/// messages and the headers pointing at them.
+/// Reusable buffers for `recvmmsg`: payload slots, addresses and the
+/// headers pointing at them.
 ///
 /// The headers hold raw pointers into the other vectors. Those vectors are
 /// allocated once in [`Receiver::new`] and never resized, so their heap
@@ -88,7 +112,6 @@ pub(crate) struct Receiver {
     payloads: Vec<u8>,
     iovecs: Vec<libc::iovec>,
     addresses: Vec<libc::sockaddr_storage>,
-    controls: Vec<[u64; CONTROL_WORDS]>,
     headers: Vec<libc::mmsghdr>,
     n_filled: usize,
 }
@@ -106,7 +129,6 @@ impl Receiver {
             // SAFETY: all-zero bytes are a valid value of this plain C
             // struct (integers only).
             addresses: vec![unsafe { mem::zeroed() }; batch_size],
-            controls: vec![[0; CONTROL_WORDS]; batch_size],
             headers: Vec::with_capacity(batch_size),
             n_filled: 0,
         };
@@ -118,12 +140,12 @@ impl Receiver {
         }
         for idx in 0..batch_size {
             // SAFETY: all-zero bytes are a valid mmsghdr (integers and null
-            // pointers); its pointers are filled in right away.
+            // pointers); its pointers are filled in right away. It has no
+            // control buffer: sinkd asks for no control message.
             let mut header: libc::mmsghdr = unsafe { mem::zeroed() };
             header.msg_hdr.msg_name = ptr::addr_of_mut!(receiver.addresses[idx]).cast();
             header.msg_hdr.msg_iov = ptr::addr_of_mut!(receiver.iovecs[idx]);
             header.msg_hdr.msg_iovlen = 1;
-            header.msg_hdr.msg_control = receiver.controls[idx].as_mut_ptr().cast();
             receiver.headers.push(header);
         }
         receiver
@@ -142,16 +164,15 @@ impl Receiver {
             // The kernel overwrites these on every call.
             header.msg_hdr.msg_namelen =
                 mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            header.msg_hdr.msg_controllen = mem::size_of::<[u64; CONTROL_WORDS]>();
             header.msg_hdr.msg_flags = 0;
             header.msg_len = 0;
         }
         let vlen = libc::c_uint::try_from(self.headers.len()).unwrap_or(libc::c_uint::MAX);
-        // SAFETY: every header points at an address, an iovec and a control
-        // buffer owned by `self`, with their true sizes; the iovecs point at
-        // distinct `max_frame`-byte slots of `self.payloads`. The kernel
-        // writes only within those bounds, and `&mut self` guarantees no
-        // one reads the buffers meanwhile.
+        // SAFETY: every header points at an address and an iovec owned by
+        // `self`, with their true sizes, and has no control buffer; the
+        // iovecs point at distinct `max_frame`-byte slots of
+        // `self.payloads`. The kernel writes only within those bounds, and
+        // `&mut self` guarantees no one reads the buffers meanwhile.
         let rc = unsafe {
             libc::recvmmsg(
                 fd,
@@ -184,29 +205,8 @@ impl Receiver {
             payload,
             peer: socket_addr(address, header.msg_hdr.msg_namelen),
             truncated: header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-            kernel_drops: kernel_drop_count(&header.msg_hdr),
         }
     }
-}
-
-/// The SO_RXQ_OVFL value among a received datagram's control messages.
-fn kernel_drop_count(header: &libc::msghdr) -> Option<u32> {
-    if header.msg_control.is_null() || header.msg_controllen == 0 {
-        return None;
-    }
-    // SAFETY: after `recvmmsg`, `msg_control`/`msg_controllen` describe the
-    // control messages the kernel wrote into our buffer; the CMSG_* macros
-    // walk them without leaving it, and the payload is read unaligned.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(header);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SO_RXQ_OVFL {
-                return Some(ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<u32>()));
-            }
-            cmsg = libc::CMSG_NXTHDR(header, cmsg);
-        }
-    }
-    None
 }
 
 /// Converts a socket address the kernel wrote.

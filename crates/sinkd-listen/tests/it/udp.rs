@@ -2,16 +2,31 @@
 //! errors.
 
 use crate::support::{any_port, eventually, spawn_worker, Seen};
-use sinkd_listen::{start_udp, AllowList, ListenError, UdpConfig, WorkerQueues};
+use sinkd_listen::{
+    start_udp, AllowList, ListenError, RawBatch, UdpConfig, UdpListener, WorkerQueues,
+};
 use sinkd_metrics::{DropReason, Metrics, Transport};
 use std::net::UdpSocket;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 fn config() -> UdpConfig {
     let mut config = UdpConfig::new(any_port());
     config.threads = 2;
     config.recv_buffer = 1024 * 1024;
     config
+}
+
+/// A listener on `config` with one receive thread, feeding one queue of
+/// one batch that nobody reads yet.
+fn one_reader_one_batch(
+    mut config: UdpConfig,
+) -> (UdpListener, mpsc::Receiver<RawBatch>, Arc<Metrics>) {
+    let (queues, mut receivers) = WorkerQueues::bounded(1, 1);
+    let metrics = Metrics::new();
+    config.threads = 1;
+    let listener = start_udp(&config, &queues, Arc::clone(&metrics)).expect("listener starts");
+    (listener, receivers.remove(0), metrics)
 }
 
 #[tokio::test]
@@ -86,11 +101,7 @@ async fn sources_outside_the_allow_list_are_dropped_and_counted() {
 #[tokio::test]
 async fn a_full_queue_makes_the_reader_wait_instead_of_dropping() {
     // One queue of one batch, not drained at first.
-    let (queues, mut receivers) = WorkerQueues::bounded(1, 1);
-    let metrics = Metrics::new();
-    let mut config = config();
-    config.threads = 1;
-    let listener = start_udp(&config, &queues, Arc::clone(&metrics)).expect("listener starts");
+    let (listener, mut receiver, metrics) = one_reader_one_batch(config());
     let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
     for n_sent in 1..=2u64 {
         sender
@@ -108,7 +119,7 @@ async fn a_full_queue_makes_the_reader_wait_instead_of_dropping() {
         .expect("send");
     let mut n_frames = 0;
     while n_frames < 3 {
-        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), receivers[0].recv())
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), receiver.recv())
             .await
             .expect("a batch within 10 s")
             .expect("queue open");
@@ -210,4 +221,92 @@ fn settings_out_of_range_are_refused_with_their_name() {
         start_udp(&self::config(), &empty, Metrics::new()),
         Err(ListenError::NoWorkerQueues)
     ));
+}
+
+#[tokio::test]
+async fn datagrams_the_kernel_drops_are_counted_exactly() {
+    // A receive buffer the size of a few datagrams and a worker queue of
+    // one batch that nobody reads during the burst: the reader holds at
+    // most two batches of 64, the socket a few datagrams more, and the
+    // kernel drops the rest. Every datagram sent is then either received
+    // or counted as a kernel drop, none twice.
+    let mut config = config();
+    config.recv_buffer = 1;
+    config.batch_size = 64;
+    let (listener, receiver, metrics) = one_reader_one_batch(config);
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    const SENT: u64 = 500;
+    let payload = [b'x'; 300];
+    for _ in 0..SENT {
+        sender
+            .send_to(&payload, listener.local_addr())
+            .expect("send");
+    }
+    let collected = spawn_worker(receiver);
+    eventually("every datagram received or dropped", || {
+        metrics.received(Transport::Udp).get() + metrics.udp_kernel_drops.get() == SENT
+    })
+    .await;
+    let received = metrics.received(Transport::Udp).get();
+    assert!(received > 0 && received <= 200, "{received}");
+    eventually("every received datagram in the queue", || {
+        collected.len() as u64 == received
+    })
+    .await;
+    listener.shutdown();
+    assert_eq!(
+        metrics.received(Transport::Udp).get() + metrics.udp_kernel_drops.get(),
+        SENT
+    );
+    assert_eq!(metrics.dropped(DropReason::QueueFull).get(), 0);
+}
+
+#[tokio::test]
+async fn a_call_of_long_datagrams_goes_over_in_batches_of_at_most_4_mib() {
+    // The reader is held (a full queue) while 70 datagrams of 65,000 bytes
+    // wait in the socket; its next call reads them all, 4.5 MB, more than
+    // one batch may hold.
+    let mut config = config();
+    config.recv_buffer = 32 * 1024 * 1024;
+    config.batch_size = 256;
+    let (listener, mut receiver, metrics) = one_reader_one_batch(config);
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+    for (n_sent, msg) in [&b"<13>first"[..], b"<13>second"].iter().enumerate() {
+        sender.send_to(msg, listener.local_addr()).expect("send");
+        eventually("the datagram is read", || {
+            metrics.received(Transport::Udp).get() == n_sent as u64 + 1
+        })
+        .await;
+    }
+    let long = |n: usize| -> Vec<u8> {
+        let mut datagram = format!("<13>long {n:03} ").into_bytes();
+        datagram.resize(65_000, b'a' + (n % 26) as u8);
+        datagram
+    };
+    const LONG: usize = 70;
+    for n in 0..LONG {
+        sender
+            .send_to(&long(n), listener.local_addr())
+            .expect("send");
+    }
+    let mut frames = Vec::new();
+    let mut batch_bytes = Vec::new();
+    while frames.len() < LONG + 2 {
+        let batch = tokio::time::timeout(std::time::Duration::from_secs(10), receiver.recv())
+            .await
+            .expect("a batch within 10 s")
+            .expect("queue open");
+        batch_bytes.push(batch.data.len());
+        frames.extend(batch.iter().map(|(frame, _)| frame.to_vec()));
+    }
+    let mut expected = vec![b"<13>first".to_vec(), b"<13>second".to_vec()];
+    expected.extend((0..LONG).map(long));
+    assert!(frames == expected, "frames differ");
+    assert!(
+        batch_bytes.iter().all(|&len| len <= 4 * 1024 * 1024),
+        "{batch_bytes:?}"
+    );
+    assert!(batch_bytes.len() >= 4, "{batch_bytes:?}");
+    assert_eq!(metrics.udp_kernel_drops.get(), 0);
+    listener.shutdown();
 }

@@ -231,9 +231,10 @@ fn the_rate_covers_the_last_sixty_seconds() {
 }
 
 #[test]
-fn a_busy_worker_hands_its_counts_over_once_a_second() {
+fn a_worker_hands_its_counts_over_once_a_second_and_readers_see_them_meanwhile() {
     let (shared, mut local) = local();
-    let devices = SMALL_HANDOVER * 4;
+    let devices = 256;
+    // What the activity shows, and what the shared map alone holds.
     let total = |shared: &DeviceSet| {
         let mut sum = 0;
         shared.activity(1_700_000_001, |activity| {
@@ -241,27 +242,90 @@ fn a_busy_worker_hands_its_counts_over_once_a_second() {
         });
         sum
     };
-    local.begin(1_700_000_000);
-    for device in 0..devices {
-        local.observe(&format!("dev-{device}"), 4);
-    }
-    local.flush();
-    // The first batch of a second goes over with the reports.
-    assert_eq!(total(&shared), devices as u64);
-    for _ in 0..3 {
+    let handed = |shared: &DeviceSet| -> u64 {
+        let recent = shared.recent.lock().unwrap();
+        recent
+            .values()
+            .map(|entry| entry.counts.by_severity.iter().sum::<u64>())
+            .sum()
+    };
+    for _ in 0..4 {
         local.begin(1_700_000_000);
         for device in 0..devices {
             local.observe(&format!("dev-{device}"), 4);
         }
         local.flush();
     }
-    // Many devices within the same second: held back...
-    assert_eq!(total(&shared), devices as u64);
-    assert_eq!(local.unsent.len(), devices);
-    // ...until the next second's batch.
+    // The second's counts are held back by the worker...
+    assert_eq!(handed(&shared), 0);
+    assert_eq!(local.unsent.lock().unwrap().entries.len(), devices);
+    // ...and a reader adds it in.
+    assert_eq!(total(&shared), 4 * devices as u64);
+    let (_, per_minute, counts) = activity_of(&shared, "dev-7", 1_700_000_001).unwrap();
+    assert_eq!(counts, [0, 0, 0, 0, 4, 0, 0, 0]);
+    assert_eq!(per_minute, 4.0);
+    // The next second's batch hands them over as it begins, and holds
+    // its own.
     local.begin(1_700_000_001);
+    assert_eq!(handed(&shared), 4 * devices as u64);
+    assert!(local.unsent.lock().unwrap().entries.is_empty());
     local.observe("dev-0", 4);
     local.flush();
+    assert_eq!(handed(&shared), 4 * devices as u64);
     assert_eq!(total(&shared), 4 * devices as u64 + 1);
-    assert!(local.unsent.is_empty());
+    // Small batches are not handed over one by one either.
+    local.observe("dev-1", 4);
+    local.flush();
+    assert_eq!(handed(&shared), 4 * devices as u64);
+    assert_eq!(total(&shared), 4 * devices as u64 + 2);
+    // A quiet worker's counts go over at the second they were counted in,
+    // however late its next batch comes.
+    local.begin(1_700_000_600);
+    let (last_seen, per_minute, counts) = activity_of(&shared, "dev-1", 1_700_000_030).unwrap();
+    assert_eq!(last_seen, 1_700_000_001);
+    assert_eq!(per_minute, 5.0);
+    assert_eq!(counts, [0, 0, 0, 0, 5, 0, 0, 0]);
+    // Ten minutes on, those messages are out of the rate's window.
+    let (_, per_minute, _) = activity_of(&shared, "dev-1", 1_700_000_600).unwrap();
+    assert_eq!(per_minute, 0.0);
+}
+
+#[test]
+fn a_stopping_worker_hands_its_counts_over() {
+    let (shared, mut local) = local();
+    batch(&mut local, 1_700_000_000, &[("fw-1", 3)]);
+    batch(&mut local, 1_700_000_000, &[("fw-1", 3), ("fw-1", 5)]);
+    drop(local);
+    let (_, _, counts) = activity_of(&shared, "fw-1", 1_700_000_000).unwrap();
+    assert_eq!(counts, [0, 0, 0, 2, 0, 1, 0, 0]);
+    assert!(shared
+        .workers
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|worker| worker.strong_count() == 0));
+    let recent = shared.recent.lock().unwrap();
+    assert_eq!(
+        recent
+            .values()
+            .map(|entry| entry.counts.by_severity[3])
+            .sum::<u64>(),
+        2
+    );
+}
+
+#[test]
+fn readers_add_up_every_workers_unsent_counts() {
+    let shared = DeviceSet::new(Metrics::new());
+    let mut first = LocalDevices::new(Arc::clone(&shared));
+    let mut second = LocalDevices::new(Arc::clone(&shared));
+    batch(&mut first, 1_700_000_000, &[("fw-1", 3)]);
+    batch(&mut second, 1_700_000_000, &[("fw-1", 3)]);
+    batch(&mut first, 1_700_000_000, &[("fw-1", 2)]);
+    batch(&mut second, 1_700_000_000, &[("fw-1", 2), ("sw-2", 6)]);
+    let (_, per_minute, counts) = activity_of(&shared, "fw-1", 1_700_000_000).unwrap();
+    assert_eq!(counts, [0, 0, 2, 2, 0, 0, 0, 0]);
+    assert_eq!(per_minute, 4.0);
+    let (_, _, counts) = activity_of(&shared, "sw-2", 1_700_000_000).unwrap();
+    assert_eq!(counts, [0, 0, 0, 0, 0, 0, 1, 0]);
 }
