@@ -644,18 +644,12 @@ mod tests {
             (12_345, 1_000, -1439),
             (0, 100_000_000, i16::MIN),
         ] {
-            for (month, day, hour, minute, second) in [(1, 1, 0, 0, 0), (12, 31, 23, 59, 60)] {
-                let ts = Timestamp {
-                    year,
-                    month,
-                    day,
-                    hour,
-                    minute,
-                    second,
-                    nanos,
-                    frac_digits: 6,
-                    offset_minutes,
-                };
+            for (month, day, (hour, minute, second)) in [(1, 1, (0, 0, 0)), (12, 31, (23, 59, 60))]
+            {
+                let mut ts = Timestamp { year, ..EPOCH };
+                (ts.month, ts.day) = (month, day);
+                (ts.hour, ts.minute, ts.second) = (hour, minute, second);
+                (ts.nanos, ts.frac_digits, ts.offset_minutes) = (nanos, 6, offset_minutes);
                 for frac_digits in 0..=10 {
                     out.clear();
                     ts.write_rfc3339(&mut out, frac_digits);
