@@ -313,7 +313,6 @@ impl SdError {
 /// the tolerances in the module docs apply.
 pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, usize), SdError> {
     let mut idx = 0;
-    let mut saw_non_ascii = false;
     // A lenient-mode tolerance was needed (always false in strict mode,
     // which reports an error instead).
     let mut tolerated = false;
@@ -356,7 +355,7 @@ pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, u
                             continue;
                         }
                     }
-                    idx = scan_param(input, idx, strict, &mut saw_non_ascii, &mut tolerated)?;
+                    idx = scan_param(input, idx, strict, &mut tolerated)?;
                 }
                 Some(_) => {
                     return Err(SdError::at(
@@ -373,14 +372,10 @@ pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, u
         return Err(SdError::at(idx, "expected '[' or '-'"));
     }
     let text = &input[..idx];
-    let raw = if saw_non_ascii {
-        std::str::from_utf8(text)
-            .map_err(|error| SdError::at(error.valid_up_to(), "PARAM-VALUE is not valid UTF-8"))?
-    } else {
-        // All bytes were checked to be ASCII above, so this cannot fail; the
-        // error arm only keeps the code free of unchecked conversions.
-        std::str::from_utf8(text).map_err(|_| SdError::at(0, "not ASCII"))?
-    };
+    // SD-NAMEs are ASCII, so only a PARAM-VALUE can hold bytes that are not
+    // UTF-8.
+    let raw = std::str::from_utf8(text)
+        .map_err(|error| SdError::at(error.valid_up_to(), "PARAM-VALUE is not valid UTF-8"))?;
     let mut sd = StructuredData { raw, strict: false };
     if n_elements > READ_IDS {
         duplicate = find_duplicate_id(&sd);
@@ -420,7 +415,6 @@ fn scan_param(
     input: &[u8],
     start: usize,
     strict: bool,
-    saw_non_ascii: &mut bool,
     tolerated: &mut bool,
 ) -> Result<usize, SdError> {
     let mut idx = scan_name(input, start, strict, "expected PARAM-NAME")?;
@@ -433,21 +427,17 @@ fn scan_param(
         return Err(SdError::at(idx, "expected '\"' to open PARAM-VALUE"));
     }
     idx += 1;
-    while let Some(&byte) = input.get(idx) {
-        match byte {
+    // Only `"`, `\` and `]` mean anything inside a value: jump between them.
+    while let Some(offset) = memchr::memchr3(b'"', b'\\', b']', &input[idx..]) {
+        idx += offset;
+        match input[idx] {
             b'"' => return Ok(idx + 1),
             b'\\' => {
                 // An escape pair, or a stray backslash kept as it is; either
                 // way the next byte cannot end the value.
-                match input.get(idx + 1) {
-                    Some(&next) => {
-                        *saw_non_ascii |= next >= 0x80;
-                        idx += 2;
-                    }
-                    None => idx += 1,
-                }
+                idx = (idx + 2).min(input.len());
             }
-            b']' => {
+            _ => {
                 if strict {
                     return Err(SdError::at(
                         idx,
@@ -457,12 +447,9 @@ fn scan_param(
                 *tolerated = true;
                 idx += 1;
             }
-            _ => {
-                *saw_non_ascii |= byte >= 0x80;
-                idx += 1;
-            }
         }
     }
+    idx = input.len();
     Err(SdError::at(idx, "PARAM-VALUE is not closed with '\"'"))
 }
 
