@@ -325,7 +325,7 @@ fn read_hostname(text: &[u8], pos: usize) -> Option<(&str, usize)> {
     if text.get(next) == Some(&b':') && matches!(text.get(next + 1), None | Some(b' ')) {
         next = skip_spaces(text, next + 1);
     }
-    Some((std::str::from_utf8(word).ok()?, next))
+    Some((crate::text::from_utf8(word).ok()?, next))
 }
 
 /// A tag: `app[pid]`, `app` or `app:`, ended by `:`, a space or the end.
@@ -347,7 +347,7 @@ fn read_tag(text: &[u8], pos: usize) -> Option<Tag<'_>> {
     if word.is_empty() || word.len() > MAX_TAG_LEN || word.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let app_name = std::str::from_utf8(word).ok()?;
+    let app_name = crate::text::from_utf8(word).ok()?;
     match text.get(end) {
         Some(b'[') => {
             let pid_start = end + 1;
@@ -355,7 +355,7 @@ fn read_tag(text: &[u8], pos: usize) -> Option<Tag<'_>> {
             if text.get(pid_end) != Some(&b']') || pid_end - pid_start > MAX_PROCID_LEN {
                 return None;
             }
-            let pid = std::str::from_utf8(text.get(pid_start..pid_end)?).ok()?;
+            let pid = crate::text::from_utf8(text.get(pid_start..pid_end)?).ok()?;
             let (colon, next) = tag_end(text, pid_end + 1, false)?;
             Some(Tag {
                 app_name,
@@ -448,7 +448,7 @@ fn read_cisco_origin(text: &[u8], pos: usize) -> Option<(&str, usize)> {
     if end == pos || end - pos > MAX_HOSTNAME_LEN {
         return None;
     }
-    let host = std::str::from_utf8(text.get(pos..end)?).ok()?;
+    let host = crate::text::from_utf8(text.get(pos..end)?).ok()?;
     match text.get(end) {
         Some(b':') if text.get(end + 1) == Some(&b' ') => Some((host, skip_spaces(text, end + 1))),
         Some(b' ') => {
@@ -523,7 +523,7 @@ fn cisco_mnemonic_tag(msg: &[u8]) -> Option<&str> {
         return None;
     }
     // ASCII only, as `is_mnemonic_byte` checked.
-    std::str::from_utf8(tag).ok()
+    crate::text::from_utf8(tag).ok()
 }
 
 /// The MSGID of a tag that is a Cisco mnemonic (`%SYS-5-CONFIG_I`), without
@@ -574,7 +574,7 @@ fn event_name(msg: &[u8]) -> Option<&str> {
     if msg.get(end) != Some(&b':') || !matches!(msg.get(end + 1), None | Some(b' ')) {
         return None;
     }
-    std::str::from_utf8(word).ok()
+    crate::text::from_utf8(word).ok()
 }
 
 /// Clavister's `id=00200001` near the start of MSG: eight digits at the
@@ -589,7 +589,7 @@ fn clavister_id(msg: &[u8]) -> Option<&str> {
             let end = scan(msg, start, |b| b.is_ascii_digit());
             let boundary = matches!(msg.get(end), None | Some(b' '));
             if end - start == 8 && boundary {
-                return std::str::from_utf8(&msg[start..end]).ok();
+                return crate::text::from_utf8(&msg[start..end]).ok();
             }
         }
         pos += 1;
@@ -700,7 +700,7 @@ fn host_str(value: &[u8]) -> Option<&str> {
     {
         return None;
     }
-    std::str::from_utf8(value).ok()
+    crate::text::from_utf8(value).ok()
 }
 
 /// A short printable ASCII word, as `&str`.
@@ -708,7 +708,7 @@ fn ascii_word(value: &[u8], max_len: usize) -> Option<&str> {
     if value.is_empty() || value.len() > max_len || !value.iter().all(u8::is_ascii_graphic) {
         return None;
     }
-    std::str::from_utf8(value).ok()
+    crate::text::from_utf8(value).ok()
 }
 
 /// MSG without a leading UTF-8 byte-order mark.

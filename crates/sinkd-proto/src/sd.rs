@@ -374,7 +374,7 @@ pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, u
     let text = &input[..idx];
     // SD-NAMEs are ASCII, so only a PARAM-VALUE can hold bytes that are not
     // UTF-8.
-    let raw = std::str::from_utf8(text)
+    let raw = crate::text::from_utf8(text)
         .map_err(|error| SdError::at(error.valid_up_to(), "PARAM-VALUE is not valid UTF-8"))?;
     let mut sd = StructuredData { raw, strict: false };
     if n_elements > READ_IDS {
