@@ -534,28 +534,46 @@ fn mnemonic_tag(app_name: &str) -> Option<&str> {
     (is_word && is_mnemonic_body(body.as_bytes())).then_some(body)
 }
 
+#[inline]
 fn is_mnemonic_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
+    MNEMONIC_BYTES[usize::from(byte)]
 }
 
+/// [`is_mnemonic_byte`] as a table: ASCII letters, digits, `_` and `-`.
+const MNEMONIC_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric() || byte == b'_' as usize;
+        byte += 1;
+    }
+    table[b'-' as usize] = true;
+    table
+};
+
 /// `FAC-SEV-MNEMONIC` (or `FAC-SUB-SEV-MNEMONIC`): at least three non-empty
-/// parts joined by `-`, the second from the end a severity digit 0-7.
+/// parts joined by `-`, the second from the end a severity digit 0-7. Read
+/// from the end: MNEMONIC, then SEV, then the parts before it.
 fn is_mnemonic_body(body: &[u8]) -> bool {
     if body.is_empty() || body.len() > MAX_MSGID_LEN {
         return false;
     }
-    let mut n_parts = 0;
-    let mut severity_ok = false;
-    for part in body.rsplit(|&b| b == b'-') {
-        if part.is_empty() {
-            return false;
-        }
-        n_parts += 1;
-        if n_parts == 2 {
-            severity_ok = matches!(part, [b'0'..=b'7']);
-        }
+    let Some(last_dash) = body.iter().rposition(|&b| b == b'-') else {
+        return false;
+    };
+    // SEV and its `-`: `d-` right before MNEMONIC, which must not be empty.
+    if last_dash + 1 == body.len() || last_dash < 2 {
+        return false;
     }
-    n_parts >= 3 && severity_ok
+    if !matches!(body[last_dash - 1], b'0'..=b'7') || body[last_dash - 2] != b'-' {
+        return false;
+    }
+    // One or more non-empty parts before SEV.
+    let head = &body[..last_dash - 2];
+    !head.is_empty()
+        && head[0] != b'-'
+        && head[head.len() - 1] != b'-'
+        && !head.windows(2).any(|pair| pair == b"--")
 }
 
 /// An event name such as Juniper's `UI_COMMIT:` at the start of MSG:
