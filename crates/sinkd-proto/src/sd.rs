@@ -259,8 +259,28 @@ fn name_len(bytes: &[u8]) -> usize {
 
 #[inline]
 fn is_name_byte(byte: u8) -> bool {
-    (33..=126).contains(&byte) && !matches!(byte, b'=' | b']' | b'"')
+    NAME_BYTES[usize::from(byte)]
 }
+
+/// [`is_name_byte`] as a table: the validation asks once per name byte.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 33;
+    while byte <= 126 {
+        table[byte] = !matches!(byte as u8, b'=' | b']' | b'"');
+        byte += 1;
+    }
+    table
+};
+
+/// The bytes that mean something inside a PARAM-VALUE: `"`, `\` and `]`.
+const VALUE_STOPS: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
 
 /// Index of the closing `"` of a PARAM-VALUE starting at `start`, honouring
 /// backslash escapes.
@@ -427,10 +447,16 @@ fn scan_param(
         return Err(SdError::at(idx, "expected '\"' to open PARAM-VALUE"));
     }
     idx += 1;
-    // Only `"`, `\` and `]` mean anything inside a value: jump between them.
-    while let Some(offset) = memchr::memchr3(b'"', b'\\', b']', &input[idx..]) {
-        idx += offset;
-        match input[idx] {
+    // Only `"`, `\` and `]` mean anything inside a value: jump between
+    // them (values are short: a table walk beats a vector search here).
+    loop {
+        while idx < input.len() && !VALUE_STOPS[usize::from(input[idx])] {
+            idx += 1;
+        }
+        let Some(&stop) = input.get(idx) else {
+            break;
+        };
+        match stop {
             b'"' => return Ok(idx + 1),
             b'\\' => {
                 // An escape pair, or a stray backslash kept as it is; either
