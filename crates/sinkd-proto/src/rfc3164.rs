@@ -135,14 +135,17 @@ fn parse_header<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>
     let reading = read_timestamp(text, start, received)?;
     let mut pos = skip_spaces(text, reading.end);
     let mut hostname = None;
+    // The mnemonic that confirmed a skipped prelude, which starts at `pos`.
+    let mut mnemonic = None;
     if !reading.cisco_colon {
-        pos = skip_cisco_prelude(text, pos, received);
+        (pos, mnemonic) = skip_cisco_prelude(text, pos, received);
         if let Some((host, next)) = read_hostname(text, pos) {
             hostname = Some(host);
-            pos = skip_cisco_prelude(text, next, received);
+            (pos, mnemonic) = skip_cisco_prelude(text, next, received);
         }
     }
-    Some(tag_and_msg(text, pos, Some(reading.timestamp), hostname))
+    let timestamp = Some(reading.timestamp);
+    Some(tag_and_msg(text, pos, mnemonic, timestamp, hostname))
 }
 
 /// Cisco IOS, IOS-XR and NX-OS with sequence numbers: `123: ` (or NX-OS's
@@ -171,11 +174,17 @@ fn parse_cisco_prefixed<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fi
     match reading {
         Some(reading) => {
             let pos = skip_spaces(text, reading.end);
-            Some(tag_and_msg(text, pos, Some(reading.timestamp), hostname))
+            Some(tag_and_msg(
+                text,
+                pos,
+                None,
+                Some(reading.timestamp),
+                hostname,
+            ))
         }
         None => {
-            cisco_mnemonic(text.get(pos..)?)?;
-            Some(tag_and_msg(text, pos, None, hostname))
+            let mnemonic = cisco_mnemonic_tag(text.get(pos..)?)?;
+            Some(tag_and_msg(text, pos, Some(mnemonic), None, hostname))
         }
     }
 }
@@ -251,7 +260,7 @@ fn parse_fortinet<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'
 fn parse_clavister<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>> {
     let (timestamp, end) = clavister_timestamp(text, received)?;
     let pos = skip_spaces(text, end);
-    let mut fields = tag_and_msg(text, pos, Some(timestamp), None);
+    let mut fields = tag_and_msg(text, pos, None, Some(timestamp), None);
     fields.msgid = clavister_id(fields.msg).or(fields.msgid);
     Some(fields)
 }
@@ -261,13 +270,16 @@ fn parse_clavister<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<
 // ---------------------------------------------------------------------------
 
 /// Reads TAG and MSG from `pos` and finds a vendor MSGID in MSG.
+/// `mnemonic`, when the caller has read it already, is the Cisco mnemonic
+/// tag (with its `%`) at `pos`.
 fn tag_and_msg<'a>(
     text: &'a [u8],
     pos: usize,
+    mnemonic: Option<&'a str>,
     timestamp: Option<Timestamp>,
     hostname: Option<&'a str>,
 ) -> Fields<'a> {
-    let (app_name, procid, pos, mnemonic) = match mnemonic_tag_at(text, pos) {
+    let (app_name, procid, pos, mnemonic) = match mnemonic_tag_at(text, pos, mnemonic) {
         Some((tag, next)) => (Some(tag), None, next, Some(&tag[1..])),
         None => match read_tag(text, pos) {
             Some(tag) => (Some(tag.app_name), tag.procid, tag.next, None),
@@ -298,12 +310,19 @@ fn tag_and_msg<'a>(
 
 /// The common Cisco case of [`tag_and_msg`], read in one pass: a
 /// `%FAC-SEV-MNEMONIC:` tag (which is also the MSGID) at `pos`, and where
-/// MSG starts after it.
-fn mnemonic_tag_at(text: &[u8], pos: usize) -> Option<(&str, usize)> {
+/// MSG starts after it. `known` is that tag when the caller has read it.
+fn mnemonic_tag_at<'a>(
+    text: &'a [u8],
+    pos: usize,
+    known: Option<&'a str>,
+) -> Option<(&'a str, usize)> {
     if text.get(pos) != Some(&b'%') {
         return None;
     }
-    let tag = cisco_mnemonic_tag(text.get(pos..)?)?;
+    let tag = match known {
+        Some(tag) => tag,
+        None => cisco_mnemonic_tag(text.get(pos..)?)?,
+    };
     let (_, next) = tag_end(text, pos + tag.len(), true)?;
     Some((tag, next))
 }
@@ -466,19 +485,25 @@ fn read_cisco_origin(text: &[u8], pos: usize) -> Option<(&str, usize)> {
 
 /// After a classic header, a relayed Cisco line may still carry the
 /// device's own `123: ` and `*Mar  1 18:46:11.123: ` or an uptime. They are
-/// skipped only when a `%FAC-SEV-MNEMONIC` follows; otherwise `pos` is
-/// returned unchanged and the text stays in MSG.
-fn skip_cisco_prelude(text: &[u8], pos: usize, received: &ReceiveTime) -> usize {
+/// skipped only when a `%FAC-SEV-MNEMONIC` follows, and then the position
+/// of that mnemonic is returned with it (its tag, `%` included);
+/// otherwise `pos` is returned unchanged and the text stays in MSG.
+fn skip_cisco_prelude<'a>(
+    text: &'a [u8],
+    pos: usize,
+    received: &ReceiveTime,
+) -> (usize, Option<&'a str>) {
     let mut next = read_seq(text, pos, 1).unwrap_or(pos);
     match read_timestamp(text, next, received) {
         Some(reading) if reading.cisco_colon => next = skip_spaces(text, reading.end),
         _ => next = read_uptime(text, next).unwrap_or(next),
     }
-    let confirmed = next != pos && text.get(next..).and_then(cisco_mnemonic).is_some();
-    if confirmed {
-        next
-    } else {
-        pos
+    if next == pos {
+        return (pos, None);
+    }
+    match text.get(next..).and_then(cisco_mnemonic_tag) {
+        Some(tag) => (next, Some(tag)),
+        None => (pos, None),
     }
 }
 
