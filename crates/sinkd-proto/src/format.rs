@@ -301,7 +301,7 @@ fn write(
 /// so nothing is dropped. Found by the `format_roundtrip` fuzz target.
 fn write_structured_data(structured_data: &StructuredData<'_>, escape: bool, out: &mut Vec<u8>) {
     let text = structured_data.as_str();
-    if StructuredData::parse(text).is_some() {
+    if structured_data.is_strict() {
         push_payload(out, text.as_bytes(), escape);
         return;
     }

@@ -28,6 +28,7 @@ pub mod relp;
 mod rfc3164;
 mod rfc5424;
 mod sd;
+mod text;
 pub mod time;
 
 pub use message::{Format, Message};

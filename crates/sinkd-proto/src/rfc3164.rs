@@ -135,14 +135,17 @@ fn parse_header<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>
     let reading = read_timestamp(text, start, received)?;
     let mut pos = skip_spaces(text, reading.end);
     let mut hostname = None;
+    // The mnemonic that confirmed a skipped prelude, which starts at `pos`.
+    let mut mnemonic = None;
     if !reading.cisco_colon {
-        pos = skip_cisco_prelude(text, pos, received);
+        (pos, mnemonic) = skip_cisco_prelude(text, pos, received);
         if let Some((host, next)) = read_hostname(text, pos) {
             hostname = Some(host);
-            pos = skip_cisco_prelude(text, next, received);
+            (pos, mnemonic) = skip_cisco_prelude(text, next, received);
         }
     }
-    Some(tag_and_msg(text, pos, Some(reading.timestamp), hostname))
+    let timestamp = Some(reading.timestamp);
+    Some(tag_and_msg(text, pos, mnemonic, timestamp, hostname))
 }
 
 /// Cisco IOS, IOS-XR and NX-OS with sequence numbers: `123: ` (or NX-OS's
@@ -171,11 +174,17 @@ fn parse_cisco_prefixed<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fi
     match reading {
         Some(reading) => {
             let pos = skip_spaces(text, reading.end);
-            Some(tag_and_msg(text, pos, Some(reading.timestamp), hostname))
+            Some(tag_and_msg(
+                text,
+                pos,
+                None,
+                Some(reading.timestamp),
+                hostname,
+            ))
         }
         None => {
-            cisco_mnemonic(text.get(pos..)?)?;
-            Some(tag_and_msg(text, pos, None, hostname))
+            let mnemonic = cisco_mnemonic_tag(text.get(pos..)?)?;
+            Some(tag_and_msg(text, pos, Some(mnemonic), None, hostname))
         }
     }
 }
@@ -251,7 +260,7 @@ fn parse_fortinet<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'
 fn parse_clavister<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<'a>> {
     let (timestamp, end) = clavister_timestamp(text, received)?;
     let pos = skip_spaces(text, end);
-    let mut fields = tag_and_msg(text, pos, Some(timestamp), None);
+    let mut fields = tag_and_msg(text, pos, None, Some(timestamp), None);
     fields.msgid = clavister_id(fields.msg).or(fields.msgid);
     Some(fields)
 }
@@ -261,13 +270,16 @@ fn parse_clavister<'a>(text: &'a [u8], received: &ReceiveTime) -> Option<Fields<
 // ---------------------------------------------------------------------------
 
 /// Reads TAG and MSG from `pos` and finds a vendor MSGID in MSG.
+/// `mnemonic`, when the caller has read it already, is the Cisco mnemonic
+/// tag (with its `%`) at `pos`.
 fn tag_and_msg<'a>(
     text: &'a [u8],
     pos: usize,
+    mnemonic: Option<&'a str>,
     timestamp: Option<Timestamp>,
     hostname: Option<&'a str>,
 ) -> Fields<'a> {
-    let (app_name, procid, pos, mnemonic) = match mnemonic_tag_at(text, pos) {
+    let (app_name, procid, pos, mnemonic) = match mnemonic_tag_at(text, pos, mnemonic) {
         Some((tag, next)) => (Some(tag), None, next, Some(&tag[1..])),
         None => match read_tag(text, pos) {
             Some(tag) => (Some(tag.app_name), tag.procid, tag.next, None),
@@ -298,12 +310,19 @@ fn tag_and_msg<'a>(
 
 /// The common Cisco case of [`tag_and_msg`], read in one pass: a
 /// `%FAC-SEV-MNEMONIC:` tag (which is also the MSGID) at `pos`, and where
-/// MSG starts after it.
-fn mnemonic_tag_at(text: &[u8], pos: usize) -> Option<(&str, usize)> {
+/// MSG starts after it. `known` is that tag when the caller has read it.
+fn mnemonic_tag_at<'a>(
+    text: &'a [u8],
+    pos: usize,
+    known: Option<&'a str>,
+) -> Option<(&'a str, usize)> {
     if text.get(pos) != Some(&b'%') {
         return None;
     }
-    let tag = cisco_mnemonic_tag(text.get(pos..)?)?;
+    let tag = match known {
+        Some(tag) => tag,
+        None => cisco_mnemonic_tag(text.get(pos..)?)?,
+    };
     let (_, next) = tag_end(text, pos + tag.len(), true)?;
     Some((tag, next))
 }
@@ -325,7 +344,7 @@ fn read_hostname(text: &[u8], pos: usize) -> Option<(&str, usize)> {
     if text.get(next) == Some(&b':') && matches!(text.get(next + 1), None | Some(b' ')) {
         next = skip_spaces(text, next + 1);
     }
-    Some((std::str::from_utf8(word).ok()?, next))
+    Some((crate::text::from_utf8(word).ok()?, next))
 }
 
 /// A tag: `app[pid]`, `app` or `app:`, ended by `:`, a space or the end.
@@ -347,7 +366,7 @@ fn read_tag(text: &[u8], pos: usize) -> Option<Tag<'_>> {
     if word.is_empty() || word.len() > MAX_TAG_LEN || word.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let app_name = std::str::from_utf8(word).ok()?;
+    let app_name = crate::text::from_utf8(word).ok()?;
     match text.get(end) {
         Some(b'[') => {
             let pid_start = end + 1;
@@ -355,7 +374,7 @@ fn read_tag(text: &[u8], pos: usize) -> Option<Tag<'_>> {
             if text.get(pid_end) != Some(&b']') || pid_end - pid_start > MAX_PROCID_LEN {
                 return None;
             }
-            let pid = std::str::from_utf8(text.get(pid_start..pid_end)?).ok()?;
+            let pid = crate::text::from_utf8(text.get(pid_start..pid_end)?).ok()?;
             let (colon, next) = tag_end(text, pid_end + 1, false)?;
             Some(Tag {
                 app_name,
@@ -448,7 +467,7 @@ fn read_cisco_origin(text: &[u8], pos: usize) -> Option<(&str, usize)> {
     if end == pos || end - pos > MAX_HOSTNAME_LEN {
         return None;
     }
-    let host = std::str::from_utf8(text.get(pos..end)?).ok()?;
+    let host = crate::text::from_utf8(text.get(pos..end)?).ok()?;
     match text.get(end) {
         Some(b':') if text.get(end + 1) == Some(&b' ') => Some((host, skip_spaces(text, end + 1))),
         Some(b' ') => {
@@ -466,19 +485,25 @@ fn read_cisco_origin(text: &[u8], pos: usize) -> Option<(&str, usize)> {
 
 /// After a classic header, a relayed Cisco line may still carry the
 /// device's own `123: ` and `*Mar  1 18:46:11.123: ` or an uptime. They are
-/// skipped only when a `%FAC-SEV-MNEMONIC` follows; otherwise `pos` is
-/// returned unchanged and the text stays in MSG.
-fn skip_cisco_prelude(text: &[u8], pos: usize, received: &ReceiveTime) -> usize {
+/// skipped only when a `%FAC-SEV-MNEMONIC` follows, and then the position
+/// of that mnemonic is returned with it (its tag, `%` included);
+/// otherwise `pos` is returned unchanged and the text stays in MSG.
+fn skip_cisco_prelude<'a>(
+    text: &'a [u8],
+    pos: usize,
+    received: &ReceiveTime,
+) -> (usize, Option<&'a str>) {
     let mut next = read_seq(text, pos, 1).unwrap_or(pos);
     match read_timestamp(text, next, received) {
         Some(reading) if reading.cisco_colon => next = skip_spaces(text, reading.end),
         _ => next = read_uptime(text, next).unwrap_or(next),
     }
-    let confirmed = next != pos && text.get(next..).and_then(cisco_mnemonic).is_some();
-    if confirmed {
-        next
-    } else {
-        pos
+    if next == pos {
+        return (pos, None);
+    }
+    match text.get(next..).and_then(cisco_mnemonic_tag) {
+        Some(tag) => (next, Some(tag)),
+        None => (pos, None),
     }
 }
 
@@ -523,7 +548,7 @@ fn cisco_mnemonic_tag(msg: &[u8]) -> Option<&str> {
         return None;
     }
     // ASCII only, as `is_mnemonic_byte` checked.
-    std::str::from_utf8(tag).ok()
+    crate::text::from_utf8(tag).ok()
 }
 
 /// The MSGID of a tag that is a Cisco mnemonic (`%SYS-5-CONFIG_I`), without
@@ -534,28 +559,46 @@ fn mnemonic_tag(app_name: &str) -> Option<&str> {
     (is_word && is_mnemonic_body(body.as_bytes())).then_some(body)
 }
 
+#[inline]
 fn is_mnemonic_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-')
+    MNEMONIC_BYTES[usize::from(byte)]
 }
 
+/// [`is_mnemonic_byte`] as a table: ASCII letters, digits, `_` and `-`.
+const MNEMONIC_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        table[byte] = (byte as u8).is_ascii_alphanumeric() || byte == b'_' as usize;
+        byte += 1;
+    }
+    table[b'-' as usize] = true;
+    table
+};
+
 /// `FAC-SEV-MNEMONIC` (or `FAC-SUB-SEV-MNEMONIC`): at least three non-empty
-/// parts joined by `-`, the second from the end a severity digit 0-7.
+/// parts joined by `-`, the second from the end a severity digit 0-7. Read
+/// from the end: MNEMONIC, then SEV, then the parts before it.
 fn is_mnemonic_body(body: &[u8]) -> bool {
     if body.is_empty() || body.len() > MAX_MSGID_LEN {
         return false;
     }
-    let mut n_parts = 0;
-    let mut severity_ok = false;
-    for part in body.rsplit(|&b| b == b'-') {
-        if part.is_empty() {
-            return false;
-        }
-        n_parts += 1;
-        if n_parts == 2 {
-            severity_ok = matches!(part, [b'0'..=b'7']);
-        }
+    let Some(last_dash) = body.iter().rposition(|&b| b == b'-') else {
+        return false;
+    };
+    // SEV and its `-`: `d-` right before MNEMONIC, which must not be empty.
+    if last_dash + 1 == body.len() || last_dash < 2 {
+        return false;
     }
-    n_parts >= 3 && severity_ok
+    if !matches!(body[last_dash - 1], b'0'..=b'7') || body[last_dash - 2] != b'-' {
+        return false;
+    }
+    // One or more non-empty parts before SEV.
+    let head = &body[..last_dash - 2];
+    !head.is_empty()
+        && head[0] != b'-'
+        && head[head.len() - 1] != b'-'
+        && !head.windows(2).any(|pair| pair == b"--")
 }
 
 /// An event name such as Juniper's `UI_COMMIT:` at the start of MSG:
@@ -574,7 +617,7 @@ fn event_name(msg: &[u8]) -> Option<&str> {
     if msg.get(end) != Some(&b':') || !matches!(msg.get(end + 1), None | Some(b' ')) {
         return None;
     }
-    std::str::from_utf8(word).ok()
+    crate::text::from_utf8(word).ok()
 }
 
 /// Clavister's `id=00200001` near the start of MSG: eight digits at the
@@ -589,7 +632,7 @@ fn clavister_id(msg: &[u8]) -> Option<&str> {
             let end = scan(msg, start, |b| b.is_ascii_digit());
             let boundary = matches!(msg.get(end), None | Some(b' '));
             if end - start == 8 && boundary {
-                return std::str::from_utf8(&msg[start..end]).ok();
+                return crate::text::from_utf8(&msg[start..end]).ok();
             }
         }
         pos += 1;
@@ -700,7 +743,7 @@ fn host_str(value: &[u8]) -> Option<&str> {
     {
         return None;
     }
-    std::str::from_utf8(value).ok()
+    crate::text::from_utf8(value).ok()
 }
 
 /// A short printable ASCII word, as `&str`.
@@ -708,7 +751,7 @@ fn ascii_word(value: &[u8], max_len: usize) -> Option<&str> {
     if value.is_empty() || value.len() > max_len || !value.iter().all(u8::is_ascii_graphic) {
         return None;
     }
-    std::str::from_utf8(value).ok()
+    crate::text::from_utf8(value).ok()
 }
 
 /// MSG without a leading UTF-8 byte-order mark.

@@ -304,7 +304,7 @@ fn read_fields<'a>(
     let mut msg = &input[msg_start..];
     if let Some(text) = msg.strip_prefix(BOM) {
         if strict {
-            if let Err(error) = std::str::from_utf8(text) {
+            if let Err(error) = crate::text::from_utf8(text) {
                 let error = ParseError::new(
                     Field::Msg,
                     msg_start + BOM.len() + error.valid_up_to() + 1,
@@ -412,7 +412,7 @@ fn header_field<'a>(
     if bytes == b"-" {
         return Ok((None, idx));
     }
-    match std::str::from_utf8(bytes) {
+    match crate::text::from_utf8(bytes) {
         Ok(text) => Ok((Some(text), idx)),
         Err(error) => {
             let reason = if saw_non_ascii {

@@ -22,9 +22,32 @@ use std::borrow::Cow;
 pub(crate) const SD_NAME_MAX: usize = 32;
 
 /// Validated STRUCTURED-DATA text (one or more SD-ELEMENTs), kept as sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// It also remembers whether the text is strict RFC 5424 (no lenient-mode
+/// tolerance was needed and no SD-ID repeats), found while it was validated,
+/// so a writer that must send strict STRUCTURED-DATA does not check again.
+/// That is a property of the text, so equality and `Debug` look at the text
+/// alone.
+#[derive(Clone, Copy)]
 pub struct StructuredData<'a> {
     raw: &'a str,
+    strict: bool,
+}
+
+impl PartialEq for StructuredData<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for StructuredData<'_> {}
+
+impl std::fmt::Debug for StructuredData<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StructuredData")
+            .field("raw", &self.raw)
+            .finish()
+    }
 }
 
 impl<'a> StructuredData<'a> {
@@ -40,6 +63,13 @@ impl<'a> StructuredData<'a> {
     /// The SD-ELEMENTs exactly as sent, escapes included.
     pub fn as_str(&self) -> &'a str {
         self.raw
+    }
+
+    /// Whether the text is strict RFC 5424 STRUCTURED-DATA: what
+    /// [`StructuredData::parse`] accepts. Known from the validation, so it
+    /// costs nothing.
+    pub fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// The SD-ELEMENTs in order.
@@ -229,8 +259,28 @@ fn name_len(bytes: &[u8]) -> usize {
 
 #[inline]
 fn is_name_byte(byte: u8) -> bool {
-    (33..=126).contains(&byte) && !matches!(byte, b'=' | b']' | b'"')
+    NAME_BYTES[usize::from(byte)]
 }
+
+/// [`is_name_byte`] as a table: the validation asks once per name byte.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 33;
+    while byte <= 126 {
+        table[byte] = !matches!(byte as u8, b'=' | b']' | b'"');
+        byte += 1;
+    }
+    table
+};
+
+/// The bytes that mean something inside a PARAM-VALUE: `"`, `\` and `]`.
+const VALUE_STOPS: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
 
 /// Index of the closing `"` of a PARAM-VALUE starting at `start`, honouring
 /// backslash escapes.
@@ -283,11 +333,29 @@ impl SdError {
 /// the tolerances in the module docs apply.
 pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, usize), SdError> {
     let mut idx = 0;
-    let mut saw_non_ascii = false;
+    // A lenient-mode tolerance was needed (always false in strict mode,
+    // which reports an error instead).
+    let mut tolerated = false;
     let mut n_elements = 0usize;
+    // The SD-IDs seen so far (start, end), for the duplicate check while
+    // there are at most READ_IDS of them; `duplicate` is the offset of
+    // the first SD-ID that repeats an earlier one.
+    let mut ids = [(0usize, 0usize); READ_IDS];
+    let mut duplicate = None;
     while input.get(idx) == Some(&b'[') {
         let id_start = idx + 1;
         idx = scan_name(input, id_start, strict, "expected SD-ID")?;
+        tolerated |= idx - id_start > SD_NAME_MAX;
+        if n_elements < READ_IDS {
+            let id = &input[id_start..idx];
+            let repeats = ids[..n_elements]
+                .iter()
+                .any(|&(start, end)| &input[start..end] == id);
+            if repeats && duplicate.is_none() {
+                duplicate = Some(id_start);
+            }
+            ids[n_elements] = (id_start, idx);
+        }
         loop {
             match input.get(idx) {
                 Some(b']') => {
@@ -297,6 +365,9 @@ pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, u
                 Some(b' ') => {
                     idx += 1;
                     if !strict {
+                        if matches!(input.get(idx), Some(b' ' | b']')) {
+                            tolerated = true;
+                        }
                         while input.get(idx) == Some(&b' ') {
                             idx += 1;
                         }
@@ -304,7 +375,7 @@ pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, u
                             continue;
                         }
                     }
-                    idx = scan_param(input, idx, strict, &mut saw_non_ascii)?;
+                    idx = scan_param(input, idx, strict, &mut tolerated)?;
                 }
                 Some(_) => {
                     return Err(SdError::at(
@@ -321,20 +392,20 @@ pub(crate) fn parse(input: &[u8], strict: bool) -> Result<(StructuredData<'_>, u
         return Err(SdError::at(idx, "expected '[' or '-'"));
     }
     let text = &input[..idx];
-    let raw = if saw_non_ascii {
-        std::str::from_utf8(text)
-            .map_err(|error| SdError::at(error.valid_up_to(), "PARAM-VALUE is not valid UTF-8"))?
-    } else {
-        // All bytes were checked to be ASCII above, so this cannot fail; the
-        // error arm only keeps the code free of unchecked conversions.
-        std::str::from_utf8(text).map_err(|_| SdError::at(0, "not ASCII"))?
-    };
-    let sd = StructuredData { raw };
+    // SD-NAMEs are ASCII, so only a PARAM-VALUE can hold bytes that are not
+    // UTF-8.
+    let raw = crate::text::from_utf8(text)
+        .map_err(|error| SdError::at(error.valid_up_to(), "PARAM-VALUE is not valid UTF-8"))?;
+    let mut sd = StructuredData { raw, strict: false };
+    if n_elements > READ_IDS {
+        duplicate = find_duplicate_id(&sd);
+    }
     if strict {
-        if let Some(offset) = find_duplicate_id(&sd) {
+        if let Some(offset) = duplicate {
             return Err(SdError::at(offset, "SD-ID appears more than once"));
         }
     }
+    sd.strict = !tolerated && duplicate.is_none();
     Ok((sd, idx))
 }
 
@@ -364,9 +435,10 @@ fn scan_param(
     input: &[u8],
     start: usize,
     strict: bool,
-    saw_non_ascii: &mut bool,
+    tolerated: &mut bool,
 ) -> Result<usize, SdError> {
     let mut idx = scan_name(input, start, strict, "expected PARAM-NAME")?;
+    *tolerated |= idx - start > SD_NAME_MAX;
     if input.get(idx) != Some(&b'=') {
         return Err(SdError::at(idx, "expected '=' after PARAM-NAME"));
     }
@@ -375,39 +447,43 @@ fn scan_param(
         return Err(SdError::at(idx, "expected '\"' to open PARAM-VALUE"));
     }
     idx += 1;
-    while let Some(&byte) = input.get(idx) {
-        match byte {
+    // Only `"`, `\` and `]` mean anything inside a value: jump between
+    // them (values are short: a table walk beats a vector search here).
+    loop {
+        while idx < input.len() && !VALUE_STOPS[usize::from(input[idx])] {
+            idx += 1;
+        }
+        let Some(&stop) = input.get(idx) else {
+            break;
+        };
+        match stop {
             b'"' => return Ok(idx + 1),
             b'\\' => {
                 // An escape pair, or a stray backslash kept as it is; either
                 // way the next byte cannot end the value.
-                match input.get(idx + 1) {
-                    Some(&next) => {
-                        *saw_non_ascii |= next >= 0x80;
-                        idx += 2;
-                    }
-                    None => idx += 1,
-                }
-            }
-            b']' if strict => {
-                return Err(SdError::at(
-                    idx,
-                    "']' in PARAM-VALUE must be escaped as '\\]'",
-                ))
+                idx = (idx + 2).min(input.len());
             }
             _ => {
-                *saw_non_ascii |= byte >= 0x80;
+                if strict {
+                    return Err(SdError::at(
+                        idx,
+                        "']' in PARAM-VALUE must be escaped as '\\]'",
+                    ));
+                }
+                *tolerated = true;
                 idx += 1;
             }
         }
     }
+    idx = input.len();
     Err(SdError::at(idx, "PARAM-VALUE is not closed with '\"'"))
 }
 
-/// Strict mode: RFC 5424 §6.3.2 allows each SD-ID once per message.
-/// Returns the offset of the first SD-ID that repeats an earlier one. The
-/// usual one or two elements are compared in a small array on the stack;
-/// only a message with more than [`INLINE_IDS`] elements pays for a sorted
+/// RFC 5424 §6.3.2 allows each SD-ID once per message: returns the offset
+/// of the first SD-ID that repeats an earlier one. [`parse`] compares the
+/// usual one or two SD-IDs as it reads them and calls this for a message
+/// with more than [`READ_IDS`] elements: up to [`INLINE_IDS`] are compared
+/// in a small array on the stack, and only more than that pay for a sorted
 /// list, so the check stays O(n log n) whatever the input.
 fn find_duplicate_id(sd: &StructuredData<'_>) -> Option<usize> {
     let base = sd.raw.as_ptr() as usize;
@@ -433,6 +509,10 @@ fn find_duplicate_id(sd: &StructuredData<'_>) -> Option<usize> {
 
 /// How many SD-IDs [`find_duplicate_id`] compares without allocating.
 const INLINE_IDS: usize = 16;
+
+/// How many SD-IDs [`parse`] compares as it reads them (real messages carry
+/// one to three elements); more go to [`find_duplicate_id`].
+const READ_IDS: usize = 4;
 
 #[cfg(test)]
 mod tests;

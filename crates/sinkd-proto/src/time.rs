@@ -155,29 +155,44 @@ impl Timestamp {
     /// Writes RFC 3339 (`2003-10-11T22:14:15.003Z`) with exactly `frac_digits`
     /// fractional digits (none when 0, at most 9; the digits past
     /// `frac_digits` are cut, not rounded). Offset 0 is written `Z`.
+    ///
+    /// The text is put together in a buffer on the stack, two digits at a
+    /// time, and appended in one copy: the RFC 5424 writer calls this for
+    /// every stored line.
     pub fn write_rfc3339(&self, out: &mut Vec<u8>, frac_digits: u8) {
-        push_digits(out, u32::from(self.year), 4);
-        out.push(b'-');
-        push_digits(out, u32::from(self.month), 2);
-        out.push(b'-');
-        push_digits(out, u32::from(self.day), 2);
-        out.push(b'T');
-        self.write_time_of_day(out);
+        // `YYYY-MM-DDThh:mm:ss`, `.` and nine digits, `+hh:mm`.
+        let mut buf = [0u8; 35];
+        put_digits(&mut buf[0..4], u32::from(self.year));
+        buf[4] = b'-';
+        put_pair(&mut buf[5..7], self.month);
+        buf[7] = b'-';
+        put_pair(&mut buf[8..10], self.day);
+        buf[10] = b'T';
+        put_pair(&mut buf[11..13], self.hour);
+        buf[13] = b':';
+        put_pair(&mut buf[14..16], self.minute);
+        buf[16] = b':';
+        put_pair(&mut buf[17..19], self.second);
+        let mut len = 19;
         if frac_digits > 0 {
-            out.push(b'.');
-            let digits = frac_digits.min(9);
-            let scaled = self.nanos / 10u32.pow(9 - u32::from(digits));
-            push_digits(out, scaled, usize::from(digits));
+            let digits = usize::from(frac_digits.min(9));
+            let scaled = self.nanos / 10u32.pow(9 - digits as u32);
+            buf[len] = b'.';
+            put_digits(&mut buf[len + 1..len + 1 + digits], scaled);
+            len += 1 + digits;
         }
         if self.offset_minutes == 0 {
-            out.push(b'Z');
+            buf[len] = b'Z';
+            len += 1;
         } else {
-            out.push(if self.offset_minutes < 0 { b'-' } else { b'+' });
+            buf[len] = if self.offset_minutes < 0 { b'-' } else { b'+' };
             let abs = self.offset_minutes.unsigned_abs();
-            push_digits(out, u32::from(abs / 60), 2);
-            out.push(b':');
-            push_digits(out, u32::from(abs % 60), 2);
+            put_pair(&mut buf[len + 1..len + 3], (abs / 60 % 100) as u8);
+            buf[len + 3] = b':';
+            put_pair(&mut buf[len + 4..len + 6], (abs % 60) as u8);
+            len += 6;
         }
+        out.extend_from_slice(&buf[..len]);
     }
 
     /// Writes `hh:mm:ss`, as both forms have it. Always inlined: left out
@@ -231,6 +246,40 @@ pub fn month_from_abbreviation(word: &[u8]) -> Option<u8> {
         .iter()
         .position(|m| m.as_bytes() == word)
         .map(|i| i as u8 + 1)
+}
+
+/// `00` to `99`, for writing two digits at a time.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
+
+/// Fills the two bytes of `slot` with the last two decimal digits of
+/// `value`.
+#[inline(always)]
+fn put_pair(slot: &mut [u8], value: u8) {
+    slot.copy_from_slice(&DIGIT_PAIRS[usize::from(value % 100)]);
+}
+
+/// Fills `slot` with the last `slot.len()` decimal digits of `value`,
+/// zero-padded.
+#[inline(always)]
+fn put_digits(slot: &mut [u8], value: u32) {
+    let mut rest = value;
+    let mut end = slot.len();
+    while end >= 2 {
+        slot[end - 2..end].copy_from_slice(&DIGIT_PAIRS[(rest % 100) as usize]);
+        rest /= 100;
+        end -= 2;
+    }
+    if end == 1 {
+        slot[0] = b'0' + (rest % 10) as u8;
+    }
 }
 
 fn push_digits(out: &mut Vec<u8>, value: u32, width: usize) {
@@ -553,6 +602,65 @@ mod tests {
         .is_valid());
         assert_eq!(Timestamp::from_unix(0, 1_000_000, 0), None);
         assert_eq!(Timestamp::from_unix(0, 7, 0).map(|t| t.nanos), Some(7_000));
+    }
+
+    /// What `write_rfc3339` writes, spelled out with `format!`: each field's
+    /// last digits, zero-padded.
+    fn rfc3339_reference(ts: &Timestamp, frac_digits: u8) -> String {
+        let mut text = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            ts.year % 10_000,
+            ts.month % 100,
+            ts.day % 100,
+            ts.hour % 100,
+            ts.minute % 100,
+            ts.second % 100
+        );
+        if frac_digits > 0 {
+            let digits = u32::from(frac_digits.min(9));
+            let scaled = ts.nanos / 10u32.pow(9 - digits);
+            let text_digits = format!("{:09}", scaled % 10u32.pow(digits));
+            text.push('.');
+            text.push_str(&text_digits[9 - digits as usize..]);
+        }
+        if ts.offset_minutes == 0 {
+            text.push('Z');
+        } else {
+            let abs = ts.offset_minutes.unsigned_abs();
+            let sign = if ts.offset_minutes < 0 { '-' } else { '+' };
+            text.push_str(&format!("{sign}{:02}:{:02}", abs / 60 % 100, abs % 60));
+        }
+        text
+    }
+
+    #[test]
+    fn rfc3339_matches_the_reference() {
+        let mut out = Vec::new();
+        for (year, nanos, offset_minutes) in [
+            (2026, 0, 0),
+            (1, 5, 60),
+            (999, 999_999_999, -450),
+            (9999, 123_456_789, 1439),
+            (12_345, 1_000, -1439),
+            (0, 100_000_000, i16::MIN),
+        ] {
+            for (month, day, (hour, minute, second)) in [(1, 1, (0, 0, 0)), (12, 31, (23, 59, 60))]
+            {
+                let mut ts = Timestamp { year, ..EPOCH };
+                (ts.month, ts.day) = (month, day);
+                (ts.hour, ts.minute, ts.second) = (hour, minute, second);
+                (ts.nanos, ts.frac_digits, ts.offset_minutes) = (nanos, 6, offset_minutes);
+                for frac_digits in 0..=10 {
+                    out.clear();
+                    ts.write_rfc3339(&mut out, frac_digits);
+                    assert_eq!(
+                        String::from_utf8_lossy(&out),
+                        rfc3339_reference(&ts, frac_digits),
+                        "{ts:?} {frac_digits}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Per frame: parse (zero-copy), pick the device key, offer the message to
 //! every sink in order, and for each sink whose table matches, expand the
 //! sink's path template and format the message straight into the store
-//! batch. Per batch: one `ArcSwap` load, one store submission, one update of
+//! batch (a second file sink of the same format copies the line already
+//! there instead of formatting it again). Per batch: one `ArcSwap` load, one store submission, one update of
 //! each counter. Nothing here allocates per message once buffers have
 //! grown, except the first time a worker meets a device.
 
@@ -173,6 +174,10 @@ impl Worker {
                 app_name: message.app_name.unwrap_or(""),
             };
             let mut routed = false;
+            // The line this message was last stored as: its format and
+            // where it lies in the store batch's arena. A second file sink
+            // of the same format copies it instead of formatting again.
+            let mut stored: Option<(OutputFormat, std::ops::Range<usize>)> = None;
             for ((sink, tally), relay_batch) in routes
                 .sinks
                 .iter()
@@ -187,19 +192,25 @@ impl Worker {
                     Output::File(template, format) => {
                         self.stream_path.clear();
                         template.expand_into(&fields, &mut self.stream_path);
-                        let mut line_len = 0;
+                        let mut line = 0..0;
                         out.push_received_with(
                             &self.stream_path,
                             stored_time_micros(&message, *format, &received, &mut self.seconds),
                             raw.received_unix_micros,
                             |buf| {
                                 let start = buf.len();
-                                write_escaped(&message, *format, &received.local, buf);
-                                line_len = buf.len() - start;
+                                match &stored {
+                                    Some((earlier, range)) if earlier == format => {
+                                        buf.extend_from_within(range.clone());
+                                    }
+                                    _ => write_escaped(&message, *format, &received.local, buf),
+                                }
+                                line = start..buf.len();
                             },
                         );
                         tally.messages += 1;
-                        tally.bytes += line_len as u64 + 1;
+                        tally.bytes += line.len() as u64 + 1;
+                        stored = Some((*format, line));
                     }
                     Output::Relay(handle, format) => {
                         // The sink's format as it goes on the wire: not the

@@ -6,6 +6,7 @@
 //! `tests/it/corpus.rs`; here each rule of the grammar gets its own case,
 //! plus property tests for robustness.
 
+use super::{is_mnemonic_body, MAX_MSGID_LEN};
 use crate::message::{Format, Message};
 use crate::time::{receive_at, ReceiveTime};
 use proptest::prelude::*;
@@ -715,5 +716,46 @@ fn every_truncation_of_valid_messages() {
         for end in 0..=message.len() {
             check_invariants(&message[..end]);
         }
+    }
+}
+
+/// `is_mnemonic_body` spelled out: split at every `-`, no part empty, at
+/// least three parts, the second from the end one digit 0-7.
+fn mnemonic_body_reference(body: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = body.split(|&b| b == b'-').collect();
+    !body.is_empty()
+        && body.len() <= MAX_MSGID_LEN
+        && parts.len() >= 3
+        && parts.iter().all(|part| !part.is_empty())
+        && matches!(parts[parts.len() - 2], [b'0'..=b'7'])
+}
+
+#[test]
+fn mnemonic_bodies() {
+    for (body, expected) in [
+        ("SYS-5-CONFIG_I", true),
+        ("SEC_LOGIN-5-LOGIN_SUCCESS", true),
+        ("ASA-4-106023", true),
+        ("FAC-SUB-3-MNEM", true),
+        ("SYS-8-CONFIG_I", false),
+        ("SYS-55-CONFIG_I", false),
+        ("5-CONFIG_I", false),
+        ("-5-X", false),
+        ("SYS--5-X", false),
+        ("SYS-5-", false),
+        ("SYS-5", false),
+        ("", false),
+    ] {
+        assert_eq!(is_mnemonic_body(body.as_bytes()), expected, "{body}");
+        assert_eq!(mnemonic_body_reference(body.as_bytes()), expected, "{body}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn mnemonic_body_matches_its_reference(
+        body in proptest::collection::vec(proptest::sample::select(b"A5-_9".to_vec()), 0..12)
+    ) {
+        prop_assert_eq!(is_mnemonic_body(&body), mnemonic_body_reference(&body));
     }
 }

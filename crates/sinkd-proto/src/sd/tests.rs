@@ -309,3 +309,90 @@ fn iteration_is_fused() {
     assert_eq!((&sd).into_iter().count(), 1);
     assert_eq!(sd.into_iter().count(), 1);
 }
+
+/// Whether strict mode accepts `text` whole: what `is_strict` stands for.
+fn strict_accepts(text: &[u8]) -> bool {
+    matches!(parse(text, true), Ok((_, consumed)) if consumed == text.len())
+}
+
+#[test]
+fn lenient_parse_knows_whether_the_text_is_strict() {
+    let long = "n".repeat(SD_NAME_MAX + 1);
+    let cases: Vec<(String, bool)> = vec![
+        (r#"[x a="1"]"#.into(), true),
+        (r#"[x a="1"][y b="2"]"#.into(), true),
+        ("[x][y][z]".into(), true),
+        (r#"[x a="\]\"\\"]"#.into(), true),
+        (r#"[x a="é"]"#.into(), true),
+        (r#"[x  a="1"]"#.into(), false),
+        (r#"[x a="1" ]"#.into(), false),
+        ("[x ]".into(), false),
+        (r#"[x a="[1]"]"#.into(), false),
+        (format!("[{long}]"), false),
+        (format!(r#"[x {long}="1"]"#), false),
+        ("[a][b][a]".into(), false),
+        ("[ab][a][abc]".into(), true),
+    ];
+    for (text, strict) in cases {
+        let (sd, consumed) = parse(text.as_bytes(), false).expect("lenient");
+        assert_eq!(consumed, text.len(), "{text}");
+        assert_eq!(sd.is_strict(), strict, "{text}");
+        assert_eq!(strict_accepts(text.as_bytes()), strict, "{text}");
+    }
+    let many: String = (0..40).map(|n| format!("[id{n}]")).collect();
+    for (text, strict) in [
+        (many.clone(), true),
+        (format!("{many}[id3]"), false),
+        (format!("{many}[id39]"), false),
+    ] {
+        let sd = parse(text.as_bytes(), false).expect("lenient").0;
+        assert_eq!(sd.is_strict(), strict, "{text}");
+    }
+    assert!(StructuredData::parse(r#"[x a="1"]"#).is_some_and(|sd| sd.is_strict()));
+    // The flag is not part of equality or of what `Debug` shows.
+    let lenient = parse(br#"[x a="1"]"#, false).expect("lenient").0;
+    assert_eq!(Some(lenient), StructuredData::parse(r#"[x a="1"]"#));
+    assert_eq!(
+        format!("{lenient:?}"),
+        r#"StructuredData { raw: "[x a=\"1\"]" }"#
+    );
+}
+
+/// Pieces STRUCTURED-DATA is made of, good and bad, for the property below.
+const SD_FRAGMENTS: &[&str] = &[
+    "[",
+    "]",
+    " ",
+    "  ",
+    "x",
+    "y",
+    "id",
+    "a=",
+    "\"",
+    "\\",
+    "\\]",
+    "\\\"",
+    "=\"v\"",
+    "é",
+    "\u{1}",
+    "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn",
+    "[x",
+    "[y",
+    " a=\"1\"",
+    "][x]",
+    "[x]",
+    "[y]",
+];
+
+proptest::proptest! {
+    #[test]
+    fn is_strict_is_what_strict_mode_accepts(
+        parts in proptest::collection::vec(0..SD_FRAGMENTS.len(), 1..24)
+    ) {
+        let text: String = parts.iter().map(|&index| SD_FRAGMENTS[index]).collect();
+        if let Ok((sd, consumed)) = parse(text.as_bytes(), false) {
+            let accepted = &text.as_bytes()[..consumed];
+            proptest::prop_assert_eq!(sd.is_strict(), strict_accepts(accepted), "{:?}", text);
+        }
+    }
+}

@@ -92,6 +92,51 @@ fn routes_by_priority_and_device() {
 }
 
 #[test]
+fn sinks_of_one_format_store_the_same_line() {
+    // The third sink copies the first one's line; the second, of another
+    // format, sits between them and formats its own.
+    let (dir, store, mut worker, metrics) = setup(&[
+        file_sink("a", "{device}/a", "*.*", OutputFormat::Rfc5424),
+        file_sink("b", "{device}/b", "*.*", OutputFormat::Rfc3164),
+        file_sink("c", "{device}/c", "auth.*", OutputFormat::Rfc5424),
+    ]);
+    let frames: [&[u8]; 3] = [
+        b"<38>Mar  8 09:15:32 sw1 sshd[12]: Accepted\tpassword",
+        b"<13>1 2026-03-08T09:15:32.5Z sw1 app - - [x a=\"1\"] user line",
+        b"<34>1 2026-03-08T09:15:33Z sw1 su - ID47 [x  a=\"]\"] su\x01 line",
+    ];
+    worker.process(&batch(&frames));
+    store.shutdown().unwrap();
+    let received = ReceiveTime::new(1_772_960_000, 0, 0);
+    let expected = |format, frames: &[&[u8]]| -> Vec<String> {
+        frames
+            .iter()
+            .map(|frame| {
+                let mut line = Vec::new();
+                write_escaped(&parse(frame, &received), format, &received.local, &mut line);
+                String::from_utf8(line).unwrap()
+            })
+            .collect()
+    };
+    let rfc5424 = expected(OutputFormat::Rfc5424, &frames);
+    assert_eq!(read_stream(dir.path(), "sw1/a"), rfc5424);
+    assert_eq!(
+        read_stream(dir.path(), "sw1/b"),
+        expected(OutputFormat::Rfc3164, &frames)
+    );
+    assert_eq!(
+        read_stream(dir.path(), "sw1/c"),
+        vec![rfc5424[0].clone(), rfc5424[2].clone()]
+    );
+    let bytes = |lines: &[String]| lines.iter().map(|line| line.len() as u64 + 1).sum::<u64>();
+    assert_eq!(metrics.sink("c").messages.get(), 2);
+    assert_eq!(
+        metrics.sink("c").bytes.get(),
+        bytes(&[rfc5424[0].clone(), rfc5424[2].clone()])
+    );
+}
+
+#[test]
 fn filtered_messages_are_counted_not_stored() {
     let (dir, store, mut worker, metrics) = setup(&[file_sink(
         "sink-1",
