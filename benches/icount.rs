@@ -49,6 +49,10 @@ struct Args {
     /// TCP read a few hundred lines).
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Worker threads, each with batches of its own (run natively, the
+    /// printed rate shows how the path scales from one worker to two).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
     /// Store writer threads. With more than one, a batch whose lines
     /// belong to several writers is split by `StoreWriter::submit` (each
     /// line copied once more), as on a server with many cores.
@@ -67,6 +71,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     ensure!(args.batch > 0, "--batch must be at least 1");
     ensure!(args.writers > 0, "--writers must be at least 1");
+    ensure!(args.workers > 0, "--workers must be at least 1");
     let temp = tempfile::tempdir().context("temporary data directory")?;
     let data_dir = args
         .data_dir
@@ -92,13 +97,8 @@ fn main() -> Result<()> {
         ..StoreConfig::new(&data_dir)
     })
     .context("open the store")?;
-    let mut worker = Worker::new(
-        Arc::new(ArcSwap::from_pointee(routes)),
-        store.writer(),
-        Arc::clone(&metrics),
-        DeviceSet::new(Arc::clone(&metrics)),
-        jiff::tz::TimeZone::UTC,
-    );
+    let routes = Arc::new(ArcSwap::from_pointee(routes));
+    let devices = DeviceSet::new(Arc::clone(&metrics));
 
     let pool = Pool::generate(&PoolOptions {
         seed: 1,
@@ -109,29 +109,60 @@ fn main() -> Result<()> {
             .context("base time")?,
     });
     let peer: SocketAddr = "192.0.2.7:40000".parse().context("peer")?;
-    let mut message = Vec::with_capacity(pool.max_len());
-    let mut sent = 0u64;
-    while sent < args.messages {
-        let frames = (args.messages - sent).min(args.batch as u64) as usize;
-        let mut batch = RawBatch::with_capacity(
-            Transport::Tcp,
-            RECEIVED_MICROS,
-            frames * pool.max_len(),
-            frames,
-        );
-        for _ in 0..frames {
-            message.clear();
-            pool.write_message(sent, &mut message);
-            ensure!(batch.push(&message, peer), "a frame did not fit its batch");
-            sent += 1;
-        }
-        worker.process(&batch);
-    }
-    drop(worker);
+    let batches = args.messages.div_ceil(args.batch as u64);
+    let started = std::time::Instant::now();
+    // Worker `k` takes batches k, k + workers, …: with one worker this is
+    // the plain sequence; with more, each runs on its own thread as the
+    // server's workers do.
+    let sent: u64 = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..args.workers)
+            .map(|k| {
+                let mut worker = Worker::new(
+                    Arc::clone(&routes),
+                    store.writer(),
+                    Arc::clone(&metrics),
+                    Arc::clone(&devices),
+                    jiff::tz::TimeZone::UTC,
+                );
+                let (pool, args) = (&pool, &args);
+                scope.spawn(move || -> Result<u64> {
+                    let mut message = Vec::with_capacity(pool.max_len());
+                    let mut sent = 0u64;
+                    for b in (k as u64..batches).step_by(args.workers) {
+                        let first = b * args.batch as u64;
+                        let frames = (args.messages - first).min(args.batch as u64) as usize;
+                        let mut batch = RawBatch::with_capacity(
+                            Transport::Tcp,
+                            RECEIVED_MICROS,
+                            frames * pool.max_len(),
+                            frames,
+                        );
+                        for i in first..first + frames as u64 {
+                            message.clear();
+                            pool.write_message(i, &mut message);
+                            ensure!(batch.push(&message, peer), "a frame did not fit its batch");
+                            sent += 1;
+                        }
+                        worker.process(&batch);
+                    }
+                    Ok(sent)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|thread| thread.join().expect("a worker thread panicked"))
+            .sum::<Result<u64>>()
+    })?;
     store.shutdown().context("shut the store down")?;
+    let seconds = started.elapsed().as_secs_f64();
     println!(
-        "sinkd-icount: {sent} messages from {} devices in batches of {}",
-        args.devices, args.batch
+        "sinkd-icount: {sent} messages from {} devices in batches of {}, {} worker(s), {} store writer(s): {seconds:.3} s, {:.0} messages/s",
+        args.devices,
+        args.batch,
+        args.workers,
+        args.writers,
+        sent as f64 / seconds
     );
     Ok(())
 }
