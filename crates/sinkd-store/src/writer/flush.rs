@@ -2,7 +2,7 @@
 //! file, and the open files they are written through.
 //!
 //! A stream's buffer (chunks from the thread's [`ChunkPool`]) is written
-//! with one `writev` when it passes [`STREAM_FLUSH_BYTES`], when the flush
+//! with one `write` when it passes [`STREAM_FLUSH_BYTES`], when the flush
 //! interval ticks, when the thread's share of `max_buffered_bytes` is
 //! exceeded (largest buffers first, down to [`FLUSH_DOWN_TO`] of it), before
 //! a rotation, and at shutdown; the stream's pending index records are
@@ -79,7 +79,7 @@ impl Writer {
             };
             let stream = &mut self.streams[id as usize];
             let result = match self.files.get(slot) {
-                Some(file) => stream.buf.write_to(&self.pool, file),
+                Some(file) => stream.buf.write_to(&mut self.pool, file),
                 None => Err((0, io::Error::other("segment file slot vanished"))),
             };
             if let Err((landed, error)) = result {

@@ -18,7 +18,7 @@
 //!   rotating live here, not in [`crate::segment`], which only reads a
 //!   stream directory.)
 //! - [`flush`]: when a stream's buffer is written to its segment file (one
-//!   `writev`), and the cache of open segment files.
+//!   `write`), and the cache of open segment files.
 //! - [`index`]: the lazy sparse index of the active segment.
 //! - [`sync`]: fsync bookkeeping, which written files are not yet durable
 //!   and who makes them so under each fsync policy.
