@@ -218,7 +218,9 @@ impl Writer {
             index_on_disk: false,
         });
         stream.dir_unsynced = true;
-        self.install_file(id, log);
+        // With the cache full it keeps what it holds and the new file is
+        // closed again here; the first write opens it.
+        drop(self.install_file(id, log));
         self.mark_unsynced(id);
         if sync_now {
             if let Err(error) = sys::sync_dir(&dir) {

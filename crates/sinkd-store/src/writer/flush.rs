@@ -7,7 +7,9 @@
 //! exceeded (largest buffers first, down to [`FLUSH_DOWN_TO`] of it), before
 //! a rotation, and at shutdown; the stream's pending index records are
 //! written with it ([`super::index`]). Open segment files live in a
-//! [`FileCache`] bounded by the thread's share of `max_open_files`.
+//! [`FileCache`] bounded by the thread's share of `max_open_files`; once it
+//! is full, a stream without a slot mostly has its file opened for the one
+//! write and closed after it.
 //!
 //! Nothing is written while the thread is paused for lack of space, and a
 //! buffer is written only when `min_free` allows it ([`super::space`]). A
@@ -47,6 +49,13 @@ const FLUSH_DOWN_TO: (usize, usize) = (9, 10);
 /// [`STREAM_FLUSH_BYTES`], so few are ever larger.
 const SIZE_CLASSES: usize = STREAM_FLUSH_BYTES / CHUNK_BYTES + 2;
 
+/// Where a buffer is written: a file the cache keeps, or one opened for
+/// this write alone (closed after it) while the cache is full.
+enum Target {
+    Cached(u32),
+    Passing(File),
+}
+
 impl Writer {
     /// Writes the stream's buffer and pending index records. `false` when
     /// they were not all written: the thread is paused for lack of space
@@ -70,17 +79,20 @@ impl Writer {
                 }
                 return false;
             }
-            let slot = match self.open_slot(id) {
-                Ok(slot) => slot,
+            let mut target = match self.open_for_write(id) {
+                Ok(target) => target,
                 Err((path, error)) => {
                     self.write_failed(id, "open", &path, &error);
                     return false;
                 }
             };
             let stream = &mut self.streams[id as usize];
-            let result = match self.files.get(slot) {
-                Some(file) => stream.buf.write_to(&mut self.pool, file),
-                None => Err((0, io::Error::other("segment file slot vanished"))),
+            let result = match &mut target {
+                Target::Cached(slot) => match self.files.get(*slot) {
+                    Some(file) => stream.buf.write_to(&mut self.pool, file),
+                    None => Err((0, io::Error::other("segment file slot vanished"))),
+                },
+                Target::Passing(file) => stream.buf.write_to(&mut self.pool, file),
             };
             if let Err((landed, error)) = result {
                 // The lines a partial write completed are on disk: they
@@ -120,12 +132,12 @@ impl Writer {
         true
     }
 
-    /// The cache slot of the stream's active segment file, opening it if
-    /// needed.
-    fn open_slot(&mut self, id: u32) -> Result<u32, (PathBuf, io::Error)> {
+    /// The stream's active segment file, from the cache or opened now
+    /// (and kept in the cache when it takes it).
+    fn open_for_write(&mut self, id: u32) -> Result<Target, (PathBuf, io::Error)> {
         let stream = &self.streams[id as usize];
         if let Some(slot) = stream.slot {
-            return Ok(slot);
+            return Ok(Target::Cached(slot));
         }
         let first_seq = stream.active.as_ref().map(|active| active.first_seq);
         let dir = self.stream_dir(id);
@@ -134,18 +146,24 @@ impl Writer {
         };
         let path = layout::file_path(&dir, first_seq, FileKind::Log);
         match self.shared.beneath.open(&path, How::Append) {
-            Ok(file) => Ok(self.install_file(id, file)),
+            Ok(file) => Ok(match self.install_file(id, file) {
+                Ok(slot) => Target::Cached(slot),
+                Err(file) => Target::Passing(file),
+            }),
             Err(error) => Err((path, error)),
         }
     }
 
-    pub(super) fn install_file(&mut self, id: u32, file: File) -> u32 {
+    /// Keeps `file` open as stream `id`'s active segment, in the cache's
+    /// slot it returns; when the cache is full and keeps what it holds,
+    /// `file` comes back.
+    pub(super) fn install_file(&mut self, id: u32, file: File) -> Result<u32, File> {
         if let Some(old) = self.streams[id as usize].slot.take() {
             if self.files.remove(old).is_some() {
                 stats::sub(&self.shared.stats.open_files, 1);
             }
         }
-        let (slot, evicted) = self.files.insert(id, file);
+        let (slot, evicted) = self.files.insert(id, file)?;
         match evicted {
             Some((owner, _closed)) => {
                 if let Some(owner_stream) = self.streams.get_mut(owner as usize) {
@@ -155,7 +173,7 @@ impl Writer {
             None => stats::add(&self.shared.stats.open_files, 1),
         }
         self.streams[id as usize].slot = Some(slot);
-        slot
+        Ok(slot)
     }
 
     /// Writes every non-empty buffer.
