@@ -29,7 +29,7 @@ use crate::layout::{self, FileKind};
 use crate::stats;
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A stream's buffer is written once it holds this many bytes.
@@ -139,19 +139,41 @@ impl Writer {
         if let Some(slot) = stream.slot {
             return Ok(Target::Cached(slot));
         }
-        let first_seq = stream.active.as_ref().map(|active| active.first_seq);
-        let dir = self.stream_dir(id);
-        let Some(first_seq) = first_seq else {
-            return Err((dir, io::Error::other("no active segment")));
+        let Some(first_seq) = stream.active.as_ref().map(|active| active.first_seq) else {
+            return Err((self.stream_dir(id), io::Error::other("no active segment")));
         };
-        let path = layout::file_path(&dir, first_seq, FileKind::Log);
-        match self.shared.beneath.open(&path, How::Append) {
-            Ok(file) => Ok(match self.install_file(id, file) {
-                Ok(slot) => Target::Cached(slot),
-                Err(file) => Target::Passing(file),
-            }),
-            Err(error) => Err((path, error)),
-        }
+        let file = self.open_segment(id, first_seq, How::Append)?;
+        Ok(match self.install_file(id, file) {
+            Ok(slot) => Target::Cached(slot),
+            Err(file) => Target::Passing(file),
+        })
+    }
+
+    /// Opens stream `id`'s segment log starting at `first_seq` as `how`
+    /// says. The path goes to the kernel relative to `data_dir`, built in
+    /// a buffer the thread keeps (with 100,000 devices most writes open
+    /// their file); the full path is made only for an error.
+    pub(super) fn open_segment(
+        &mut self,
+        id: u32,
+        first_seq: u64,
+        how: How,
+    ) -> Result<File, (PathBuf, io::Error)> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut relative = std::mem::take(&mut self.relative_path);
+        relative.clear();
+        relative.extend_from_slice(self.ids.key(id));
+        relative.push(b'/');
+        layout::push_file_name(first_seq, FileKind::Log, &mut relative);
+        let opened = self
+            .shared
+            .beneath
+            .open_relative(Path::new(std::ffi::OsStr::from_bytes(&relative)), how);
+        self.relative_path = relative;
+        opened.map_err(|error| {
+            let path = layout::file_path(&self.stream_dir(id), first_seq, FileKind::Log);
+            (path, error)
+        })
     }
 
     /// Keeps `file` open as stream `id`'s active segment, in the cache's
