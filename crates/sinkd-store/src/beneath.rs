@@ -102,33 +102,47 @@ impl Beneath {
     /// Opens the file at `path` (under `data_dir`) as `how` says.
     pub fn open(&self, path: &Path, how: How) -> io::Result<File> {
         let names = self.relative(path)?;
-        let flags = OFlags::CLOEXEC
-            | match how {
-                How::Read => OFlags::RDONLY,
-                How::ReadWrite => OFlags::RDWR,
-                How::Append => OFlags::WRONLY | OFlags::APPEND,
-                How::CreateNew => OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::EXCL,
-                How::Truncate => OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC,
-            };
-        // openat2 refuses a mode without O_CREAT.
-        let mode = if flags.contains(OFlags::CREATE) {
-            Mode::from_raw_mode(0o666)
-        } else {
-            Mode::empty()
-        };
-        // Non-blocking for the open itself, so a FIFO left in a segment's
-        // place cannot hang the thread; then only regular files pass, on
-        // which the flag changes nothing (their reads and writes never
-        // wait), so it stays.
-        let fd = self.resolve(path, &names, flags | OFlags::NONBLOCK, mode)?;
-        let stat = rustix::fs::fstat(&fd)?;
-        if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} is not a regular file", path.display()),
-            ));
+        let (flags, mode) = open_flags(how);
+        let fd = self
+            .resolve(&names, flags, mode)
+            .map_err(|errno| judge(path, errno))?;
+        regular_file(fd, || path.to_owned())
+    }
+
+    /// [`Beneath::open`] for a path given relative to `data_dir`, as the
+    /// writers build it for every segment file they reopen: with
+    /// `openat2` it goes to the kernel as it is (which keeps it beneath
+    /// `data_dir` and refuses links), so the path is not taken apart or
+    /// copied; the full path is made only for an error, or for the walk
+    /// on kernels without `openat2`.
+    pub fn open_relative(&self, relative: &Path, how: How) -> io::Result<File> {
+        use std::os::unix::ffi::OsStrExt;
+        let (flags, mode) = open_flags(how);
+        let full = || self.root_path.join(relative);
+        if self.openat2.load(Ordering::Relaxed) && !relative.is_absolute() {
+            match rustix::fs::openat2(&self.root, relative, flags, mode, BENEATH) {
+                Ok(fd) => return regular_file(fd, full),
+                Err(Errno::NOSYS | Errno::PERM) => self.openat2.store(false, Ordering::Relaxed),
+                Err(errno) => return Err(judge(&full(), errno)),
+            }
         }
-        Ok(File::from(fd))
+        // The walk, on kernels without openat2: only plain names pass;
+        // anything else is left to `open`, which says what is wrong.
+        let bytes = relative.as_os_str().as_bytes();
+        let names: Vec<&OsStr> = bytes
+            .split(|&byte| byte == b'/')
+            .map(OsStr::from_bytes)
+            .collect();
+        let plain = names
+            .iter()
+            .all(|name| !name.is_empty() && *name != "." && *name != "..");
+        if !plain {
+            return self.open(&full(), how);
+        }
+        match self.resolve(&names, flags, mode) {
+            Ok(fd) => regular_file(fd, full),
+            Err(errno) => Err(judge(&full(), errno)),
+        }
     }
 
     /// Opens the directory at `path` (under `data_dir`, or `data_dir`
@@ -139,31 +153,24 @@ impl Beneath {
         }
         let names = self.relative(path)?;
         self.resolve(
-            path,
             &names,
             OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC,
             Mode::empty(),
         )
+        .map_err(|errno| judge(path, errno))
     }
 
-    /// Resolves `names` from the root without following any link.
-    fn resolve(
-        &self,
-        path: &Path,
-        names: &[&OsStr],
-        flags: OFlags,
-        mode: Mode,
-    ) -> io::Result<OwnedFd> {
+    /// Resolves `names` (plain names, at least one) from the root without
+    /// following any link.
+    fn resolve(&self, names: &[&OsStr], flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
         if self.openat2.load(Ordering::Relaxed) {
             let relative: PathBuf = names.iter().collect();
-            let resolve =
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
-            match rustix::fs::openat2(&self.root, &relative, flags, mode, resolve) {
+            match rustix::fs::openat2(&self.root, &relative, flags, mode, BENEATH) {
                 Ok(fd) => return Ok(fd),
                 // No openat2 (an old kernel), or a seccomp filter that
                 // refuses it: the per-component walk below does the same.
                 Err(Errno::NOSYS | Errno::PERM) => self.openat2.store(false, Ordering::Relaxed),
-                Err(errno) => return Err(judge(path, errno)),
+                Err(errno) => return Err(errno),
             }
         }
         let (last, parents) = names.split_last().expect("at least one name");
@@ -175,13 +182,11 @@ impl Beneath {
                 *name,
                 OFlags::DIRECTORY | OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
-            )
-            .map_err(|errno| judge(path, errno))?;
+            )?;
             dir = Some(next);
         }
         let at = dir.as_ref().map_or(self.root.as_fd(), AsFd::as_fd);
         rustix::fs::openat(at, *last, flags | OFlags::NOFOLLOW, mode)
-            .map_err(|errno| judge(path, errno))
     }
 
     /// Creates the directory `dir` (under `data_dir`) and any missing
@@ -241,6 +246,46 @@ impl Beneath {
             Err(errno) => Err(judge(path, errno)),
         }
     }
+}
+
+/// How `openat2` resolves every path: below the root, through no link.
+const BENEATH: ResolveFlags = ResolveFlags::BENEATH
+    .union(ResolveFlags::NO_SYMLINKS)
+    .union(ResolveFlags::NO_MAGICLINKS);
+
+/// The flags and mode that open a file as `how` says. Non-blocking for the
+/// open itself, so a FIFO left in a segment's place cannot hang the
+/// thread; then only regular files pass ([`regular_file`]), on which the
+/// flag changes nothing (their reads and writes never wait), so it stays.
+fn open_flags(how: How) -> (OFlags, Mode) {
+    let flags = OFlags::CLOEXEC
+        | OFlags::NONBLOCK
+        | match how {
+            How::Read => OFlags::RDONLY,
+            How::ReadWrite => OFlags::RDWR,
+            How::Append => OFlags::WRONLY | OFlags::APPEND,
+            How::CreateNew => OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::EXCL,
+            How::Truncate => OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC,
+        };
+    // openat2 refuses a mode without O_CREAT.
+    let mode = if flags.contains(OFlags::CREATE) {
+        Mode::from_raw_mode(0o666)
+    } else {
+        Mode::empty()
+    };
+    (flags, mode)
+}
+
+/// `fd` as a file if it is a regular one; `path` names it in the error.
+fn regular_file(fd: OwnedFd, path: impl FnOnce() -> PathBuf) -> io::Result<File> {
+    let stat = rustix::fs::fstat(&fd)?;
+    if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path().display()),
+        ));
+    }
+    Ok(File::from(fd))
 }
 
 /// The error for `errno` on `path`: a link met on the way (`ELOOP`, or

@@ -75,6 +75,26 @@ pub(crate) fn file_name(first_seq: u64, kind: FileKind) -> String {
     name
 }
 
+/// Appends `<name>` of `kind` for the segment starting at `first_seq` to
+/// `out` (a path being built without an allocation of its own).
+pub(crate) fn push_file_name(first_seq: u64, kind: FileKind, out: &mut Vec<u8>) {
+    let mut name = [0u8; SEQ_DIGITS + 13];
+    let mut len = 0;
+    if kind == FileKind::CompressTemp {
+        name[0] = b'.';
+        len = 1;
+    }
+    let mut rest = first_seq;
+    for slot in name[len..len + SEQ_DIGITS].iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    len += SEQ_DIGITS;
+    let suffix = kind.suffix().as_bytes();
+    name[len..len + suffix.len()].copy_from_slice(suffix);
+    out.extend_from_slice(&name[..len + suffix.len()]);
+}
+
 /// `dir/<name>` for `kind` of the segment starting at `first_seq`.
 pub(crate) fn file_path(dir: &Path, first_seq: u64, kind: FileKind) -> PathBuf {
     dir.join(file_name(first_seq, kind))

@@ -11,6 +11,15 @@ fn both_ways(root: &Path) -> [Beneath; 2] {
     [with_openat2, by_components]
 }
 
+/// A data directory, and a directory outside it holding a file `victim`
+/// that links below the data directory must never reach.
+fn data_dir_and_outside() -> (tempfile::TempDir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("victim"), b"keep me\n").unwrap();
+    (dir, outside)
+}
+
 #[test]
 fn plain_paths_open_and_create() {
     let dir = tempfile::tempdir().unwrap();
@@ -33,10 +42,8 @@ fn plain_paths_open_and_create() {
 
 #[test]
 fn links_anywhere_below_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let outside = tempfile::tempdir().unwrap();
+    let (dir, outside) = data_dir_and_outside();
     let root = dir.path();
-    std::fs::write(outside.path().join("victim"), b"keep me\n").unwrap();
     // A device directory, a stream directory and a segment that are links.
     symlink(outside.path(), root.join("evil")).unwrap();
     std::fs::create_dir(root.join("sw1")).unwrap();
@@ -117,4 +124,59 @@ fn a_fifo_in_a_segment_place_is_refused_without_hanging() {
             assert!(error.to_string().contains("not a regular file"), "{error}");
         }
     }
+}
+
+#[test]
+fn relative_paths_open_as_full_ones_do_and_refuse_the_same() {
+    let (dir, outside) = data_dir_and_outside();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("sw1/messages")).unwrap();
+    symlink(outside.path(), root.join("evil")).unwrap();
+    symlink(
+        outside.path().join("victim"),
+        root.join("sw1/messages/2.log"),
+    )
+    .unwrap();
+    std::fs::create_dir(root.join("sw1/messages/3.log")).unwrap();
+    for beneath in both_ways(root) {
+        let log = Path::new("sw1/messages/1.log");
+        let mut file = beneath.open_relative(log, How::CreateNew).unwrap();
+        std::io::Write::write_all(&mut file, b"line\n").unwrap();
+        let mut file = beneath.open_relative(log, How::Append).unwrap();
+        std::io::Write::write_all(&mut file, b"more\n").unwrap();
+        assert_eq!(
+            std::fs::read(root.join(log)).unwrap(),
+            b"line\nmore\n".to_vec()
+        );
+        std::fs::remove_file(root.join(log)).unwrap();
+        for (path, how) in [
+            ("sw1/messages/2.log", How::Append),
+            ("evil/victim", How::Append),
+            ("evil/new.log", How::CreateNew),
+            ("sw1/../evil/victim", How::Append),
+        ] {
+            let error = beneath.open_relative(Path::new(path), how).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                io::ErrorKind::PermissionDenied,
+                "{path}: {error}"
+            );
+            assert!(
+                error.to_string().contains(path.rsplit('/').next().unwrap()),
+                "{error}"
+            );
+        }
+        // Not a regular file, and a path that leaves the root.
+        assert!(beneath
+            .open_relative(Path::new("sw1/messages/3.log"), How::Read)
+            .is_err());
+        assert!(beneath
+            .open_relative(&outside.path().join("victim"), How::Append)
+            .is_err());
+    }
+    assert_eq!(
+        std::fs::read(outside.path().join("victim")).unwrap(),
+        b"keep me\n".to_vec()
+    );
+    assert!(!outside.path().join("new.log").exists());
 }

@@ -5,7 +5,7 @@
 use super::*;
 use proptest::prelude::*;
 
-fn written(buf: &ChunkBuf, pool: &ChunkPool) -> Vec<u8> {
+fn written(buf: &ChunkBuf, pool: &mut ChunkPool) -> Vec<u8> {
     let mut out = Vec::new();
     buf.write_to(pool, &mut out).expect("write to a vector");
     out
@@ -30,18 +30,24 @@ fn lines_come_back_in_order_across_chunk_boundaries() {
         buf.held_bytes(),
         expected.len().div_ceil(CHUNK_BYTES) * CHUNK_BYTES
     );
-    assert_eq!(written(&buf, &pool), expected);
+    assert_eq!(written(&buf, &mut pool), expected);
 }
 
 #[test]
-fn a_buffer_larger_than_one_writev_is_written_whole() {
+fn a_buffer_larger_than_the_kept_stage_is_written_whole_and_the_stage_let_go() {
     let mut pool = ChunkPool::new();
     let mut buf = ChunkBuf::default();
-    let expected: Vec<u8> = (0..(SLICES_PER_WRITE * 2 + 7) * CHUNK_BYTES + 5)
+    let expected: Vec<u8> = (0..STAGE_KEEP_BYTES * 2 + 7 * CHUNK_BYTES + 5)
         .map(|i| (i % 251) as u8)
         .collect();
     buf.extend(&mut pool, &expected).expect("extend");
-    assert_eq!(written(&buf, &pool), expected);
+    assert_eq!(written(&buf, &mut pool), expected);
+    assert_eq!(pool.stage.capacity(), 0);
+    // A smaller buffer afterwards is gathered afresh, nothing of the
+    // larger one left in front of it.
+    let mut small = ChunkBuf::default();
+    small.extend(&mut pool, b"one line\n").expect("extend");
+    assert_eq!(written(&small, &mut pool), b"one line\n");
 }
 
 /// A sink that takes at most a few bytes per call, like a full pipe.
@@ -65,7 +71,7 @@ fn short_writes_are_resumed() {
     let expected: Vec<u8> = (0..3 * CHUNK_BYTES + 11).map(|i| (i % 13) as u8).collect();
     buf.extend(&mut pool, &expected).expect("extend");
     let mut out = Trickle(Vec::new());
-    buf.write_to(&pool, &mut out).expect("write");
+    buf.write_to(&mut pool, &mut out).expect("write");
     assert_eq!(out.0, expected);
 }
 
@@ -105,7 +111,9 @@ fn a_partial_write_reports_what_landed_and_the_rest_follows() {
         taken: Vec::new(),
         room,
     };
-    let (landed, error) = buf.write_to(&pool, &mut disk).expect_err("the disk fills");
+    let (landed, error) = buf
+        .write_to(&mut pool, &mut disk)
+        .expect_err("the disk fills");
     assert_eq!(error.raw_os_error(), Some(libc::ENOSPC));
     assert_eq!(landed, room);
     let lines_landed = expected[..room].iter().filter(|&&b| b == b'\n').count() as u64;
@@ -115,7 +123,7 @@ fn a_partial_write_reports_what_landed_and_the_rest_follows() {
     assert_eq!(pool.held_bytes(), buf.held_bytes());
     // Space returns: the rest completes the torn line and everything after.
     disk.room = usize::MAX;
-    buf.write_to(&pool, &mut disk).expect("room again");
+    buf.write_to(&mut pool, &mut disk).expect("room again");
     assert_eq!(disk.taken, expected);
 }
 
@@ -145,7 +153,7 @@ fn cleared_chunks_are_reused_and_trim_releases_idle_slabs() {
     assert_eq!(pool.trim(), 2 * SLAB_BYTES);
     assert_eq!(pool.mapped_bytes(), SLAB_BYTES);
     buffers[1].extend(&mut pool, &[3; 10]).expect("extend");
-    assert_eq!(written(&buffers[1], &pool), vec![3; 10]);
+    assert_eq!(written(&buffers[1], &mut pool), vec![3; 10]);
 }
 
 #[test]
@@ -157,7 +165,7 @@ fn truncate_returns_surplus_chunks() {
     buf.truncate(&mut pool, 4);
     assert_eq!(buf.held_bytes(), CHUNK_BYTES);
     buf.extend(&mut pool, b"ab").expect("extend");
-    assert_eq!(written(&buf, &pool), b"\x05\x05\x05\x05ab");
+    assert_eq!(written(&buf, &mut pool), b"\x05\x05\x05\x05ab");
     buf.truncate(&mut pool, 0);
     assert!(buf.is_empty());
     assert_eq!(buf.held_bytes(), 0);
@@ -202,7 +210,7 @@ proptest! {
             prop_assert_eq!(pool.free.len() * CHUNK_BYTES + held, pool.mapped_bytes());
         }
         for (buf, model) in buffers.iter().zip(&models) {
-            prop_assert_eq!(&written(buf, &pool), model);
+            prop_assert_eq!(&written(buf, &mut pool), model);
         }
     }
 }

@@ -110,3 +110,20 @@ fn an_index_without_the_message_time_flag_is_keyed_by_receive_time() {
     assert!(!decoded.message_time);
     assert_eq!((decoded.first_seq, decoded.created_micros), (1, 7));
 }
+
+#[test]
+fn names_pushed_onto_a_path_match_the_file_names() {
+    for kind in [
+        FileKind::Log,
+        FileKind::Zst,
+        FileKind::Index,
+        FileKind::CompressTemp,
+    ] {
+        for seq in [0, 1, 42, 9_999_999_999, u64::MAX] {
+            let mut path = b"sw1/messages/".to_vec();
+            push_file_name(seq, kind, &mut path);
+            let expected = format!("sw1/messages/{}", file_name(seq, kind));
+            assert_eq!(path, expected.as_bytes());
+        }
+    }
+}

@@ -13,7 +13,7 @@
 //! Settling is grouped: after a batch, completions wait while more batches
 //! are queued (up to [`MAX_PENDING`]), and one pass then writes every
 //! stream they touched, so a writer busy with many RELP sessions makes one
-//! `writev` per stream for several batches. Batches without a completion
+//! `write` per stream for several batches. Batches without a completion
 //! change nothing here. A paused writer (disk full) keeps its completions
 //! until its writes go through; if it gives up at shutdown, they fail.
 //!

@@ -195,11 +195,9 @@ impl Writer {
     /// `N.log`; the index comes with its first record.
     fn start_segment(&mut self, id: u32, wall: i64) -> bool {
         let first_seq = self.streams[id as usize].next_seq;
-        let dir = self.stream_dir(id);
-        let log_path = layout::file_path(&dir, first_seq, FileKind::Log);
-        let log = match self.shared.beneath.open(&log_path, How::CreateNew) {
+        let log = match self.open_segment(id, first_seq, How::CreateNew) {
             Ok(file) => file,
-            Err(error) => {
+            Err((log_path, error)) => {
                 self.write_failed(id, "create", &log_path, &error);
                 return false;
             }
@@ -218,9 +216,12 @@ impl Writer {
             index_on_disk: false,
         });
         stream.dir_unsynced = true;
-        self.install_file(id, log);
+        // With the cache full it keeps what it holds and the new file is
+        // closed again here; the first write opens it.
+        drop(self.install_file(id, log));
         self.mark_unsynced(id);
         if sync_now {
+            let dir = self.stream_dir(id);
             if let Err(error) = sys::sync_dir(&dir) {
                 self.local.write_errors += 1;
                 self.warn("fsync", &dir, &error.to_string());

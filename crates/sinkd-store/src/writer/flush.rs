@@ -2,12 +2,14 @@
 //! file, and the open files they are written through.
 //!
 //! A stream's buffer (chunks from the thread's [`ChunkPool`]) is written
-//! with one `writev` when it passes [`STREAM_FLUSH_BYTES`], when the flush
+//! with one `write` when it passes [`STREAM_FLUSH_BYTES`], when the flush
 //! interval ticks, when the thread's share of `max_buffered_bytes` is
 //! exceeded (largest buffers first, down to [`FLUSH_DOWN_TO`] of it), before
 //! a rotation, and at shutdown; the stream's pending index records are
 //! written with it ([`super::index`]). Open segment files live in a
-//! [`FileCache`] bounded by the thread's share of `max_open_files`.
+//! [`FileCache`] bounded by the thread's share of `max_open_files`; once it
+//! is full, a stream without a slot mostly has its file opened for the one
+//! write and closed after it.
 //!
 //! Nothing is written while the thread is paused for lack of space, and a
 //! buffer is written only when `min_free` allows it ([`super::space`]). A
@@ -27,7 +29,7 @@ use crate::layout::{self, FileKind};
 use crate::stats;
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A stream's buffer is written once it holds this many bytes.
@@ -46,6 +48,13 @@ const FLUSH_DOWN_TO: (usize, usize) = (9, 10);
 /// as the largest. A buffer is written once it reaches
 /// [`STREAM_FLUSH_BYTES`], so few are ever larger.
 const SIZE_CLASSES: usize = STREAM_FLUSH_BYTES / CHUNK_BYTES + 2;
+
+/// Where a buffer is written: a file the cache keeps, or one opened for
+/// this write alone (closed after it) while the cache is full.
+enum Target {
+    Cached(u32),
+    Passing(File),
+}
 
 impl Writer {
     /// Writes the stream's buffer and pending index records. `false` when
@@ -70,17 +79,20 @@ impl Writer {
                 }
                 return false;
             }
-            let slot = match self.open_slot(id) {
-                Ok(slot) => slot,
+            let mut target = match self.open_for_write(id) {
+                Ok(target) => target,
                 Err((path, error)) => {
                     self.write_failed(id, "open", &path, &error);
                     return false;
                 }
             };
             let stream = &mut self.streams[id as usize];
-            let result = match self.files.get(slot) {
-                Some(file) => stream.buf.write_to(&self.pool, file),
-                None => Err((0, io::Error::other("segment file slot vanished"))),
+            let result = match &mut target {
+                Target::Cached(slot) => match self.files.get(*slot) {
+                    Some(file) => stream.buf.write_to(&mut self.pool, file),
+                    None => Err((0, io::Error::other("segment file slot vanished"))),
+                },
+                Target::Passing(file) => stream.buf.write_to(&mut self.pool, file),
             };
             if let Err((landed, error)) = result {
                 // The lines a partial write completed are on disk: they
@@ -120,32 +132,60 @@ impl Writer {
         true
     }
 
-    /// The cache slot of the stream's active segment file, opening it if
-    /// needed.
-    fn open_slot(&mut self, id: u32) -> Result<u32, (PathBuf, io::Error)> {
+    /// The stream's active segment file, from the cache or opened now
+    /// (and kept in the cache when it takes it).
+    fn open_for_write(&mut self, id: u32) -> Result<Target, (PathBuf, io::Error)> {
         let stream = &self.streams[id as usize];
         if let Some(slot) = stream.slot {
-            return Ok(slot);
+            return Ok(Target::Cached(slot));
         }
-        let first_seq = stream.active.as_ref().map(|active| active.first_seq);
-        let dir = self.stream_dir(id);
-        let Some(first_seq) = first_seq else {
-            return Err((dir, io::Error::other("no active segment")));
+        let Some(first_seq) = stream.active.as_ref().map(|active| active.first_seq) else {
+            return Err((self.stream_dir(id), io::Error::other("no active segment")));
         };
-        let path = layout::file_path(&dir, first_seq, FileKind::Log);
-        match self.shared.beneath.open(&path, How::Append) {
-            Ok(file) => Ok(self.install_file(id, file)),
-            Err(error) => Err((path, error)),
-        }
+        let file = self.open_segment(id, first_seq, How::Append)?;
+        Ok(match self.install_file(id, file) {
+            Ok(slot) => Target::Cached(slot),
+            Err(file) => Target::Passing(file),
+        })
     }
 
-    pub(super) fn install_file(&mut self, id: u32, file: File) -> u32 {
+    /// Opens stream `id`'s segment log starting at `first_seq` as `how`
+    /// says. The path goes to the kernel relative to `data_dir`, built in
+    /// a buffer the thread keeps (with 100,000 devices most writes open
+    /// their file); the full path is made only for an error.
+    pub(super) fn open_segment(
+        &mut self,
+        id: u32,
+        first_seq: u64,
+        how: How,
+    ) -> Result<File, (PathBuf, io::Error)> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut relative = std::mem::take(&mut self.relative_path);
+        relative.clear();
+        relative.extend_from_slice(self.ids.key(id));
+        relative.push(b'/');
+        layout::push_file_name(first_seq, FileKind::Log, &mut relative);
+        let opened = self
+            .shared
+            .beneath
+            .open_relative(Path::new(std::ffi::OsStr::from_bytes(&relative)), how);
+        self.relative_path = relative;
+        opened.map_err(|error| {
+            let path = layout::file_path(&self.stream_dir(id), first_seq, FileKind::Log);
+            (path, error)
+        })
+    }
+
+    /// Keeps `file` open as stream `id`'s active segment, in the cache's
+    /// slot it returns; when the cache is full and keeps what it holds,
+    /// `file` comes back.
+    pub(super) fn install_file(&mut self, id: u32, file: File) -> Result<u32, File> {
         if let Some(old) = self.streams[id as usize].slot.take() {
             if self.files.remove(old).is_some() {
                 stats::sub(&self.shared.stats.open_files, 1);
             }
         }
-        let (slot, evicted) = self.files.insert(id, file);
+        let (slot, evicted) = self.files.insert(id, file)?;
         match evicted {
             Some((owner, _closed)) => {
                 if let Some(owner_stream) = self.streams.get_mut(owner as usize) {
@@ -155,7 +195,7 @@ impl Writer {
             None => stats::add(&self.shared.stats.open_files, 1),
         }
         self.streams[id as usize].slot = Some(slot);
-        slot
+        Ok(slot)
     }
 
     /// Writes every non-empty buffer.

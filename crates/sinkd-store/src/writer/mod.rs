@@ -18,7 +18,7 @@
 //!   rotating live here, not in [`crate::segment`], which only reads a
 //!   stream directory.)
 //! - [`flush`]: when a stream's buffer is written to its segment file (one
-//!   `writev`), and the cache of open segment files.
+//!   `write`), and the cache of open segment files.
 //! - [`index`]: the lazy sparse index of the active segment.
 //! - [`sync`]: fsync bookkeeping, which written files are not yet durable
 //!   and who makes them so under each fsync policy.
@@ -265,6 +265,9 @@ pub(crate) struct Writer {
     batch_ids: Vec<u32>,
     /// Hashes of the batch's stream paths, kept for its allocation.
     batch_hashes: Vec<u64>,
+    /// A segment file's path relative to `data_dir`, kept for its
+    /// allocation ([`Writer::open_segment`]).
+    relative_path: Vec<u8>,
     last_sync: Instant,
     last_age_check: Instant,
     last_trim: Instant,
@@ -325,6 +328,7 @@ impl Writer {
             flush_victims: Vec::new(),
             batch_ids: Vec::new(),
             batch_hashes: Vec::new(),
+            relative_path: Vec::new(),
             last_sync: now,
             last_age_check: now,
             last_trim: now,

@@ -299,8 +299,8 @@ fn over_the_memory_budget_only_the_largest_buffers_are_written() {
         config.quiet_flush = Duration::ZERO;
     });
     let writer = store.writer();
-    // 1 KiB lines, one chunk each: "big" holds 20 chunks, "mid" 18, and
-    // fifteen small streams 2 each: 68 chunks against a budget of 64.
+    // 1 KiB lines (whole chunks): "big" holds 20 KiB, "mid" 18, and
+    // fifteen small streams 2 each: 68 KiB against a budget of 64.
     let line = vec![b'x'; 1023];
     let mut batch = writer.batch();
     for _ in 0..20 {
