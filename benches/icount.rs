@@ -110,6 +110,8 @@ fn main() -> Result<()> {
     });
     let peer: SocketAddr = "192.0.2.7:40000".parse().context("peer")?;
     let batches = args.messages.div_ceil(args.batch as u64);
+    // Pool::max_len walks the whole pool: once, not per batch.
+    let max_len = pool.max_len();
     let started = std::time::Instant::now();
     // Worker `k` takes batches k, k + workers, …: with one worker this is
     // the plain sequence; with more, each runs on its own thread as the
@@ -126,7 +128,7 @@ fn main() -> Result<()> {
                 );
                 let (pool, args) = (&pool, &args);
                 scope.spawn(move || -> Result<u64> {
-                    let mut message = Vec::with_capacity(pool.max_len());
+                    let mut message = Vec::with_capacity(max_len);
                     let mut sent = 0u64;
                     for b in (k as u64..batches).step_by(args.workers) {
                         let first = b * args.batch as u64;
@@ -134,7 +136,7 @@ fn main() -> Result<()> {
                         let mut batch = RawBatch::with_capacity(
                             Transport::Tcp,
                             RECEIVED_MICROS,
-                            frames * pool.max_len(),
+                            frames * max_len,
                             frames,
                         );
                         for i in first..first + frames as u64 {

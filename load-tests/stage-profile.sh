@@ -106,5 +106,6 @@ wait "$perf_pid" 2>/dev/null || true
 
 echo "sinkd stage profile: $transport ($framing), $devices devices, $count messages, one worker"
 echo "server CPU per message sent (without perf): $ns ns"
+[ -n "${KEEP_PERF:-}" ] && cp "$work/perf.data" "$KEEP_PERF"
 perf script -i "$work/perf.data" -F comm,ip,sym 2>/dev/null \
     | python3 load-tests/stage-profile.py "$ns"
