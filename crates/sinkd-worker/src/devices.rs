@@ -18,10 +18,9 @@
 //! growing, which the metric's documentation says.
 //!
 //! Last-seen times are kept per batch, in whole seconds of the batch's
-//! receive time: a small per-worker filter remembers which devices were
-//! already reported for the current second, so the shared map of recent
-//! devices is told about a device about once per second per worker, in one
-//! lock per batch, and the hot path copies a device's name only then.
+//! receive time: each device's slot in the worker's table holds the second
+//! it was last reported for, so the shared map of recent devices is told
+//! about a device once per second per worker, in one lock per batch.
 //! That map holds names (the label value) for at most
 //! [`MAX_LAST_SEEN_DEVICES`] devices; when full, the quarter seen longest
 //! ago is forgotten, so the exported series are the most recently seen
@@ -388,18 +387,17 @@ pub(crate) struct LocalDevices {
     slots: Vec<Slot>,
     len: usize,
     /// Devices noted since the last flush, with their messages.
-    pending: Vec<Pending>,
-    /// The devices already reported to the shared map of recent devices
-    /// for `second`, direct-mapped by the hash's top bits (a collision
-    /// only reports a device twice). 32 KiB that stay in cache, so the
-    /// per-message check is one load, and a device's name is copied once
-    /// a second, not once a message.
-    reported: Box<[u64]>,
+    pending: Vec<Noted>,
+    /// The names of `pending`'s devices, one after the other.
+    pending_names: String,
     /// The receive second of the current batch (0 before the first).
     second: u32,
     /// The devices of this batch to report, names in `report_names`.
     report: Vec<Sighting>,
     report_names: String,
+    /// Sightings handed to the shared map so far (what the tests check).
+    #[cfg(test)]
+    reports_sent: usize,
     /// Messages counted here and not yet added to the shared map; readers
     /// of the activity add them in.
     unsent: Arc<Mutex<Unsent>>,
@@ -416,18 +414,31 @@ struct Slot {
     /// `unsent[index]` holds its counts if `generation` is the table's.
     generation: u32,
     index: u32,
+    /// The second the device was last reported to the shared map for
+    /// (0: never).
+    reported: u32,
 }
 
 const FREE: Slot = Slot {
     hash: EMPTY,
     generation: 0,
     index: 0,
+    reported: 0,
 };
 
-/// A run of messages from one device in a batch, by severity.
+/// A device's messages by severity, not yet in the shared map.
 struct Pending {
     hash: u64,
     counts: [u32; SEVERITIES],
+}
+
+/// A run of messages from one device in a batch, by severity.
+struct Noted {
+    hash: u64,
+    counts: [u32; SEVERITIES],
+    /// Where its name ends in `pending_names` (it starts where the
+    /// previous entry's ends).
+    name_end: usize,
 }
 
 /// A free slot. A device whose hash is this value is stored as
@@ -442,9 +453,6 @@ const FIRST_SLOTS: usize = 1024;
 /// How many lookups ahead `flush` loads a slot.
 const PREFETCH_AHEAD: usize = 8;
 
-/// Entries of the per-second filter of reported devices: 2^12.
-const REPORTED_BITS: u32 = 12;
-
 impl LocalDevices {
     pub(crate) fn new(shared: Arc<DeviceSet>) -> LocalDevices {
         let unsent = Arc::new(Mutex::new(Unsent::default()));
@@ -453,10 +461,12 @@ impl LocalDevices {
             slots: vec![FREE; FIRST_SLOTS],
             len: 0,
             pending: Vec::new(),
-            reported: vec![EMPTY; 1 << REPORTED_BITS].into_boxed_slice(),
+            pending_names: String::new(),
             second: 0,
             report: Vec::new(),
             report_names: String::new(),
+            #[cfg(test)]
+            reports_sent: 0,
             unsent,
             generation: 1,
             shared,
@@ -465,12 +475,11 @@ impl LocalDevices {
 
     /// Starts a batch received at `second` (Unix seconds): devices noted
     /// from here on are reported as seen then. A new second empties the
-    /// filter of devices already reported.
+    /// devices' marks of having been reported.
     pub(crate) fn begin(&mut self, second: i64) {
         // Unix seconds fit in 32 bits until 2106; 0 stays "never".
         let second = u32::try_from(second).unwrap_or(u32::MAX).max(1);
         if second != self.second {
-            self.reported.fill(EMPTY);
             self.hand_over();
             self.second = second;
         }
@@ -503,8 +512,7 @@ impl LocalDevices {
     /// Notes a message of `severity` (0–7) from `device` for the next
     /// [`LocalDevices::flush`]. Consecutive messages usually come from the
     /// same device (one TCP connection per device), and such repeats share
-    /// one entry; a device not yet reported for this batch's second has
-    /// its name kept for the report.
+    /// one entry, which keeps the device's name for `flush` to report.
     pub(crate) fn observe(&mut self, device: &str, severity: u8) {
         let hash = match self.shared.hasher.hash_one(device) {
             EMPTY => EMPTY_STAND_IN,
@@ -516,13 +524,12 @@ impl LocalDevices {
         } else {
             let mut counts = [0; SEVERITIES];
             counts[severity] = 1;
-            self.pending.push(Pending { hash, counts });
-            let reported = &mut self.reported[(hash >> (64 - REPORTED_BITS)) as usize];
-            if *reported != hash {
-                *reported = hash;
-                self.report_names.push_str(device);
-                self.report.push((hash, self.report_names.len()));
-            }
+            self.pending_names.push_str(device);
+            self.pending.push(Noted {
+                hash,
+                counts,
+                name_end: self.pending_names.len(),
+            });
         }
     }
 
@@ -547,6 +554,16 @@ impl LocalDevices {
                     self.shared.insert(entry.hash);
                 }
                 let slot = &mut self.slots[slot];
+                if slot.reported != self.second {
+                    slot.reported = self.second;
+                    let start = index
+                        .checked_sub(1)
+                        .and_then(|previous| pending.get(previous))
+                        .map_or(0, |previous| previous.name_end);
+                    let name = self.pending_names.get(start..entry.name_end).unwrap_or("");
+                    self.report_names.push_str(name);
+                    self.report.push((entry.hash, self.report_names.len()));
+                }
                 let entries = &mut unsent.entries;
                 match entries.get_mut(slot.index as usize) {
                     Some(unsent) if slot.generation == self.generation => {
@@ -566,6 +583,10 @@ impl LocalDevices {
             }
         }
         if !self.report.is_empty() {
+            #[cfg(test)]
+            {
+                self.reports_sent += self.report.len();
+            }
             self.shared
                 .saw(&self.report, &self.report_names, self.second, None);
             self.report.clear();
@@ -573,6 +594,7 @@ impl LocalDevices {
         }
         pending.clear();
         self.pending = pending;
+        self.pending_names.clear();
     }
 
     fn home(&self, hash: u64) -> usize {
@@ -608,6 +630,7 @@ impl LocalDevices {
             hash,
             generation: 0,
             index: 0,
+            reported: 0,
         });
         self.len += 1;
         (true, index)

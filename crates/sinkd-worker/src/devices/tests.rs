@@ -131,14 +131,36 @@ fn a_device_is_reported_once_a_second_whatever_its_messages() {
         local.observe("fw-1", 5);
         local.observe("sw-2", 5);
     }
-    // Two names kept for the report, not two thousand.
-    assert_eq!(local.report.len(), 2);
     local.flush();
+    // Two sightings for the shared map, not two thousand.
+    assert_eq!(local.reports_sent, 2);
     assert_eq!(shared.recent_len(), 2);
+    // Another batch of the same second reports nothing again.
+    local.begin(1_700_000_000);
+    local.observe("sw-2", 5);
+    local.flush();
+    assert_eq!(local.reports_sent, 2);
     local.begin(1_700_000_001);
     local.observe("fw-1", 5);
-    assert_eq!(local.report.len(), 1);
     local.flush();
+    assert_eq!(local.reports_sent, 3);
+}
+
+#[test]
+fn ten_thousand_devices_are_each_reported_once_a_second() {
+    let (shared, mut local) = local();
+    for second in [1_700_000_000, 1_700_000_001] {
+        // Four batches of the same second, every device in each.
+        for _ in 0..4 {
+            local.begin(second);
+            for device in 0..10_000 {
+                local.observe(&format!("dev-{device}"), 5);
+            }
+            local.flush();
+        }
+    }
+    assert_eq!(local.reports_sent, 20_000);
+    assert_eq!(shared.recent_len(), 10_000);
 }
 
 #[test]
