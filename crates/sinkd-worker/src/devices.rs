@@ -427,6 +427,7 @@ const FREE: Slot = Slot {
 };
 
 /// A device's messages by severity, not yet in the shared map.
+#[derive(Clone, Copy)]
 struct Pending {
     hash: u64,
     counts: [u32; SEVERITIES],
@@ -434,8 +435,7 @@ struct Pending {
 
 /// A run of messages from one device in a batch, by severity.
 struct Noted {
-    hash: u64,
-    counts: [u32; SEVERITIES],
+    device: Pending,
     /// Where its name ends in `pending_names` (it starts where the
     /// previous entry's ends).
     name_end: usize,
@@ -519,15 +519,18 @@ impl LocalDevices {
             hash => hash,
         };
         let severity = usize::from(severity) & (SEVERITIES - 1);
-        if let Some(last) = self.pending.last_mut().filter(|last| last.hash == hash) {
-            last.counts[severity] += 1;
+        if let Some(last) = self
+            .pending
+            .last_mut()
+            .filter(|last| last.device.hash == hash)
+        {
+            last.device.counts[severity] += 1;
         } else {
             let mut counts = [0; SEVERITIES];
             counts[severity] = 1;
             self.pending_names.push_str(device);
             self.pending.push(Noted {
-                hash,
-                counts,
+                device: Pending { hash, counts },
                 name_end: self.pending_names.len(),
             });
         }
@@ -541,14 +544,19 @@ impl LocalDevices {
     /// starts another second (see the module's comment).
     pub(crate) fn flush(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
+        let mut names = std::mem::take(&mut self.pending_names);
         {
             let unsent = Arc::clone(&self.unsent);
             let mut unsent = unsent.lock().unwrap_or_else(PoisonError::into_inner);
             unsent.second = self.second;
-            for (index, entry) in pending.iter().enumerate() {
+            let mut name_start = 0;
+            for (index, noted) in pending.iter().enumerate() {
                 if let Some(ahead) = pending.get(index + PREFETCH_AHEAD) {
-                    prefetch(&self.slots[self.home(ahead.hash)], size_of::<Slot>());
+                    prefetch(&self.slots[self.home(ahead.device.hash)], size_of::<Slot>());
                 }
+                let entry = noted.device;
+                let name = names.get(name_start..noted.name_end);
+                name_start = noted.name_end;
                 let (added, slot) = self.insert(entry.hash);
                 if added {
                     self.shared.insert(entry.hash);
@@ -556,12 +564,7 @@ impl LocalDevices {
                 let slot = &mut self.slots[slot];
                 if slot.reported != self.second {
                     slot.reported = self.second;
-                    let start = index
-                        .checked_sub(1)
-                        .and_then(|previous| pending.get(previous))
-                        .map_or(0, |previous| previous.name_end);
-                    let name = self.pending_names.get(start..entry.name_end).unwrap_or("");
-                    self.report_names.push_str(name);
+                    self.report_names.push_str(name.unwrap_or(""));
                     self.report.push((entry.hash, self.report_names.len()));
                 }
                 let entries = &mut unsent.entries;
@@ -574,10 +577,7 @@ impl LocalDevices {
                     _ => {
                         slot.generation = self.generation;
                         slot.index = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-                        entries.push(Pending {
-                            hash: entry.hash,
-                            counts: entry.counts,
-                        });
+                        entries.push(entry);
                     }
                 }
             }
@@ -594,7 +594,8 @@ impl LocalDevices {
         }
         pending.clear();
         self.pending = pending;
-        self.pending_names.clear();
+        names.clear();
+        self.pending_names = names;
     }
 
     fn home(&self, hash: u64) -> usize {
