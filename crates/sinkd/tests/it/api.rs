@@ -178,7 +178,8 @@ fn devices_files_and_messages_as_show_gives_them() {
     server.stop().assert_clean_exit();
 }
 
-/// A running `curl -N` on an SSE endpoint, its lines read on a thread.
+/// A running `curl -N` on an SSE endpoint, its lines read on a thread;
+/// `open` returns once the server has fixed where the stream starts.
 struct EventStream {
     child: Child,
     lines: mpsc::Receiver<String>,
@@ -202,6 +203,12 @@ impl EventStream {
                 }
             }
         });
+        // The server sends its opening comment once the stream's start is
+        // fixed; what is stored after that is the stream's to see.
+        match lines.recv_timeout(PATIENCE) {
+            Ok(first) => assert_eq!(first, ": following", "{url}"),
+            Err(_) => panic!("{url}: no opening comment"),
+        }
         EventStream { child, lines }
     }
 
