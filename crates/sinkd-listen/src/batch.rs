@@ -2,11 +2,12 @@
 //!
 //! A listener never sends single messages to the workers. Each read from the
 //! network (one `recvmmsg` call for UDP, one `read` for TCP/TLS) produces one
-//! [`RawBatch`]: the raw syslog frames it yielded, copied back to back into a
-//! single byte arena, plus a small [`RawFrame`] index entry per frame saying
-//! where it starts, how long it is and who sent it. That costs two
-//! allocations per batch, none per message, and the worker reads every frame
-//! as a plain `&[u8]` slice of the arena.
+//! [`RawBatch`]: the raw syslog frames it yielded, copied into a single byte
+//! arena, plus a small [`RawFrame`] index entry per frame saying where it
+//! starts, how long it is and who sent it. That costs two allocations per
+//! batch, none per message, and the worker reads every frame as a plain
+//! `&[u8]` slice of the arena. A stream read copies the span its frames
+//! cover in one piece, framing bytes between them included.
 //!
 //! Batches travel over bounded tokio channels, one per worker thread, bundled
 //! as [`WorkerQueues`]. The full-policy lives in the listeners, and both
@@ -102,7 +103,8 @@ pub struct RawBatch {
     /// the Unix epoch. The workers use it to complete timestamps that lack a
     /// year or zone.
     pub received_unix_micros: i64,
-    /// Every frame's bytes, back to back.
+    /// Every frame's bytes, in arrival order (from a stream read with the
+    /// framing between them, which no frame covers).
     pub data: Vec<u8>,
     /// Where each frame lies in `data`, in arrival order.
     pub frames: Vec<RawFrame>,

@@ -25,6 +25,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use std::fmt;
+use std::ops::Range;
 
 #[cfg(test)]
 mod tests;
@@ -244,12 +245,46 @@ impl Deframer {
     /// `Ok(Some(_))` and after [`FrameError::Oversized`]; stop on a fatal
     /// error (see [`FrameError::is_fatal`]).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        let mut at = 0;
+        let result = self.decode_at(buf, &mut at);
+        // What was passed over goes, also before an error.
+        let frame = split_frame(buf, at, result.clone().ok().flatten());
+        result.map(|_| frame)
+    }
+
+    /// Like [`Deframer::decode`], for when the stream has ended: a last LF
+    /// line without its LF is returned as a frame. Call it until it returns
+    /// `Ok(None)`. With octet counting, leftover bytes of an unfinished frame
+    /// are reported as [`FrameError::Truncated`] and dropped.
+    pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        let mut at = 0;
+        let result = self.decode_eof_at(buf, &mut at);
+        // What was passed over goes, also before an error.
+        let frame = split_frame(buf, at, result.clone().ok().flatten());
+        result.map(|_| frame)
+    }
+
+    /// [`Deframer::decode`] without moving bytes: `buf[*at..]` is what is
+    /// still undecoded, and the next frame comes back as a range of `buf`,
+    /// with `*at` moved past it (and past its framing). Bytes the deframer
+    /// drops (an over-long line, a frame header) are passed over the same
+    /// way. A caller that cuts many frames out of one read this way, then
+    /// drops `buf[..*at]` once, spends no reference count or copy per
+    /// frame. The deframer's memory of a partly scanned line is relative
+    /// to `*at`, so `*at` must be where the previous call left it, or the
+    /// start of the same bytes after the caller dropped what was before.
+    pub fn decode_at(
+        &mut self,
+        buf: &[u8],
+        at: &mut usize,
+    ) -> Result<Option<Range<usize>>, FrameError> {
         if let State::Failed(error) = self.state {
             return Err(error);
         }
+        *at = (*at).min(buf.len());
         let framing = match self.framing {
             Some(framing) => framing,
-            None => match buf.first() {
+            None => match buf.get(*at) {
                 Some(&first) => {
                     let framing = Framing::detect(first);
                     self.framing = Some(framing);
@@ -259,8 +294,8 @@ impl Deframer {
             },
         };
         let result = match framing {
-            Framing::NonTransparent => self.decode_line(buf),
-            Framing::OctetCounting => self.decode_counted(buf),
+            Framing::NonTransparent => self.line_at(buf, at),
+            Framing::OctetCounting => self.counted_at(buf, at),
         };
         if let Err(error) = result {
             if error.is_fatal() {
@@ -270,103 +305,110 @@ impl Deframer {
         result
     }
 
-    /// Like [`Deframer::decode`], for when the stream has ended: a last LF
-    /// line without its LF is returned as a frame. Call it until it returns
-    /// `Ok(None)`. With octet counting, leftover bytes of an unfinished frame
-    /// are reported as [`FrameError::Truncated`] and dropped.
-    pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        if let Some(frame) = self.decode(buf)? {
+    /// [`Deframer::decode_eof`] in the manner of [`Deframer::decode_at`].
+    pub fn decode_eof_at(
+        &mut self,
+        buf: &[u8],
+        at: &mut usize,
+    ) -> Result<Option<Range<usize>>, FrameError> {
+        if let Some(frame) = self.decode_at(buf, at)? {
             return Ok(Some(frame));
         }
-        if buf.is_empty() {
+        let start = *at;
+        if start >= buf.len() {
             return Ok(None);
         }
+        *at = buf.len();
         match (self.framing, self.state) {
             (_, State::Discarding) => {
-                buf.clear();
                 self.state = State::Normal;
                 self.lf_scanned = 0;
                 Ok(None)
             }
             (Some(Framing::OctetCounting), _) => {
                 let error = FrameError::Truncated {
-                    buffered: buf.len(),
+                    buffered: buf.len() - start,
                 };
-                buf.clear();
                 self.state = State::Failed(error);
                 Err(error)
             }
             _ => {
-                // `decode` left no LF in the buffer, so what is there is the
-                // final line; it may still be one byte over the limit.
+                // `decode_at` left no LF after `start`, so what is there is
+                // the final line; it may still be one byte over the limit.
                 self.lf_scanned = 0;
-                let mut line = buf.split();
-                if line.last() == Some(&b'\r') {
-                    line.truncate(line.len() - 1);
+                let mut end = buf.len();
+                if buf[end - 1] == b'\r' {
+                    end -= 1;
                 }
-                if line.len() > self.max_frame {
+                if end - start > self.max_frame {
                     return Err(FrameError::Oversized {
                         max_frame: self.max_frame,
                     });
                 }
-                Ok((!line.is_empty()).then(|| line.freeze()))
+                Ok((end > start).then_some(start..end))
             }
         }
     }
 
-    fn decode_line(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+    fn line_at(&mut self, buf: &[u8], at: &mut usize) -> Result<Option<Range<usize>>, FrameError> {
         loop {
             if self.state == State::Discarding {
-                match find_lf(buf, 0) {
+                match find_lf(buf, *at) {
                     Some(lf_idx) => {
-                        buf.advance(lf_idx + 1);
+                        *at = lf_idx + 1;
                         self.state = State::Normal;
                     }
                     None => {
-                        buf.clear();
+                        *at = buf.len();
                         return Ok(None);
                     }
                 }
             }
+            let start = *at;
+            let pending = buf.len() - start;
             // A caller that swapped or drained the buffer gets a rescan.
-            if self.lf_scanned > buf.len() {
+            if self.lf_scanned > pending {
                 self.lf_scanned = 0;
             }
-            let Some(lf_idx) = find_lf(buf, self.lf_scanned) else {
+            let Some(lf_idx) = find_lf(buf, start + self.lf_scanned) else {
                 // A line may still end with CR LF, so one byte beyond
                 // max_frame is allowed while waiting for the LF.
-                if buf.len() > self.max_frame.saturating_add(1) {
-                    buf.clear();
+                if pending > self.max_frame.saturating_add(1) {
+                    *at = buf.len();
                     self.lf_scanned = 0;
                     self.state = State::Discarding;
                     return Err(FrameError::Oversized {
                         max_frame: self.max_frame,
                     });
                 }
-                self.lf_scanned = buf.len();
+                self.lf_scanned = pending;
                 return Ok(None);
             };
             self.lf_scanned = 0;
-            let mut line = buf.split_to(lf_idx + 1);
-            let mut len = lf_idx;
-            if len > 0 && line[len - 1] == b'\r' {
-                len -= 1;
+            *at = lf_idx + 1;
+            let mut end = lf_idx;
+            if end > start && buf[end - 1] == b'\r' {
+                end -= 1;
             }
-            if len > self.max_frame {
+            if end - start > self.max_frame {
                 return Err(FrameError::Oversized {
                     max_frame: self.max_frame,
                 });
             }
-            if len == 0 {
+            if end == start {
                 continue;
             }
-            line.truncate(len);
-            return Ok(Some(line.freeze()));
+            return Ok(Some(start..end));
         }
     }
 
-    fn decode_counted(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        let Some(&first) = buf.first() else {
+    fn counted_at(
+        &mut self,
+        buf: &[u8],
+        at: &mut usize,
+    ) -> Result<Option<Range<usize>>, FrameError> {
+        let pending = &buf[*at..];
+        let Some(&first) = pending.first() else {
             return Ok(None);
         };
         match first {
@@ -376,13 +418,13 @@ impl Deframer {
         }
         let mut claimed: usize = 0;
         let mut n_digits = 0;
-        for &byte in buf.iter() {
+        for &byte in pending {
             if !byte.is_ascii_digit() {
                 break;
             }
             n_digits += 1;
             if n_digits > self.max_len_digits {
-                return Err(self.too_large(buf));
+                return Err(self.too_large(pending));
             }
             // With at most `max_len_digits` digits this overflows only when
             // `max_frame` is close to `usize::MAX`; checked all the same.
@@ -391,13 +433,13 @@ impl Deframer {
                 .and_then(|value| value.checked_add(usize::from(byte - b'0')))
             {
                 Some(value) => value,
-                None => return Err(self.too_large(buf)),
+                None => return Err(self.too_large(pending)),
             };
             if claimed > self.max_frame {
-                return Err(self.too_large(buf));
+                return Err(self.too_large(pending));
             }
         }
-        let Some(&after) = buf.get(n_digits) else {
+        let Some(&after) = pending.get(n_digits) else {
             return Ok(None);
         };
         if after != b' ' {
@@ -407,16 +449,17 @@ impl Deframer {
             });
         }
         let header_len = n_digits + 1;
-        if buf.len() - header_len < claimed {
+        if pending.len() - header_len < claimed {
             return Ok(None);
         }
-        buf.advance(header_len);
-        Ok(Some(buf.split_to(claimed).freeze()))
+        let start = *at + header_len;
+        *at = start + claimed;
+        Ok(Some(start..start + claimed))
     }
 
     /// The error for a MSG-LEN above the limit, reading as much of the
     /// claimed number as is buffered (at most 20 digits) for the message.
-    fn too_large(&self, buf: &BytesMut) -> FrameError {
+    fn too_large(&self, buf: &[u8]) -> FrameError {
         let mut claimed: u64 = 0;
         let mut complete = false;
         for (idx, &byte) in buf.iter().enumerate() {
@@ -438,6 +481,16 @@ impl Deframer {
             max_frame: self.max_frame,
         }
     }
+}
+
+/// Drops `buf[..at]`, all of it decoded, keeping `frame` (a range inside
+/// it) as its own `Bytes`.
+fn split_frame(buf: &mut BytesMut, at: usize, frame: Option<Range<usize>>) -> Option<Bytes> {
+    let mut decoded = buf.split_to(at.min(buf.len()));
+    let frame = frame?;
+    decoded.truncate(frame.end);
+    decoded.advance(frame.start);
+    Some(decoded.freeze())
 }
 
 /// The index of the first LF in `buf` at or after `from` (memchr's

@@ -7,6 +7,17 @@ fn peer() -> SocketAddr {
     SocketAddr::from(([198, 51, 100, 4], 40000))
 }
 
+/// One pass of `decode_into` for frames from [`peer`].
+fn pass(
+    deframer: &mut Deframer,
+    buf: &mut BytesMut,
+    at_eof: bool,
+    batch: &mut Option<RawBatch>,
+    transport: Transport,
+) -> Decoded {
+    decode_into(deframer, buf, at_eof, batch, transport, peer())
+}
+
 fn frames(batch: &Option<RawBatch>) -> Vec<Vec<u8>> {
     batch
         .iter()
@@ -19,14 +30,7 @@ fn complete_lines_become_frames_and_the_rest_waits() {
     let mut deframer = Deframer::new(64);
     let mut buf = BytesMut::from(&b"<13>a\r\n<14>b\n<15>c"[..]);
     let mut batch = None;
-    let decoded = decode_into(
-        &mut deframer,
-        &mut buf,
-        false,
-        &mut batch,
-        Transport::Tcp,
-        peer(),
-    );
+    let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
     assert_eq!(
         decoded,
         Decoded {
@@ -48,14 +52,7 @@ fn nothing_complete_creates_no_batch() {
     let mut deframer = Deframer::new(64);
     let mut buf = BytesMut::from(&b"<13>partial"[..]);
     let mut batch = None;
-    let decoded = decode_into(
-        &mut deframer,
-        &mut buf,
-        false,
-        &mut batch,
-        Transport::Tcp,
-        peer(),
-    );
+    let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
     assert_eq!(decoded, Decoded::default());
     assert!(batch.is_none());
 }
@@ -65,14 +62,7 @@ fn eof_flushes_the_unterminated_line() {
     let mut deframer = Deframer::new(64);
     let mut buf = BytesMut::from(&b"<13>a\n<14>last"[..]);
     let mut batch = None;
-    let decoded = decode_into(
-        &mut deframer,
-        &mut buf,
-        true,
-        &mut batch,
-        Transport::Tls,
-        peer(),
-    );
+    let decoded = pass(&mut deframer, &mut buf, true, &mut batch, Transport::Tls);
     assert_eq!(decoded.n_frames, 2);
     assert_eq!(
         frames(&batch),
@@ -86,14 +76,7 @@ fn oversized_lines_are_counted_and_skipped() {
     let mut deframer = Deframer::new(8);
     let mut buf = BytesMut::from(&b"<13>ok\n<13>far too long\n<14>ok2\n"[..]);
     let mut batch = None;
-    let decoded = decode_into(
-        &mut deframer,
-        &mut buf,
-        false,
-        &mut batch,
-        Transport::Tcp,
-        peer(),
-    );
+    let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
     assert_eq!(
         decoded,
         Decoded {
@@ -113,14 +96,7 @@ fn a_bogus_length_is_fatal_after_the_good_frames() {
     let mut deframer = Deframer::new(1024);
     let mut buf = BytesMut::from(&b"5 <13>a2000000000 <13>b"[..]);
     let mut batch = None;
-    let decoded = decode_into(
-        &mut deframer,
-        &mut buf,
-        false,
-        &mut batch,
-        Transport::Tcp,
-        peer(),
-    );
+    let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
     assert_eq!(decoded.n_frames, 1);
     assert!(matches!(
         decoded.fatal,
@@ -134,14 +110,7 @@ fn a_truncated_counted_frame_at_eof_is_reported() {
     let mut deframer = Deframer::with_framing(Framing::OctetCounting, 1024);
     let mut buf = BytesMut::from(&b"5 <13>a10 <13>"[..]);
     let mut batch = None;
-    let decoded = decode_into(
-        &mut deframer,
-        &mut buf,
-        true,
-        &mut batch,
-        Transport::Tcp,
-        peer(),
-    );
+    let decoded = pass(&mut deframer, &mut buf, true, &mut batch, Transport::Tcp);
     assert_eq!(decoded.n_frames, 1);
     assert!(matches!(decoded.fatal, Some(FrameError::Truncated { .. })));
 }
@@ -178,4 +147,29 @@ fn guards_respect_the_limit_and_release_their_slot() {
     drop((second, third));
     assert_eq!(slots.open(), 0);
     assert_eq!(metrics.connections(Transport::Tcp).get(), 0);
+}
+
+#[test]
+fn one_copy_of_the_span_serves_every_frame_of_a_pass() {
+    let mut deframer = Deframer::with_framing(Framing::OctetCounting, 64);
+    let mut buf = BytesMut::from(&b"3 abc5 <13>x2 de4 pa"[..]);
+    // A batch that already holds a frame: the new ones follow it.
+    let mut first = RawBatch::with_capacity(Transport::Tcp, 1, 0, 0);
+    first.push(b"<12>before", peer());
+    let mut batch = Some(first);
+    let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
+    assert_eq!(decoded.n_frames, 3);
+    assert_eq!(
+        frames(&batch),
+        vec![
+            b"<12>before".to_vec(),
+            b"abc".to_vec(),
+            b"<13>x".to_vec(),
+            b"de".to_vec()
+        ]
+    );
+    // The headers between frames came along in the one copy; the partial
+    // frame stays in the buffer.
+    assert_eq!(batch.unwrap().data, b"<12>beforeabc5 <13>x2 de");
+    assert_eq!(&buf[..], b"4 pa");
 }

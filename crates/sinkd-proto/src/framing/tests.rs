@@ -1,6 +1,7 @@
 //! Unit tests for the RFC 6587 deframer and frame encoder.
 
 use super::*;
+use proptest::prelude::*;
 
 const MAX_64K: usize = 64 * 1024;
 
@@ -464,4 +465,105 @@ fn lf_scan_position_survives_a_new_buffer() {
         deframer.decode(&mut second).unwrap().unwrap(),
         &b"<13>b"[..]
     );
+}
+
+/// [`run`] through the cursor methods, the way the TCP listener uses them:
+/// every chunk is decoded in place, and the decoded front of the buffer is
+/// dropped only after every `drop_every`-th chunk (and at EOF).
+fn run_at(
+    deframer: &mut Deframer,
+    chunks: &[&[u8]],
+    drop_every: usize,
+) -> (Vec<Vec<u8>>, Vec<FrameError>) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut at = 0;
+    let mut frames = Vec::new();
+    let mut errors = Vec::new();
+    for (index, chunk) in chunks.iter().enumerate() {
+        buf.extend_from_slice(chunk);
+        loop {
+            match deframer.decode_at(&buf, &mut at) {
+                Ok(Some(frame)) => frames.push(buf[frame].to_vec()),
+                Ok(None) => {
+                    assert!(buf.len() - at <= deframer.max_buffered());
+                    break;
+                }
+                Err(error) => {
+                    errors.push(error);
+                    if error.is_fatal() {
+                        return (frames, errors);
+                    }
+                }
+            }
+        }
+        if index % drop_every == 0 {
+            buf.drain(..at);
+            at = 0;
+        }
+    }
+    loop {
+        match deframer.decode_eof_at(&buf, &mut at) {
+            Ok(Some(frame)) => frames.push(buf[frame].to_vec()),
+            Ok(None) => break,
+            Err(error) => {
+                errors.push(error);
+                if error.is_fatal() {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(at, buf.len(), "EOF leaves nothing undecoded");
+    (frames, errors)
+}
+
+#[test]
+fn cursor_decoding_of_a_split_stream_matches_decode() {
+    let stream: &[u8] = b"<13>a\r\n\n<14>b\n<15>far too long for the limit\n<16>c\r\n<17>tail\r";
+    for step in 1..stream.len() {
+        let chunks: Vec<&[u8]> = stream.chunks(step).collect();
+        for drop_every in [1, 2, 3, 1000] {
+            let expected = run(&mut Deframer::new(12), &chunks);
+            let got = run_at(&mut Deframer::new(12), &chunks, drop_every);
+            assert_eq!(got, expected, "step {step}, drop every {drop_every}");
+        }
+    }
+    let (frames, errors) = run_at(&mut Deframer::new(12), &[stream], 1);
+    assert_eq!(strings(&frames), ["<13>a", "<14>b", "<16>c", "<17>tail"]);
+    assert_eq!(errors, [FrameError::Oversized { max_frame: 12 }]);
+}
+
+proptest! {
+    #[test]
+    fn cursor_and_splitting_decoders_agree(
+        stream in prop::collection::vec(
+            prop_oneof![
+                Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'<'), b'0'..=b'9', b'a'..=b'c'
+            ],
+            0..300,
+        ),
+        cuts in prop::collection::vec(1usize..40, 1..20),
+        drop_every in 1usize..4,
+        max_frame in 1usize..24,
+        counted in any::<bool>(),
+    ) {
+        let mut chunks = Vec::new();
+        let mut rest = &stream[..];
+        for cut in cuts.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (chunk, tail) = rest.split_at((*cut).min(rest.len()));
+            chunks.push(chunk);
+            rest = tail;
+        }
+        let make = || if counted {
+            Deframer::with_framing(Framing::OctetCounting, max_frame)
+        } else {
+            Deframer::new(max_frame)
+        };
+        let expected = run(&mut make(), &chunks);
+        let got = run_at(&mut make(), &chunks, drop_every);
+        prop_assert_eq!(got, expected);
+    }
 }
