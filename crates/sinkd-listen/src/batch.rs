@@ -2,12 +2,13 @@
 //!
 //! A listener never sends single messages to the workers. Each read from the
 //! network (one `recvmmsg` call for UDP, one `read` for TCP/TLS) produces one
-//! [`RawBatch`]: the raw syslog frames it yielded, copied into a single byte
-//! arena, plus a small [`RawFrame`] index entry per frame saying where it
-//! starts, how long it is and who sent it. That costs two allocations per
-//! batch, none per message, and the worker reads every frame as a plain
-//! `&[u8]` slice of the arena. A stream read copies the span its frames
-//! cover in one piece, framing bytes between them included.
+//! [`RawBatch`]: the raw syslog frames it yielded in a single byte arena,
+//! plus a small [`RawFrame`] index entry per frame saying where it starts,
+//! how long it is and who sent it. That costs two allocations per batch,
+//! none per message, and the worker reads every frame as a plain `&[u8]`
+//! slice of the arena. A stream read's arena is the decoded front of the
+//! connection's read buffer itself, split off without a copy (framing
+//! bytes between the frames included); UDP and RELP copy their frames in.
 //!
 //! Batches travel over bounded tokio channels, one per worker thread, bundled
 //! as [`WorkerQueues`]. The full-policy lives in the listeners, and both
@@ -24,6 +25,7 @@
 //! and the session learns from its [`AckWait`] when the last clone is gone
 //! whether every message was stored. Other batches carry none.
 
+use bytes::BytesMut;
 use sinkd_metrics::Transport;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,7 +107,7 @@ pub struct RawBatch {
     pub received_unix_micros: i64,
     /// Every frame's bytes, in arrival order (from a stream read with the
     /// framing between them, which no frame covers).
-    pub data: Vec<u8>,
+    pub data: BytesMut,
     /// Where each frame lies in `data`, in arrival order.
     pub frames: Vec<RawFrame>,
     /// Set by a sender that waits for the batch to be stored (RELP).
@@ -124,7 +126,7 @@ impl RawBatch {
         RawBatch {
             transport,
             received_unix_micros,
-            data: Vec::with_capacity(data_capacity),
+            data: BytesMut::with_capacity(data_capacity),
             frames: Vec::with_capacity(frames_capacity),
             ack: None,
         }

@@ -5,8 +5,9 @@
 //! in `stream.rs`. For TLS it first runs the rustls handshake under a
 //! timeout. Then it repeats one cycle: read what the socket has into a
 //! `BytesMut` (never more than `max_frame` + 64 KiB buffered), let
-//! `sinkd_proto`'s RFC 6587 [`Deframer`] cut complete frames off the front,
-//! copy them into a fresh [`RawBatch`], and `send().await` that batch to the
+//! `sinkd_proto`'s RFC 6587 [`Deframer`] find the complete frames at the
+//! front, split that front off as a fresh [`RawBatch`]'s arena (no copy),
+//! and `send().await` that batch to the
 //! connection's worker queue before reading again. Sending after every read
 //! keeps latency low (nothing waits for a fuller batch), and awaiting the
 //! send is the backpressure: while the queue is full the socket is not read,
@@ -620,10 +621,11 @@ where
 /// line is a frame too. Oversized LF lines are skipped and counted; a fatal
 /// error stops decoding and is returned.
 ///
-/// The frames are found as ranges of the buffer and the span from the
-/// first frame's start to the last one's end is copied into the batch in
-/// one piece (framing bytes between them included), so a read of many
-/// small messages costs one copy, not one per message.
+/// The frames are found as ranges of the buffer. A batch made here takes
+/// the decoded front of the buffer as its arena, split off without a copy
+/// (the framing and any skipped line between frames come along); frames
+/// added to a batch that already existed are copied into it as the one
+/// span they cover.
 pub(crate) fn decode_into(
     deframer: &mut Deframer,
     buf: &mut BytesMut,
@@ -633,11 +635,13 @@ pub(crate) fn decode_into(
     peer: SocketAddr,
 ) -> Decoded {
     let mut decoded = Decoded::default();
+    let made_here = batch.is_none();
     let mut at = 0;
-    // The part of `buf` the batch's new frames lie in, and where in the
-    // batch's arena it will start.
+    // Where the arena's new part begins in `buf` and in the arena: for a
+    // batch made here the arena is `buf[..at]`, so at 0 and 0; otherwise
+    // at the first new frame and the arena's end.
     let mut span: Option<(usize, usize)> = None;
-    let mut arena_start = 0;
+    let mut last_end = 0;
     loop {
         let next = if at_eof {
             deframer.decode_eof_at(buf, &mut at)
@@ -647,18 +651,19 @@ pub(crate) fn decode_into(
         match next {
             Ok(Some(frame)) => {
                 let batch = batch.get_or_insert_with(|| {
-                    // Frames of this pass cannot hold more bytes than the
-                    // buffer does now.
-                    RawBatch::with_capacity(transport, now_unix_micros(), buf.len(), 16)
+                    RawBatch::with_capacity(transport, now_unix_micros(), 0, 16)
                 });
-                let (span_start, span_end) = span.get_or_insert_with(|| {
-                    arena_start = batch.data.len();
-                    (frame.start, frame.end)
+                let (buf_start, arena_start) = *span.get_or_insert_with(|| {
+                    if made_here {
+                        (0, 0)
+                    } else {
+                        (frame.start, batch.data.len())
+                    }
                 });
-                *span_end = frame.end;
+                last_end = frame.end;
                 // The buffer is bounded by max_frame (at most 16 MiB) plus
                 // 64 KiB, so the arena stays far below 4 GiB.
-                let start = u32::try_from(arena_start + (frame.start - *span_start));
+                let start = u32::try_from(arena_start + (frame.start - buf_start));
                 let len = u32::try_from(frame.len());
                 if let (Ok(start), Ok(len)) = (start, len) {
                     batch.frames.push(RawFrame { start, len, peer });
@@ -673,9 +678,14 @@ pub(crate) fn decode_into(
             }
         }
     }
-    if let (Some(batch), Some((span_start, span_end))) = (batch.as_mut(), span) {
-        batch.data.extend_from_slice(&buf[span_start..span_end]);
+    let at = at.min(buf.len());
+    match (batch.as_mut(), span) {
+        (Some(batch), Some(_)) if made_here => batch.data = buf.split_to(at),
+        (Some(batch), Some((buf_start, _))) => {
+            batch.data.extend_from_slice(&buf[buf_start..last_end]);
+            buf.advance(at);
+        }
+        _ => buf.advance(at),
     }
-    buf.advance(at.min(buf.len()));
     decoded
 }

@@ -14,7 +14,7 @@ fn frames_are_copied_back_to_back() {
     assert!(batch.push(b"", peer(2)));
     assert!(batch.push(b"<14>three", peer(3)));
     assert_eq!(batch.len(), 3);
-    assert_eq!(batch.data, b"<13>one<14>three");
+    assert_eq!(&batch.data[..], b"<13>one<14>three");
     assert_eq!(batch.frame(0), b"<13>one");
     assert_eq!(batch.frame(1), b"");
     assert_eq!(batch.frame(2), b"<14>three");

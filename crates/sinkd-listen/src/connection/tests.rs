@@ -170,6 +170,32 @@ fn one_copy_of_the_span_serves_every_frame_of_a_pass() {
     );
     // The headers between frames came along in the one copy; the partial
     // frame stays in the buffer.
-    assert_eq!(batch.unwrap().data, b"<12>beforeabc5 <13>x2 de");
+    assert_eq!(&batch.unwrap().data[..], b"<12>beforeabc5 <13>x2 de");
     assert_eq!(&buf[..], b"4 pa");
+}
+
+#[test]
+fn a_new_batch_takes_the_decoded_front_of_the_buffer_without_a_copy() {
+    let mut deframer = Deframer::new(15);
+    let mut buf = BytesMut::from(&b"<13>a\r\n<13>far too long\n<14>b\n<15>rest"[..]);
+    let base = buf.as_ptr() as usize;
+    let mut batch = None;
+    let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
+    assert_eq!(decoded.n_frames, 2);
+    assert_eq!(decoded.n_too_large, 1);
+    assert_eq!(frames(&batch), vec![b"<13>a".to_vec(), b"<14>b".to_vec()]);
+    let batch = batch.expect("a batch");
+    // The arena is the buffer's own memory, everything decoded included:
+    // the CR LF, the skipped line, the last LF.
+    assert_eq!(batch.data.as_ptr() as usize, base);
+    assert_eq!(&batch.data[..], b"<13>a\r\n<13>far too long\n<14>b\n");
+    assert_eq!(&buf[..], b"<15>rest");
+    // The next read lands behind what is pending, and the batch is
+    // untouched by it.
+    buf.extend_from_slice(b" of it\n");
+    let mut next = None;
+    pass(&mut deframer, &mut buf, false, &mut next, Transport::Tcp);
+    assert_eq!(frames(&next), vec![b"<15>rest of it".to_vec()]);
+    assert_eq!(&batch.data[..], b"<13>a\r\n<13>far too long\n<14>b\n");
+    assert!(buf.is_empty());
 }
