@@ -6,9 +6,10 @@
 //! plus a small [`RawFrame`] index entry per frame saying where it starts,
 //! how long it is and who sent it. That costs two allocations per batch,
 //! none per message, and the worker reads every frame as a plain `&[u8]`
-//! slice of the arena. A stream read's arena is the decoded front of the
-//! connection's read buffer itself, split off without a copy (framing
-//! bytes between the frames included); UDP and RELP copy their frames in.
+//! slice of the arena. A stream read's arena is usually the decoded front
+//! of the connection's read buffer itself, split off without a copy (the
+//! framing and any empty lines between the frames included); UDP and RELP
+//! copy their frames in.
 //!
 //! Batches travel over bounded tokio channels, one per worker thread, bundled
 //! as [`WorkerQueues`]. The full-policy lives in the listeners, and both
@@ -105,8 +106,8 @@ pub struct RawBatch {
     /// the Unix epoch. The workers use it to complete timestamps that lack a
     /// year or zone.
     pub received_unix_micros: i64,
-    /// Every frame's bytes, in arrival order (from a stream read with the
-    /// framing between them, which no frame covers).
+    /// Every frame's bytes, in arrival order (from a stream read, with the
+    /// framing and empty lines between them, which no frame covers).
     pub data: BytesMut,
     /// Where each frame lies in `data`, in arrival order.
     pub frames: Vec<RawFrame>,

@@ -64,7 +64,18 @@ impl Held {
     }
 }
 
+/// Held by every unit test that moves the process-wide budget, so that
+/// none sees another's bytes.
+#[cfg(test)]
+pub(crate) static TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Held {
+    /// This connection's share now.
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Sets this connection's share to `bytes` whatever the budget says
     /// (for memory already allocated, such as a buffer's rounding up).
     pub(crate) fn force(&mut self, bytes: usize) {
@@ -89,7 +100,9 @@ mod tests {
 
     #[test]
     fn growth_stops_at_the_limit_and_comes_back_on_drop() {
-        // The only test touching the process-wide budget.
+        let _alone = TEST_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         set_input_budget(256 * 1024);
         let before = input_buffered();
         let mut a = Held::default();

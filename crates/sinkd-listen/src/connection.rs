@@ -153,6 +153,12 @@ pub(crate) fn charged(capacity: usize) -> usize {
 
 /// How often a connection waiting for the input budget looks again.
 const BUDGET_RETRY: Duration = Duration::from_millis(20);
+/// The largest read buffer a batch may take its arena from without a copy:
+/// what a connection reading in `READ_HEADROOM` bites with a pending frame
+/// of the default `max_frame` allocates. A batch keeps the whole
+/// allocation alive while it waits in a queue, so a larger buffer (grown
+/// for a long frame) has its frames copied out instead.
+pub(crate) const SPLIT_MAX: usize = 2 * READ_HEADROOM;
 /// First read size; doubled (up to `READ_HEADROOM`) while reads fill it, so
 /// an idle connection holds a small buffer and a busy one reads in big bites.
 pub(crate) const INITIAL_READ: usize = 8 * 1024;
@@ -342,7 +348,7 @@ pub(crate) struct Pacer {
 /// What one pass of the deframer over the buffer produced.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Decoded {
-    /// Frames copied into the batch.
+    /// Frames put in the batch.
     pub(crate) n_frames: u64,
     /// LF lines dropped for exceeding `max_frame`.
     pub(crate) n_too_large: u64,
@@ -363,6 +369,9 @@ impl FrameReader {
         let mut buf = BytesMut::new();
         let mut held = Held::default();
         let mut read_size = INITIAL_READ;
+        // Whether a batch may take the buffer's decoded front without a
+        // copy (see below).
+        let mut split_ok = true;
         // Set when shutdown is signalled: from then on the connection only
         // drains what its peer already sent.
         let mut drain_deadline: Option<Instant> = None;
@@ -423,24 +432,26 @@ impl FrameReader {
                     return ConnectionEvent::IoError;
                 }
             };
+            // A batch may keep the read buffer's allocation only while it
+            // is small: one that grew for a long frame is not pinned by
+            // batches waiting in a queue (their frames are copied out
+            // instead) until what is pending has moved to a small one.
+            if buf.capacity() > SPLIT_MAX {
+                split_ok = false;
+            }
             let mut batch = None;
             let decoded = decode_into(
                 &mut self.deframer,
                 &mut buf,
                 at_eof,
                 &mut batch,
-                self.transport,
-                self.pacer.peer,
+                (self.transport, self.pacer.peer),
+                split_ok,
             );
             if decoded.n_frames > 0 {
                 slot.prove();
             }
-            if buf.is_empty() && buf.capacity() > 0 {
-                // Nothing pending: the buffer goes back, so a connection
-                // between messages holds no memory.
-                buf = BytesMut::new();
-                held.resize(0);
-            }
+            settle(&mut buf, &mut held, &mut split_ok);
             if let Some(event) = self.deliver(batch, &decoded).await {
                 return event;
             }
@@ -603,6 +614,22 @@ impl Pacer {
     }
 }
 
+/// After a decoding pass: an emptied buffer goes back, so a connection
+/// between messages holds no memory; a buffer too large to split, once
+/// little is pending in it, moves that to a buffer of its own size, so
+/// the large allocation is freed and batches may split again.
+pub(crate) fn settle(buf: &mut BytesMut, held: &mut Held, split_ok: &mut bool) {
+    if buf.is_empty() && buf.capacity() > 0 {
+        *buf = BytesMut::new();
+        held.resize(0);
+        *split_ok = true;
+    } else if !*split_ok && buf.len() <= FREE_BUFFER {
+        *buf = BytesMut::from(&buf[..]);
+        held.force(charged(buf.capacity()));
+        *split_ok = true;
+    }
+}
+
 /// Awaits `read`, giving up after `idle_timeout` (never, if zero); `None`
 /// means the time ran out.
 pub(crate) async fn read_idle<F>(idle_timeout: Duration, read: F) -> Option<io::Result<usize>>
@@ -617,31 +644,32 @@ where
 }
 
 /// Cuts every complete frame off `buf` into `batch` (created on the first
-/// frame, stamped with the current time). At EOF a final unterminated LF
-/// line is a frame too. Oversized LF lines are skipped and counted; a fatal
-/// error stops decoding and is returned.
+/// frame, stamped with the current time) for frames from `source` (the
+/// transport and the peer). At EOF a final unterminated LF line is a frame
+/// too. Oversized LF lines are skipped and counted; a fatal error stops
+/// decoding and is returned.
 ///
-/// The frames are found as ranges of the buffer. A batch made here takes
-/// the decoded front of the buffer as its arena, split off without a copy
-/// (the framing and any skipped line between frames come along); frames
-/// added to a batch that already existed are copied into it as the one
-/// span they cover.
+/// The frames are found as ranges of the buffer. When `split` allows it, a
+/// batch made here takes the decoded front of the buffer as its arena,
+/// split off without a copy (the framing and any empty line between frames
+/// come along). Otherwise, and when a line was skipped (its bytes are not
+/// carried to the worker) or the batch already existed, each frame is
+/// copied in.
 pub(crate) fn decode_into(
     deframer: &mut Deframer,
     buf: &mut BytesMut,
     at_eof: bool,
     batch: &mut Option<RawBatch>,
-    transport: Transport,
-    peer: SocketAddr,
+    source: (Transport, SocketAddr),
+    split: bool,
 ) -> Decoded {
+    let (transport, peer) = source;
     let mut decoded = Decoded::default();
     let made_here = batch.is_none();
     let mut at = 0;
-    // Where the arena's new part begins in `buf` and in the arena: for a
-    // batch made here the arena is `buf[..at]`, so at 0 and 0; otherwise
-    // at the first new frame and the arena's end.
-    let mut span: Option<(usize, usize)> = None;
-    let mut last_end = 0;
+    // This pass's frames are indexed by their place in `buf` first, and
+    // moved to their place in a copied arena at the end.
+    let mut first_new = None;
     loop {
         let next = if at_eof {
             deframer.decode_eof_at(buf, &mut at)
@@ -653,21 +681,19 @@ pub(crate) fn decode_into(
                 let batch = batch.get_or_insert_with(|| {
                     RawBatch::with_capacity(transport, now_unix_micros(), 0, 16)
                 });
-                let (buf_start, arena_start) = *span.get_or_insert_with(|| {
-                    if made_here {
-                        (0, 0)
-                    } else {
-                        (frame.start, batch.data.len())
+                first_new.get_or_insert(batch.frames.len());
+                // Offsets are `u32`: in `buf` and in the arena, a frame
+                // ends before `batch.data.len() + frame.end`. The buffer is
+                // bounded by max_frame (at most 16 MiB) plus 64 KiB, so
+                // only a batch grown past 4 GiB by hand could fail this;
+                // such a frame is counted as too large.
+                let fits = u32::try_from(batch.data.len() + frame.end).is_ok();
+                match (fits, u32::try_from(frame.start), u32::try_from(frame.len())) {
+                    (true, Ok(start), Ok(len)) => {
+                        batch.frames.push(RawFrame { start, len, peer });
+                        decoded.n_frames += 1;
                     }
-                });
-                last_end = frame.end;
-                // The buffer is bounded by max_frame (at most 16 MiB) plus
-                // 64 KiB, so the arena stays far below 4 GiB.
-                let start = u32::try_from(arena_start + (frame.start - buf_start));
-                let len = u32::try_from(frame.len());
-                if let (Ok(start), Ok(len)) = (start, len) {
-                    batch.frames.push(RawFrame { start, len, peer });
-                    decoded.n_frames += 1;
+                    _ => decoded.n_too_large += 1,
                 }
             }
             Ok(None) => break,
@@ -679,13 +705,25 @@ pub(crate) fn decode_into(
         }
     }
     let at = at.min(buf.len());
-    match (batch.as_mut(), span) {
-        (Some(batch), Some(_)) if made_here => batch.data = buf.split_to(at),
-        (Some(batch), Some((buf_start, _))) => {
-            batch.data.extend_from_slice(&buf[buf_start..last_end]);
-            buf.advance(at);
-        }
-        _ => buf.advance(at),
+    let (Some(batch), Some(first_new)) = (batch.as_mut(), first_new) else {
+        buf.advance(at);
+        return decoded;
+    };
+    if made_here && split && decoded.n_too_large == 0 {
+        batch.data = buf.split_to(at);
+        return decoded;
     }
+    // Each frame is copied to the end of the arena, nothing between them.
+    for frame in &mut batch.frames[first_new..] {
+        let start = frame.start as usize;
+        let arena_start = batch.data.len();
+        batch
+            .data
+            .extend_from_slice(&buf[start..start + frame.len as usize]);
+        // Below the arena's length before this pass plus the frame's end
+        // in `buf`, which was checked to fit.
+        frame.start = u32::try_from(arena_start).unwrap_or(u32::MAX);
+    }
+    buf.advance(at);
     decoded
 }

@@ -21,9 +21,10 @@
 //!   session (`relp.rs`) that answers each message once the workers and
 //!   the store report it stored (its batches carry an [`Ack`]).
 //!
-//! All hand the workers [`RawBatch`]es: the frames of one read, copied
-//! back to back into one arena with each frame's peer address and the
-//! receive time, over the bounded channels of [`WorkerQueues`]. Parsing,
+//! All hand the workers [`RawBatch`]es: the frames of one read in one
+//! arena (for TCP and TLS the read buffer's decoded front itself, for UDP
+//! and RELP a copy) with each frame's peer address and the receive time,
+//! over the bounded channels of [`WorkerQueues`]. Parsing,
 //! routing and storage happen in the workers; a listener only delimits
 //! messages, checks the allow list and counts (`sinkd-metrics`).
 //!

@@ -11,10 +11,12 @@
 //! [`Deframer::with_framing`] lets configuration force it.
 //!
 //! The [`Deframer`] is sans-IO in the style of rustls' deframer: the
-//! listener in `sinkd-listen` owns the socket and a `BytesMut`, appends what
-//! it reads, and calls [`Deframer::decode`] until it returns `Ok(None)`.
-//! Frames come back as `Bytes` split off the front of that buffer, so no
-//! message is copied. Memory stays bounded by `max_frame` whatever the peer
+//! caller owns the socket and a buffer, appends what it reads, and asks for
+//! frames until there are none. [`Deframer::decode`] splits each frame off
+//! the front of a `BytesMut` as `Bytes`; [`Deframer::decode_at`], which the
+//! listener in `sinkd-listen` uses, hands back ranges of the buffer behind
+//! a cursor, so the caller drops the decoded front once per read. Either
+//! way no message is copied. Memory stays bounded by `max_frame` whatever the peer
 //! sends: an octet-counting header that claims too much is rejected before a
 //! single byte of the claimed size is reserved, and an endless LF line is
 //! dropped as it arrives instead of being buffered (see
@@ -195,8 +197,9 @@ pub struct Deframer {
     /// whatever its value.
     max_len_digits: usize,
     state: State,
-    /// LF mode: how many bytes at the front of the buffer are known to hold
-    /// no LF, so a line arriving in pieces is scanned only once.
+    /// LF mode: how many bytes from the cursor on (the front of the buffer,
+    /// for `decode`) are known to hold no LF, so a line arriving in pieces
+    /// is scanned only once.
     lf_scanned: usize,
 }
 

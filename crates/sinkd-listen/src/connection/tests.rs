@@ -15,7 +15,7 @@ fn pass(
     batch: &mut Option<RawBatch>,
     transport: Transport,
 ) -> Decoded {
-    decode_into(deframer, buf, at_eof, batch, transport, peer())
+    decode_into(deframer, buf, at_eof, batch, (transport, peer()), true)
 }
 
 fn frames(batch: &Option<RawBatch>) -> Vec<Vec<u8>> {
@@ -150,10 +150,9 @@ fn guards_respect_the_limit_and_release_their_slot() {
 }
 
 #[test]
-fn one_copy_of_the_span_serves_every_frame_of_a_pass() {
+fn frames_added_to_an_existing_batch_are_copied_after_its_own() {
     let mut deframer = Deframer::with_framing(Framing::OctetCounting, 64);
     let mut buf = BytesMut::from(&b"3 abc5 <13>x2 de4 pa"[..]);
-    // A batch that already holds a frame: the new ones follow it.
     let mut first = RawBatch::with_capacity(Transport::Tcp, 1, 0, 0);
     first.push(b"<12>before", peer());
     let mut batch = Some(first);
@@ -168,27 +167,25 @@ fn one_copy_of_the_span_serves_every_frame_of_a_pass() {
             b"de".to_vec()
         ]
     );
-    // The headers between frames came along in the one copy; the partial
-    // frame stays in the buffer.
-    assert_eq!(&batch.unwrap().data[..], b"<12>beforeabc5 <13>x2 de");
+    // Only the frames, no headers; the partial frame stays in the buffer.
+    assert_eq!(&batch.unwrap().data[..], b"<12>beforeabc<13>xde");
     assert_eq!(&buf[..], b"4 pa");
 }
 
 #[test]
 fn a_new_batch_takes_the_decoded_front_of_the_buffer_without_a_copy() {
-    let mut deframer = Deframer::new(15);
-    let mut buf = BytesMut::from(&b"<13>a\r\n<13>far too long\n<14>b\n<15>rest"[..]);
+    let mut deframer = Deframer::new(64);
+    let mut buf = BytesMut::from(&b"<13>a\r\n\n<14>b\n<15>rest"[..]);
     let base = buf.as_ptr() as usize;
     let mut batch = None;
     let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
     assert_eq!(decoded.n_frames, 2);
-    assert_eq!(decoded.n_too_large, 1);
     assert_eq!(frames(&batch), vec![b"<13>a".to_vec(), b"<14>b".to_vec()]);
     let batch = batch.expect("a batch");
-    // The arena is the buffer's own memory, everything decoded included:
-    // the CR LF, the skipped line, the last LF.
+    // The arena is the buffer's own memory, all that was decoded: the CR
+    // LF, the empty line, the last LF.
     assert_eq!(batch.data.as_ptr() as usize, base);
-    assert_eq!(&batch.data[..], b"<13>a\r\n<13>far too long\n<14>b\n");
+    assert_eq!(&batch.data[..], b"<13>a\r\n\n<14>b\n");
     assert_eq!(&buf[..], b"<15>rest");
     // The next read lands behind what is pending, and the batch is
     // untouched by it.
@@ -196,6 +193,71 @@ fn a_new_batch_takes_the_decoded_front_of_the_buffer_without_a_copy() {
     let mut next = None;
     pass(&mut deframer, &mut buf, false, &mut next, Transport::Tcp);
     assert_eq!(frames(&next), vec![b"<15>rest of it".to_vec()]);
-    assert_eq!(&batch.data[..], b"<13>a\r\n<13>far too long\n<14>b\n");
+    assert_eq!(&batch.data[..], b"<13>a\r\n\n<14>b\n");
     assert!(buf.is_empty());
+}
+
+#[test]
+fn a_skipped_line_or_a_buffer_too_large_to_keep_means_copies() {
+    // A skipped line's bytes do not travel to the worker.
+    let mut deframer = Deframer::new(8);
+    let mut buf = BytesMut::from(&b"<13>a\n<13>far too long\n<14>b\n"[..]);
+    let base = buf.as_ptr() as usize;
+    let mut batch = None;
+    let decoded = pass(&mut deframer, &mut buf, false, &mut batch, Transport::Tcp);
+    assert_eq!((decoded.n_frames, decoded.n_too_large), (2, 1));
+    let batch = batch.expect("a batch");
+    assert_ne!(batch.data.as_ptr() as usize, base);
+    assert_eq!(&batch.data[..], b"<13>a<14>b");
+    assert_eq!(
+        frames(&Some(batch)),
+        vec![b"<13>a".to_vec(), b"<14>b".to_vec()]
+    );
+    assert!(buf.is_empty());
+    // Without leave to split, the frames are copied too.
+    let mut deframer = Deframer::new(64);
+    let mut buf = BytesMut::from(&b"<13>a\r\n<14>b\n<15>c"[..]);
+    let mut batch = None;
+    let decoded = decode_into(
+        &mut deframer,
+        &mut buf,
+        false,
+        &mut batch,
+        (Transport::Tls, peer()),
+        false,
+    );
+    assert_eq!(decoded.n_frames, 2);
+    assert_eq!(&batch.expect("a batch").data[..], b"<13>a<14>b");
+    assert_eq!(&buf[..], b"<15>c");
+}
+
+#[test]
+fn a_large_buffer_lets_go_once_little_is_pending() {
+    let _alone = crate::budget::TEST_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut held = Held::default();
+    let mut split_ok = false;
+    // A buffer grown for a long frame, with that frame still arriving:
+    // kept, and batches still copy.
+    let mut buf = BytesMut::with_capacity(4 * SPLIT_MAX);
+    buf.extend_from_slice(&vec![b'x'; 2 * FREE_BUFFER]);
+    held.force(charged(buf.capacity()));
+    settle(&mut buf, &mut held, &mut split_ok);
+    assert!(buf.capacity() >= 4 * SPLIT_MAX);
+    assert!(!split_ok);
+    // The frame done, a few bytes of the next pending: they move to a
+    // buffer of their own size and the large one is given back.
+    buf.clear();
+    buf.extend_from_slice(b"<13>next");
+    settle(&mut buf, &mut held, &mut split_ok);
+    assert_eq!(&buf[..], b"<13>next");
+    assert!(buf.capacity() < SPLIT_MAX);
+    assert!(split_ok);
+    assert_eq!(held.bytes(), charged(buf.capacity()));
+    // An emptied buffer goes back whole.
+    buf.clear();
+    settle(&mut buf, &mut held, &mut split_ok);
+    assert_eq!(buf.capacity(), 0);
+    assert_eq!(held.bytes(), 0);
 }

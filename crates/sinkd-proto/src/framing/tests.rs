@@ -469,7 +469,9 @@ fn lf_scan_position_survives_a_new_buffer() {
 
 /// [`run`] through the cursor methods, the way the TCP listener uses them:
 /// every chunk is decoded in place, and the decoded front of the buffer is
-/// dropped only after every `drop_every`-th chunk (and at EOF).
+/// dropped only after every `drop_every`-th chunk and every `drop_every`-th
+/// frame, so the cursor meets both a buffer it left off in and one whose
+/// front was dropped, in the middle of a chunk as well as at its end.
 fn run_at(
     deframer: &mut Deframer,
     chunks: &[&[u8]],
@@ -483,7 +485,14 @@ fn run_at(
         buf.extend_from_slice(chunk);
         loop {
             match deframer.decode_at(&buf, &mut at) {
-                Ok(Some(frame)) => frames.push(buf[frame].to_vec()),
+                Ok(Some(frame)) => {
+                    assert!(frame.end <= at);
+                    frames.push(buf[frame].to_vec());
+                    if frames.len() % drop_every == 0 {
+                        buf.drain(..at);
+                        at = 0;
+                    }
+                }
                 Ok(None) => {
                     assert!(buf.len() - at <= deframer.max_buffered());
                     break;
