@@ -666,10 +666,9 @@ pub(crate) fn decode_into(
     let (transport, peer) = source;
     let mut decoded = Decoded::default();
     let made_here = batch.is_none();
+    // This pass's frames are indexed by their place in `buf` first.
+    let first_new = batch.as_ref().map_or(0, |batch| batch.frames.len());
     let mut at = 0;
-    // This pass's frames are indexed by their place in `buf` first, and
-    // moved to their place in a copied arena at the end.
-    let mut first_new = None;
     loop {
         let next = if at_eof {
             deframer.decode_eof_at(buf, &mut at)
@@ -681,19 +680,13 @@ pub(crate) fn decode_into(
                 let batch = batch.get_or_insert_with(|| {
                     RawBatch::with_capacity(transport, now_unix_micros(), 0, 16)
                 });
-                first_new.get_or_insert(batch.frames.len());
-                // Offsets are `u32`: in `buf` and in the arena, a frame
-                // ends before `batch.data.len() + frame.end`. The buffer is
-                // bounded by max_frame (at most 16 MiB) plus 64 KiB, so
-                // only a batch grown past 4 GiB by hand could fail this;
-                // such a frame is counted as too large.
-                let fits = u32::try_from(batch.data.len() + frame.end).is_ok();
-                match (fits, u32::try_from(frame.start), u32::try_from(frame.len())) {
-                    (true, Ok(start), Ok(len)) => {
-                        batch.frames.push(RawFrame { start, len, peer });
-                        decoded.n_frames += 1;
-                    }
-                    _ => decoded.n_too_large += 1,
+                // The buffer is bounded by max_frame (at most 16 MiB) plus
+                // 64 KiB, so its offsets fit `u32`.
+                if let (Ok(start), Ok(len)) =
+                    (u32::try_from(frame.start), u32::try_from(frame.len()))
+                {
+                    batch.frames.push(RawFrame { start, len, peer });
+                    decoded.n_frames += 1;
                 }
             }
             Ok(None) => break,
@@ -705,24 +698,24 @@ pub(crate) fn decode_into(
         }
     }
     let at = at.min(buf.len());
-    let (Some(batch), Some(first_new)) = (batch.as_mut(), first_new) else {
-        buf.advance(at);
-        return decoded;
-    };
-    if made_here && split && decoded.n_too_large == 0 {
-        batch.data = buf.split_to(at);
-        return decoded;
-    }
-    // Each frame is copied to the end of the arena, nothing between them.
-    for frame in &mut batch.frames[first_new..] {
-        let start = frame.start as usize;
-        let arena_start = batch.data.len();
-        batch
-            .data
-            .extend_from_slice(&buf[start..start + frame.len as usize]);
-        // Below the arena's length before this pass plus the frame's end
-        // in `buf`, which was checked to fit.
-        frame.start = u32::try_from(arena_start).unwrap_or(u32::MAX);
+    match batch.as_mut() {
+        Some(batch) if decoded.n_frames > 0 => {
+            if made_here && split && decoded.n_too_large == 0 {
+                batch.data = buf.split_to(at);
+                return decoded;
+            }
+            // Each frame is copied to the end of the arena, nothing between
+            // them.
+            for frame in batch.frames.split_off(first_new) {
+                let bytes = &buf[frame.start as usize..][..frame.len as usize];
+                // Only a batch grown past 4 GiB by hand refuses one.
+                if !batch.push(bytes, frame.peer) {
+                    decoded.n_frames -= 1;
+                    decoded.n_too_large += 1;
+                }
+            }
+        }
+        _ => {}
     }
     buf.advance(at);
     decoded
