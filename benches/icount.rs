@@ -54,8 +54,8 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     workers: usize,
     /// Store writer threads. With more than one, a batch whose lines
-    /// belong to several writers is split by `StoreWriter::submit` (each
-    /// line copied once more), as on a server with many cores.
+    /// belong to several writers is split by `StoreWriter::submit` into
+    /// parts sharing its arena, as on a server with many cores.
     #[arg(long, default_value_t = 1)]
     writers: usize,
     /// Data directory (default: a temporary directory, removed after).

@@ -9,6 +9,13 @@
 //! writer threads and hands them back for reuse through
 //! [`crate::StoreWriter::batch`].
 //!
+//! A batch whose lines belong to several writer threads is split without
+//! copying a line: its arena moves into an [`Arc`] that every part shares,
+//! each part keeps only its own entries, and whichever part is recycled
+//! last hands the arena back for reuse ([`AppendBatch::split`],
+//! [`AppendBatch::reclaim`]). Such parts never leave the store: a part
+//! handed back to a producer is copied into a batch of its own first.
+//!
 //! A batch may carry a [`Completion`]: a sender that waits for its lines to
 //! be stored (RELP) hands one in, and the writer drops its clone only once
 //! the lines are written (see `writer/ack.rs`). Batches without one cost
@@ -53,6 +60,9 @@ pub(crate) struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct AppendBatch {
     arena: Vec<u8>,
+    /// Set on a part of a split batch: the whole batch's arena, which the
+    /// part's entries point into (its own `arena` is then empty).
+    shared: Option<Arc<Vec<u8>>>,
     entries: Vec<Entry>,
     completion: Option<Arc<dyn Completion>>,
 }
@@ -68,6 +78,7 @@ impl AppendBatch {
     pub fn with_capacity(entries: usize, bytes: usize) -> AppendBatch {
         AppendBatch {
             arena: Vec::with_capacity(bytes),
+            shared: None,
             entries: Vec::with_capacity(entries),
             completion: None,
         }
@@ -113,6 +124,9 @@ impl AppendBatch {
     ) where
         F: FnOnce(&mut Vec<u8>),
     {
+        if self.shared.is_some() {
+            self.unshare();
+        }
         let stream_range = self.stream_range(stream);
         let line_start = self.arena.len();
         write_line(&mut self.arena);
@@ -155,6 +169,7 @@ impl AppendBatch {
     /// its completion).
     pub fn clear(&mut self) {
         self.arena.clear();
+        self.shared = None;
         self.entries.clear();
         self.completion = None;
     }
@@ -191,15 +206,123 @@ impl AppendBatch {
 
     /// The stream path and line bytes of `entry`.
     pub(crate) fn resolve(&self, entry: &Entry) -> Option<(&[u8], &[u8])> {
+        let bytes = self.bytes();
         Some((
-            self.arena.get(entry.stream.clone())?,
-            self.arena.get(entry.line.clone())?,
+            bytes.get(entry.stream.clone())?,
+            bytes.get(entry.line.clone())?,
         ))
     }
 
-    /// Copies `entry` of `other` into this batch (used to split a batch
-    /// between writer threads).
+    /// The bytes the entries' ranges point into.
+    fn bytes(&self) -> &[u8] {
+        match &self.shared {
+            Some(shared) => shared,
+            None => &self.arena,
+        }
+    }
+
+    /// Whether this is a part of a split batch, sharing its arena.
+    #[cfg(test)]
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Splits the batch into `parts` parts, entry by entry as `part_of`
+    /// says (a number below `parts`), without copying a line: the parts
+    /// share the arena. The part of the first entry is this batch, keeping
+    /// its entries' allocation; each part keeps its entries in order and
+    /// carries a clone of the completion. A part no entry went to is
+    /// `None`.
+    pub(crate) fn split(
+        mut self,
+        parts: usize,
+        part_of: impl Fn(&Entry) -> usize,
+    ) -> Vec<Option<AppendBatch>> {
+        let mut split: Vec<Option<AppendBatch>> = (0..parts).map(|_| None).collect();
+        let Some(first) = self.entries.first().map(&part_of) else {
+            return split;
+        };
+        if self.shared.is_none() {
+            self.shared = Some(Arc::new(std::mem::take(&mut self.arena)));
+        }
+        let shared = self.shared.clone();
+        for entry in &self.entries {
+            let part = part_of(entry);
+            if part == first {
+                continue;
+            }
+            let Some(slot) = split.get_mut(part) else {
+                continue;
+            };
+            slot.get_or_insert_with(|| AppendBatch {
+                arena: Vec::new(),
+                shared: shared.clone(),
+                // One allocation, however the lines fall.
+                entries: Vec::with_capacity(self.entries.len()),
+                completion: self.completion.clone(),
+            })
+            .entries
+            .push(entry.clone());
+        }
+        self.entries.retain(|entry| part_of(entry) == first);
+        if let Some(slot) = split.get_mut(first) {
+            *slot = Some(self);
+        }
+        split
+    }
+
+    /// A batch of this one's lines with an arena of its own: a part of a
+    /// split batch is copied, any other batch comes back as it is.
+    pub(crate) fn into_owned(mut self) -> AppendBatch {
+        if self.shared.is_some() {
+            self.unshare();
+        }
+        self
+    }
+
+    /// What of a recycled batch can be used again: a batch of its own
+    /// whole; of the parts of a split batch, the last one recycled, which
+    /// takes the shared arena back. The others are `None`.
+    pub(crate) fn reclaim(mut self) -> Option<AppendBatch> {
+        let Some(shared) = self.shared.take() else {
+            return Some(self);
+        };
+        self.arena = Arc::into_inner(shared)?;
+        Some(self)
+    }
+
+    /// Copies the lines of a part into an arena of its own.
+    fn unshare(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let entries = std::mem::take(&mut self.entries);
+        let mut owned = AppendBatch {
+            arena: std::mem::take(&mut self.arena),
+            shared: None,
+            entries: Vec::with_capacity(entries.len()),
+            completion: None,
+        };
+        owned.arena.clear();
+        let source = AppendBatch {
+            arena: Vec::new(),
+            shared: Some(shared),
+            entries,
+            completion: None,
+        };
+        for entry in &source.entries {
+            owned.push_entry_from(&source, entry);
+        }
+        self.arena = owned.arena;
+        self.entries = owned.entries;
+    }
+
+    /// Copies `entry` of `other` into this batch (used to gather the lines
+    /// of parts a writer thread refused).
     pub(crate) fn push_entry_from(&mut self, other: &AppendBatch, entry: &Entry) {
+        if self.shared.is_some() {
+            self.unshare();
+        }
         let Some((stream, line)) = other.resolve(entry) else {
             return;
         };
@@ -218,6 +341,7 @@ impl AppendBatch {
     /// Releases memory beyond `max_bytes` of arena, so a batch that once
     /// held a huge burst does not pin that memory while pooled.
     pub(crate) fn trim_capacity(&mut self, max_bytes: usize, max_entries: usize) {
+        self.shared = None;
         if self.arena.capacity() > max_bytes {
             self.arena = Vec::new();
         }

@@ -448,26 +448,17 @@ impl StoreWriter {
         {
             return self.send(first_writer, batch, blocking);
         }
-        let mut parts: Vec<Option<AppendBatch>> = (0..writers).map(|_| None).collect();
-        for entry in batch.entries() {
-            let part = parts[writer_for(entry.stream_hash, writers)].get_or_insert_with(|| {
-                let mut part = self.batch();
-                if let Some(completion) = batch.completion() {
-                    part.set_completion(Arc::clone(completion));
-                }
-                part
-            });
-            part.push_entry_from(&batch, entry);
-        }
-        self.recycle(batch);
+        // The parts share the batch's arena: only entries are copied.
+        let parts = batch.split(writers, |entry| writer_for(entry.stream_hash, writers));
         let mut rejected: Option<(AppendBatch, Refused)> = None;
         for (index, part) in parts.into_iter().enumerate() {
             let Some(part) = part else {
                 continue;
             };
             if let Err((part, refused)) = self.send(index, part, blocking) {
+                // What goes back to the producer has an arena of its own.
                 rejected = Some(match rejected {
-                    None => (part, refused),
+                    None => (part.into_owned(), refused),
                     Some((mut all, previous)) => {
                         for entry in part.entries() {
                             all.push_entry_from(&part, entry);

@@ -74,3 +74,115 @@ fn copies_entries_between_batches() {
     assert_eq!(collect(&target), collect(&source));
     assert_eq!(target.entries()[1].stream_hash, stream_hash(b"b"));
 }
+
+/// A batch of `lines` lines over `streams` streams, line I stamped I.
+fn spread(lines: usize, streams: usize) -> AppendBatch {
+    let mut batch = AppendBatch::with_capacity(lines, 64 * 1024);
+    for index in 0..lines {
+        let stream = format!("dev{}/messages", index % streams);
+        batch.push(&stream, index as i64, format!("line {index}").as_bytes());
+    }
+    batch
+}
+
+/// The part of a line of [`spread`]: its stream's number (its timestamp
+/// modulo the 5 streams the tests use) modulo the parts.
+fn part_of_line(timestamp: i64, parts: usize) -> usize {
+    (timestamp as usize % 5) % parts
+}
+
+fn by_stream(parts: usize) -> impl Fn(&Entry) -> usize {
+    move |entry: &Entry| part_of_line(entry.timestamp_micros, parts)
+}
+
+/// The lines of `whole` that go to part `part` of `parts`.
+fn lines_of_part(
+    whole: &[(String, i64, String)],
+    part: usize,
+    parts: usize,
+) -> Vec<(String, i64, String)> {
+    whole
+        .iter()
+        .filter(|(_, ts, _)| part_of_line(*ts, parts) == part)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_split_shares_the_arena_and_keeps_each_parts_lines_in_order() {
+    let batch = spread(40, 5);
+    let whole = collect(&batch);
+    let arena_start = batch.arena.as_ptr();
+    let parts = batch.split(3, by_stream(3));
+    assert_eq!(parts.len(), 3);
+    let mut seen = Vec::new();
+    for (number, part) in parts.iter().enumerate() {
+        let part = part.as_ref().expect("every part has lines");
+        assert!(part.is_shared());
+        // No line was copied: the part's own arena is empty and the shared
+        // one is the batch's.
+        assert!(part.arena.is_empty());
+        assert_eq!(part.bytes().as_ptr(), arena_start);
+        let lines = collect(part);
+        assert_eq!(lines, lines_of_part(&whole, number, 3));
+        seen.extend(lines);
+    }
+    assert_eq!(seen.len(), whole.len());
+}
+
+#[test]
+fn a_part_no_line_went_to_is_none_and_the_first_lines_part_is_the_batch() {
+    let mut batch = spread(10, 5);
+    let entries_capacity = batch.entries.capacity();
+    batch.set_completion(Arc::new(Counted));
+    // Streams 0..5 over 8 parts: parts 5, 6, 7 get nothing.
+    let parts = batch.split(8, by_stream(8));
+    assert!(parts[5..].iter().all(Option::is_none));
+    let first = parts[0].as_ref().unwrap();
+    assert_eq!(first.entries.capacity(), entries_capacity);
+    for part in parts.iter().flatten() {
+        assert!(part.completion().is_some());
+    }
+}
+
+#[test]
+fn only_the_last_part_recycled_takes_the_arena_back() {
+    let batch = spread(30, 5);
+    let capacity = batch.arena.capacity();
+    let whole = collect(&batch);
+    let mut parts: Vec<AppendBatch> = batch.split(2, by_stream(2)).into_iter().flatten().collect();
+    let last = parts.pop().unwrap();
+    let first = parts.pop().unwrap();
+    assert!(first.reclaim().is_none());
+    let reclaimed = last.reclaim().expect("the last part takes the arena");
+    assert!(!reclaimed.is_shared());
+    assert_eq!(reclaimed.arena.capacity(), capacity);
+    // Its own lines still read right from the arena it took back.
+    assert_eq!(collect(&reclaimed), lines_of_part(&whole, 1, 2));
+}
+
+#[test]
+fn a_part_made_owned_or_pushed_to_copies_its_lines_first() {
+    let batch = spread(12, 5);
+    let whole = collect(&batch);
+    let mut parts = batch.split(2, by_stream(2)).into_iter().flatten();
+    let even = parts.next().unwrap();
+    let mut odd = parts.next().unwrap();
+    let owned = even.into_owned();
+    assert!(!owned.is_shared());
+    assert_eq!(collect(&owned), lines_of_part(&whole, 0, 2));
+    // Pushing to a part (never done inside the store) must not write into
+    // the shared arena or break the part's ranges.
+    odd.push("dev9/messages", 99, b"added");
+    assert!(!odd.is_shared());
+    let mut odd_lines = lines_of_part(&whole, 1, 2);
+    odd_lines.push(("dev9/messages".into(), 99, "added".into()));
+    assert_eq!(collect(&odd), odd_lines);
+}
+
+#[derive(Debug, Default)]
+struct Counted;
+
+impl Completion for Counted {
+    fn fail(&self) {}
+}

@@ -145,8 +145,12 @@ impl Writer {
         self.recycle(batch);
     }
 
-    /// Hands an emptied batch back to the producers for reuse.
-    pub(super) fn recycle(&self, mut batch: AppendBatch) {
+    /// Hands an emptied batch back to the producers for reuse; of a split
+    /// batch's parts, only the last one done, with the shared arena.
+    pub(super) fn recycle(&self, batch: AppendBatch) {
+        let Some(mut batch) = batch.reclaim() else {
+            return;
+        };
         batch.clear();
         batch.trim_capacity(4 * 1024 * 1024, 64 * 1024);
         let _ = self.shared.recycle_tx.try_send(batch);
