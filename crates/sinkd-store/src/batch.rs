@@ -52,6 +52,18 @@ pub(crate) struct Entry {
     pub(crate) stream_hash: u64,
 }
 
+impl Entry {
+    /// The stream path and line bytes of the entry in `bytes`, its batch's
+    /// [`AppendBatch::bytes`].
+    #[inline]
+    pub(crate) fn resolve<'a>(&self, bytes: &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
+        Some((
+            bytes.get(self.stream.clone())?,
+            bytes.get(self.line.clone())?,
+        ))
+    }
+}
+
 /// A batch of lines to append, each to its stream.
 ///
 /// A line is one message already formatted and escaped by the caller. It
@@ -206,15 +218,12 @@ impl AppendBatch {
 
     /// The stream path and line bytes of `entry`.
     pub(crate) fn resolve(&self, entry: &Entry) -> Option<(&[u8], &[u8])> {
-        let bytes = self.bytes();
-        Some((
-            bytes.get(entry.stream.clone())?,
-            bytes.get(entry.line.clone())?,
-        ))
+        entry.resolve(self.bytes())
     }
 
-    /// The bytes the entries' ranges point into.
-    fn bytes(&self) -> &[u8] {
+    /// The bytes the entries' ranges point into: a loop over the entries
+    /// takes them once and resolves each with [`Entry::resolve`].
+    pub(crate) fn bytes(&self) -> &[u8] {
         match &self.shared {
             Some(shared) => shared,
             None => &self.arena,
@@ -227,17 +236,20 @@ impl AppendBatch {
         self.shared.is_some()
     }
 
-    /// Splits the batch into `parts` parts, entry by entry as `part_of`
-    /// says (a number below `parts`), without copying a line: the parts
-    /// share the arena. The part of the first entry is this batch, keeping
-    /// its entries' allocation; each part keeps its entries in order and
+    /// Splits the batch into `parts` parts (at least one), entry by entry
+    /// as `part_of` says, without copying a line: the parts share the
+    /// arena. The part of the first entry is this batch, keeping its
+    /// entries' allocation; each part keeps its entries in order and
     /// carries a clone of the completion. A part no entry went to is
-    /// `None`.
+    /// `None`; a number past the last part counts as the last, so no line
+    /// is ever left out.
     pub(crate) fn split(
         mut self,
         parts: usize,
         part_of: impl Fn(&Entry) -> usize,
     ) -> Vec<Option<AppendBatch>> {
+        let parts = parts.max(1);
+        let part_of = |entry: &Entry| part_of(entry).min(parts - 1);
         let mut split: Vec<Option<AppendBatch>> = (0..parts).map(|_| None).collect();
         let Some(first) = self.entries.first().map(&part_of) else {
             return split;
@@ -251,23 +263,19 @@ impl AppendBatch {
             if part == first {
                 continue;
             }
-            let Some(slot) = split.get_mut(part) else {
-                continue;
-            };
-            slot.get_or_insert_with(|| AppendBatch {
-                arena: Vec::new(),
-                shared: shared.clone(),
-                // One allocation, however the lines fall.
-                entries: Vec::with_capacity(self.entries.len()),
-                completion: self.completion.clone(),
-            })
-            .entries
-            .push(entry.clone());
+            split[part]
+                .get_or_insert_with(|| AppendBatch {
+                    arena: Vec::new(),
+                    shared: shared.clone(),
+                    // One allocation, however the lines fall.
+                    entries: Vec::with_capacity(self.entries.len()),
+                    completion: self.completion.clone(),
+                })
+                .entries
+                .push(entry.clone());
         }
         self.entries.retain(|entry| part_of(entry) == first);
-        if let Some(slot) = split.get_mut(first) {
-            *slot = Some(self);
-        }
+        split[first] = Some(self);
         split
     }
 
@@ -292,6 +300,8 @@ impl AppendBatch {
     }
 
     /// Copies the lines of a part into an arena of its own.
+    #[cold]
+    #[inline(never)]
     fn unshare(&mut self) {
         let Some(shared) = self.shared.take() else {
             return;

@@ -186,3 +186,19 @@ struct Counted;
 impl Completion for Counted {
     fn fail(&self) {}
 }
+
+#[test]
+fn a_part_number_past_the_last_counts_as_the_last_part() {
+    let batch = spread(10, 5);
+    let whole = collect(&batch);
+    // Streams 0..5 asked for parts 0..5 of 2: 2, 3 and 4 go to part 1.
+    let parts = batch.split(2, |entry| entry.timestamp_micros as usize % 5);
+    let mut seen: Vec<_> = parts.iter().flatten().flat_map(collect).collect();
+    seen.sort_by_key(|(_, ts, _)| *ts);
+    assert_eq!(seen, whole);
+    let none = spread(3, 3).split(0, |_| 7);
+    assert_eq!(
+        none.iter().flatten().map(AppendBatch::len).sum::<usize>(),
+        3
+    );
+}

@@ -52,9 +52,10 @@ impl Writer {
         // before it needs them.
         let mut hashes = std::mem::take(&mut self.batch_hashes);
         hashes.clear();
+        let bytes = batch.bytes();
         let mut previous: Option<(&[u8], u64)> = None;
         for entry in batch.entries() {
-            let hash = match (batch.resolve(entry), previous) {
+            let hash = match (entry.resolve(bytes), previous) {
                 (None, _) => 0,
                 // A run of lines for one stream (one device per connection)
                 // is hashed once.
@@ -77,7 +78,7 @@ impl Writer {
             if let Some(&ahead) = hashes.get(index + PREFETCH_KEY_AHEAD) {
                 self.ids.prefetch_key(ahead);
             }
-            let id = match batch.resolve(entry) {
+            let id = match entry.resolve(bytes) {
                 None => NO_STREAM,
                 Some((stream, _)) => match previous {
                     Some((previous_stream, id)) if previous_stream == stream => id,
@@ -101,6 +102,7 @@ impl Writer {
         let now = Instant::now();
         let wall = now_micros();
         self.acks.collecting = batch.completion().is_some();
+        let bytes = batch.bytes();
         for (index, entry) in batch.entries().iter().enumerate().skip(start) {
             if let Some(stream) = ids
                 .get(index + PREFETCH_STATE_AHEAD)
@@ -115,7 +117,7 @@ impl Writer {
                 self.pool.prefetch_tail(&stream.buf);
             }
             let id = ids[index];
-            let Some((_, line)) = batch.resolve(entry).filter(|_| id != NO_STREAM) else {
+            let Some((_, line)) = entry.resolve(bytes).filter(|_| id != NO_STREAM) else {
                 continue;
             };
             let taken = self.append(
