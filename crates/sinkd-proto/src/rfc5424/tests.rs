@@ -752,3 +752,59 @@ fn garbage_never_panics() {
         }
     }
 }
+
+/// `field_stop` by the definition, a byte at a time.
+fn field_stop_naive(input: &[u8], pos: usize) -> usize {
+    input[pos..]
+        .iter()
+        .position(|byte| !(33..=126).contains(byte))
+        .map_or(input.len(), |offset| pos + offset)
+}
+
+#[test]
+fn field_stop_finds_the_first_byte_outside_printable_ascii() {
+    // Every byte value at every position of words longer and shorter than
+    // a step, the bytes after it printable or not (the borrow and the
+    // carry of the word-wide test must not move the first stop).
+    for len in [1usize, 7, 8, 9, 16, 23] {
+        for at in 0..len {
+            for byte in 0..=255u8 {
+                for after in [b'x', b' ', 0x00, 0x7f, 0xff] {
+                    let mut input = vec![b'a'; len];
+                    input[at] = byte;
+                    for slot in input.iter_mut().skip(at + 1) {
+                        *slot = after;
+                    }
+                    for pos in [0, at] {
+                        assert_eq!(
+                            field_stop(&input, pos),
+                            field_stop_naive(&input, pos),
+                            "{input:?} from {pos}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn field_stop_agrees_with_a_byte_by_byte_scan(
+        input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        pos in 0usize..64,
+    ) {
+        let pos = pos.min(input.len());
+        proptest::prop_assert_eq!(field_stop(&input, pos), field_stop_naive(&input, pos));
+    }
+
+    #[test]
+    fn field_stop_agrees_on_mostly_printable_input(
+        input in proptest::collection::vec(
+            proptest::prop_oneof![8 => 33u8..=126, 1 => proptest::prelude::any::<u8>()],
+            0..64,
+        ),
+    ) {
+        proptest::prop_assert_eq!(field_stop(&input, 0), field_stop_naive(&input, 0));
+    }
+}
