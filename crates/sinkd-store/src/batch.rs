@@ -257,30 +257,42 @@ impl AppendBatch {
         if self.shared.is_none() {
             self.shared = Some(Arc::new(std::mem::take(&mut self.arena)));
         }
-        let shared = self.shared.clone();
-        for entry in &self.entries {
-            let part = part_of(entry);
+        // Each line's part, found once; the counts size the parts, so a
+        // part holds room for its own lines, not the batch's.
+        let assigned: Vec<u32> = self
+            .entries
+            .iter()
+            .map(|entry| part_of(entry) as u32)
+            .collect();
+        let mut counts = vec![0usize; parts];
+        for &part in &assigned {
+            counts[part as usize] += 1;
+        }
+        for (entry, &part) in self.entries.iter().zip(&assigned) {
+            let part = part as usize;
             if part == first {
                 continue;
             }
             split[part]
                 .get_or_insert_with(|| AppendBatch {
                     arena: Vec::new(),
-                    shared: shared.clone(),
-                    // One allocation, however the lines fall.
-                    entries: Vec::with_capacity(self.entries.len()),
+                    shared: self.shared.clone(),
+                    entries: Vec::with_capacity(counts[part]),
                     completion: self.completion.clone(),
                 })
                 .entries
                 .push(entry.clone());
         }
-        self.entries.retain(|entry| part_of(entry) == first);
+        let mut parts_of = assigned.iter();
+        self.entries
+            .retain(|_| parts_of.next().is_some_and(|&part| part as usize == first));
         split[first] = Some(self);
         split
     }
 
     /// A batch of this one's lines with an arena of its own: a part of a
-    /// split batch is copied, any other batch comes back as it is.
+    /// split batch is copied (or takes the arena, when the other parts are
+    /// gone), any other batch comes back as it is.
     pub(crate) fn into_owned(mut self) -> AppendBatch {
         if self.shared.is_some() {
             self.unshare();
@@ -299,12 +311,22 @@ impl AppendBatch {
         Some(self)
     }
 
-    /// Copies the lines of a part into an arena of its own.
+    /// Gives a part an arena of its own: the shared one when no other part
+    /// holds it, else a copy of its lines.
     #[cold]
     #[inline(never)]
     fn unshare(&mut self) {
         let Some(shared) = self.shared.take() else {
             return;
+        };
+        // The other parts are gone: the arena is this part's alone, and
+        // the entries' ranges still point into it.
+        let shared = match Arc::try_unwrap(shared) {
+            Ok(arena) => {
+                self.arena = arena;
+                return;
+            }
+            Err(shared) => shared,
         };
         let entries = std::mem::take(&mut self.entries);
         let mut owned = AppendBatch {

@@ -808,3 +808,20 @@ proptest::proptest! {
         proptest::prop_assert_eq!(field_stop(&input, 0), field_stop_naive(&input, 0));
     }
 }
+
+#[test]
+fn a_bad_byte_past_the_first_eight_of_a_field_is_found_where_it_is() {
+    // HOSTNAME starts at index 8; the control byte is at index 24.
+    strict_fails_at(
+        b"<14>1 - router-long-name\x01x a p m -",
+        Field::Hostname,
+        25,
+    );
+    strict_fails_at(b"<14>1 - h application\x7fname p m -", Field::AppName, 22);
+    // UTF-8 past eight bytes: strict stops at its first byte (index 21),
+    // lenient keeps it.
+    let input = "<14>1 - router-long-n\u{e9}me a p m -".as_bytes();
+    let message = recovered(input, Field::Hostname, 22);
+    assert_eq!(message.hostname, Some("router-long-n\u{e9}me"));
+    assert_eq!(message.app_name, Some("a"));
+}

@@ -140,9 +140,65 @@ fn a_part_no_line_went_to_is_none_and_the_first_lines_part_is_the_batch() {
     assert!(parts[5..].iter().all(Option::is_none));
     let first = parts[0].as_ref().unwrap();
     assert_eq!(first.entries.capacity(), entries_capacity);
-    for part in parts.iter().flatten() {
-        assert!(part.completion().is_some());
+    // The batch's completion and one clone per other part: five parts.
+    let completion = first.completion().unwrap();
+    assert_eq!(Arc::strong_count(completion), 5);
+    for part in parts.iter().flatten().skip(1) {
+        assert!(Arc::ptr_eq(part.completion().unwrap(), completion));
+        // Room for its own two lines, not the batch's ten.
+        assert!(part.entries.capacity() < 10, "{}", part.entries.capacity());
     }
+}
+
+#[test]
+fn the_batch_becomes_the_part_of_its_first_line_whichever_that_is() {
+    let mut batch = AppendBatch::new();
+    for (stream, ts) in [("c", 2), ("a", 0), ("c", 7), ("b", 1), ("c", 12)] {
+        batch.push(stream, ts, stream.as_bytes());
+    }
+    let entries_start = batch.entries.as_ptr();
+    let whole = collect(&batch);
+    let parts = batch.split(3, by_stream(3));
+    let third = parts[2].as_ref().unwrap();
+    assert_eq!(third.entries.as_ptr(), entries_start);
+    assert_eq!(collect(third), lines_of_part(&whole, 2, 3));
+    assert_eq!(
+        collect(parts[0].as_ref().unwrap()),
+        lines_of_part(&whole, 0, 3)
+    );
+    assert_eq!(
+        collect(parts[1].as_ref().unwrap()),
+        lines_of_part(&whole, 1, 3)
+    );
+}
+
+#[test]
+fn whichever_part_is_recycled_last_takes_the_arena_back() {
+    for last in 0..3 {
+        let batch = spread(30, 5);
+        let arena_start = batch.arena.as_ptr();
+        let mut parts: Vec<Option<AppendBatch>> = batch.split(3, by_stream(3));
+        let keep = parts[last].take().unwrap();
+        for part in parts.into_iter().flatten() {
+            assert!(part.reclaim().is_none());
+        }
+        let reclaimed = keep.reclaim().unwrap();
+        assert_eq!(reclaimed.arena.as_ptr(), arena_start, "part {last} last");
+    }
+}
+
+#[test]
+fn a_part_the_others_have_left_takes_the_arena_instead_of_copying() {
+    let batch = spread(20, 5);
+    let arena_start = batch.arena.as_ptr();
+    let whole = collect(&batch);
+    let mut parts = batch.split(2, by_stream(2)).into_iter().flatten();
+    let even = parts.next().unwrap();
+    drop(parts);
+    let owned = even.into_owned();
+    assert!(!owned.is_shared());
+    assert_eq!(owned.arena.as_ptr(), arena_start);
+    assert_eq!(collect(&owned), lines_of_part(&whole, 0, 2));
 }
 
 #[test]
@@ -180,7 +236,7 @@ fn a_part_made_owned_or_pushed_to_copies_its_lines_first() {
     assert_eq!(collect(&odd), odd_lines);
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Counted;
 
 impl Completion for Counted {
