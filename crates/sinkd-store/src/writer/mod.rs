@@ -615,6 +615,13 @@ impl Writer {
     /// recovery then treats its timestamps as unknown until it rotates.
     fn finish(&mut self) {
         self.flush_dirty();
+        // A thread that had not needed to write yet can find the disk full
+        // only now: it waits for space as a running one does, and past the
+        // grace period drops what it holds, counted, instead of leaving
+        // with lines in memory that no counter has seen.
+        if self.paused.is_some() {
+            self.wait_for_space();
+        }
         for id in 0..self.streams.len() as u32 {
             let stream = &self.streams[id as usize];
             let indexed = stream

@@ -3,7 +3,7 @@
 //! which hold their lines and resume without loss.
 
 use crate::support::*;
-use sinkd_store::{MinFree, PauseReason, SpaceProbe, StreamReader, TrySubmitError};
+use sinkd_store::{AppendBatch, MinFree, PauseReason, SpaceProbe, StreamReader, TrySubmitError};
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -255,6 +255,57 @@ fn below_min_free_the_store_stops_taking_batches_and_resumes_without_loss() {
     store.shutdown().unwrap();
 }
 
+/// One batch of `round`'s line for each of `streams` streams: with several
+/// writers it is split into parts that share its arena.
+fn batch_across(writer: &sinkd_store::StoreWriter, streams: usize, round: u64) -> AppendBatch {
+    let mut batch = writer.batch();
+    for s in 0..streams {
+        batch.push(
+            &format!("dev{s}/messages"),
+            0,
+            format!("{s} {round}").as_bytes(),
+        );
+    }
+    batch
+}
+
+#[test]
+fn batches_split_between_paused_writers_are_all_stored_once_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = Arc::new(AtomicU64::new(0));
+    let store = open_with(dir.path(), |config| {
+        config.writer_threads = 3;
+        config.queue_batches = 2;
+        config.min_free = MinFree::bytes(1);
+        config.space_probe = Some(fake_disk(&free));
+    });
+    let health = store.health();
+    let writer = store.writer();
+    writer.submit(batch_across(&writer, 9, 0)).unwrap();
+    assert!(eventually(|| health.is_paused()));
+    // More batches than the queues and the held parts take: the sender
+    // blocks while the writers are paused.
+    let sender = std::thread::spawn(move || {
+        for round in 1..40 {
+            writer.submit(batch_across(&writer, 9, round)).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!sender.is_finished(), "the paused writers took everything");
+    free.store(1 << 30, Ordering::Relaxed);
+    sender.join().unwrap();
+    store.sync().unwrap();
+    for s in 0..9 {
+        let expected: Vec<(u64, String)> = (0..40)
+            .map(|round| (round + 1, format!("{s} {round}")))
+            .collect();
+        assert_eq!(read_all(dir.path(), &format!("dev{s}/messages")), expected);
+    }
+    let stats = store.stats().snapshot();
+    assert_eq!((stats.lines_written, stats.lines_dropped), (360, 0));
+    store.shutdown().unwrap();
+}
+
 #[test]
 fn without_pause_when_full_min_free_refuses_writes_as_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -274,21 +325,31 @@ fn without_pause_when_full_min_free_refuses_writes_as_errors() {
 
 #[test]
 fn a_shutdown_while_the_disk_stays_full_drops_and_counts_what_is_held() {
-    let dir = tempfile::tempdir().unwrap();
-    let free = Arc::new(AtomicU64::new(0));
-    let store = open_with(dir.path(), |config| {
-        config.writer_threads = 1;
-        config.min_free = MinFree::bytes(1);
-        config.space_probe = Some(fake_disk(&free));
-    });
-    write_lines(&store, "d/messages", "lost", 0..30);
-    let health = store.health();
-    assert!(eventually(|| health.is_paused()));
-    let stats = store.stats();
-    store.shutdown().unwrap();
-    let snapshot = stats.snapshot();
-    assert_eq!(snapshot.lines_dropped_disk_full, 30);
-    assert_eq!((snapshot.lines_dropped, snapshot.lines_written), (0, 0));
+    // With three writers the batches are split into parts that share an
+    // arena, and a writer may meet the full disk only at its last flush.
+    for writers in [1, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let free = Arc::new(AtomicU64::new(0));
+        let store = open_with(dir.path(), |config| {
+            config.writer_threads = writers;
+            config.min_free = MinFree::bytes(1);
+            config.space_probe = Some(fake_disk(&free));
+        });
+        let writer = store.writer();
+        for round in 0..3 {
+            writer.submit(batch_across(&writer, 10, round)).unwrap();
+        }
+        let health = store.health();
+        assert!(eventually(|| health.is_paused()));
+        let stats = store.stats();
+        store.shutdown().unwrap();
+        let snapshot = stats.snapshot();
+        assert_eq!(
+            snapshot.lines_dropped_disk_full, 30,
+            "{writers} writers: {snapshot:?}"
+        );
+        assert_eq!((snapshot.lines_dropped, snapshot.lines_written), (0, 0));
+    }
 }
 
 #[test]
