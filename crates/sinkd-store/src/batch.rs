@@ -39,6 +39,12 @@ pub trait Completion: Send + Sync + std::fmt::Debug {
 #[cfg(test)]
 mod tests;
 
+/// Pooled batches keep at most this much arena capacity.
+const POOLED_MAX_ARENA: usize = 4 * 1024 * 1024;
+
+/// Pooled batches keep room for at most this many entries.
+const POOLED_MAX_ENTRIES: usize = 64 * 1024;
+
 /// One line of a batch: where its stream path and text lie in the arena.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
@@ -259,15 +265,16 @@ impl AppendBatch {
         }
         // Each line's part, found once; the counts size the parts, so a
         // part holds room for its own lines, not the batch's.
+        let mut counts = vec![0usize; parts];
         let assigned: Vec<u32> = self
             .entries
             .iter()
-            .map(|entry| part_of(entry) as u32)
+            .map(|entry| {
+                let part = part_of(entry);
+                counts[part] += 1;
+                part as u32
+            })
             .collect();
-        let mut counts = vec![0usize; parts];
-        for &part in &assigned {
-            counts[part as usize] += 1;
-        }
         for (entry, &part) in self.entries.iter().zip(&assigned) {
             let part = part as usize;
             if part == first {
@@ -329,24 +336,11 @@ impl AppendBatch {
             Err(shared) => shared,
         };
         let entries = std::mem::take(&mut self.entries);
-        let mut owned = AppendBatch {
-            arena: std::mem::take(&mut self.arena),
-            shared: None,
-            entries: Vec::with_capacity(entries.len()),
-            completion: None,
-        };
-        owned.arena.clear();
-        let source = AppendBatch {
-            arena: Vec::new(),
-            shared: Some(shared),
-            entries,
-            completion: None,
-        };
-        for entry in &source.entries {
-            owned.push_entry_from(&source, entry);
+        self.entries.reserve(entries.len());
+        self.arena.clear();
+        for entry in &entries {
+            self.push_resolved(entry.resolve(&shared), entry);
         }
-        self.arena = owned.arena;
-        self.entries = owned.entries;
     }
 
     /// Copies `entry` of `other` into this batch (used to gather the lines
@@ -355,7 +349,13 @@ impl AppendBatch {
         if self.shared.is_some() {
             self.unshare();
         }
-        let Some((stream, line)) = other.resolve(entry) else {
+        self.push_resolved(other.resolve(entry), entry);
+    }
+
+    /// Appends the stream path and line `resolved` from another arena as a
+    /// copy of `entry`; nothing when the entry did not resolve.
+    fn push_resolved(&mut self, resolved: Option<(&[u8], &[u8])>, entry: &Entry) {
+        let Some((stream, line)) = resolved else {
             return;
         };
         let stream_range = self.stream_range_bytes(stream);
@@ -370,16 +370,21 @@ impl AppendBatch {
         });
     }
 
-    /// Releases memory beyond `max_bytes` of arena, so a batch that once
-    /// held a huge burst does not pin that memory while pooled.
-    pub(crate) fn trim_capacity(&mut self, max_bytes: usize, max_entries: usize) {
-        self.shared = None;
-        if self.arena.capacity() > max_bytes {
-            self.arena = Vec::new();
+    /// The batch emptied for the producers' pool, if it is worth pooling
+    /// ([`AppendBatch::reclaim`]: of a split batch's parts, only the last
+    /// one recycled). Memory beyond [`POOLED_MAX_ARENA`] and
+    /// [`POOLED_MAX_ENTRIES`] is released, so a batch that once held a
+    /// huge burst does not pin it while pooled.
+    pub(crate) fn for_pool(self) -> Option<AppendBatch> {
+        let mut batch = self.reclaim()?;
+        batch.clear();
+        if batch.arena.capacity() > POOLED_MAX_ARENA {
+            batch.arena = Vec::new();
         }
-        if self.entries.capacity() > max_entries {
-            self.entries = Vec::new();
+        if batch.entries.capacity() > POOLED_MAX_ENTRIES {
+            batch.entries = Vec::new();
         }
+        Some(batch)
     }
 
     /// Reuses the previous entry's stream bytes when the stream repeats

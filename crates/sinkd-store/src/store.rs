@@ -47,9 +47,6 @@ const COMPRESS_QUEUE: usize = 1024;
 /// queue full does that sync itself.
 const SYNC_QUEUE: usize = 64;
 
-/// Recycled batches keep at most this much arena capacity.
-const RECYCLE_MAX_ARENA: usize = 4 * 1024 * 1024;
-
 struct Shared {
     senders: Vec<Sender<WriterMsg>>,
     recycle_rx: Receiver<AppendBatch>,
@@ -504,10 +501,10 @@ impl StoreWriter {
         }
     }
 
-    fn recycle(&self, mut batch: AppendBatch) {
-        batch.clear();
-        batch.trim_capacity(RECYCLE_MAX_ARENA, 64 * 1024);
-        let _ = self.shared.recycle_tx.try_send(batch);
+    fn recycle(&self, batch: AppendBatch) {
+        if let Some(batch) = batch.for_pool() {
+            let _ = self.shared.recycle_tx.try_send(batch);
+        }
     }
 }
 

@@ -177,13 +177,19 @@ fn whichever_part_is_recycled_last_takes_the_arena_back() {
     for last in 0..3 {
         let batch = spread(30, 5);
         let arena_start = batch.arena.as_ptr();
+        let capacity = batch.arena.capacity();
+        let whole = collect(&batch);
         let mut parts: Vec<Option<AppendBatch>> = batch.split(3, by_stream(3));
         let keep = parts[last].take().unwrap();
         for part in parts.into_iter().flatten() {
             assert!(part.reclaim().is_none());
         }
-        let reclaimed = keep.reclaim().unwrap();
+        let reclaimed = keep.reclaim().expect("the last part takes the arena");
+        assert!(!reclaimed.is_shared());
         assert_eq!(reclaimed.arena.as_ptr(), arena_start, "part {last} last");
+        assert_eq!(reclaimed.arena.capacity(), capacity);
+        // Its own lines still read right from the arena it took back.
+        assert_eq!(collect(&reclaimed), lines_of_part(&whole, last, 3));
     }
 }
 
@@ -199,22 +205,6 @@ fn a_part_the_others_have_left_takes_the_arena_instead_of_copying() {
     assert!(!owned.is_shared());
     assert_eq!(owned.arena.as_ptr(), arena_start);
     assert_eq!(collect(&owned), lines_of_part(&whole, 0, 2));
-}
-
-#[test]
-fn only_the_last_part_recycled_takes_the_arena_back() {
-    let batch = spread(30, 5);
-    let capacity = batch.arena.capacity();
-    let whole = collect(&batch);
-    let mut parts: Vec<AppendBatch> = batch.split(2, by_stream(2)).into_iter().flatten().collect();
-    let last = parts.pop().unwrap();
-    let first = parts.pop().unwrap();
-    assert!(first.reclaim().is_none());
-    let reclaimed = last.reclaim().expect("the last part takes the arena");
-    assert!(!reclaimed.is_shared());
-    assert_eq!(reclaimed.arena.capacity(), capacity);
-    // Its own lines still read right from the arena it took back.
-    assert_eq!(collect(&reclaimed), lines_of_part(&whole, 1, 2));
 }
 
 #[test]

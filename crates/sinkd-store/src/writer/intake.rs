@@ -150,12 +150,9 @@ impl Writer {
     /// Hands an emptied batch back to the producers for reuse; of a split
     /// batch's parts, only the last one done, with the shared arena.
     pub(super) fn recycle(&self, batch: AppendBatch) {
-        let Some(mut batch) = batch.reclaim() else {
-            return;
-        };
-        batch.clear();
-        batch.trim_capacity(4 * 1024 * 1024, 64 * 1024);
-        let _ = self.shared.recycle_tx.try_send(batch);
+        if let Some(batch) = batch.for_pool() {
+            let _ = self.shared.recycle_tx.try_send(batch);
+        }
     }
 
     /// The id of `stream` (whose hash in `ids` is `hash`), creating its
