@@ -78,6 +78,12 @@ impl StoreHealth {
         self.paused.load(Ordering::Relaxed)
     }
 
+    /// How many writer threads are paused now: the store is paused while
+    /// any is, and each holds its queue full until space returns.
+    pub fn paused_writers(&self) -> usize {
+        self.lock().paused_writers
+    }
+
     /// The flag behind [`StoreHealth::is_paused`], for a reader that must
     /// not depend on this crate (the UDP listeners).
     pub fn paused_flag(&self) -> Arc<AtomicBool> {

@@ -307,6 +307,78 @@ fn batches_split_between_paused_writers_are_all_stored_once_space_returns() {
 }
 
 #[test]
+fn parts_refused_by_every_writer_come_back_as_one_batch_in_order() {
+    // Three paused writers, each holding one part and with one more in its
+    // queue: a batch split three ways is refused by all three, and its
+    // parts come back merged into one batch with an arena of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let free = Arc::new(AtomicU64::new(0));
+    let store = open_with(dir.path(), |config| {
+        config.writer_threads = 3;
+        config.queue_batches = 1;
+        config.min_free = MinFree::bytes(1);
+        config.space_probe = Some(fake_disk(&free));
+    });
+    let health = store.health();
+    let writer = store.writer();
+    // Two lines per stream a round, so the merge has an order to keep.
+    let round = |round: u64| {
+        let mut batch = writer.batch();
+        for half in ["a", "b"] {
+            for s in 0..9 {
+                let line = format!("{s} {round}{half}");
+                batch.push(&format!("dev{s}/messages"), 0, line.as_bytes());
+            }
+        }
+        batch
+    };
+    writer.submit(round(0)).unwrap();
+    assert!(eventually(|| health.paused_writers() == 3));
+    // Each paused writer takes nothing more: its queue holds this round.
+    writer.submit(round(1)).unwrap();
+    let back = match writer.try_submit(round(2)) {
+        Err(TrySubmitError::Full(back)) => back,
+        Err(TrySubmitError::Closed(_)) => panic!("store is open"),
+        Ok(()) => panic!("a paused writer took a part"),
+    };
+    let lines: Vec<(String, String)> = back
+        .iter()
+        .map(|(stream, _, line)| {
+            (
+                String::from_utf8(stream.to_vec()).unwrap(),
+                String::from_utf8(line.to_vec()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines.len(), 18, "every writer refused its part: {lines:?}");
+    for s in 0..9 {
+        let stream = format!("dev{s}/messages");
+        let of_stream: Vec<&str> = lines
+            .iter()
+            .filter(|(name, _)| *name == stream)
+            .map(|(_, line)| line.as_str())
+            .collect();
+        let expected = [format!("{s} 2a"), format!("{s} 2b")];
+        assert_eq!(of_stream, expected, "{stream}");
+    }
+    free.store(1 << 30, Ordering::Relaxed);
+    writer.submit(back).unwrap();
+    store.sync().unwrap();
+    for s in 0..9 {
+        let expected: Vec<(u64, String)> = ["0a", "0b", "1a", "1b", "2a", "2b"]
+            .iter()
+            .enumerate()
+            .map(|(n, line)| (n as u64 + 1, format!("{s} {line}")))
+            .collect();
+        assert_eq!(read_all(dir.path(), &format!("dev{s}/messages")), expected);
+    }
+    let stats = store.stats().snapshot();
+    assert_eq!((stats.lines_written, stats.lines_dropped), (54, 0));
+    assert_eq!(health.paused_writers(), 0);
+    store.shutdown().unwrap();
+}
+
+#[test]
 fn without_pause_when_full_min_free_refuses_writes_as_errors() {
     let dir = tempfile::tempdir().unwrap();
     let free = Arc::new(AtomicU64::new(0));
