@@ -313,6 +313,23 @@ fn a_worker_hands_its_counts_over_once_a_second_and_readers_see_them_meanwhile()
 }
 
 #[test]
+fn a_mark_from_an_earlier_second_never_adds_to_another_devices_counts() {
+    let (shared, mut local) = local();
+    batch(&mut local, 1_700_000_000, &[("fw-a", 3), ("fw-b", 5)]);
+    // The handover emptied the counts: fw-b now takes the place fw-a's
+    // slot still points at, and fw-a must get one of its own.
+    batch(
+        &mut local,
+        1_700_000_001,
+        &[("fw-b", 5), ("fw-a", 3), ("fw-a", 3)],
+    );
+    local.begin(1_700_000_002);
+    let counts = |device| activity_of(&shared, device, 1_700_000_002).unwrap().2;
+    assert_eq!(counts("fw-a"), [0, 0, 0, 3, 0, 0, 0, 0]);
+    assert_eq!(counts("fw-b"), [0, 0, 0, 0, 0, 2, 0, 0]);
+}
+
+#[test]
 fn a_stopping_worker_hands_its_counts_over() {
     let (shared, mut local) = local();
     batch(&mut local, 1_700_000_000, &[("fw-1", 3)]);
