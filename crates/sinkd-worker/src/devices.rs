@@ -23,8 +23,11 @@
 //! about a device once per second per worker, in one lock per batch.
 //! That map holds names (the label value) for at most
 //! [`MAX_LAST_SEEN_DEVICES`] devices; when full, the quarter seen longest
-//! ago is forgotten, so the exported series are the most recently seen
-//! devices and their number is bounded whatever senders invent.
+//! ago is forgotten, but never a device seen in the newcomer's second: a
+//! newcomer that finds only such devices waits for a later second. So the
+//! exported series are the most recently seen devices, their number is
+//! bounded whatever senders invent, and a fleet larger than the bound does
+//! not redraw them (nor walk the map) every few thousand reports.
 //!
 //! The same map keeps, per device, its messages by severity since it was
 //! first remembered and its messages in the current and the previous
@@ -60,8 +63,10 @@ pub const MAX_TRACKED_DEVICES: usize = 1_000_000;
 /// Most devices whose last-seen time is exported (the series of
 /// `sinkd_device_last_seen_seconds`).
 pub const MAX_LAST_SEEN_DEVICES: usize = 10_000;
-/// Most devices one worker remembers before it starts over.
-const MAX_LOCAL_DEVICES: usize = 65_536;
+/// Most devices one worker remembers before it starts over: a fleet of
+/// 100,000 fits (past the bound the table empties again and again, and
+/// every device is new to it each time), in at most 4 MiB of slots.
+const MAX_LOCAL_DEVICES: usize = 131_072;
 
 /// A set of already-hashed keys (the shared set): the identity hasher
 /// passes them through.
@@ -69,6 +74,33 @@ type HashedSet = HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
 
 /// Recently seen devices by hash.
 type RecentMap = HashMap<u64, Recent, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// The map of recent devices, and a second no device in it was last seen
+/// before ([`forget_older_quarter`] raises it when it finds nothing older
+/// to forget, a device added lowers it): when the map is full, a newcomer
+/// of that second or earlier is not taken, and the map is not walked again
+/// for it.
+#[derive(Default)]
+struct Recents {
+    map: RecentMap,
+    none_before: u32,
+    /// Walks of the map to make room (what the tests check).
+    #[cfg(test)]
+    passes: usize,
+}
+
+impl std::ops::Deref for Recents {
+    type Target = RecentMap;
+    fn deref(&self) -> &RecentMap {
+        &self.map
+    }
+}
+
+impl std::ops::DerefMut for Recents {
+    fn deref_mut(&mut self) -> &mut RecentMap {
+        &mut self.map
+    }
+}
 
 /// The workers' unsent counts per device hash, with their second.
 type UnsentSums =
@@ -188,7 +220,7 @@ impl std::hash::Hasher for PassThrough {
 /// The devices seen by every worker.
 pub struct DeviceSet {
     seen: Mutex<HashedSet>,
-    recent: Mutex<RecentMap>,
+    recent: Mutex<Recents>,
     /// Each worker's unsent counts, which readers add in. Locked after
     /// `recent` whenever both are held (by a reader, or a worker handing
     /// its counts over), so neither waits for the other in a cycle.
@@ -215,7 +247,7 @@ impl DeviceSet {
     pub fn new(metrics: Arc<Metrics>) -> Arc<DeviceSet> {
         let set = Arc::new(DeviceSet {
             seen: Mutex::new(HashedSet::default()),
-            recent: Mutex::new(RecentMap::default()),
+            recent: Mutex::new(Recents::default()),
             workers: Mutex::new(Vec::new()),
             hasher: foldhash::fast::RandomState::default(),
             metrics: Arc::clone(&metrics),
@@ -265,9 +297,12 @@ impl DeviceSet {
                 entry.second = entry.second.max(second);
                 continue;
             }
-            if recent.len() >= MAX_LAST_SEEN_DEVICES {
-                forget_oldest_quarter(&mut recent);
+            if recent.len() >= MAX_LAST_SEEN_DEVICES && !forget_older_quarter(&mut recent, second) {
+                // Every name kept was seen this second too: this one
+                // waits for a later second (it still counts in the set).
+                continue;
             }
+            recent.none_before = recent.none_before.min(second);
             recent.insert(hash, Recent::new(name, second));
         }
         if let Some(unsent) = unsent {
@@ -360,18 +395,38 @@ impl DeviceSet {
     }
 }
 
-/// Removes the quarter of `recent` seen longest ago: one pass to find the
-/// cut, one to remove, once per quarter of the bound in new devices.
-fn forget_oldest_quarter(recent: &mut RecentMap) {
+/// Makes room in the full map for a device seen at `second`: removes the
+/// quarter seen longest ago, but none seen at `second` or later; `false`
+/// when there was none older, and then, until a later second, says so
+/// without walking the map again. One pass to find the cut and one to
+/// remove, at most once per quarter of the bound in new devices; with more
+/// devices than the bound sending every second (100,000 against 10,000),
+/// a few times a second instead of at every fourth of their reports, and
+/// the names kept are the ones that were there, not a new draw each time.
+fn forget_older_quarter(recent: &mut Recents, second: u32) -> bool {
+    if second <= recent.none_before {
+        return false;
+    }
+    #[cfg(test)]
+    {
+        recent.passes += 1;
+    }
     // Ordered by (second, hash), so devices seen in the same second are
-    // still told apart and exactly a quarter goes, however many share it.
+    // still told apart and at most a quarter goes, however many share it.
     let mut keys: Vec<(u32, u64)> = recent
         .iter()
         .map(|(hash, entry)| (entry.second, *hash))
         .collect();
     let cut = keys.len() / 4;
     let (_, &mut threshold, _) = keys.select_nth_unstable(cut);
+    let threshold = threshold.min((second, 0));
+    let before = recent.len();
     recent.retain(|hash, entry| (entry.second, *hash) > threshold);
+    if recent.len() < before {
+        return true;
+    }
+    recent.none_before = second;
+    false
 }
 
 /// A worker's view: a local cache in front of the shared set.

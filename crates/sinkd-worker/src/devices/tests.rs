@@ -164,17 +164,59 @@ fn ten_thousand_devices_are_each_reported_once_a_second() {
 }
 
 #[test]
-fn devices_seen_in_one_second_are_forgotten_a_quarter_at_a_time() {
+fn a_full_map_of_one_seconds_devices_keeps_them_and_newcomers_wait() {
     let (shared, mut local) = local();
-    local.begin(1_700_000_000);
-    for device in 0..=MAX_LAST_SEEN_DEVICES {
+    let second = 1_700_000_000;
+    local.begin(second);
+    for device in 0..MAX_LAST_SEEN_DEVICES + 1000 {
         local.observe(&format!("dev-{device}"), 5);
     }
     local.flush();
-    // All in the same second: a quarter goes, not all of them.
+    // All in the same second: the first ones stay, the rest wait, and
+    // the map was walked once, not once per newcomer.
+    assert_eq!(shared.recent_len(), MAX_LAST_SEEN_DEVICES);
+    assert_eq!(shared.recent.lock().unwrap().passes, 1);
+    assert!(activity_of(&shared, "dev-0", second).is_some());
+    let last = format!("dev-{}", MAX_LAST_SEEN_DEVICES + 999);
+    assert!(activity_of(&shared, &last, second).is_none());
+    assert_eq!(shared.len(), MAX_LAST_SEEN_DEVICES + 1000);
+    // A second later a newcomer takes the place of an older quarter.
+    batch(&mut local, second + 1, &[(&last, 5)]);
+    assert!(activity_of(&shared, &last, second + 1).is_some());
     let kept = shared.recent_len();
     assert!(kept >= MAX_LAST_SEEN_DEVICES * 3 / 4, "{kept}");
-    assert!(kept <= MAX_LAST_SEEN_DEVICES, "{kept}");
+    assert!(kept < MAX_LAST_SEEN_DEVICES, "{kept}");
+}
+
+#[test]
+fn a_device_added_late_from_an_earlier_second_can_still_be_forgotten() {
+    let shared = DeviceSet::new(Metrics::new());
+    let mut first = LocalDevices::new(Arc::clone(&shared));
+    let mut late = LocalDevices::new(Arc::clone(&shared));
+    let second = 1_700_000_000;
+    // Full of one second's devices: a newcomer of that second waits.
+    first.begin(second);
+    for device in 0..=MAX_LAST_SEEN_DEVICES {
+        first.observe(&format!("dev-{device}"), 5);
+    }
+    first.flush();
+    // The next second makes room, and another worker's batch of an
+    // earlier second adds a device seen before all the others.
+    batch(&mut first, second + 1, &[("new", 5)]);
+    batch(&mut late, second - 1, &[("late", 5)]);
+    assert!(activity_of(&shared, "late", second + 1).is_some());
+    first.begin(second + 1);
+    let mut device = 0;
+    while shared.recent_len() < MAX_LAST_SEEN_DEVICES {
+        first.observe(&format!("more-{device}"), 5);
+        first.flush();
+        device += 1;
+    }
+    // Full again, with the late device older than the second whose
+    // newcomers waited: one of that second is taken in its place.
+    batch(&mut late, second, &[("after", 5)]);
+    assert!(activity_of(&shared, "after", second + 1).is_some());
+    assert!(activity_of(&shared, "late", second + 1).is_none());
 }
 
 /// One batch received at `second`: messages as (device, severity).
