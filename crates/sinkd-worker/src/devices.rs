@@ -22,12 +22,15 @@
 //! it was last reported for, so the shared map of recent devices is told
 //! about a device once per second per worker, in one lock per batch.
 //! That map holds names (the label value) for at most
-//! [`MAX_LAST_SEEN_DEVICES`] devices; when full, the quarter seen longest
-//! ago is forgotten, but never a device seen in the newcomer's second: a
-//! newcomer that finds only such devices waits for a later second. So the
-//! exported series are the most recently seen devices, their number is
-//! bounded whatever senders invent, and a fleet larger than the bound does
-//! not redraw them (nor walk the map) every few thousand reports.
+//! [`MAX_LAST_SEEN_DEVICES`] devices; when full, the quarter reported
+//! longest ago is forgotten, but never a device reported within the last
+//! second or two (by the set's own monotonic clock, so a wall clock that
+//! steps does not pin the map): a newcomer that finds only such devices is
+//! left out until one goes quiet. So the exported series are recently
+//! seen devices, their number is bounded whatever senders invent, and with
+//! a fleet larger than the bound they stay the same while their devices
+//! keep sending, instead of a quarter being redrawn every few thousand
+//! reports.
 //!
 //! The same map keeps, per device, its messages by severity since it was
 //! first remembered and its messages in the current and the previous
@@ -46,14 +49,15 @@
 //! batches are small, and the per-batch handover of a few dozen devices'
 //! counts was most of the per-device cost there). A device's counts need
 //! its name in the map, so they start with its first report; those of a
-//! device forgotten meanwhile are dropped. A worker that stops hands its
-//! unsent counts over as it goes.
+//! device forgotten or left out meanwhile are dropped. A worker that stops
+//! hands its unsent counts over as it goes.
 
 use sinkd_metrics::Metrics;
 use sinkd_store::hint::prefetch;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Instant;
 
 #[cfg(test)]
 mod tests;
@@ -75,11 +79,11 @@ type HashedSet = HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
 /// Recently seen devices by hash.
 type RecentMap = HashMap<u64, Recent, std::hash::BuildHasherDefault<PassThrough>>;
 
-/// The map of recent devices, and a second no device in it was last seen
-/// before ([`forget_older_quarter`] raises it when it finds nothing older
-/// to forget, a device added lowers it): when the map is full, a newcomer
-/// of that second or earlier is not taken, and the map is not walked again
-/// for it.
+/// The map of recent devices, and a tick of the set's clock no device in
+/// it was last reported before ([`forget_quiet_quarter`] raises it when it
+/// finds nothing older to forget; a device added or reported is stamped
+/// with the current tick, never an earlier one): while no device is quiet
+/// enough to forget, newcomers are left out without a walk of the map.
 #[derive(Default)]
 struct Recents {
     map: RecentMap,
@@ -114,14 +118,18 @@ struct Recent {
     name: Box<str>,
     /// The last second it sent (Unix seconds).
     second: u32,
+    /// When it was last reported, in ticks of the set's clock
+    /// ([`DeviceSet::tick`]): what decides which devices make room.
+    reported: u32,
     counts: Counts,
 }
 
 impl Recent {
-    fn new(name: &str, second: u32) -> Recent {
+    fn new(name: &str, second: u32, reported: u32) -> Recent {
         Recent {
             name: name.into(),
             second,
+            reported,
             counts: Counts {
                 by_severity: [0; SEVERITIES],
                 minute: second / 60,
@@ -227,6 +235,11 @@ pub struct DeviceSet {
     workers: Mutex<Vec<Weak<Mutex<Unsent>>>>,
     hasher: foldhash::fast::RandomState,
     metrics: Arc<Metrics>,
+    /// The start of the set's clock ([`DeviceSet::tick`]).
+    epoch: Instant,
+    /// Set by tests to stand for the clock (0: the clock runs).
+    #[cfg(test)]
+    fake_tick: std::sync::atomic::AtomicU32,
 }
 
 /// A worker's counts not yet in the shared map.
@@ -251,6 +264,9 @@ impl DeviceSet {
             workers: Mutex::new(Vec::new()),
             hasher: foldhash::fast::RandomState::default(),
             metrics: Arc::clone(&metrics),
+            epoch: Instant::now(),
+            #[cfg(test)]
+            fake_tick: std::sync::atomic::AtomicU32::new(0),
         });
         let weak = Arc::downgrade(&set);
         metrics.add_scrape_hook(move || {
@@ -289,21 +305,24 @@ impl DeviceSet {
         let Ok(mut recent) = self.recent.lock() else {
             return;
         };
+        // Read under the lock: the ticks stamped are in the lock's order.
+        let now = self.tick();
         let mut start = 0;
         for &(hash, end) in sightings {
             let name = names.get(start..end).unwrap_or("");
             start = end;
             if let Some(entry) = recent.get_mut(&hash) {
                 entry.second = entry.second.max(second);
+                entry.reported = now;
                 continue;
             }
-            if recent.len() >= MAX_LAST_SEEN_DEVICES && !forget_older_quarter(&mut recent, second) {
-                // Every name kept was seen this second too: this one
-                // waits for a later second (it still counts in the set).
+            if recent.len() >= MAX_LAST_SEEN_DEVICES && !forget_quiet_quarter(&mut recent, now) {
+                // Every device kept reported a moment ago: this one is
+                // left out until one goes quiet (it still counts in the
+                // set, and reports again in its next second).
                 continue;
             }
-            recent.none_before = recent.none_before.min(second);
-            recent.insert(hash, Recent::new(name, second));
+            recent.insert(hash, Recent::new(name, second, now));
         }
         if let Some(unsent) = unsent {
             let mut unsent = unsent.lock().unwrap_or_else(PoisonError::into_inner);
@@ -371,6 +390,23 @@ impl DeviceSet {
         }
     }
 
+    /// Seconds since the set was made, on the monotonic clock. Which
+    /// devices the recent map keeps follows this, not the receive seconds
+    /// the workers report: a wall clock stepped back would otherwise
+    /// leave the map full of devices that look newer than every newcomer,
+    /// and a batch a worker received long ago would make its devices look
+    /// quiet.
+    fn tick(&self) -> u32 {
+        #[cfg(test)]
+        {
+            let fake = self.fake_tick.load(std::sync::atomic::Ordering::Relaxed);
+            if fake != 0 {
+                return fake;
+            }
+        }
+        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
     /// Number of devices whose last-seen time is kept.
     pub fn recent_len(&self) -> usize {
         self.recent.lock().map(|recent| recent.len()).unwrap_or(0)
@@ -395,37 +431,42 @@ impl DeviceSet {
     }
 }
 
-/// Makes room in the full map for a device seen at `second`: removes the
-/// quarter seen longest ago, but none seen at `second` or later; `false`
-/// when there was none older, and then, until a later second, says so
-/// without walking the map again. One pass to find the cut and one to
-/// remove, at most once per quarter of the bound in new devices; with more
-/// devices than the bound sending every second (100,000 against 10,000),
-/// a few times a second instead of at every fourth of their reports, and
-/// the names kept are the ones that were there, not a new draw each time.
-fn forget_older_quarter(recent: &mut Recents, second: u32) -> bool {
-    if second <= recent.none_before {
+/// Makes room in the full map for a newcomer at tick `now`: removes the
+/// quarter reported longest ago, but none reported in this tick or the one
+/// before (a device sending steadily is reported about once a second, so
+/// it stays); `false` when none is that quiet, and then, until a later
+/// tick, says so without walking the map again. One pass to find the cut
+/// and one to remove, at most once per quarter of the bound in newcomers.
+/// With more devices sending every second than the bound (100,000 against
+/// 10,000) the map keeps the devices it holds while they keep sending,
+/// instead of forgetting a quarter of them for every 2,500 newcomers, and
+/// the exported series stay the same.
+fn forget_quiet_quarter(recent: &mut Recents, now: u32) -> bool {
+    // Reported before this: quiet enough to forget.
+    let quiet_before = now.saturating_sub(1);
+    if quiet_before <= recent.none_before {
         return false;
     }
     #[cfg(test)]
     {
         recent.passes += 1;
     }
-    // Ordered by (second, hash), so devices seen in the same second are
+    // Ordered by (tick, hash), so devices reported in the same tick are
     // still told apart and at most a quarter goes, however many share it.
     let mut keys: Vec<(u32, u64)> = recent
         .iter()
-        .map(|(hash, entry)| (entry.second, *hash))
+        .map(|(hash, entry)| (entry.reported, *hash))
         .collect();
-    let cut = keys.len() / 4;
+    // The last of the quarter: it and all before it go.
+    let cut = (keys.len() / 4).max(1) - 1;
     let (_, &mut threshold, _) = keys.select_nth_unstable(cut);
-    let threshold = threshold.min((second, 0));
+    let threshold = threshold.min((quiet_before, 0));
     let before = recent.len();
-    recent.retain(|hash, entry| (entry.second, *hash) > threshold);
+    recent.retain(|hash, entry| (entry.reported, *hash) > threshold);
     if recent.len() < before {
         return true;
     }
-    recent.none_before = second;
+    recent.none_before = quiet_before;
     false
 }
 

@@ -1,6 +1,7 @@
 //! Device counting: the local table in front of the shared set.
 
 use super::*;
+use std::sync::atomic::Ordering;
 
 fn local() -> (Arc<DeviceSet>, LocalDevices) {
     let shared = DeviceSet::new(Metrics::new());
@@ -104,6 +105,7 @@ fn last_seen_keeps_the_most_recent_devices_within_its_bound() {
     let devices = MAX_LAST_SEEN_DEVICES * 2;
     for device in 0..devices {
         // One device per second: later devices are more recent.
+        shared.fake_tick.store(1 + device as u32, Ordering::Relaxed);
         local.begin(1_700_000_000 + device as i64);
         local.observe(&format!("dev-{device}"), 5);
         local.flush();
@@ -164,59 +166,64 @@ fn ten_thousand_devices_are_each_reported_once_a_second() {
 }
 
 #[test]
-fn a_full_map_of_one_seconds_devices_keeps_them_and_newcomers_wait() {
+fn a_full_map_keeps_devices_that_keep_sending_and_newcomers_wait() {
     let (shared, mut local) = local();
+    let tick = |tick| shared.fake_tick.store(tick, Ordering::Relaxed);
     let second = 1_700_000_000;
+    tick(100);
     local.begin(second);
     for device in 0..MAX_LAST_SEEN_DEVICES + 1000 {
         local.observe(&format!("dev-{device}"), 5);
     }
     local.flush();
-    // All in the same second: the first ones stay, the rest wait, and
-    // the map was walked once, not once per newcomer.
+    // All reported just now: the first ones stay, the rest are left out,
+    // and the map was walked once, not once per newcomer.
     assert_eq!(shared.recent_len(), MAX_LAST_SEEN_DEVICES);
     assert_eq!(shared.recent.lock().unwrap().passes, 1);
     assert!(activity_of(&shared, "dev-0", second).is_some());
     let last = format!("dev-{}", MAX_LAST_SEEN_DEVICES + 999);
     assert!(activity_of(&shared, &last, second).is_none());
     assert_eq!(shared.len(), MAX_LAST_SEEN_DEVICES + 1000);
-    // A second later a newcomer takes the place of an older quarter.
-    batch(&mut local, second + 1, &[(&last, 5)]);
-    assert!(activity_of(&shared, &last, second + 1).is_some());
-    let kept = shared.recent_len();
-    assert!(kept >= MAX_LAST_SEEN_DEVICES * 3 / 4, "{kept}");
-    assert!(kept < MAX_LAST_SEEN_DEVICES, "{kept}");
+    // Every device sends each second: those kept stay kept.
+    let everyone: Vec<String> = (0..MAX_LAST_SEEN_DEVICES + 1000)
+        .map(|device| format!("dev-{device}"))
+        .collect();
+    for later in 1..=3 {
+        tick(100 + later);
+        local.begin(second + i64::from(later));
+        for name in &everyone {
+            local.observe(name, 5);
+        }
+        local.flush();
+        assert_eq!(shared.recent_len(), MAX_LAST_SEEN_DEVICES);
+        assert!(activity_of(&shared, &last, second).is_none(), "{later}");
+    }
+    // Two ticks on with only the newcomer sending, the others are quiet
+    // enough: a quarter of them makes room.
+    tick(105);
+    batch(&mut local, second + 5, &[(&last, 5)]);
+    assert!(activity_of(&shared, &last, second + 5).is_some());
+    // Exactly a quarter went.
+    assert_eq!(shared.recent_len(), MAX_LAST_SEEN_DEVICES * 3 / 4 + 1);
 }
 
 #[test]
-fn a_device_added_late_from_an_earlier_second_can_still_be_forgotten() {
-    let shared = DeviceSet::new(Metrics::new());
-    let mut first = LocalDevices::new(Arc::clone(&shared));
-    let mut late = LocalDevices::new(Arc::clone(&shared));
+fn a_wall_clock_stepped_back_does_not_lock_newcomers_out() {
+    let (shared, mut local) = local();
+    let tick = |tick| shared.fake_tick.store(tick, Ordering::Relaxed);
     let second = 1_700_000_000;
-    // Full of one second's devices: a newcomer of that second waits.
-    first.begin(second);
-    for device in 0..=MAX_LAST_SEEN_DEVICES {
-        first.observe(&format!("dev-{device}"), 5);
+    tick(100);
+    local.begin(second);
+    for device in 0..MAX_LAST_SEEN_DEVICES {
+        local.observe(&format!("dev-{device}"), 5);
     }
-    first.flush();
-    // The next second makes room, and another worker's batch of an
-    // earlier second adds a device seen before all the others.
-    batch(&mut first, second + 1, &[("new", 5)]);
-    batch(&mut late, second - 1, &[("late", 5)]);
-    assert!(activity_of(&shared, "late", second + 1).is_some());
-    first.begin(second + 1);
-    let mut device = 0;
-    while shared.recent_len() < MAX_LAST_SEEN_DEVICES {
-        first.observe(&format!("more-{device}"), 5);
-        first.flush();
-        device += 1;
-    }
-    // Full again, with the late device older than the second whose
-    // newcomers waited: one of that second is taken in its place.
-    batch(&mut late, second, &[("after", 5)]);
-    assert!(activity_of(&shared, "after", second + 1).is_some());
-    assert!(activity_of(&shared, "late", second + 1).is_none());
+    local.flush();
+    // The receive time is an hour earlier now; the set's clock went on.
+    tick(103);
+    batch(&mut local, second - 3600, &[("after the step", 5)]);
+    let (last_seen, _, _) = activity_of(&shared, "after the step", second).unwrap();
+    assert_eq!(last_seen, 1_700_000_000 - 3600);
+    assert!(shared.recent_len() <= MAX_LAST_SEEN_DEVICES);
 }
 
 /// One batch received at `second`: messages as (device, severity).
