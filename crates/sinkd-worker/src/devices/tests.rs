@@ -165,17 +165,28 @@ fn ten_thousand_devices_are_each_reported_once_a_second() {
     assert_eq!(shared.recent_len(), 10_000);
 }
 
+/// One batch at `second`, reported at `tick` of the set's clock, with a
+/// message from each of `devices`.
+fn send_at(local: &mut LocalDevices, tick: u32, second: i64, devices: &[String]) {
+    local.shared.fake_tick.store(tick, Ordering::Relaxed);
+    local.begin(second);
+    for device in devices {
+        local.observe(device, 5);
+    }
+    local.flush();
+}
+
+/// `dev-0` ... `dev-{count - 1}`.
+fn device_names(count: usize) -> Vec<String> {
+    (0..count).map(|device| format!("dev-{device}")).collect()
+}
+
 #[test]
 fn a_full_map_keeps_devices_that_keep_sending_and_newcomers_wait() {
     let (shared, mut local) = local();
-    let tick = |tick| shared.fake_tick.store(tick, Ordering::Relaxed);
     let second = 1_700_000_000;
-    tick(100);
-    local.begin(second);
-    for device in 0..MAX_LAST_SEEN_DEVICES + 1000 {
-        local.observe(&format!("dev-{device}"), 5);
-    }
-    local.flush();
+    let everyone = device_names(MAX_LAST_SEEN_DEVICES + 1000);
+    send_at(&mut local, 100, second, &everyone);
     // All reported just now: the first ones stay, the rest are left out,
     // and the map was walked once, not once per newcomer.
     assert_eq!(shared.recent_len(), MAX_LAST_SEEN_DEVICES);
@@ -185,23 +196,19 @@ fn a_full_map_keeps_devices_that_keep_sending_and_newcomers_wait() {
     assert!(activity_of(&shared, &last, second).is_none());
     assert_eq!(shared.len(), MAX_LAST_SEEN_DEVICES + 1000);
     // Every device sends each second: those kept stay kept.
-    let everyone: Vec<String> = (0..MAX_LAST_SEEN_DEVICES + 1000)
-        .map(|device| format!("dev-{device}"))
-        .collect();
     for later in 1..=3 {
-        tick(100 + later);
-        local.begin(second + i64::from(later));
-        for name in &everyone {
-            local.observe(name, 5);
-        }
-        local.flush();
+        send_at(
+            &mut local,
+            100 + later,
+            second + i64::from(later),
+            &everyone,
+        );
         assert_eq!(shared.recent_len(), MAX_LAST_SEEN_DEVICES);
         assert!(activity_of(&shared, &last, second).is_none(), "{later}");
     }
     // Two ticks on with only the newcomer sending, the others are quiet
     // enough: a quarter of them makes room.
-    tick(105);
-    batch(&mut local, second + 5, &[(&last, 5)]);
+    send_at(&mut local, 105, second + 5, std::slice::from_ref(&last));
     assert!(activity_of(&shared, &last, second + 5).is_some());
     // Exactly a quarter went.
     assert_eq!(shared.recent_len(), MAX_LAST_SEEN_DEVICES * 3 / 4 + 1);
@@ -210,17 +217,20 @@ fn a_full_map_keeps_devices_that_keep_sending_and_newcomers_wait() {
 #[test]
 fn a_wall_clock_stepped_back_does_not_lock_newcomers_out() {
     let (shared, mut local) = local();
-    let tick = |tick| shared.fake_tick.store(tick, Ordering::Relaxed);
     let second = 1_700_000_000;
-    tick(100);
-    local.begin(second);
-    for device in 0..MAX_LAST_SEEN_DEVICES {
-        local.observe(&format!("dev-{device}"), 5);
-    }
-    local.flush();
+    send_at(
+        &mut local,
+        100,
+        second,
+        &device_names(MAX_LAST_SEEN_DEVICES),
+    );
     // The receive time is an hour earlier now; the set's clock went on.
-    tick(103);
-    batch(&mut local, second - 3600, &[("after the step", 5)]);
+    send_at(
+        &mut local,
+        103,
+        second - 3600,
+        &["after the step".to_owned()],
+    );
     let (last_seen, _, _) = activity_of(&shared, "after the step", second).unwrap();
     assert_eq!(last_seen, 1_700_000_000 - 3600);
     assert!(shared.recent_len() <= MAX_LAST_SEEN_DEVICES);
